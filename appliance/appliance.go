@@ -1,0 +1,227 @@
+// Package appliance is the supervisor of `mailinspector serve`: it builds
+// every subsystem from the settings in one place, starts them in order
+// (store, spool, analysis, delivery, control socket, SMTP last), reports
+// readiness to systemd, and stops them in reverse.
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"mailinspector/internal/analysis"
+	"mailinspector/internal/control"
+	"mailinspector/internal/delivery"
+	"mailinspector/internal/settings"
+	"mailinspector/internal/smtpd"
+	"mailinspector/internal/spool"
+	"mailinspector/internal/store"
+)
+
+// Version is set by the build (-ldflags -X).
+var Version = "dev"
+
+// Appliance is a running daemon.
+type Appliance struct {
+	DataDir  string
+	Settings *settings.Settings
+	Log      *slog.Logger
+
+	db      *store.DB
+	spool   *spool.Spool
+	runner  *analysis.Runner
+	queue   *delivery.Queue
+	smtp    *smtpd.Server
+	control *control.Server
+	started time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start builds and starts everything; when it returns nil the SMTP port and
+// the control socket are listening.
+func Start(dataDir string, s *settings.Settings, log *slog.Logger) (*Appliance, error) {
+	a := &Appliance{DataDir: dataDir, Settings: s, Log: log, started: time.Now()}
+	if err := a.start(); err != nil {
+		a.Stop()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Appliance) start() error {
+	s := a.Settings
+	if err := os.MkdirAll(a.DataDir, 0o750); err != nil {
+		return err
+	}
+	var err error
+	if a.db, err = store.Open(filepath.Join(a.DataDir, "mailinspector.db")); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if a.spool, err = spool.Open(filepath.Join(a.DataDir, "spool")); err != nil {
+		return err
+	}
+	if err := a.sweepSpool(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+
+	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
+		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
+		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout}
+	a.queue.Init()
+
+	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
+		Pipeline: &analysis.Pipeline{StageTimeout: time.Minute, Stages: []analysis.Stage{
+			analysis.HeaderSanity{},
+			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
+		}},
+		Decide: a.decide, Queued: a.queue.Kick}
+	a.runner.Init()
+
+	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
+	if err != nil {
+		return err
+	}
+	a.smtp = smtpd.New(smtpd.Config{
+		Hostname: s.Hostname, Listen: s.SMTP.Listen, MaxConnections: s.SMTP.MaxConnections, MaxConnectionsIP: s.SMTP.MaxConnectionsIP,
+		MaxRecipients: s.SMTP.MaxRecipients, MaxLineLength: s.SMTP.MaxLineLength, MaxMessageBytes: s.Limits.MaxMessageBytes,
+		CommandTimeout: s.SMTP.CommandTimeout, DataTimeout: s.SMTP.DataTimeout, TLS: tlsCfg,
+		AllowNetworks: s.SMTP.AllowNetworks, DenyNetworks: s.SMTP.DenyNetworks, TrustedNetworks: s.SMTP.TrustedNetworks,
+		AcceptedDomains: s.SMTP.AcceptedDomains, NormalizeBareLF: s.SMTP.BareLF == "normalize", RequireHeloDomain: s.SMTP.RequireHeloDomain,
+	}, a.spool, a.db, func(string) { a.runner.Kick() }, a.Log)
+
+	if a.control, err = control.Listen(filepath.Join(a.DataDir, control.SocketName), a, a.Log); err != nil {
+		return err
+	}
+	if err := a.smtp.Listen(); err != nil {
+		return err
+	}
+	a.goRun(func() { a.queue.Run(ctx) })
+	a.goRun(func() { a.runner.Run(ctx) })
+	a.goRun(a.control.Serve)
+	a.goRun(func() {
+		if err := a.smtp.Serve(); err != nil {
+			a.Log.Error("smtp server stopped", "err", err)
+		}
+	})
+	a.Log.Info("mailinspector started", "version", Version, "mode", s.Mode, "smtp", a.smtp.Addr().String(),
+		"data_dir", a.DataDir, "delivery", a.deliveryTarget())
+	daemon.SdNotify(false, "READY=1\nSTATUS=receiving mail on "+a.smtp.Addr().String())
+	return nil
+}
+
+func (a *Appliance) goRun(f func()) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f()
+	}()
+}
+
+// SMTPAddr is where SMTP listens (useful with port 0).
+func (a *Appliance) SMTPAddr() net.Addr { return a.smtp.Addr() }
+
+// Stop shuts down in reverse order: no new mail, then let analysis and
+// delivery finish what they hold, then close the database.
+func (a *Appliance) Stop() error {
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	if a.smtp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		a.smtp.Shutdown(ctx)
+		cancel()
+	}
+	if a.control != nil {
+		a.control.Close()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	if a.db != nil {
+		return a.db.Close()
+	}
+	return nil
+}
+
+func (a *Appliance) transport() delivery.Transport {
+	s := a.Settings
+	if len(s.Delivery.Relay) == 0 && !s.Delivery.MX {
+		return &delivery.Maildir{Dir: filepath.Join(a.DataDir, "maildir"), Hostname: s.Hostname}
+	}
+	return &delivery.SMTP{Hostname: s.Hostname, Smarthosts: s.Delivery.Relay, TLS: s.Delivery.TLS,
+		ConnectTimeout: s.Delivery.ConnectTimeout, CommandTimeout: s.Delivery.CommandTimeout}
+}
+
+func (a *Appliance) deliveryTarget() string {
+	s := a.Settings
+	switch {
+	case s.Mode == "bcc":
+		return "none (bcc mode: copies are analysed and discarded)"
+	case s.Delivery.MX:
+		return "mx"
+	case len(s.Delivery.Relay) > 0:
+		return fmt.Sprint(s.Delivery.Relay)
+	}
+	return "maildir " + filepath.Join(a.DataDir, "maildir")
+}
+
+// decide is the policy until the policy engine lands: BCC mode only
+// monitors; high risk is quarantined; everything else is delivered.
+func (a *Appliance) decide(m *store.Message, rep analysis.Report) analysis.Decision {
+	if a.Settings.Mode == "bcc" {
+		action := "deliver"
+		if rep.Risk == analysis.RiskHigh {
+			action = "quarantine"
+		}
+		return analysis.Decision{State: store.StateMonitored, Action: "monitor: " + action}
+	}
+	if rep.Risk == analysis.RiskHigh {
+		reason := "threat"
+		for _, f := range rep.Findings {
+			if f.Risk == analysis.RiskHigh && f.Name == "malformed" {
+				reason = "malformed"
+			}
+		}
+		return analysis.Decision{State: store.StateQuarantined, Action: "quarantine", Reason: reason}
+	}
+	return analysis.Decision{State: store.StateQueued, Action: "deliver"}
+}
+
+// sweepSpool removes spool files that no message needs any more: files of
+// finished messages whose removal a crash interrupted, and files without a
+// row (their client never got a 250).
+func (a *Appliance) sweepSpool() error {
+	ids, err := a.spool.IDs()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	for _, id := range ids {
+		m, err := a.db.GetMessage(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case m.State == store.StateDelivered || m.State == store.StateBounced || m.State == store.StateMonitored || m.State == store.StateDeleted:
+		default:
+			continue
+		}
+		a.Log.Info("spool: removing file no message needs", "id", id)
+		a.spool.Remove(id)
+	}
+	return nil
+}
+
+func goVersion() string { return runtime.Version() }

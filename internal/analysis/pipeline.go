@@ -1,0 +1,148 @@
+// Package analysis is the pipeline a message goes through after the queue:
+// stages add findings and trail entries; the message takes the highest risk
+// of any finding. Stages declare the service they depend on, so that the
+// degradation contract (a failing service is skipped and says so) is applied
+// here, in one place, for every stage.
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"time"
+
+	"mailinspector/internal/store"
+)
+
+// Risk levels (DESIGN.md). Unrated means nothing could rate an object.
+const (
+	RiskNone    = "none"
+	RiskUnrated = "unrated"
+	RiskLow     = "low"
+	RiskMedium  = "medium"
+	RiskHigh    = "high"
+)
+
+// Rank orders risks for "the message takes the highest risk".
+func Rank(risk string) int {
+	switch risk {
+	case RiskUnrated:
+		return 1
+	case RiskLow:
+		return 2
+	case RiskMedium:
+		return 3
+	case RiskHigh:
+		return 4
+	}
+	return 0
+}
+
+// Trail outcomes.
+const (
+	OutcomeOK      = "ok"
+	OutcomeFinding = "finding"
+	OutcomeSkipped = "skipped"
+	OutcomeError   = "error"
+)
+
+// Message is what a stage sees of a message.
+type Message struct {
+	Meta   *store.Message
+	Header mail.Header
+	// Open returns the whole message (our Received header first) from the
+	// spool. Each call gives a fresh reader.
+	Open func() (io.ReadCloser, error)
+}
+
+// Result is what one stage concluded.
+type Result struct {
+	Outcome  string // empty: OutcomeFinding if there are findings, else OutcomeOK
+	Detail   string
+	Findings []store.Finding
+	// Hold asks to keep the message back and analyse it again after this
+	// long (the virtual analyzer waits for a verdict this way).
+	Hold time.Duration
+}
+
+// Stage is one step of the pipeline.
+type Stage interface {
+	Name() string
+	// Service names the service the stage depends on ("" for a purely
+	// local stage). When the call fails, the stage returns an error
+	// wrapping ErrUnavailable and the trail says "skipped".
+	Service() string
+	Run(ctx context.Context, m *Message) (Result, error)
+}
+
+// ErrUnavailable marks a stage error as "the service could not be used":
+// the step is skipped, the message goes on.
+var ErrUnavailable = errors.New("service unavailable")
+
+// Report is the outcome of running the pipeline on one message.
+type Report struct {
+	Risk     string
+	Trail    []store.TrailEntry
+	Findings []store.Finding
+	Hold     time.Duration // longest hold any stage asked for; 0: none
+}
+
+// Pipeline runs stages in order.
+type Pipeline struct {
+	Stages []Stage
+	// StageTimeout bounds each stage; a stage that overruns is recorded as
+	// skipped (service stages) or error (local ones).
+	StageTimeout time.Duration
+}
+
+// Run runs every stage. It never fails: what goes wrong in a stage is in the
+// trail, and the message goes on.
+func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
+	rep := Report{Risk: RiskNone}
+	for _, st := range p.Stages {
+		sctx, cancel := ctx, context.CancelFunc(func() {})
+		if p.StageTimeout > 0 {
+			sctx, cancel = context.WithTimeout(ctx, p.StageTimeout)
+		}
+		res, err := runStage(sctx, st, m)
+		cancel()
+		e := store.TrailEntry{At: time.Now(), Stage: st.Name(), Service: st.Service(), Outcome: res.Outcome, Detail: res.Detail}
+		switch {
+		case err != nil && (errors.Is(err, ErrUnavailable) || st.Service() != "" && errors.Is(err, context.DeadlineExceeded)):
+			e.Outcome, e.Detail = OutcomeSkipped, fmt.Sprintf("%s: %v", st.Service(), err)
+		case err != nil:
+			e.Outcome, e.Detail = OutcomeError, err.Error()
+		case e.Outcome == "" && len(res.Findings) > 0:
+			e.Outcome = OutcomeFinding
+		case e.Outcome == "":
+			e.Outcome = OutcomeOK
+		}
+		if err == nil {
+			for _, f := range res.Findings {
+				if f.Stage == "" {
+					f.Stage = st.Name()
+				}
+				rep.Findings = append(rep.Findings, f)
+				if Rank(f.Risk) > Rank(rep.Risk) {
+					rep.Risk = f.Risk
+				}
+			}
+			rep.Hold = max(rep.Hold, res.Hold)
+		}
+		rep.Trail = append(rep.Trail, e)
+	}
+	return rep
+}
+
+// runStage contains a panicking stage: one bad message must not stop the
+// pool.
+func runStage(ctx context.Context, st Stage, m *Message) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("stage %s panicked: %v", st.Name(), r)
+		}
+	}()
+	return st.Run(ctx, m)
+}

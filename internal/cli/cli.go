@@ -1,0 +1,260 @@
+// Package cli is the command grammar shared by `mailinspector shell` (over
+// SSH), the console and, later, the web console: words in, a typed result
+// out, rendered as text for people or JSON for programs. Commands never run
+// a shell; arguments are only ever data.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// Backend is what commands act on; the appliance implements it.
+type Backend interface {
+	Version() Version
+	Messages(ctx context.Context, limit int) ([]MessageSummary, error)
+	Message(ctx context.Context, id string) (*MessageDetail, error)
+	Queue(ctx context.Context) ([]QueueEntry, error)
+	Quarantine(ctx context.Context) ([]MessageSummary, error)
+	Release(ctx context.Context, id string, rcpts []string) error
+	Delete(ctx context.Context, id string) error
+}
+
+type Version struct {
+	Version string `json:"version"`
+	Go      string `json:"go"`
+	Mode    string `json:"mode"`
+	Started string `json:"started"`
+}
+
+type MessageSummary struct {
+	ID       string   `json:"id"`
+	Received string   `json:"received"`
+	From     string   `json:"from"`
+	To       []string `json:"to"`
+	Subject  string   `json:"subject"`
+	State    string   `json:"state"`
+	Risk     string   `json:"risk"`
+	Action   string   `json:"action"`
+	Reason   string   `json:"reason,omitempty"`
+}
+
+type TrailEntry struct {
+	At      string `json:"at"`
+	Stage   string `json:"stage"`
+	Service string `json:"service"`
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail"`
+}
+
+type Finding struct {
+	Stage    string `json:"stage"`
+	Engine   string `json:"engine"`
+	Threat   string `json:"threat,omitempty"`
+	Risk     string `json:"risk"`
+	Name     string `json:"name,omitempty"`
+	Location string `json:"location,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+type RecipientStatus struct {
+	Rcpt        string `json:"rcpt"`
+	Status      string `json:"status"`
+	Attempts    int    `json:"attempts"`
+	NextAttempt string `json:"next_attempt,omitempty"`
+	LastError   string `json:"last_error,omitempty"`
+}
+
+type MessageDetail struct {
+	MessageSummary
+	ClientIP   string            `json:"client_ip"`
+	Helo       string            `json:"helo"`
+	TLS        string            `json:"tls,omitempty"`
+	Size       int64             `json:"size"`
+	HeaderFrom string            `json:"header_from"`
+	MessageID  string            `json:"message_id"`
+	Trail      []TrailEntry      `json:"trail"`
+	Findings   []Finding         `json:"findings"`
+	Recipients []RecipientStatus `json:"recipients"`
+}
+
+type QueueEntry struct {
+	ID          string `json:"id"`
+	From        string `json:"from"`
+	Rcpt        string `json:"rcpt"`
+	Status      string `json:"status"`
+	Attempts    int    `json:"attempts"`
+	NextAttempt string `json:"next_attempt"`
+	LastError   string `json:"last_error,omitempty"`
+}
+
+// Done is the result of a command that changes something.
+type Done struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+// command is one entry of the grammar.
+type command struct {
+	words []string // fixed words, e.g. show messages
+	args  string   // argument synopsis for help
+	help  string
+	min   int // least number of arguments
+	max   int // most (-1: any)
+	run   func(ctx context.Context, b Backend, args []string) (any, error)
+}
+
+var commands = []command{
+	{[]string{"show", "version"}, "", "version of the appliance and how it runs", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Version(), nil }},
+	{[]string{"show", "messages"}, "[LIMIT]", "recent messages, newest first (default 100)", 0, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			limit := 100
+			if len(a) == 1 {
+				if _, err := fmt.Sscanf(a[0], "%d", &limit); err != nil || limit < 1 || limit > 100000 {
+					return nil, fmt.Errorf("LIMIT must be a number from 1 to 100000")
+				}
+			}
+			return b.Messages(ctx, limit)
+		}},
+	{[]string{"show", "message"}, "ID", "one message with its trail, findings and recipients", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }},
+	{[]string{"show", "queue"}, "", "recipients waiting for delivery", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }},
+	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }},
+	{[]string{"quarantine", "release"}, "ID [RCPT…]", "deliver the original to all recipients, or to those named", 1, -1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.Release(ctx, a[0], a[1:]); err != nil {
+				return nil, err
+			}
+			return Done{true, "released " + a[0]}, nil
+		}},
+	{[]string{"quarantine", "delete"}, "ID", "delete a quarantined message", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.Delete(ctx, a[0]); err != nil {
+				return nil, err
+			}
+			return Done{true, "deleted " + a[0]}, nil
+		}},
+}
+
+// HelpText is the list of commands.
+type HelpText string
+
+// Help lists the commands.
+func Help() HelpText {
+	var lines []string
+	for _, c := range commands {
+		syn := strings.Join(c.words, " ")
+		if c.args != "" {
+			syn += " " + c.args
+		}
+		lines = append(lines, fmt.Sprintf("%-36s %s", syn, c.help))
+	}
+	sort.Strings(lines)
+	return HelpText(strings.Join(lines, "\n"))
+}
+
+// ErrUsage marks an error in what was typed, as opposed to a failure.
+var ErrUsage = errors.New("usage")
+
+// Split breaks a command line into words: spaces separate, double or single
+// quotes group, nothing else is special.
+func Split(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	in, quote := false, rune(0)
+	for _, r := range line {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, in = r, true
+		case unicode.IsSpace(r):
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("%w: unclosed quote", ErrUsage)
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// Exec runs one command line.
+func Exec(ctx context.Context, b Backend, line string) (any, error) {
+	words, err := Split(line)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("%w: empty command (try help)", ErrUsage)
+	}
+	if len(words) == 1 && (strings.EqualFold(words[0], "help") || words[0] == "?") {
+		return Help(), nil
+	}
+	for _, c := range commands {
+		if len(words) < len(c.words) || !equalFold(words[:len(c.words)], c.words) {
+			continue
+		}
+		args := words[len(c.words):]
+		if len(args) < c.min || (c.max >= 0 && len(args) > c.max) {
+			return nil, fmt.Errorf("%w: %s %s", ErrUsage, strings.Join(c.words, " "), c.args)
+		}
+		return c.run(ctx, b, args)
+	}
+	return nil, fmt.Errorf("%w: unknown command %q (try help)", ErrUsage, strings.Join(words, " "))
+}
+
+func equalFold(a, b []string) bool {
+	for i := range b {
+		if !strings.EqualFold(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Render turns a result into text for a person or JSON for a program.
+func Render(v any, asJSON bool) (string, error) {
+	if asJSON {
+		if h, ok := v.(HelpText); ok {
+			v = strings.Split(string(h), "\n")
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		return string(b), err
+	}
+	switch t := v.(type) {
+	case HelpText:
+		return string(t), nil
+	case Done:
+		return t.Message, nil
+	case Version:
+		return fmt.Sprintf("Mail Inspector %s (%s), mode %s, running since %s", t.Version, t.Go, t.Mode, t.Started), nil
+	case []MessageSummary:
+		return messageTable(t), nil
+	case []QueueEntry:
+		return queueTable(t), nil
+	case *MessageDetail:
+		return messageText(t), nil
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	return string(b), err
+}

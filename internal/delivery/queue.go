@@ -1,0 +1,270 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mailinspector/internal/spool"
+	"mailinspector/internal/store"
+)
+
+// Queue attempts deliveries of queued recipients. All its state is in the
+// database, so a restart resumes every waiting message.
+type Queue struct {
+	DB        *store.DB
+	Spool     *spool.Spool
+	Transport Transport
+	Workers   int
+	Retry     []time.Duration // waits after the 1st, 2nd, … failure; the last repeats
+	Lifetime  time.Duration   // after this long in the queue a failure bounces
+	Hostname  string
+	Log       *slog.Logger
+	Timeout   time.Duration // bound on one delivery attempt
+
+	kick     chan struct{}
+	mu       sync.Mutex
+	inflight map[string]bool
+
+	Delivered atomic.Int64
+	Deferred  atomic.Int64
+	Bounced   atomic.Int64
+	Attempts  atomic.Int64
+}
+
+// Init must be called before Kick or Run.
+func (q *Queue) Init() {
+	q.kick = make(chan struct{}, 1)
+	q.inflight = map[string]bool{}
+}
+
+// Kick tells the queue that something may be due.
+func (q *Queue) Kick() {
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for attempts in progress.
+func (q *Queue) Run(ctx context.Context) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for i := 0; i < q.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				q.attempt(ctx, id)
+				q.mu.Lock()
+				delete(q.inflight, id)
+				q.mu.Unlock()
+				q.Kick()
+			}
+		}()
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	batch := 4 * q.Workers
+	for {
+		now := time.Now()
+		ids, err := q.DB.DueMessages(ctx, now, batch)
+		if err != nil && ctx.Err() == nil {
+			q.Log.Error("delivery: list due messages", "err", err)
+		}
+		for _, id := range ids {
+			q.mu.Lock()
+			busy := q.inflight[id]
+			if !busy {
+				q.inflight[id] = true
+			}
+			q.mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case work <- id:
+			case <-ctx.Done():
+				return
+			}
+		}
+		wait := time.Minute
+		if next, err := q.DB.NextDelivery(ctx, now); err == nil && !next.IsZero() {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// nextWait is the wait after the n-th failed attempt (n ≥ 1), with up to
+// 5% jitter so that retries of many messages spread out.
+func (q *Queue) nextWait(n int) time.Duration {
+	d := q.Retry[min(n-1, len(q.Retry)-1)]
+	return d + time.Duration(rand.Int64N(int64(d)/20+1))
+}
+
+func (q *Queue) attempt(ctx context.Context, id string) {
+	log := q.Log.With("id", id)
+	meta, err := q.DB.GetMessage(ctx, id)
+	if err != nil {
+		log.Error("delivery: read message", "err", err)
+		return
+	}
+	rcpts, err := q.DB.Recipients(ctx, id)
+	if err != nil {
+		log.Error("delivery: read recipients", "err", err)
+		return
+	}
+	now := time.Now()
+	var due []int
+	for i, r := range rcpts {
+		if (r.Status == store.RcptPending || r.Status == store.RcptDeferred) && !r.NextAttempt.After(now) {
+			due = append(due, i)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	var trace []string
+	env := &Envelope{ID: id, From: meta.From, Size: meta.Size,
+		Open:  func() (io.ReadCloser, error) { return q.Spool.Open(id) },
+		Trace: func(d string) { trace = append(trace, d) }}
+	for _, i := range due {
+		env.To = append(env.To, rcpts[i].Rcpt)
+	}
+	env.UTF8 = !isASCII(env.From) || !isASCII(strings.Join(env.To, ""))
+	actx, cancel := context.WithTimeout(ctx, q.Timeout)
+	results := q.Transport.Deliver(actx, env)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: nothing recorded, the attempt is made again after restart
+	}
+	q.Attempts.Add(1)
+
+	var entries []store.TrailEntry
+	var bounced []store.Recipient
+	for j, i := range due {
+		r := &rcpts[i]
+		r.Attempts++
+		res := results[j]
+		switch {
+		case res.Err == nil:
+			r.Status, r.LastError = store.RcptDelivered, ""
+			q.Delivered.Add(1)
+			entries = append(entries, store.TrailEntry{Stage: "delivery", Service: "downstream", Outcome: "ok", Detail: "delivered to " + r.Rcpt + lastOf(trace)})
+		case res.Permanent || now.Sub(meta.Received) >= q.Lifetime:
+			r.Status, r.LastError = store.RcptBounced, res.Err.Error()
+			if !res.Permanent {
+				r.LastError = "queue lifetime exceeded (" + q.Lifetime.String() + "), last error: " + r.LastError
+			}
+			q.Bounced.Add(1)
+			bounced = append(bounced, *r)
+			entries = append(entries, store.TrailEntry{Stage: "delivery", Service: "downstream", Outcome: "error", Detail: "bounced " + r.Rcpt + ": " + r.LastError})
+		default:
+			r.Status, r.LastError = store.RcptDeferred, res.Err.Error()
+			r.NextAttempt = now.Add(q.nextWait(r.Attempts))
+			q.Deferred.Add(1)
+			entries = append(entries, store.TrailEntry{Stage: "delivery", Service: "downstream", Outcome: "error",
+				Detail: fmt.Sprintf("deferred %s until %s: %s", r.Rcpt, r.NextAttempt.UTC().Format(time.RFC3339), r.LastError)})
+		}
+	}
+	state := messageState(rcpts)
+
+	// A DSN for recipients that failed for good: its file goes to the spool
+	// before its row is committed, in the same transaction as the bounce.
+	var dsn *store.Message
+	if len(bounced) > 0 && meta.Kind != store.KindDSN && meta.From != "" {
+		dsn, err = q.makeDSN(meta, bounced)
+		if err != nil {
+			log.Error("delivery: make DSN", "err", err)
+			dsn = nil
+		}
+	}
+	err = q.DB.Write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		for _, i := range due {
+			if err := store.UpdateRecipient(tx, &rcpts[i]); err != nil {
+				return err
+			}
+		}
+		if err := store.SetState(tx, id, state); err != nil {
+			return err
+		}
+		if err := store.AddTrail(tx, id, entries...); err != nil {
+			return err
+		}
+		if dsn != nil {
+			if err := store.InsertMessage(tx, dsn); err != nil {
+				return err
+			}
+			return store.QueueRecipients(tx, dsn.ID, dsn.To)
+		}
+		return nil
+	})
+	if err != nil {
+		log.Error("delivery: record attempt", "err", err)
+		if dsn != nil {
+			q.Spool.Remove(dsn.ID)
+		}
+		return
+	}
+	log.Info("delivery attempt", "state", state, "rcpts", len(due), "detail", strings.Join(trace, "; "))
+	if state == store.StateDelivered || state == store.StateBounced {
+		if err := q.Spool.Remove(id); err != nil {
+			log.Warn("delivery: remove spool file", "err", err)
+		}
+	}
+}
+
+func lastOf(trace []string) string {
+	if len(trace) == 0 {
+		return ""
+	}
+	return " (" + trace[len(trace)-1] + ")"
+}
+
+// messageState sums up the recipients: waiting ones make it deferred;
+// otherwise delivered if any recipient got it, else bounced.
+func messageState(rcpts []store.Recipient) string {
+	delivered, waiting := false, false
+	for _, r := range rcpts {
+		switch r.Status {
+		case store.RcptDelivered:
+			delivered = true
+		case store.RcptPending, store.RcptDeferred:
+			waiting = true
+		}
+	}
+	switch {
+	case waiting:
+		return store.StateDeferred
+	case delivered:
+		return store.StateDelivered
+	}
+	return store.StateBounced
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

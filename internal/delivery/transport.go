@@ -1,0 +1,62 @@
+// Package delivery is the outbound queue of MTA mode: per-recipient rows in
+// the database, message bodies in the spool, attempts by a bounded pool,
+// retries with growing waits, and a DSN to the sender when a recipient
+// fails for good.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Envelope is one delivery attempt of one message to some of its
+// recipients.
+type Envelope struct {
+	ID    string
+	From  string
+	To    []string
+	UTF8  bool
+	Size  int64
+	Open  func() (io.ReadCloser, error)
+	Trace func(detail string) // notes for the message's trail (the downstream's reply)
+}
+
+// Result is the outcome for one recipient.
+type Result struct {
+	Err       error // nil: delivered
+	Permanent bool  // the failure will not go away by retrying
+}
+
+// Transport delivers an envelope and reports one result per recipient, in
+// the order of Envelope.To.
+type Transport interface {
+	Deliver(ctx context.Context, env *Envelope) []Result
+}
+
+// allResults gives every recipient the same result.
+func allResults(n int, err error, permanent bool) []Result {
+	out := make([]Result, n)
+	for i := range out {
+		out[i] = Result{Err: err, Permanent: permanent}
+	}
+	return out
+}
+
+// isPermanent says whether an SMTP error is a 5xx.
+func isPermanent(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code >= 500 && se.Code < 600
+}
+
+// replyText is how a downstream reply is shown in trails and DSNs.
+func replyText(host string, err error) string {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s said: %d %d.%d.%d %s", host, se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
+	}
+	return fmt.Sprintf("%s: %v", host, err)
+}

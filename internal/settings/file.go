@@ -1,0 +1,336 @@
+package settings
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"mailinspector/internal/durable"
+)
+
+// FileName is the settings file inside the data directory; HistoryDir keeps
+// the versions it replaced, newest last, for rollback.
+const (
+	FileName   = "settings.conf"
+	HistoryDir = "settings.history"
+	keepOld    = 10
+)
+
+// Errors lists every problem found in a settings file, not only the first,
+// so an administrator fixes them in one go.
+type Errors []error
+
+func (e Errors) Error() string {
+	var b strings.Builder
+	for i, err := range e {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+// Parse reads "key = value" lines; blank lines and lines starting with # are
+// comments. It returns the values found, in no particular order, and every
+// syntax error, unknown key and duplicate with its line number.
+func Parse(name string, data []byte) (map[string]string, error) {
+	vals := map[string]string{}
+	seen := map[string]int{}
+	var errs Errors
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s:%d: want key = value, got %q", name, n, line))
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if _, ok := lookupKey(k); !ok {
+			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (mailinspector settings describe lists them)", name, n, k))
+			continue
+		}
+		if prev, dup := seen[k]; dup {
+			errs = append(errs, fmt.Errorf("%s:%d: %s is already set on line %d", name, n, k, prev))
+			continue
+		}
+		seen[k] = n
+		vals[k] = v
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	if len(errs) > 0 {
+		return vals, errs
+	}
+	return vals, nil
+}
+
+// Build applies values over the defaults and validates each key and the
+// combination, returning every error found.
+func Build(vals map[string]string) (*Settings, error) {
+	s := &Settings{}
+	var errs Errors
+	for _, k := range keys {
+		v, ok := vals[k.Name]
+		if !ok {
+			v = k.Default
+		}
+		if err := k.set(s, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s = %q: %w", k.Name, v, err))
+		}
+	}
+	for name := range vals {
+		if _, ok := lookupKey(name); !ok {
+			errs = append(errs, fmt.Errorf("unknown key %q", name))
+		}
+	}
+	if (s.SMTP.TLSCert == "") != (s.SMTP.TLSKey == "") {
+		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key go together: set both or neither"))
+	}
+	if s.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		s.Hostname = h
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+// Load reads the settings file of dataDir, writing a documented one with the
+// defaults first if there is none, and applies overrides (from --set) on top
+// without writing them.
+func Load(dataDir string, overrides map[string]string) (*Settings, error) {
+	path := filepath.Join(dataDir, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		data = DefaultFile()
+		if err := writeAtomic(path, data); err != nil {
+			return nil, fmt.Errorf("write default settings: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	vals, perr := Parse(path, data)
+	var errs Errors
+	if perr != nil {
+		errs = append(errs, perr.(Errors)...)
+	}
+	for k, v := range overrides {
+		if _, ok := lookupKey(k); !ok {
+			errs = append(errs, fmt.Errorf("--set %s: unknown key (mailinspector settings describe lists them)", k))
+			continue
+		}
+		vals[k] = v
+	}
+	s, berr := Build(vals)
+	if berr != nil {
+		errs = append(errs, berr.(Errors)...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+// DefaultFile is the settings file written on first start: every key,
+// commented out at its default, under its documentation.
+func DefaultFile() []byte {
+	var b bytes.Buffer
+	b.WriteString("# Mail Inspector settings: one \"key = value\" per line; # starts a comment.\n")
+	b.WriteString("# Every key is listed below at its default, commented out. Remove the # to change one.\n")
+	b.WriteString("# `mailinspector settings describe` prints the same list.\n")
+	for _, k := range keys {
+		b.WriteString("\n")
+		for _, l := range wrap(k.Doc, 88) {
+			b.WriteString("# " + l + "\n")
+		}
+		fmt.Fprintf(&b, "#%s = %s\n", k.Name, k.Default)
+	}
+	return b.Bytes()
+}
+
+// Describe is the text of `mailinspector settings describe`.
+func Describe() string {
+	var b strings.Builder
+	for _, k := range keys {
+		def := k.Default
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(&b, "%s\n    default: %s\n", k.Name, def)
+		for _, l := range wrap(k.Doc, 84) {
+			b.WriteString("    " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func wrap(s string, width int) []string {
+	var lines []string
+	var cur string
+	for _, w := range strings.Fields(s) {
+		if cur != "" && len(cur)+1+len(w) > width {
+			lines = append(lines, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
+}
+
+// Update changes keys in the settings file of dataDir: the result is
+// validated as a whole, the old file is kept in the history, and the new one
+// replaces it atomically. Lines and comments the administrator wrote stay.
+func Update(dataDir string, changes map[string]string) error {
+	path := filepath.Join(dataDir, FileName)
+	old, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		old = DefaultFile()
+	} else if err != nil {
+		return fmt.Errorf("read settings: %w", err)
+	}
+	next := rewrite(old, changes)
+	vals, err := Parse(path, next)
+	if err != nil {
+		return err
+	}
+	if _, err := Build(vals); err != nil {
+		return err
+	}
+	if err := keepHistory(dataDir, old); err != nil {
+		return err
+	}
+	return writeAtomic(path, next)
+}
+
+// rewrite sets each changed key on its existing line (uncommenting a
+// "#key = default" line if that is all there is), or appends it.
+func rewrite(data []byte, changes map[string]string) []byte {
+	done := map[string]bool{}
+	lines := strings.SplitAfter(string(data), "\n")
+	active := map[string]bool{}
+	for _, l := range lines {
+		if k, _, ok := strings.Cut(strings.TrimSpace(l), "="); ok && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			active[strings.TrimSpace(k)] = true
+		}
+	}
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		commented := strings.HasPrefix(t, "#")
+		k, _, ok := strings.Cut(strings.TrimPrefix(t, "#"), "=")
+		k = strings.TrimSpace(k)
+		v, change := changes[k]
+		if !ok || !change || done[k] || (commented && active[k]) {
+			continue
+		}
+		if _, known := lookupKey(k); !known {
+			continue
+		}
+		lines[i] = k + " = " + v + "\n"
+		done[k] = true
+	}
+	out := strings.Join(lines, "")
+	names := make([]string, 0, len(changes))
+	for k := range changes {
+		if !done[k] {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if !strings.HasSuffix(out, "\n") && out != "" {
+			out += "\n"
+		}
+		out += k + " = " + changes[k] + "\n"
+	}
+	return []byte(out)
+}
+
+func keepHistory(dataDir string, old []byte) error {
+	dir := filepath.Join(dataDir, HistoryDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	name := filepath.Join(dir, "settings-"+time.Now().UTC().Format("20060102T150405.000000000Z")+".conf")
+	if err := writeAtomic(name, old); err != nil {
+		return err
+	}
+	versions, err := History(dataDir)
+	if err != nil {
+		return err
+	}
+	for len(versions) > keepOld {
+		if err := os.Remove(versions[0]); err != nil {
+			return err
+		}
+		versions = versions[1:]
+	}
+	return nil
+}
+
+// History lists the kept earlier versions, oldest first.
+func History(dataDir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dataDir, HistoryDir, "settings-*.conf"))
+	sort.Strings(m)
+	return m, err
+}
+
+// Rollback puts the newest kept version back in place (after validating
+// it); the version being replaced goes to the history in turn.
+func Rollback(dataDir string) error {
+	versions, err := History(dataDir)
+	if err != nil {
+		return err
+	}
+	if len(versions) == 0 {
+		return errors.New("no earlier settings kept")
+	}
+	prev := versions[len(versions)-1]
+	data, err := os.ReadFile(prev)
+	if err != nil {
+		return err
+	}
+	vals, err := Parse(prev, data)
+	if err != nil {
+		return err
+	}
+	if _, err := Build(vals); err != nil {
+		return err
+	}
+	cur, err := os.ReadFile(filepath.Join(dataDir, FileName))
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dataDir, FileName), data); err != nil {
+		return err
+	}
+	if err := os.Remove(prev); err != nil {
+		return err
+	}
+	return keepHistory(dataDir, cur)
+}
+
+func writeAtomic(path string, data []byte) error { return durable.WriteFile(path, data, 0o640) }

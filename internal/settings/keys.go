@@ -1,0 +1,328 @@
+package settings
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings is the typed, validated form of the settings file. Every field is
+// declared in the keys table below, with its default and its meaning; that
+// table is the one place `settings describe` and the docs come from.
+type Settings struct {
+	Hostname string
+	Mode     string // "mta" or "bcc"
+
+	SMTP struct {
+		Listen            string
+		MaxConnections    int
+		MaxConnectionsIP  int
+		MaxRecipients     int
+		MaxLineLength     int
+		CommandTimeout    time.Duration
+		DataTimeout       time.Duration
+		TLSCert           string
+		TLSKey            string
+		AllowNetworks     []netip.Prefix
+		DenyNetworks      []netip.Prefix
+		TrustedNetworks   []netip.Prefix
+		AcceptedDomains   []string
+		BareLF            string // "reject" or "normalize"
+		RequireHeloDomain bool
+	}
+
+	Limits struct {
+		MaxMessageBytes int64
+	}
+
+	Analysis struct {
+		Workers int
+	}
+
+	Senders struct {
+		Blocked  []string
+		Approved []string
+	}
+
+	Delivery struct {
+		Relay          []string // smarthosts in priority order; nil with MX false = Maildir
+		MX             bool
+		TLS            string // "opportunistic", "required", "none"
+		Workers        int
+		RetryIntervals []time.Duration
+		QueueLifetime  time.Duration
+		ConnectTimeout time.Duration
+		CommandTimeout time.Duration
+	}
+
+	Engine struct {
+		Clamd string
+	}
+}
+
+// Key declares one setting.
+type Key struct {
+	Name    string
+	Default string
+	Doc     string
+	set     func(s *Settings, v string) error
+}
+
+// Keys returns the declared keys in file order.
+func Keys() []Key { return append([]Key(nil), keys...) }
+
+func lookupKey(name string) (Key, bool) {
+	for _, k := range keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+var keys = []Key{
+	{"hostname", "", "Name the appliance gives in its SMTP banner, Received headers and DSNs. Empty: the machine's host name.",
+		func(s *Settings, v string) error { s.Hostname = v; return nil }},
+	{"mode", "mta", "Deployment mode: mta (in the mail path: analyse, then deliver, tag, quarantine or drop) or bcc (a copy arrives: analyse, record as monitored, discard the copy).",
+		enum(func(s *Settings) *string { return &s.Mode }, "mta", "bcc")},
+
+	{"smtp.listen", "127.0.0.1:2525", "Address (host:port) the SMTP server listens on.",
+		func(s *Settings, v string) error { s.SMTP.Listen = v; return hostPort(v) }},
+	{"smtp.max_connections", "200", "Concurrent SMTP connections at most; more get 421 4.7.0 at connect.",
+		intIn(func(s *Settings) *int { return &s.SMTP.MaxConnections }, 1, 100000)},
+	{"smtp.max_connections_per_ip", "20", "Concurrent SMTP connections at most from one client IP; more get 421 4.7.0 at connect.",
+		intIn(func(s *Settings) *int { return &s.SMTP.MaxConnectionsIP }, 1, 100000)},
+	{"smtp.max_recipients", "100", "Recipients per message at most; more get 452 4.5.3.",
+		intIn(func(s *Settings) *int { return &s.SMTP.MaxRecipients }, 1, 100000)},
+	{"smtp.max_line_length", "2000", "Longest command or message line accepted, in bytes (RFC 5321 asks for 1000; a little slack keeps broken senders working).",
+		intIn(func(s *Settings) *int { return &s.SMTP.MaxLineLength }, 1000, 1<<20)},
+	{"smtp.command_timeout", "5m", "Idle time allowed between SMTP commands before 421.",
+		dur(func(s *Settings) *time.Duration { return &s.SMTP.CommandTimeout }, time.Second)},
+	{"smtp.data_timeout", "3m", "Idle time allowed between two reads of message data (RFC 5321 4.5.3.2 suggests 3 minutes).",
+		dur(func(s *Settings) *time.Duration { return &s.SMTP.DataTimeout }, time.Second)},
+	{"smtp.tls_cert", "", "PEM certificate file for STARTTLS. Empty: a self-signed certificate made on first start (tls/ in the data directory).",
+		func(s *Settings, v string) error { s.SMTP.TLSCert = v; return nil }},
+	{"smtp.tls_key", "", "PEM private key file for smtp.tls_cert.",
+		func(s *Settings, v string) error { s.SMTP.TLSKey = v; return nil }},
+	{"smtp.allow_networks", "", "Comma-separated networks (CIDR) allowed to connect. Empty: every network not denied.",
+		nets(func(s *Settings) *[]netip.Prefix { return &s.SMTP.AllowNetworks })},
+	{"smtp.deny_networks", "", "Comma-separated networks (CIDR) refused at connect with 554 5.7.1.",
+		nets(func(s *Settings) *[]netip.Prefix { return &s.SMTP.DenyNetworks })},
+	{"smtp.trusted_networks", "127.0.0.0/8,::1/128", "Comma-separated networks (CIDR) that may relay to any domain.",
+		nets(func(s *Settings) *[]netip.Prefix { return &s.SMTP.TrustedNetworks })},
+	{"smtp.accepted_domains", "", "Comma-separated recipient domains accepted from any client; a leading dot also accepts subdomains (.example.com). Other domains get 550 5.7.1 unless the client is trusted.",
+		domains(func(s *Settings) *[]string { return &s.SMTP.AcceptedDomains })},
+	{"smtp.bare_lf", "reject", "Message data with a bare LF or bare CR (SMTP smuggling, RFC 5321 2.3.8): reject (550 5.5.2) or normalize (turn it into CRLF).",
+		enum(func(s *Settings) *string { return &s.SMTP.BareLF }, "reject", "normalize")},
+	{"smtp.require_helo_domain", "false", "Refuse a HELO/EHLO argument that is neither a domain nor an address literal (501 5.5.2).",
+		boolean(func(s *Settings) *bool { return &s.SMTP.RequireHeloDomain })},
+
+	{"limits.max_message_bytes", "52428800", "Largest message accepted, in bytes; larger ones get 552 5.3.4 (the limit is announced with SIZE).",
+		func(s *Settings, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1024 || n > 1<<32 {
+				return fmt.Errorf("want a byte count from 1024 to %d", int64(1)<<32)
+			}
+			s.Limits.MaxMessageBytes = n
+			return nil
+		}},
+
+	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs.",
+		func(s *Settings, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 1024 {
+				return fmt.Errorf("want 0 to 1024")
+			}
+			if n == 0 {
+				n = 2 * runtime.NumCPU()
+			}
+			s.Analysis.Workers = n
+			return nil
+		}},
+
+	{"senders.blocked", "", "Comma-separated blocked senders: addresses (user@example.com), domains (example.com) or subdomain patterns (.example.com). A match is a high-risk finding.",
+		addrList(func(s *Settings) *[]string { return &s.Senders.Blocked })},
+	{"senders.approved", "", "Comma-separated approved senders, same forms as senders.blocked. A match is recorded; blocked wins over approved.",
+		addrList(func(s *Settings) *[]string { return &s.Senders.Approved })},
+
+	{"delivery.relay", "", "Where MTA mode delivers: comma-separated smarthosts (host:port) tried in order, or mx for MX routing. Empty: a Maildir per recipient under maildir/ in the data directory.",
+		func(s *Settings, v string) error {
+			s.Delivery.Relay, s.Delivery.MX = nil, false
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return nil
+			}
+			if strings.EqualFold(v, "mx") {
+				s.Delivery.MX = true
+				return nil
+			}
+			for _, h := range splitList(v) {
+				if err := hostPort(h); err != nil {
+					return err
+				}
+				s.Delivery.Relay = append(s.Delivery.Relay, h)
+			}
+			return nil
+		}},
+	{"delivery.tls", "opportunistic", "TLS to the downstream: opportunistic (STARTTLS when offered, certificate not checked, RFC 7435), required (STARTTLS with a valid certificate, else deferred) or none.",
+		enum(func(s *Settings) *string { return &s.Delivery.TLS }, "opportunistic", "required", "none")},
+	{"delivery.workers", "16", "Deliveries in progress at once.",
+		intIn(func(s *Settings) *int { return &s.Delivery.Workers }, 1, 1000)},
+	{"delivery.retry_intervals", "7m30s,15m,30m,1h,2h,4h,8h,16h", "Waits between delivery attempts after a temporary failure; the last one repeats until delivery.queue_lifetime. Each wait gets up to 5% jitter.",
+		func(s *Settings, v string) error {
+			s.Delivery.RetryIntervals = nil
+			for _, p := range splitList(v) {
+				d, err := time.ParseDuration(p)
+				if err != nil || d < 100*time.Millisecond {
+					return fmt.Errorf("want durations of at least 100ms, like 7m30s,15m,1h")
+				}
+				s.Delivery.RetryIntervals = append(s.Delivery.RetryIntervals, d)
+			}
+			if len(s.Delivery.RetryIntervals) == 0 {
+				return fmt.Errorf("want at least one duration")
+			}
+			return nil
+		}},
+	{"delivery.queue_lifetime", "120h", "How long a message may wait for delivery before it bounces with a DSN to its sender.",
+		dur(func(s *Settings) *time.Duration { return &s.Delivery.QueueLifetime }, time.Second)},
+	{"delivery.connect_timeout", "30s", "Deadline to connect to a downstream and read its greeting.",
+		dur(func(s *Settings) *time.Duration { return &s.Delivery.ConnectTimeout }, 100*time.Millisecond)},
+	{"delivery.command_timeout", "5m", "Deadline for each downstream SMTP command (RFC 5321 4.5.3.2 suggests 5 minutes).",
+		dur(func(s *Settings) *time.Duration { return &s.Delivery.CommandTimeout }, 100*time.Millisecond)},
+
+	{"engine.clamd", "", "ClamAV clamd for the pattern engine: unix:/path/to/clamd.ctl or host:port. Empty: not configured.",
+		func(s *Settings, v string) error {
+			s.Engine.Clamd = v
+			if v == "" || strings.HasPrefix(v, "unix:/") {
+				return nil
+			}
+			return hostPort(v)
+		}},
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func hostPort(v string) error {
+	h, p, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", p)
+	}
+	if h == "" {
+		return fmt.Errorf("want host:port, the host is missing")
+	}
+	return nil
+}
+
+func enum(field func(*Settings) *string, allowed ...string) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*field(s) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+func intIn(field func(*Settings) *int, lo, hi int) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d", lo, hi)
+		}
+		*field(s) = n
+		return nil
+	}
+}
+
+func dur(field func(*Settings) *time.Duration, min time.Duration) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			return fmt.Errorf("want a duration of at least %s, like 30s, 5m or 2h", min)
+		}
+		*field(s) = d
+		return nil
+	}
+}
+
+func boolean(field func(*Settings) *bool) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		*field(s) = b
+		return nil
+	}
+}
+
+func nets(field func(*Settings) *[]netip.Prefix) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		var out []netip.Prefix
+		for _, p := range splitList(v) {
+			if !strings.Contains(p, "/") {
+				a, err := netip.ParseAddr(p)
+				if err != nil {
+					return fmt.Errorf("%q is not an address or network (CIDR)", p)
+				}
+				out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				continue
+			}
+			pr, err := netip.ParsePrefix(p)
+			if err != nil {
+				return fmt.Errorf("%q is not a network (CIDR)", p)
+			}
+			out = append(out, pr.Masked())
+		}
+		*field(s) = out
+		return nil
+	}
+}
+
+func domains(field func(*Settings) *[]string) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		var out []string
+		for _, d := range splitList(v) {
+			d = strings.ToLower(d)
+			if strings.ContainsAny(d, "@ /:") || strings.Trim(d, ".") == "" {
+				return fmt.Errorf("%q is not a domain", d)
+			}
+			out = append(out, d)
+		}
+		*field(s) = out
+		return nil
+	}
+}
+
+func addrList(field func(*Settings) *[]string) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		var out []string
+		for _, a := range splitList(v) {
+			a = strings.ToLower(a)
+			if strings.ContainsAny(a, " /:<>") || strings.Count(a, "@") > 1 {
+				return fmt.Errorf("%q is not an address or domain", a)
+			}
+			out = append(out, a)
+		}
+		*field(s) = out
+		return nil
+	}
+}

@@ -1,0 +1,99 @@
+package smtpd
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// connControl wraps the listener: it refuses denied networks and enforces
+// the overall and per-IP connection limits before go-smtp sees the
+// connection, answering with the reply RFC 5321 3.1 allows at greeting time.
+type connControl struct {
+	net.Listener
+	hostname string
+	max      int
+	maxIP    int
+	allow    []netip.Prefix
+	deny     []netip.Prefix
+
+	mu    sync.Mutex
+	total int
+	perIP map[netip.Addr]int
+	stats *Stats
+}
+
+func remoteAddr(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func inNets(a netip.Addr, nets []netip.Prefix) bool {
+	for _, p := range nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *connControl) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteAddr(c)
+		if inNets(ip, l.deny) || (len(l.allow) > 0 && !inNets(ip, l.allow)) {
+			l.stats.add(&l.stats.Denied)
+			go refuse(c, "554 5.7.1 "+l.hostname+" access denied\r\n")
+			continue
+		}
+		l.mu.Lock()
+		if l.total >= l.max {
+			l.mu.Unlock()
+			l.stats.add(&l.stats.OverLimit)
+			go refuse(c, "421 4.7.0 "+l.hostname+" too many connections, try again later\r\n")
+			continue
+		}
+		if l.perIP[ip] >= l.maxIP {
+			l.mu.Unlock()
+			l.stats.add(&l.stats.OverLimit)
+			go refuse(c, "421 4.7.0 "+l.hostname+" too many connections from your address, try again later\r\n")
+			continue
+		}
+		l.total++
+		l.perIP[ip]++
+		l.mu.Unlock()
+		return &countedConn{Conn: c, release: func() { l.release(ip) }}, nil
+	}
+}
+
+func (l *connControl) release(ip netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.perIP[ip]--; l.perIP[ip] <= 0 {
+		delete(l.perIP, ip)
+	}
+}
+
+func refuse(c net.Conn, reply string) {
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte(reply))
+	c.Close()
+}
+
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}

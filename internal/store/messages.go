@@ -1,0 +1,417 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Message states (see DESIGN.md, "A message's way through").
+const (
+	StateReceived    = "received"
+	StateAnalysing   = "analysing"
+	StateQueued      = "queued"
+	StateDelivered   = "delivered"
+	StateDeferred    = "deferred"
+	StateBounced     = "bounced"
+	StateQuarantined = "quarantined"
+	StateDeleted     = "deleted"
+	StateMonitored   = "monitored"
+)
+
+// Recipient delivery statuses.
+const (
+	RcptPending   = "pending"
+	RcptDelivered = "delivered"
+	RcptDeferred  = "deferred"
+	RcptBounced   = "bounced"
+)
+
+// Message kinds: mail that came in over SMTP, and delivery status
+// notifications we made ourselves (never analysed, never bounced).
+const (
+	KindInbound = "inbound"
+	KindDSN     = "dsn"
+)
+
+// ErrNotFound is returned for an unknown message id.
+var ErrNotFound = errors.New("no such message")
+
+type Message struct {
+	ID           string
+	Received     time.Time
+	Kind         string
+	From         string
+	To           []string
+	ClientIP     string
+	Helo         string
+	TLS          string
+	Subject      string
+	HeaderFrom   string
+	MessageID    string
+	Size         int64
+	State        string
+	Risk         string
+	Action       string
+	Reason       string
+	AnalyseAfter time.Time
+	Updated      time.Time
+}
+
+type Recipient struct {
+	MessageID   string
+	Rcpt        string
+	Status      string
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+}
+
+type TrailEntry struct {
+	At      time.Time
+	Stage   string
+	Service string
+	Outcome string
+	Detail  string
+}
+
+type Finding struct {
+	Stage    string
+	Engine   string
+	Threat   string
+	Risk     string
+	Name     string
+	Location string
+	Detail   string
+}
+
+func ns(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// InsertMessage records a newly received message.
+func InsertMessage(tx *sql.Tx, m *Message) error {
+	to, _ := json.Marshal(m.To)
+	kind := m.Kind
+	if kind == "" {
+		kind = KindInbound
+	}
+	_, err := tx.Exec(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject,
+		header_from, message_id, size, state, risk, action, reason, analyse_after, updated)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		m.ID, ns(m.Received), kind, m.From, string(to), m.ClientIP, m.Helo, m.TLS, m.Subject,
+		m.HeaderFrom, m.MessageID, m.Size, m.State, m.Risk, m.Action, m.Reason, ns(m.AnalyseAfter), time.Now().UnixNano())
+	return err
+}
+
+// SetState changes a message's state.
+func SetState(tx *sql.Tx, id, state string) error {
+	res, err := tx.Exec(`UPDATE messages SET state = ?, updated = ? WHERE id = ?`, state, time.Now().UnixNano(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Verdict is what analysis concluded for a message.
+type Verdict struct {
+	State        string
+	Risk         string
+	Action       string
+	Reason       string
+	AnalyseAfter time.Time // for a held message: when to analyse again
+	Subject      string
+	HeaderFrom   string
+	MessageID    string
+	Trail        []TrailEntry
+	Findings     []Finding
+}
+
+// SaveVerdict records a verdict: the trail grows, the findings are those of
+// the latest run.
+func SaveVerdict(tx *sql.Tx, id string, v *Verdict) error {
+	res, err := tx.Exec(`UPDATE messages SET state = ?, risk = ?, action = ?, reason = ?, analyse_after = ?,
+		subject = ?, header_from = ?, message_id = ?, updated = ? WHERE id = ?`,
+		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, time.Now().UnixNano(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	if err := AddTrail(tx, id, v.Trail...); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`DELETE FROM findings WHERE message_id = ?`, id); err != nil {
+		return err
+	}
+	for i, f := range v.Findings {
+		if _, err := tx.Exec(`INSERT INTO findings (message_id, seq, stage, engine, threat, risk, name, location, detail) VALUES (?,?,?,?,?,?,?,?,?)`,
+			id, i+1, f.Stage, f.Engine, f.Threat, f.Risk, f.Name, f.Location, f.Detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddTrail appends entries to a message's trail (analysis, delivery,
+// quarantine release, …).
+func AddTrail(tx *sql.Tx, id string, entries ...TrailEntry) error {
+	var seq int
+	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM trail WHERE message_id = ?`, id).Scan(&seq); err != nil {
+		return err
+	}
+	for _, t := range entries {
+		seq++
+		if t.At.IsZero() {
+			t.At = time.Now()
+		}
+		if _, err := tx.Exec(`INSERT INTO trail (message_id, seq, at, stage, service, outcome, detail) VALUES (?,?,?,?,?,?,?)`,
+			id, seq, ns(t.At), t.Stage, t.Service, t.Outcome, t.Detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// QueueRecipients puts recipients of a message in the delivery queue, due
+// now, and marks the message queued. Recipients already there are reset.
+func QueueRecipients(tx *sql.Tx, id string, rcpts []string) error {
+	now := time.Now().UnixNano()
+	if _, err := tx.Exec(`DELETE FROM recipients WHERE message_id = ?`, id); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if _, err := tx.Exec(`INSERT INTO recipients (message_id, rcpt, status, attempts, next_attempt, updated) VALUES (?,?,?,0,?,?)`,
+			id, r, RcptPending, now, now); err != nil {
+			return err
+		}
+	}
+	return SetState(tx, id, StateQueued)
+}
+
+// UpdateRecipient records the outcome of a delivery attempt.
+func UpdateRecipient(tx *sql.Tx, r *Recipient) error {
+	_, err := tx.Exec(`UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_error = ?, updated = ? WHERE message_id = ? AND rcpt = ?`,
+		r.Status, r.Attempts, ns(r.NextAttempt), r.LastError, time.Now().UnixNano(), r.MessageID, r.Rcpt)
+	return err
+}
+
+const messageCols = `id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject, header_from, message_id,
+	size, state, risk, action, reason, analyse_after, updated`
+
+type scanner interface{ Scan(...any) error }
+
+func scanMessage(s scanner) (*Message, error) {
+	var m Message
+	var rec, after, upd int64
+	var to string
+	if err := s.Scan(&m.ID, &rec, &m.Kind, &m.From, &to, &m.ClientIP, &m.Helo, &m.TLS, &m.Subject, &m.HeaderFrom,
+		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd); err != nil {
+		return nil, err
+	}
+	m.Received, m.AnalyseAfter, m.Updated = fromNS(rec), fromNS(after), fromNS(upd)
+	if err := json.Unmarshal([]byte(to), &m.To); err != nil {
+		return nil, fmt.Errorf("message %s: recipients: %w", m.ID, err)
+	}
+	return &m, nil
+}
+
+// GetMessage reads one message.
+func (db *DB) GetMessage(ctx context.Context, id string) (*Message, error) {
+	m, err := scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return m, err
+}
+
+// ListMessages lists messages newest first, optionally only those in the
+// given states.
+func (db *DB) ListMessages(ctx context.Context, limit int, states ...string) ([]*Message, error) {
+	q := `SELECT ` + messageCols + ` FROM messages`
+	var args []any
+	if len(states) > 0 {
+		q += ` WHERE state IN (?` + strings.Repeat(",?", len(states)-1) + `)`
+		for _, s := range states {
+			args = append(args, s)
+		}
+	}
+	q += ` ORDER BY received DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ToAnalyse lists messages waiting for analysis that are due, oldest first.
+func (db *DB) ToAnalyse(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM messages WHERE state IN (?, ?) AND analyse_after <= ? ORDER BY received LIMIT ?`,
+		StateReceived, StateAnalysing, now.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// NextAnalysis is when the earliest message held past now becomes due
+// (zero: none).
+func (db *DB) NextAnalysis(ctx context.Context, now time.Time) (time.Time, error) {
+	var n sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT MIN(analyse_after) FROM messages WHERE state IN (?, ?) AND analyse_after > ?`,
+		StateReceived, StateAnalysing, now.UnixNano()).Scan(&n)
+	if err != nil || !n.Valid {
+		return time.Time{}, err
+	}
+	return fromNS(n.Int64), nil
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Trail reads a message's trail in order.
+func (db *DB) Trail(ctx context.Context, id string) ([]TrailEntry, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT at, stage, service, outcome, detail FROM trail WHERE message_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TrailEntry
+	for rows.Next() {
+		var t TrailEntry
+		var at int64
+		if err := rows.Scan(&at, &t.Stage, &t.Service, &t.Outcome, &t.Detail); err != nil {
+			return nil, err
+		}
+		t.At = fromNS(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Findings reads a message's findings.
+func (db *DB) Findings(ctx context.Context, id string) ([]Finding, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT stage, engine, threat, risk, name, location, detail FROM findings WHERE message_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Finding
+	for rows.Next() {
+		var f Finding
+		if err := rows.Scan(&f.Stage, &f.Engine, &f.Threat, &f.Risk, &f.Name, &f.Location, &f.Detail); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Recipients reads a message's delivery rows.
+func (db *DB) Recipients(ctx context.Context, id string) ([]Recipient, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT message_id, rcpt, status, attempts, next_attempt, last_error FROM recipients WHERE message_id = ? ORDER BY rcpt`, id)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecipients(rows)
+}
+
+func scanRecipients(rows *sql.Rows) ([]Recipient, error) {
+	defer rows.Close()
+	var out []Recipient
+	for rows.Next() {
+		var r Recipient
+		var next int64
+		if err := rows.Scan(&r.MessageID, &r.Rcpt, &r.Status, &r.Attempts, &next, &r.LastError); err != nil {
+			return nil, err
+		}
+		r.NextAttempt = fromNS(next)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DueMessages lists messages with at least one recipient due for a
+// delivery attempt, oldest first.
+func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT message_id FROM recipients WHERE status IN (?, ?) AND next_attempt <= ?
+		GROUP BY message_id ORDER BY MIN(next_attempt) LIMIT ?`, RcptPending, RcptDeferred, now.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// NextDelivery is when the earliest recipient waiting past now is due
+// (zero: none).
+func (db *DB) NextDelivery(ctx context.Context, now time.Time) (time.Time, error) {
+	var n sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM recipients WHERE status IN (?, ?) AND next_attempt > ?`,
+		RcptPending, RcptDeferred, now.UnixNano()).Scan(&n)
+	if err != nil || !n.Valid {
+		return time.Time{}, err
+	}
+	return fromNS(n.Int64), nil
+}
+
+// QueuedRecipients lists every recipient still waiting for delivery.
+func (db *DB) QueuedRecipients(ctx context.Context, limit int) ([]Recipient, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT message_id, rcpt, status, attempts, next_attempt, last_error FROM recipients
+		WHERE status IN (?, ?) ORDER BY next_attempt LIMIT ?`, RcptPending, RcptDeferred, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecipients(rows)
+}
+
+// NewID makes a message id: the receive time in milliseconds (base 36, so
+// ids sort by age) and 48 random bits. Ids are ours, never the client's, and
+// safe as file names.
+func NewID(now time.Time) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return strconv.FormatInt(now.UnixMilli(), 36) + hex.EncodeToString(b[:])
+}
