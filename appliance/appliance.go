@@ -44,8 +44,10 @@ type Appliance struct {
 	control *control.Server
 	started time.Time
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start builds and starts everything; when it returns nil the SMTP port and
@@ -134,8 +136,14 @@ func (a *Appliance) goRun(f func()) {
 func (a *Appliance) SMTPAddr() net.Addr { return a.smtp.Addr() }
 
 // Stop shuts down in reverse order: no new mail, then let analysis and
-// delivery finish what they hold, then close the database.
+// delivery finish what they hold, then close the database. Calling it again
+// does nothing.
 func (a *Appliance) Stop() error {
+	a.stopOnce.Do(func() { a.stopErr = a.stop() })
+	return a.stopErr
+}
+
+func (a *Appliance) stop() error {
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	if a.smtp != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

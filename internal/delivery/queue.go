@@ -3,8 +3,8 @@ package delivery
 import (
 	"context"
 	"database/sql"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strings"

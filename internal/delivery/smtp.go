@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/textproto"
 	"net"
+	"net/textproto"
 	"sort"
 	"strings"
 	"time"
@@ -199,7 +199,6 @@ func (t *SMTP) deliverTo(ctx context.Context, host string, env *Envelope) (res [
 	c.Quit()
 	return res, true
 }
-
 
 // startTLS greets the server and upgrades the connection with STARTTLS
 // (RFC 3207) when it is offered and delivery.tls allows it. go-smtp's client

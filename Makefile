@@ -1,0 +1,53 @@
+# Mail Inspector. `make help` lists the targets.
+SHELL := /bin/bash
+VERSION := $(shell cat VERSION)
+GO ?= go
+LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
+RUN_DIR ?= $(CURDIR)/run-data
+RUN_SMTP ?= 127.0.0.1:2525
+
+.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/mailinspector
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mailinspector ./cmd/mailinspector
+
+run: build ## run the appliance on a fresh data directory (run-data/) with the embedded default
+	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
+	@echo "Mail Inspector $(VERSION): data directory $(RUN_DIR)"
+	@echo "  SMTP:  $(RUN_SMTP)   (no downstream configured: mail lands in $(RUN_DIR)/maildir/<recipient>/new/)"
+	@echo "  send:  swaks --server $(RUN_SMTP) --from you@example.org --to alice@example.com"
+	@echo "  look:  bin/mailinspector shell --data-dir $(RUN_DIR) -c 'show messages'"
+	@echo "  stop:  Ctrl-C"
+	exec bin/mailinspector serve --data-dir $(RUN_DIR) --set smtp.listen=$(RUN_SMTP)
+
+test-setup: ## install what the tests need (apt-get), when missing
+	scripts/test-setup.sh
+
+test: test-setup vet ## install what the tests need, then run every test
+	MAILINSPECTOR_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 30m ./...
+
+test-go: ## run the Go tests only (tests needing a missing tool are skipped)
+	$(GO) test ./...
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	scripts/fuzz.sh $${FUZZTIME:-30s}
+
+bench: bench-go bench-sut ## Go benchmarks, then the shared load harness against bin/mailinspector
+
+bench-go: ## Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-sut: build ## the shared harness (../shared/bench/run-sut.sh) against bin/mailinspector
+	scripts/bench-sut.sh
+
+bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + ClamAV)
+	../shared/bench/run-peer.sh
+
+clean: ## remove build output and run-data/
+	rm -rf bin run-data

@@ -1,0 +1,173 @@
+package appliance
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/settings"
+)
+
+// startApp starts an appliance on dir with the defaults plus overrides, on
+// a free loopback port; it stops when the test ends.
+func startApp(t *testing.T, dir string, overrides map[string]string) *Appliance {
+	t.Helper()
+	vals := map[string]string{"smtp.listen": "127.0.0.1:0", "hostname": "mi.test", "delivery.retry_intervals": "200ms",
+		"delivery.connect_timeout": "2s", "delivery.command_timeout": "5s"}
+	for k, v := range overrides {
+		vals[k] = v
+	}
+	s, err := settings.Build(vals)
+	if err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	must(t, os.MkdirAll(dir, 0o750))
+	logf, err := os.OpenFile(filepath.Join(dir, "test.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	must(t, err)
+	a, err := Start(dir, s, slog.New(slog.NewJSONHandler(logf, nil)))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		a.Stop()
+		logf.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logf.Name()); err == nil {
+				t.Logf("daemon log:\n%s", tail(string(b), 40))
+			}
+		}
+	})
+	return a
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// send submits one message with go-smtp's client and returns the final
+// reply error (nil for 250).
+func send(t *testing.T, addr, from string, to []string, body string) error {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(body)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	c.Quit()
+	return nil
+}
+
+func testMessage(subject, extra string) string {
+	return "From: Bob <bob@example.org>\r\nTo: alice@example.com\r\nSubject: " + subject + "\r\n" +
+		"Date: Fri, 27 Nov 2026 08:00:00 +0000\r\nMessage-ID: <" + subject + "@example.org>\r\n" + extra +
+		"\r\nHello Alice,\r\n\r\nthis is a test.\r\n..a line that starts with a dot\r\n"
+}
+
+// waitState polls until the message reaches state.
+func waitState(t *testing.T, a *Appliance, id, state string, timeout time.Duration) *cli.MessageDetail {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last *cli.MessageDetail
+	for time.Now().Before(deadline) {
+		d, err := a.Message(context.Background(), id)
+		if err == nil {
+			last = d
+			if d.State == state {
+				return d
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("message %s: state %v after %s, want %s (trail %+v)", id, stateOf(last), timeout, state, trailOf(last))
+	return nil
+}
+
+func stateOf(d *cli.MessageDetail) string {
+	if d == nil {
+		return "(none)"
+	}
+	return d.State
+}
+
+func trailOf(d *cli.MessageDetail) any {
+	if d == nil {
+		return nil
+	}
+	return d.Trail
+}
+
+// onlyMessage returns the one message the appliance has.
+func onlyMessage(t *testing.T, a *Appliance) cli.MessageSummary {
+	t.Helper()
+	ms, err := a.Messages(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 {
+		t.Fatalf("want 1 message, have %d: %+v", len(ms), ms)
+	}
+	return ms[0]
+}
+
+// splitReceived checks that data is our Received header followed by the
+// original bytes, and returns the header.
+func splitReceived(t *testing.T, data []byte, original string) string {
+	t.Helper()
+	i := bytes.Index(data, []byte(original))
+	if i < 0 || i+len(original) != len(data) {
+		t.Fatalf("delivered message does not end with the original bytes:\n%q", data)
+	}
+	added := string(data[:i])
+	if !strings.HasPrefix(added, "Received: from client.test ([127.0.0.1])\r\n\tby mi.test (Mail Inspector) with ESMTP id ") {
+		t.Fatalf("added header is not our Received header: %q", added)
+	}
+	return added
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func smtpCode(err error) string {
+	if se, ok := err.(*smtp.SMTPError); ok {
+		return fmt.Sprintf("%d %d.%d.%d", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	}
+	return fmt.Sprint(err)
+}

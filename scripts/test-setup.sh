@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, what the test suite uses when it is missing.
+# Idempotent; runs as root (CI) or through sudo.
+set -euo pipefail
+need=()
+command -v swaks >/dev/null || need+=(swaks)
+command -v postfix >/dev/null || [[ -x /usr/sbin/postfix ]] || need+=(postfix)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+if ((${#need[@]} == 0)); then
+	echo "test-setup: everything is installed"
+	exit 0
+fi
+SUDO=""
+[[ $(id -u) == 0 ]] || SUDO=sudo
+echo "test-setup: installing ${need[*]}"
+# Postfix asks how to configure itself; the tests run their own instances.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
