@@ -1,0 +1,102 @@
+package smtpd
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// The end-of-data variants published with the SMTP smuggling disclosures
+// (SEC Consult, December 2023) and the ones that followed: each would let a
+// lenient receiver end one message early and read the rest as new commands.
+var smugglingSequences = map[string]string{
+	"LF.LF":     "\n.\n",
+	"LF.CRLF":   "\n.\r\n",
+	"CRLF.LF":   "\r\n.\n",
+	"CR.CRLF":   "\r.\r\n",
+	"CRLF.CR":   "\r\n.\r",
+	"CR.CR":     "\r.\r",
+	"LF.CR":     "\n.\r",
+	"CRLF.NUL":  "\r\n.\x00\r\n",
+	"CRCRLF.LF": "\r\r\n.\n",
+}
+
+// oneMessage are the sequences whose bare line end never reaches us, so
+// they cannot be refused, and are kept inside one message: "\r\n.\x00" has
+// none, and in "\r\n.\r" go-smtp's dot-unstuffing consumes ".\r" at the
+// start of a line. What matters is that the data is never split.
+var oneMessage = map[string]bool{"CRLF.NUL": true, "CRLF.CR": true}
+
+const smuggled = "MAIL FROM:<ceo@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nforged\r\n"
+
+func smuggle(t *testing.T, h *harness, seq string) (dataReply string) {
+	t.Helper()
+	r := dialRaw(t, h.addr)
+	r.greet()
+	r.expect("MAIL FROM:<a@example.org>", "250")
+	r.expect("RCPT TO:<b@example.com>", "250")
+	r.expect("DATA", "354")
+	r.send("Subject: first\r\n\r\nbody" + seq + smuggled + ".\r\n")
+	dataReply = r.reply()
+	// The next reply must answer our NOOP: had the smuggled commands been
+	// read as commands, their replies would come first.
+	if got := r.cmd("NOOP"); got != "250 2.0.0 I have successfully done nothing" {
+		t.Fatalf("after the message, NOOP got %q: smuggled commands were executed", got)
+	}
+	return dataReply
+}
+
+func TestSmugglingSequencesAreRejected(t *testing.T) {
+	h := newHarness(t, nil)
+	for name, seq := range smugglingSequences {
+		t.Run(name, func(t *testing.T) {
+			got := smuggle(t, h, seq)
+			if oneMessage[name] {
+				if !strings.HasPrefix(got, "250 ") {
+					t.Fatalf("DATA reply %q", got)
+				}
+				ids := h.accepted()
+				data, _ := os.ReadFile(h.spool.Path(ids[len(ids)-1]))
+				if !strings.Contains(string(data), "MAIL FROM:<ceo@example.com>") {
+					t.Fatalf("the smuggled commands are not inside the message: %q", data)
+				}
+				return
+			}
+			if !strings.HasPrefix(got, "550 5.5.2") {
+				t.Fatalf("DATA reply %q, want 550 5.5.2", got)
+			}
+		})
+	}
+	if n := len(h.accepted()); n != len(oneMessage) {
+		t.Fatalf("%d messages accepted, want %d", n, len(oneMessage))
+	}
+}
+
+func TestSmugglingSequencesAreNormalizedIntoOneMessage(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.NormalizeBareLF = true })
+	for name, seq := range smugglingSequences {
+		t.Run(name, func(t *testing.T) {
+			before := len(h.accepted())
+			if got := smuggle(t, h, seq); !strings.HasPrefix(got, "250 2.0.0 OK queued as ") {
+				t.Fatalf("DATA reply %q", got)
+			}
+			ids := h.accepted()
+			if len(ids) != before+1 {
+				t.Fatalf("%d messages accepted, want 1", len(ids)-before)
+			}
+			data, err := os.ReadFile(h.spool.Path(ids[len(ids)-1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(data)
+			if !strings.Contains(s, "Subject: smuggled") || !strings.HasSuffix(s, "forged\r\n") {
+				t.Fatalf("the smuggled part is not inside the one message: %q", s)
+			}
+			for i := 0; i < len(s); i++ {
+				if (s[i] == '\n' && (i == 0 || s[i-1] != '\r')) || (s[i] == '\r' && (i+1 == len(s) || s[i+1] != '\n')) {
+					t.Fatalf("bare line end kept at %d: %q", i, s[max(0, i-10):min(len(s), i+10)])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestConcurrentWritesShareCommitsAndFailAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 200)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = db.Write(ctx, func(tx *sql.Tx) error {
+				m := &Message{ID: fmt.Sprintf("m%03d", i), Received: time.Now(), From: "a@example.org", To: []string{"b@example.com"}, State: StateReceived}
+				if err := InsertMessage(tx, m); err != nil {
+					return err
+				}
+				if i%10 == 0 {
+					return errors.New("this one fails")
+				}
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%10 == 0) != (err != nil) {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	db.Close()
+
+	// Reopen: migrations run once, and only the successful writes exist.
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms, err := db.ListMessages(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 180 {
+		t.Fatalf("%d messages, want 180", len(ms))
+	}
+	for _, m := range ms {
+		var n int
+		fmt.Sscanf(m.ID, "m%d", &n)
+		if n%10 == 0 {
+			t.Fatalf("failed write %s was committed", m.ID)
+		}
+	}
+}
+
+func TestVerdictTrailAndQueue(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	id := NewID(time.Now())
+	err = db.Write(ctx, func(tx *sql.Tx) error {
+		if err := InsertMessage(tx, &Message{ID: id, Received: time.Now(), From: "a@example.org", To: []string{"b@example.com", "c@example.com"}, State: StateReceived}); err != nil {
+			return err
+		}
+		if err := SaveVerdict(tx, id, &Verdict{State: StateQueued, Risk: "low", Action: "deliver", Subject: "s",
+			Trail:    []TrailEntry{{Stage: "one", Outcome: "ok"}, {Stage: "two", Service: "svc", Outcome: "skipped", Detail: "svc: down"}},
+			Findings: []Finding{{Stage: "one", Engine: "e", Risk: "low", Name: "n"}}}); err != nil {
+			return err
+		}
+		return QueueRecipients(tx, id, []string{"b@example.com", "c@example.com"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	due, err := db.DueMessages(ctx, time.Now(), 10)
+	if err != nil || len(due) != 1 || due[0] != id {
+		t.Fatalf("due %v %v", due, err)
+	}
+	tr, _ := db.Trail(ctx, id)
+	if len(tr) != 2 || tr[1].Outcome != "skipped" || tr[1].Service != "svc" {
+		t.Fatalf("trail %+v", tr)
+	}
+	next := time.Now().Add(time.Hour)
+	err = db.Write(ctx, func(tx *sql.Tx) error {
+		return UpdateRecipient(tx, &Recipient{MessageID: id, Rcpt: "b@example.com", Status: RcptDeferred, Attempts: 1, NextAttempt: next})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.NextDelivery(ctx, time.Now()); !n.Equal(next.UTC().Truncate(0)) && n.UnixNano() != next.UnixNano() {
+		t.Fatalf("next delivery %v, want %v", n, next)
+	}
+	if _, err := db.GetMessage(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing message: %v", err)
+	}
+}
