@@ -266,3 +266,30 @@ func TestHeaderProblemsAreFindings(t *testing.T) {
 		}
 	}
 }
+
+func TestDeliveryTLS(t *testing.T) {
+	tlsSink := testutil.NewTLSSink(t)
+	plain := testutil.NewSink(t)
+	// Opportunistic: STARTTLS when offered (self-signed is fine), plain
+	// otherwise.
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": tlsSink.Addr})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, testMessage("tls", "")))
+	if got := tlsSink.WaitFor(t, 1, 10*time.Second); !got[0].TLS {
+		t.Fatal("opportunistic TLS did not use the STARTTLS the downstream offered")
+	}
+	b := startApp(t, t.TempDir(), map[string]string{"delivery.relay": plain.Addr})
+	must(t, send(t, b.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, testMessage("plain", "")))
+	if got := plain.WaitFor(t, 1, 10*time.Second); got[0].TLS {
+		t.Fatal("TLS without STARTTLS?")
+	}
+	// Required: a downstream without STARTTLS defers; one with a certificate
+	// we cannot verify defers too.
+	for _, sink := range []*testutil.Sink{plain, tlsSink} {
+		c := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "delivery.tls": "required", "delivery.retry_intervals": "1h"})
+		must(t, send(t, c.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, testMessage("required", "")))
+		d := waitState(t, c, onlyMessage(t, c).ID, store.StateDeferred, 5*time.Second)
+		if e := d.Recipients[0].LastError; !strings.Contains(e, "STARTTLS not offered") && !strings.Contains(e, "certificate") {
+			t.Fatalf("required TLS deferral reason %q", e)
+		}
+	}
+}

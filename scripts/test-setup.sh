@@ -6,6 +6,8 @@ need=()
 command -v swaks >/dev/null || need+=(swaks)
 command -v postfix >/dev/null || [[ -x /usr/sbin/postfix ]] || need+=(postfix)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# swaks --tls needs Net::SSLeay.
+perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 if ((${#need[@]} == 0)); then
 	echo "test-setup: everything is installed"

@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mailinspector/internal/smtpd"
 )
 
 // Received is one message as the sink got it.
@@ -18,6 +21,7 @@ type Received struct {
 	From string
 	To   []string
 	Data []byte
+	TLS  bool // arrived over STARTTLS
 }
 
 // Sink is an SMTP server on 127.0.0.1 that keeps every message.
@@ -30,12 +34,28 @@ type Sink struct {
 	srv      *smtp.Server
 	ln       net.Listener
 	arrived  chan struct{}
+	tls      *tls.Config
 }
 
 // NewSink starts a sink; it stops when the test ends.
 func NewSink(t testing.TB) *Sink {
 	t.Helper()
-	s := &Sink{rejectTo: map[string]*smtp.SMTPError{}, arrived: make(chan struct{}, 1)}
+	return newSink(t, nil)
+}
+
+// NewTLSSink starts a sink that offers STARTTLS with a self-signed
+// certificate.
+func NewTLSSink(t testing.TB) *Sink {
+	t.Helper()
+	cfg, err := smtpd.LoadOrCreateCert("", "", t.TempDir(), "sink.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newSink(t, cfg)
+}
+
+func newSink(t testing.TB, cfg *tls.Config) *Sink {
+	s := &Sink{rejectTo: map[string]*smtp.SMTPError{}, arrived: make(chan struct{}, 1), tls: cfg}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +67,9 @@ func NewSink(t testing.TB) *Sink {
 }
 
 func (s *Sink) start(ln net.Listener) {
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s, c: c}, nil }))
 	srv.Domain = "sink.test"
+	srv.TLSConfig = s.tls
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = nopLogger{}
 	s.mu.Lock()
@@ -119,6 +140,7 @@ func (s *Sink) WaitFor(t testing.TB, n int, timeout time.Duration) []Received {
 
 type sinkSession struct {
 	s    *Sink
+	c    *smtp.Conn
 	from string
 	to   []string
 }
@@ -145,7 +167,8 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, Received{From: ss.from, To: ss.to, Data: b})
+	_, isTLS := ss.c.TLSConnectionState()
+	ss.s.msgs = append(ss.s.msgs, Received{From: ss.from, To: ss.to, Data: b, TLS: isTLS})
 	ss.s.mu.Unlock()
 	select {
 	case ss.s.arrived <- struct{}{}:
