@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -42,6 +43,7 @@ type Appliance struct {
 	queue   *delivery.Queue
 	smtp    *smtpd.Server
 	control *control.Server
+	pprof   *http.Server
 	started time.Time
 
 	cancel   context.CancelFunc
@@ -110,6 +112,11 @@ func (a *Appliance) start() error {
 	if err := a.smtp.Listen(); err != nil {
 		return err
 	}
+	if s.Debug.PprofListen != "" {
+		if err := a.startPprof(s.Debug.PprofListen); err != nil {
+			return err
+		}
+	}
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)
@@ -152,6 +159,9 @@ func (a *Appliance) stop() error {
 	}
 	if a.control != nil {
 		a.control.Close()
+	}
+	if a.pprof != nil {
+		a.pprof.Close()
 	}
 	if a.cancel != nil {
 		a.cancel()

@@ -162,7 +162,13 @@ func (r *Runner) process(ctx context.Context, id string) {
 		dec = r.Decide(meta, rep)
 		v.State, v.Action, v.Reason = dec.State, dec.Action, dec.Reason
 	}
-	err = r.DB.Write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+	// A verdict may be lost in a power failure (the message is analysed
+	// again), unless the spool file goes away after it.
+	write := r.DB.WriteLazy
+	if v.State == store.StateMonitored || v.State == store.StateDeleted {
+		write = r.DB.Write
+	}
+	err = write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
 		if err := store.SaveVerdict(tx, id, v); err != nil {
 			return err
 		}

@@ -73,6 +73,9 @@ func (q *Queue) Run(ctx context.Context) {
 	defer func() {
 		close(work)
 		wg.Wait()
+		if c, ok := q.Transport.(interface{ Close() }); ok {
+			c.Close()
+		}
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -197,7 +200,13 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 			dsn = nil
 		}
 	}
-	err = q.DB.Write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+	// A deferral may be lost in a power failure (the attempt is made
+	// again); the record that lets the spool file go must be durable.
+	write := q.DB.WriteLazy
+	if state == store.StateDelivered || state == store.StateBounced {
+		write = q.DB.Write
+	}
+	err = write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
 		for _, i := range due {
 			if err := store.UpdateRecipient(tx, &rcpts[i]); err != nil {
 				return err

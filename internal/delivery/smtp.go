@@ -2,17 +2,13 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/textproto"
 	"sort"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 // SMTP delivers to a downstream MTA: a list of smarthosts tried in order,
@@ -25,6 +21,9 @@ type SMTP struct {
 	CommandTimeout time.Duration
 	Resolver       *net.Resolver
 	Port           string // for MX routing; "25" unless a test says otherwise
+
+	mu   sync.Mutex
+	idle map[string][]*clientConn // kept connections by host:port
 }
 
 func (t *SMTP) Deliver(ctx context.Context, env *Envelope) []Result {
@@ -116,150 +115,87 @@ func (t *SMTP) tryHosts(ctx context.Context, hosts []string, env *Envelope) []Re
 	return last
 }
 
-// deliverTo runs one SMTP transaction. decided is false when the host never
-// got as far as answering recipients (connection or greeting failure, a
-// temporary error at MAIL): then the next host may be tried.
+// deliverTo runs one SMTP transaction on a kept or a new connection.
+// decided is false when the host never got as far as answering recipients
+// (connection or greeting failure, a temporary error at MAIL): then the
+// next host may be tried.
 func (t *SMTP) deliverTo(ctx context.Context, host string, env *Envelope) (res []Result, decided bool) {
 	n := len(env.To)
-	d := net.Dialer{Timeout: t.ConnectTimeout}
-	conn, err := d.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return allResults(n, fmt.Errorf("%s: connect: %w", host, err), false), false
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(t.ConnectTimeout))
-	hostname, _, _ := net.SplitHostPort(host)
-	conn, err = t.startTLS(conn, hostname)
-	if err != nil {
-		return allResults(n, fmt.Errorf("%s: %w", host, err), false), false
-	}
-	c := smtp.NewClient(conn)
-	c.CommandTimeout = t.CommandTimeout
-	c.SubmissionTimeout = t.CommandTimeout
-	defer c.Close()
-	if err := c.Hello(t.Hostname); err != nil {
-		return allResults(n, fmt.Errorf("%s", replyText(host, err)), false), false
-	}
-	conn.SetDeadline(time.Time{})
-	opts := &smtp.MailOptions{Size: env.Size}
-	if ok, _ := c.Extension("8BITMIME"); ok {
-		opts.Body = smtp.Body8BitMIME
-	}
-	if env.UTF8 {
-		if ok, _ := c.Extension("SMTPUTF8"); !ok {
-			return allResults(n, &permanentError{host + " does not support SMTPUTF8, which this message needs"}, true), true
+	fresh := false
+	for {
+		c := (*clientConn)(nil)
+		if !fresh {
+			c = t.take(host)
 		}
-		opts.UTF8 = true
-	}
-	if err := c.Mail(env.From, opts); err != nil {
-		perm := isPermanent(err)
-		return allResults(n, errors.New(replyText(host, err)), perm), perm
-	}
-	res = make([]Result, n)
-	accepted := 0
-	for i, r := range env.To {
-		if err := c.Rcpt(r, nil); err != nil {
-			res[i] = Result{Err: errors.New(replyText(host, err)), Permanent: isPermanent(err)}
+		if c == nil {
+			var err error
+			if c, err = dialSMTP(ctx, host, t.Hostname, t.TLS, t.ConnectTimeout, t.CommandTimeout); err != nil {
+				return allResults(n, err, false), false
+			}
+			fresh = true
+		}
+		res, decided, reusable, err := c.transaction(env, !fresh)
+		if errors.Is(err, errStale) {
+			c.conn.Close()
+			fresh = true
 			continue
 		}
-		accepted++
-	}
-	if accepted == 0 {
-		c.Reset()
-		return res, true
-	}
-	fail := func(err error) []Result {
-		for i := range res {
-			if res[i].Err == nil {
-				res[i] = Result{Err: errors.New(replyText(host, err)), Permanent: isPermanent(err)}
-			}
+		if err != nil {
+			c.conn.Close()
+			return allResults(n, err, false), false
 		}
-		return res
-	}
-	w, err := c.Data()
-	if err != nil {
-		return fail(err), true
-	}
-	body, err := env.Open()
-	if err != nil {
-		w.Close()
-		return fail(fmt.Errorf("spool: %w", err)), true
-	}
-	defer body.Close()
-	if _, err := io.Copy(w, body); err != nil {
-		return fail(err), true
-	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return fail(err), true
-	}
-	if env.Trace != nil {
-		env.Trace(fmt.Sprintf("%s said: 250 %s", host, resp.StatusText))
-	}
-	c.Quit()
-	return res, true
-}
-
-// startTLS greets the server and upgrades the connection with STARTTLS
-// (RFC 3207) when it is offered and delivery.tls allows it. go-smtp's client
-// has no public STARTTLS on an open session, so this first part is ours;
-// the returned connection replays a greeting so that go-smtp's client starts
-// its session (EHLO again, as RFC 3207 4.2 requires after TLS) on it.
-func (t *SMTP) startTLS(conn net.Conn, hostname string) (net.Conn, error) {
-	tp := textproto.NewConn(conn)
-	if _, _, err := tp.ReadResponse(220); err != nil {
-		return nil, fmt.Errorf("greeting: %w", err)
-	}
-	if err := tp.PrintfLine("EHLO %s", t.Hostname); err != nil {
-		return nil, err
-	}
-	_, msg, err := tp.ReadResponse(250)
-	if err != nil {
-		return nil, fmt.Errorf("EHLO: %w", err)
-	}
-	offered := false
-	for _, l := range strings.Split(msg, "\n")[1:] {
-		if strings.EqualFold(strings.TrimSpace(l), "STARTTLS") {
-			offered = true
+		if reusable {
+			t.put(c)
+		} else {
+			c.close()
 		}
+		return res, decided
 	}
-	switch {
-	case t.TLS == "none" || (!offered && t.TLS == "opportunistic"):
-		return &replayConn{Conn: conn, r: tp.R, prefix: []byte("220 " + hostname + " ready\r\n")}, nil
-	case !offered:
-		return nil, errors.New("STARTTLS not offered and delivery.tls is required")
-	}
-	if err := tp.PrintfLine("STARTTLS"); err != nil {
-		return nil, err
-	}
-	if _, _, err := tp.ReadResponse(220); err != nil {
-		return nil, fmt.Errorf("STARTTLS: %w", err)
-	}
-	cfg := &tls.Config{ServerName: hostname, MinVersion: tls.VersionTLS12}
-	if t.TLS == "opportunistic" {
-		// RFC 7435: encryption without authentication beats cleartext.
-		cfg.InsecureSkipVerify = true
-	}
-	tc := tls.Client(conn, cfg)
-	if err := tc.Handshake(); err != nil {
-		return nil, fmt.Errorf("TLS handshake: %w", err)
-	}
-	return &replayConn{Conn: tc, r: tc, prefix: []byte("220 " + hostname + " ready\r\n")}, nil
 }
 
-// replayConn yields a prefix, then whatever is left in r (bytes already
-// buffered by our textproto reader, then the connection).
-type replayConn struct {
-	net.Conn
-	r      io.Reader
-	prefix []byte
+// Connections are kept after a transaction for the next message to the
+// same host, like Postfix's connection cache, for a short while.
+const (
+	idleLimit      = 5 * time.Second
+	maxIdlePerHost = 32
+)
+
+func (t *SMTP) take(host string) *clientConn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for l := t.idle[host]; len(l) > 0; l = t.idle[host] {
+		c := l[len(l)-1]
+		t.idle[host] = l[:len(l)-1]
+		if time.Since(c.idleFrom) < idleLimit {
+			return c
+		}
+		go c.close()
+	}
+	return nil
 }
 
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(p, c.prefix)
-		c.prefix = c.prefix[n:]
-		return n, nil
+func (t *SMTP) put(c *clientConn) {
+	c.idleFrom = time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.idle == nil {
+		t.idle = map[string][]*clientConn{}
 	}
-	return c.r.Read(p)
+	if len(t.idle[c.host]) >= maxIdlePerHost {
+		go c.close()
+		return
+	}
+	t.idle[c.host] = append(t.idle[c.host], c)
+}
+
+// Close ends every kept connection.
+func (t *SMTP) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for h, l := range t.idle {
+		for _, c := range l {
+			c.close()
+		}
+		delete(t.idle, h)
+	}
 }

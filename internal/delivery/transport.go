@@ -6,11 +6,7 @@ package delivery
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-
-	"github.com/emersion/go-smtp"
 )
 
 // Envelope is one delivery attempt of one message to some of its
@@ -44,19 +40,4 @@ func allResults(n int, err error, permanent bool) []Result {
 		out[i] = Result{Err: err, Permanent: permanent}
 	}
 	return out
-}
-
-// isPermanent says whether an SMTP error is a 5xx.
-func isPermanent(err error) bool {
-	var se *smtp.SMTPError
-	return errors.As(err, &se) && se.Code >= 500 && se.Code < 600
-}
-
-// replyText is how a downstream reply is shown in trails and DSNs.
-func replyText(host string, err error) string {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s said: %d %d.%d.%d %s", host, se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
-	}
-	return fmt.Sprintf("%s: %v", host, err)
 }

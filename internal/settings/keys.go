@@ -62,6 +62,10 @@ type Settings struct {
 	Engine struct {
 		Clamd string
 	}
+
+	Debug struct {
+		PprofListen string
+	}
 }
 
 // Key declares one setting.
@@ -202,6 +206,24 @@ var keys = []Key{
 			}
 			return hostPort(v)
 		}},
+}
+
+func init() {
+	keys = append(keys, Key{"debug.pprof_listen", "", "Loopback address (127.0.0.1:port) to serve Go's pprof profiles on, for performance work. Empty: off. Only loopback addresses are accepted.",
+		func(s *Settings, v string) error {
+			s.Debug.PprofListen = v
+			if v == "" {
+				return nil
+			}
+			h, _, err := net.SplitHostPort(v)
+			if err != nil {
+				return fmt.Errorf("want 127.0.0.1:port: %w", err)
+			}
+			if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+				return fmt.Errorf("only a loopback address is allowed")
+			}
+			return nil
+		}})
 }
 
 func splitList(v string) []string {

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -22,21 +23,25 @@ type lineEndings struct {
 	prevCR    bool   // the last byte seen was CR
 	pending   []byte // normalized output not yet returned
 	out       []byte // backing array of pending
-	buf       []byte
 	err       error
 }
 
+// Read passes clean data through without copying; only a chunk with a bare
+// line end takes the slow path (refused, or normalized byte by byte).
 func (l *lineEndings) Read(p []byte) (int, error) {
-	for len(l.pending) == 0 {
-		if l.err != nil {
-			return 0, l.err
-		}
-		if cap(l.buf) == 0 {
-			l.buf = make([]byte, 32*1024)
-		}
-		n, err := l.r.Read(l.buf[:min(len(p), len(l.buf))])
-		if cerr := l.check(l.buf[:n]); cerr != nil {
-			return 0, cerr
+	if len(l.pending) > 0 {
+		n := copy(p, l.pending)
+		l.pending = l.pending[n:]
+		return n, nil
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	chunk := p[:n]
+	if clean(chunk, l.prevCR) {
+		if n > 0 {
+			l.prevCR = chunk[n-1] == '\r'
 		}
 		if err == io.EOF && l.prevCR {
 			// A bare CR just before the end of data.
@@ -44,28 +49,67 @@ func (l *lineEndings) Read(p []byte) (int, error) {
 				return 0, errBareLF
 			}
 			l.prevCR = false
-			l.pending = append(l.pending, '\n')
+			l.pending = append(l.out[:0], '\n')
+			l.err = err
+			return n, nil
 		}
-		l.err = err
+		return n, err
 	}
-	n := copy(p, l.pending)
-	l.pending = l.pending[n:]
-	return n, nil
+	if !l.normalize {
+		return 0, errBareLF
+	}
+	l.check(chunk)
+	if err == io.EOF && l.prevCR {
+		l.prevCR = false
+		l.pending = append(l.pending, '\n')
+	}
+	l.err = err
+	m := copy(p, l.pending)
+	l.pending = l.pending[m:]
+	return m, nil
 }
 
-func (l *lineEndings) check(b []byte) error {
+// clean reports whether b holds no bare CR or LF, given whether the byte
+// before it was a CR. A CR at the end of b is decided by the next chunk.
+// bytes.IndexByte and bytes.Count keep this at memory speed.
+func clean(b []byte, prevCR bool) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if prevCR && b[0] != '\n' {
+		return false
+	}
+	lfs := 0
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			break
+		}
+		i += off
+		if (i == 0 && !prevCR) || (i > 0 && b[i-1] != '\r') {
+			return false
+		}
+		lfs++
+		off = i + 1
+	}
+	paired := lfs
+	if prevCR {
+		paired-- // the first LF pairs with the previous chunk's CR
+	}
+	if b[len(b)-1] == '\r' {
+		paired++
+	}
+	return bytes.Count(b, []byte{'\r'}) == paired
+}
+
+// check normalizes b into pending, one byte at a time.
+func (l *lineEndings) check(b []byte) {
 	out := l.out[:0]
 	for _, c := range b {
 		switch {
 		case c == '\n' && !l.prevCR:
-			if !l.normalize {
-				return errBareLF
-			}
 			out = append(out, '\r', '\n')
 		case c != '\n' && l.prevCR:
-			if !l.normalize {
-				return errBareLF
-			}
 			out = append(out, '\n', c)
 		default:
 			out = append(out, c)
@@ -74,7 +118,6 @@ func (l *lineEndings) check(b []byte) error {
 	}
 	// A CR at the end of this chunk is decided by the next byte.
 	l.out, l.pending = out, out
-	return nil
 }
 
 // idleDeadline extends the connection's read deadline before every read, so

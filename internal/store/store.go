@@ -27,12 +27,14 @@ type DB struct {
 	w    *sql.DB
 	reqs chan writeReq
 	done chan struct{}
+	lazy bool // the writer connection is at synchronous=NORMAL; only the writer goroutine uses it
 }
 
 type writeReq struct {
-	ctx context.Context
-	fn  func(*sql.Tx) error
-	res chan error
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	res  chan error
+	lazy bool
 }
 
 // maxBatch bounds how many writes share one commit.
@@ -119,7 +121,21 @@ func (db *DB) migrate() error {
 // durably (or failed). Concurrent calls share one commit: each runs inside
 // its own savepoint, so one caller's error rolls back only its own work.
 func (db *DB) Write(ctx context.Context, fn func(*sql.Tx) error) error {
-	req := writeReq{ctx: ctx, fn: fn, res: make(chan error, 1)}
+	return db.write(ctx, fn, false)
+}
+
+// WriteLazy is Write for changes that may be lost in a power failure
+// because they are made again on their own: an analysis verdict (the
+// message is analysed again) or a delivery attempt's record (the message is
+// delivered again). Its commit is not fsynced by itself (synchronous=NORMAL
+// for that batch); the next durable commit fsyncs the WAL with it. A crash
+// of the process alone loses nothing either way.
+func (db *DB) WriteLazy(ctx context.Context, fn func(*sql.Tx) error) error {
+	return db.write(ctx, fn, true)
+}
+
+func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error, lazy bool) error {
+	req := writeReq{ctx: ctx, fn: fn, res: make(chan error, 1), lazy: lazy}
 	select {
 	case db.reqs <- req:
 	case <-ctx.Done():
@@ -151,6 +167,23 @@ func (db *DB) writer() {
 }
 
 func (db *DB) commit(batch []writeReq) {
+	lazy := true
+	for _, r := range batch {
+		lazy = lazy && r.lazy
+	}
+	if lazy != db.lazy {
+		mode := "FULL"
+		if lazy {
+			mode = "NORMAL"
+		}
+		if _, err := db.w.Exec(`PRAGMA synchronous = ` + mode); err != nil {
+			for _, r := range batch {
+				r.res <- fmt.Errorf("store: set synchronous: %w", err)
+			}
+			return
+		}
+		db.lazy = lazy
+	}
 	tx, err := db.w.Begin()
 	if err != nil {
 		for _, r := range batch {

@@ -110,3 +110,52 @@ func TestVerdictTrailAndQueue(t *testing.T) {
 		t.Fatalf("missing message: %v", err)
 	}
 }
+
+func TestLazyAndDurableWritesMix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			w := db.Write
+			if i%2 == 0 {
+				w = db.WriteLazy
+			}
+			if err := w(ctx, func(tx *sql.Tx) error {
+				return InsertMessage(tx, &Message{ID: fmt.Sprintf("x%03d", i), Received: time.Now(), To: []string{"b@example.com"}, State: StateReceived})
+			}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	// Alone, a lazy write commits at synchronous=NORMAL (1); a durable one
+	// at FULL (2).
+	for _, c := range []struct {
+		w    func(context.Context, func(*sql.Tx) error) error
+		want int
+	}{{db.WriteLazy, 1}, {db.Write, 2}, {db.WriteLazy, 1}} {
+		if err := c.w(ctx, func(tx *sql.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var mode int
+		if err := db.w.QueryRow(`PRAGMA synchronous`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != c.want {
+			t.Fatalf("synchronous = %d, want %d", mode, c.want)
+		}
+	}
+	db.Close()
+	db, _ = Open(path)
+	defer db.Close()
+	if ms, _ := db.ListMessages(ctx, 1000); len(ms) != 100 {
+		t.Fatalf("%d messages after reopen", len(ms))
+	}
+}

@@ -1,0 +1,53 @@
+package smtpd
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+// BenchmarkReceive measures one SMTP transaction of a 10 KB message from
+// MAIL FROM to the 250 after the data, with the durable hand-over (spool
+// fsync, rename, dir fsync, SQLite commit), from parallel clients on one
+// connection each.
+func BenchmarkReceive(b *testing.B) {
+	h := newHarness(b, func(c *Config) { c.MaxMessageBytes = 1 << 20; c.MaxConnectionsIP = 1000 })
+	body := "Subject: bench\r\n\r\n" + strings.Repeat(strings.Repeat("x", 78)+"\r\n", 128)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		conn, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		c := smtp.NewClient(conn)
+		defer c.Close()
+		if err := c.Hello("bench.test"); err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			if err := c.Mail("a@example.org", nil); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := c.Rcpt("b@example.com", nil); err != nil {
+				b.Error(err)
+				return
+			}
+			w, err := c.Data()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			w.Write([]byte(body))
+			if err := w.Close(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
