@@ -84,15 +84,13 @@ func (a *Appliance) start() error {
 	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
 		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
 		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout}
-	a.queue.Init()
 
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
 		Pipeline: &analysis.Pipeline{StageTimeout: time.Minute, Stages: []analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
 		}},
-		Decide: a.decide, Queued: a.queue.Kick}
-	a.runner.Init()
+		Decide: a.decide, Queued: a.queue.Submit}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {
@@ -104,7 +102,7 @@ func (a *Appliance) start() error {
 		CommandTimeout: s.SMTP.CommandTimeout, DataTimeout: s.SMTP.DataTimeout, TLS: tlsCfg,
 		AllowNetworks: s.SMTP.AllowNetworks, DenyNetworks: s.SMTP.DenyNetworks, TrustedNetworks: s.SMTP.TrustedNetworks,
 		AcceptedDomains: s.SMTP.AcceptedDomains, NormalizeBareLF: s.SMTP.BareLF == "normalize", RequireHeloDomain: s.SMTP.RequireHeloDomain,
-	}, a.spool, a.db, func(string) { a.runner.Kick() }, a.Log)
+	}, a.spool, a.db, a.runner.Submit, a.Log)
 
 	if a.control, err = control.Listen(filepath.Join(a.DataDir, control.SocketName), a, a.Log); err != nil {
 		return err
@@ -179,7 +177,8 @@ func (a *Appliance) transport() delivery.Transport {
 		return &delivery.Maildir{Dir: filepath.Join(a.DataDir, "maildir"), Hostname: s.Hostname}
 	}
 	return &delivery.SMTP{Hostname: s.Hostname, Smarthosts: s.Delivery.Relay, TLS: s.Delivery.TLS,
-		ConnectTimeout: s.Delivery.ConnectTimeout, CommandTimeout: s.Delivery.CommandTimeout}
+		ConnectTimeout: s.Delivery.ConnectTimeout, CommandTimeout: s.Delivery.CommandTimeout,
+		Resolver: resolver(s.DNS.Resolver)}
 }
 
 func (a *Appliance) deliveryTarget() string {
@@ -243,3 +242,14 @@ func (a *Appliance) sweepSpool() error {
 }
 
 func goVersion() string { return runtime.Version() }
+
+// resolver is the configured DNS server, or the system's.
+func resolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+}

@@ -141,7 +141,7 @@ func (a *Appliance) Release(ctx context.Context, id string, rcpts []string) erro
 	if err != nil {
 		return err
 	}
-	a.queue.Kick()
+	a.queue.Submit(id)
 	return nil
 }
 

@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/mail"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"mailinspector/internal/dispatch"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
 )
@@ -27,10 +27,10 @@ type Decision struct {
 	Reason string
 }
 
-// Runner is the bounded worker pool that takes received messages from the
-// database, runs the pipeline and records the verdict. It never runs inside
-// an SMTP session. Work comes from the database, so a restart resumes every
-// message that had not been decided.
+// Runner is the bounded worker pool that takes received messages, runs the
+// pipeline and records the verdict. It never runs inside an SMTP session.
+// What is not handed over in memory is found in the database, so a restart
+// resumes every message that had not been decided.
 type Runner struct {
 	DB       *store.DB
 	Spool    *spool.Spool
@@ -38,91 +38,27 @@ type Runner struct {
 	Decide   func(*store.Message, Report) Decision
 	Workers  int
 	Log      *slog.Logger
-	Queued   func() // wakes delivery
+	Queued   func(id string) // hands a message to delivery
 
-	kick      chan struct{}
-	mu        sync.Mutex
-	inflight  map[string]bool
+	d         dispatch.Dispatcher
 	Processed atomic.Int64 // messages decided; the watchdog checks it moves
-	Busy      atomic.Int64
 }
 
-// Kick tells the runner that work may be waiting.
-func (r *Runner) Kick() {
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
+// Submit hands over a message that was just received.
+func (r *Runner) Submit(id string) { r.d.Submit(id) }
 
-// Init must be called before Kick or Run.
-func (r *Runner) Init() {
-	r.kick = make(chan struct{}, 1)
-	r.inflight = map[string]bool{}
-}
-
-// Run schedules work until ctx ends, then waits for messages in progress.
+// Run analyses until ctx ends, then waits for messages in progress.
 func (r *Runner) Run(ctx context.Context) {
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for i := 0; i < r.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				r.Busy.Add(1)
-				r.process(ctx, id)
-				r.Busy.Add(-1)
-				r.mu.Lock()
-				delete(r.inflight, id)
-				r.mu.Unlock()
-			}
-		}()
+	r.d.Name, r.d.Workers, r.d.Log, r.d.Work = "analysis", r.Workers, r.Log, r.process
+	r.d.Scan = func(ctx context.Context, now time.Time, limit int) ([]string, time.Time, error) {
+		ids, err := r.DB.ToAnalyse(ctx, now, limit)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		next, err := r.DB.NextAnalysis(ctx, now)
+		return ids, next, err
 	}
-	defer func() {
-		close(work)
-		wg.Wait()
-	}()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		now := time.Now()
-		ids, err := r.DB.ToAnalyse(ctx, now, 4*r.Workers)
-		if err != nil && ctx.Err() == nil {
-			r.Log.Error("analysis: list due messages", "err", err)
-		}
-		for _, id := range ids {
-			r.mu.Lock()
-			busy := r.inflight[id]
-			if !busy {
-				r.inflight[id] = true
-			}
-			r.mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case work <- id:
-			case <-ctx.Done():
-				return
-			}
-		}
-		// Wait for a kick, for the next held message, or (when the batch
-		// was full) go round at once.
-		wait := time.Minute
-		if len(ids) == 4*r.Workers {
-			wait = 50 * time.Millisecond
-		} else if next, err := r.DB.NextAnalysis(ctx, now); err == nil && !next.IsZero() {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.kick:
-		case <-timer.C:
-		}
-	}
+	r.d.Run(ctx)
 }
 
 func (r *Runner) process(ctx context.Context, id string) {
@@ -186,8 +122,10 @@ func (r *Runner) process(ctx context.Context, id string) {
 	switch v.State {
 	case store.StateQueued:
 		if r.Queued != nil {
-			r.Queued()
+			r.Queued(id)
 		}
+	case store.StateAnalysing:
+		r.d.Kick() // the dispatcher learns when the hold ends
 	case store.StateMonitored, store.StateDeleted:
 		if err := r.Spool.Remove(id); err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("analysis: remove spool file", "err", err)

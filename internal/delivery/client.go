@@ -47,8 +47,8 @@ type clientConn struct {
 
 // dialSMTP connects, reads the greeting, says EHLO (HELO if EHLO is
 // refused), and upgrades with STARTTLS as tlsMode asks.
-func dialSMTP(ctx context.Context, host, helo, tlsMode string, connectTimeout, cmdTimeout time.Duration) (*clientConn, error) {
-	d := net.Dialer{Timeout: connectTimeout}
+func dialSMTP(ctx context.Context, res *net.Resolver, host, helo, tlsMode string, connectTimeout, cmdTimeout time.Duration) (*clientConn, error) {
+	d := net.Dialer{Timeout: connectTimeout, Resolver: res}
 	nc, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect: %w", host, err)

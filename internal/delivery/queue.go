@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"mailinspector/internal/dispatch"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
 )
@@ -29,9 +29,7 @@ type Queue struct {
 	Log       *slog.Logger
 	Timeout   time.Duration // bound on one delivery attempt
 
-	kick     chan struct{}
-	mu       sync.Mutex
-	inflight map[string]bool
+	d dispatch.Dispatcher
 
 	Delivered atomic.Int64
 	Deferred  atomic.Int64
@@ -39,80 +37,26 @@ type Queue struct {
 	Attempts  atomic.Int64
 }
 
-// Init must be called before Kick or Run.
-func (q *Queue) Init() {
-	q.kick = make(chan struct{}, 1)
-	q.inflight = map[string]bool{}
-}
+// Submit hands over a message whose recipients are due now.
+func (q *Queue) Submit(id string) { q.d.Submit(id) }
 
-// Kick tells the queue that something may be due.
-func (q *Queue) Kick() {
-	select {
-	case q.kick <- struct{}{}:
-	default:
-	}
-}
+// Kick makes the queue look in the database for what is due.
+func (q *Queue) Kick() { q.d.Kick() }
 
 // Run delivers until ctx ends, then waits for attempts in progress.
 func (q *Queue) Run(ctx context.Context) {
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for i := 0; i < q.Workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				q.attempt(ctx, id)
-				q.mu.Lock()
-				delete(q.inflight, id)
-				q.mu.Unlock()
-				q.Kick()
-			}
-		}()
+	q.d.Name, q.d.Workers, q.d.Log, q.d.Work = "delivery", q.Workers, q.Log, q.attempt
+	q.d.Scan = func(ctx context.Context, now time.Time, limit int) ([]string, time.Time, error) {
+		ids, err := q.DB.DueMessages(ctx, now, limit)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		next, err := q.DB.NextDelivery(ctx, now)
+		return ids, next, err
 	}
-	defer func() {
-		close(work)
-		wg.Wait()
-		if c, ok := q.Transport.(interface{ Close() }); ok {
-			c.Close()
-		}
-	}()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	batch := 4 * q.Workers
-	for {
-		now := time.Now()
-		ids, err := q.DB.DueMessages(ctx, now, batch)
-		if err != nil && ctx.Err() == nil {
-			q.Log.Error("delivery: list due messages", "err", err)
-		}
-		for _, id := range ids {
-			q.mu.Lock()
-			busy := q.inflight[id]
-			if !busy {
-				q.inflight[id] = true
-			}
-			q.mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case work <- id:
-			case <-ctx.Done():
-				return
-			}
-		}
-		wait := time.Minute
-		if next, err := q.DB.NextDelivery(ctx, now); err == nil && !next.IsZero() {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-q.kick:
-		case <-timer.C:
-		}
+	q.d.Run(ctx)
+	if c, ok := q.Transport.(interface{ Close() }); ok {
+		c.Close()
 	}
 }
 
@@ -234,10 +178,16 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		return
 	}
 	log.Info("delivery attempt", "state", state, "rcpts", len(due), "detail", strings.Join(trace, "; "))
-	if state == store.StateDelivered || state == store.StateBounced {
+	switch state {
+	case store.StateDelivered, store.StateBounced:
 		if err := q.Spool.Remove(id); err != nil {
 			log.Warn("delivery: remove spool file", "err", err)
 		}
+	case store.StateDeferred:
+		q.Kick() // the dispatcher learns the retry time
+	}
+	if dsn != nil {
+		q.Submit(dsn.ID)
 	}
 }
 

@@ -75,15 +75,21 @@ func (t *SMTP) mxHosts(ctx context.Context, domain string) ([]string, error) {
 	if port == "" {
 		port = "25"
 	}
+	notFound := func(err error) bool {
+		var dnsErr *net.DNSError
+		return errors.As(err, &dnsErr) && dnsErr.IsNotFound
+	}
 	mxs, err := res.LookupMX(ctx, domain)
-	var dnsErr *net.DNSError
-	if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound && len(mxs) == 0) {
-		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return nil, &permanentError{fmt.Sprintf("domain %s does not exist", domain)}
-		}
+	if err != nil && !notFound(err) {
 		return nil, fmt.Errorf("MX lookup for %s: %w", domain, err)
 	}
 	if len(mxs) == 0 {
+		// No MX: the domain's own address is the implicit MX (RFC 5321 5.1).
+		if _, err := res.LookupHost(ctx, domain); notFound(err) {
+			return nil, &permanentError{fmt.Sprintf("domain %s has no MX and no address", domain)}
+		} else if err != nil {
+			return nil, fmt.Errorf("address lookup for %s: %w", domain, err)
+		}
 		return []string{net.JoinHostPort(domain, port)}, nil
 	}
 	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Pref < mxs[j].Pref })
@@ -129,7 +135,7 @@ func (t *SMTP) deliverTo(ctx context.Context, host string, env *Envelope) (res [
 		}
 		if c == nil {
 			var err error
-			if c, err = dialSMTP(ctx, host, t.Hostname, t.TLS, t.ConnectTimeout, t.CommandTimeout); err != nil {
+			if c, err = dialSMTP(ctx, t.Resolver, host, t.Hostname, t.TLS, t.ConnectTimeout, t.CommandTimeout); err != nil {
 				return allResults(n, err, false), false
 			}
 			fresh = true

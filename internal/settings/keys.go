@@ -63,6 +63,10 @@ type Settings struct {
 		Clamd string
 	}
 
+	DNS struct {
+		Resolver string
+	}
+
 	Debug struct {
 		PprofListen string
 	}
@@ -198,6 +202,14 @@ var keys = []Key{
 	{"delivery.command_timeout", "5m", "Deadline for each downstream SMTP command (RFC 5321 4.5.3.2 suggests 5 minutes).",
 		dur(func(s *Settings) *time.Duration { return &s.Delivery.CommandTimeout }, 100*time.Millisecond)},
 
+	{"dns.resolver", "", "DNS server (host:port) for MX routing and, later, reputation lookups; the appliance runs a local caching resolver for this. Empty: the system's resolver (/etc/resolv.conf).",
+		func(s *Settings, v string) error {
+			s.DNS.Resolver = v
+			if v == "" {
+				return nil
+			}
+			return hostPort(v)
+		}},
 	{"engine.clamd", "", "ClamAV clamd for the pattern engine: unix:/path/to/clamd.ctl or host:port. Empty: not configured.",
 		func(s *Settings, v string) error {
 			s.Engine.Clamd = v

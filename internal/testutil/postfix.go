@@ -24,7 +24,7 @@ type Postfix struct {
 // StartPostfix starts an instance relaying to relayhost (host:port) and
 // accepting mail for example.com and example.org from 127.0.0.0/8. It is
 // stopped and removed when the test ends.
-func StartPostfix(t testing.TB, relayhost string) *Postfix {
+func StartPostfix(t testing.TB, relayhost string, extraMainCF ...string) *Postfix {
 	t.Helper()
 	bin := RequireTool(t, "postfix")
 	if os.Geteuid() != 0 {
@@ -84,6 +84,9 @@ queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 `, dir, host, port)
+	for _, l := range extraMainCF {
+		mainCF += l + "\n"
+	}
 	masterCF := addr + " inet n - n - - smtpd\n" + `pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr

@@ -1,0 +1,139 @@
+// Package dispatch feeds work items (message ids) to a bounded pool of
+// workers. Ids normally arrive from memory (Submit), which costs nothing
+// per message; the database is scanned only for what memory does not hold:
+// at start (a restart resumes everything), after the in-memory queue
+// overflowed, and when a delayed item (a retry, a held message) is due.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Dispatcher runs Work for ids, at most Workers at a time, never the same
+// id twice at once.
+type Dispatcher struct {
+	Name    string
+	Workers int
+	// Scan returns due ids (at most limit) and when the next not-yet-due
+	// item becomes due (zero: none).
+	Scan func(ctx context.Context, now time.Time, limit int) (ids []string, next time.Time, err error)
+	Work func(ctx context.Context, id string)
+	Log  *slog.Logger
+
+	once     sync.Once
+	pushed   chan string
+	kick     chan struct{}
+	mu       sync.Mutex
+	inflight map[string]bool
+}
+
+func (d *Dispatcher) init() {
+	d.once.Do(func() {
+		d.pushed = make(chan string, 4096)
+		d.kick = make(chan struct{}, 1)
+		d.inflight = map[string]bool{}
+	})
+}
+
+// Submit hands over an id that is due now. If the in-memory queue is full
+// the id is left to the next database scan.
+func (d *Dispatcher) Submit(id string) {
+	d.init()
+	select {
+	case d.pushed <- id:
+	default:
+		d.Kick()
+	}
+}
+
+// Kick asks for a database scan.
+func (d *Dispatcher) Kick() {
+	d.init()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends, then waits for the work in progress.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.init()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for i := 0; i < d.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				d.Work(ctx, id)
+				d.mu.Lock()
+				delete(d.inflight, id)
+				d.mu.Unlock()
+			}
+		}()
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+	send := func(id string) bool {
+		d.mu.Lock()
+		busy := d.inflight[id]
+		d.inflight[id] = true
+		d.mu.Unlock()
+		if busy {
+			return true
+		}
+		select {
+		case work <- id:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	limit := 4 * d.Workers
+	timer := time.NewTimer(0) // scan at start
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-d.pushed:
+			if !send(id) {
+				return
+			}
+			continue
+		case <-d.kick:
+		case <-timer.C:
+		}
+		now := time.Now()
+		ids, next, err := d.Scan(ctx, now, limit)
+		if err != nil && ctx.Err() == nil {
+			d.Log.Error(d.Name+": scan", "err", err)
+		}
+		for _, id := range ids {
+			if !send(id) {
+				return
+			}
+		}
+		wait := time.Minute
+		switch {
+		case err != nil:
+			wait = time.Second
+		case len(ids) == limit:
+			wait = 10 * time.Millisecond // more may be due
+		case !next.IsZero():
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
