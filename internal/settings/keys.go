@@ -102,7 +102,7 @@ var keys = []Key{
 		func(s *Settings, v string) error { s.SMTP.Listen = v; return hostPort(v) }},
 	{"smtp.max_connections", "200", "Concurrent SMTP connections at most; more get 421 4.7.0 at connect.",
 		intIn(func(s *Settings) *int { return &s.SMTP.MaxConnections }, 1, 100000)},
-	{"smtp.max_connections_per_ip", "20", "Concurrent SMTP connections at most from one client IP; more get 421 4.7.0 at connect.",
+	{"smtp.max_connections_per_ip", "50", "Concurrent SMTP connections at most from one client IP (Postfix's default too); more get 421 4.7.0 at connect.",
 		intIn(func(s *Settings) *int { return &s.SMTP.MaxConnectionsIP }, 1, 100000)},
 	{"smtp.max_recipients", "100", "Recipients per message at most; more get 452 4.5.3.",
 		intIn(func(s *Settings) *int { return &s.SMTP.MaxRecipients }, 1, 100000)},
