@@ -132,6 +132,9 @@ func (a *Appliance) Release(ctx context.Context, id string, rcpts []string) erro
 		}
 	}
 	err = a.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
+			return err
+		}
 		if err := store.QueueRecipients(tx, id, to); err != nil {
 			return err
 		}
@@ -156,6 +159,9 @@ func (a *Appliance) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("message %s is %s, not quarantined", id, m.State)
 	}
 	err = a.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
+			return err
+		}
 		if err := store.SetState(tx, id, store.StateDeleted); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"mailinspector/internal/durable"
 )
@@ -17,6 +18,17 @@ import (
 // Spool is a directory of message files named by message id.
 type Spool struct {
 	dir string
+
+	// Group fsync of msg/: renames that happen while a directory fsync is
+	// waiting to start all share it.
+	mu      sync.Mutex
+	pending *dirSync
+	running bool
+}
+
+type dirSync struct {
+	done chan struct{}
+	err  error
 }
 
 // Open prepares dir (tmp/ and msg/ inside it) and deletes leftovers in tmp/:
@@ -84,10 +96,47 @@ func (f *File) Commit(id string) error {
 		os.Remove(name)
 		return fmt.Errorf("spool rename: %w", err)
 	}
-	if err := durable.SyncDir(filepath.Join(f.s.dir, "msg")); err != nil {
+	if err := f.s.syncDir(); err != nil {
 		return fmt.Errorf("spool fsync dir: %w", err)
 	}
 	return nil
+}
+
+// syncDir returns once an fsync of msg/ that started after the call has
+// finished, so the caller's rename is durable. Concurrent callers share
+// one fsync: under load one journal commit covers many messages.
+func (s *Spool) syncDir() error {
+	s.mu.Lock()
+	r := s.pending
+	if r == nil {
+		r = &dirSync{done: make(chan struct{})}
+		s.pending = r
+		if !s.running {
+			s.running = true
+			go s.runDirSyncs()
+		}
+	}
+	s.mu.Unlock()
+	<-r.done
+	return r.err
+}
+
+func (s *Spool) runDirSyncs() {
+	for {
+		s.mu.Lock()
+		r := s.pending
+		s.pending = nil
+		if r == nil {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		// Every caller in r renamed before joining r, and r is taken
+		// before this fsync starts.
+		r.err = durable.SyncDir(filepath.Join(s.dir, "msg"))
+		close(r.done)
+	}
 }
 
 // Abort throws the file away.

@@ -121,6 +121,24 @@ func InsertMessage(tx *sql.Tx, m *Message) error {
 	return err
 }
 
+// ExpectState fails unless the message is in state now, inside the
+// transaction (so that two administrators releasing the same message do
+// not both succeed).
+func ExpectState(tx *sql.Tx, id, state string) error {
+	var cur string
+	err := tx.QueryRow(`SELECT state FROM messages WHERE id = ?`, id).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if cur != state {
+		return fmt.Errorf("message %s is %s, not %s", id, cur, state)
+	}
+	return nil
+}
+
 // SetState changes a message's state.
 func SetState(tx *sql.Tx, id, state string) error {
 	res, err := tx.Exec(`UPDATE messages SET state = ?, updated = ? WHERE id = ?`, state, time.Now().UnixNano(), id)
