@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -131,7 +130,7 @@ func (a *Appliance) Release(ctx context.Context, id string, rcpts []string) erro
 			}
 		}
 	}
-	err = a.db.Write(ctx, func(tx *sql.Tx) error {
+	err = a.db.Write(ctx, func(tx *store.Tx) error {
 		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
 			return err
 		}
@@ -158,7 +157,7 @@ func (a *Appliance) Delete(ctx context.Context, id string) error {
 	if m.State != store.StateQuarantined {
 		return fmt.Errorf("message %s is %s, not quarantined", id, m.State)
 	}
-	err = a.db.Write(ctx, func(tx *sql.Tx) error {
+	err = a.db.Write(ctx, func(tx *store.Tx) error {
 		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
 			return err
 		}

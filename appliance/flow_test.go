@@ -43,9 +43,7 @@ func TestCleanMailIsRelayedByteForByteWithOurReceivedHeader(t *testing.T) {
 			t.Fatalf("recipient %+v", r)
 		}
 	}
-	if _, err := os.Stat(a.spool.Path(m.ID)); !os.IsNotExist(err) {
-		t.Fatalf("spool file of a delivered message still there: %v", err)
-	}
+	waitGone(t, a.spool.Path(m.ID), "spool file of a delivered message")
 }
 
 func TestDefaultDeliversIntoMaildir(t *testing.T) {
@@ -87,9 +85,7 @@ func TestBCCModeAnalysesRecordsMonitoredAndDiscardsTheCopy(t *testing.T) {
 		if d.Action != wantAction || d.Risk != wantRisk {
 			t.Fatalf("%s: action %q risk %q, want %q %q", d.From, d.Action, d.Risk, wantAction, wantRisk)
 		}
-		if _, err := os.Stat(a.spool.Path(m.ID)); !os.IsNotExist(err) {
-			t.Fatalf("bcc copy still in the spool: %v", err)
-		}
+		waitGone(t, a.spool.Path(m.ID), "bcc copy in the spool")
 		if len(d.Recipients) != 0 {
 			t.Fatalf("bcc message has delivery rows: %+v", d.Recipients)
 		}

@@ -176,3 +176,21 @@ func smtpCode(err error) string {
 	}
 	return fmt.Sprint(err)
 }
+
+// waitGone waits for a file to disappear: spool files go once the record
+// that makes them useless is durable, which may be a moment after it is
+// visible.
+func waitGone(t *testing.T, path, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := os.Stat(path)
+		if os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still there after 5s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

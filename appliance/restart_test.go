@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,13 +23,13 @@ func TestRestartResumesEveryState(t *testing.T) {
 	must(t, err)
 	now := time.Now()
 	ids := map[string]string{}
-	add := func(state string, withFile bool, after func(tx *sql.Tx, id string) error) {
+	add := func(state string, withFile bool, after func(tx *store.Tx, id string) error) {
 		id := store.NewID(now)
 		ids[state] = id
 		if withFile {
 			must(t, sp.Put(id, strings.NewReader(testMessage(state, ""))))
 		}
-		must(t, db.Write(context.Background(), func(tx *sql.Tx) error {
+		must(t, db.Write(context.Background(), func(tx *store.Tx) error {
 			m := &store.Message{ID: id, Received: now, From: "bob@example.org", To: []string{state + "@example.com"}, State: state}
 			if state == store.StateAnalysing {
 				m.AnalyseAfter = now.Add(time.Second)
@@ -45,7 +44,7 @@ func TestRestartResumesEveryState(t *testing.T) {
 		}))
 		time.Sleep(2 * time.Millisecond) // distinct ids
 	}
-	queue := func(tx *sql.Tx, id string) error {
+	queue := func(tx *store.Tx, id string) error {
 		m := []string{}
 		for s, i := range ids {
 			if i == id {
@@ -57,7 +56,7 @@ func TestRestartResumesEveryState(t *testing.T) {
 	add(store.StateReceived, true, nil)
 	add(store.StateAnalysing, true, nil)
 	add(store.StateQueued, true, queue)
-	add(store.StateDeferred, true, func(tx *sql.Tx, id string) error {
+	add(store.StateDeferred, true, func(tx *store.Tx, id string) error {
 		if err := queue(tx, id); err != nil {
 			return err
 		}
@@ -132,7 +131,7 @@ func TestStopAndStartKeepsDeferredAndQuarantinedMail(t *testing.T) {
 	// would not deliver now. Make the rows due, as time passing would.
 	db, err := store.Open(filepath.Join(dir, "mailinspector.db"))
 	must(t, err)
-	must(t, db.Write(context.Background(), func(tx *sql.Tx) error {
+	must(t, db.Write(context.Background(), func(tx *store.Tx) error {
 		_, err := tx.Exec(`UPDATE recipients SET next_attempt = 0`)
 		return err
 	}))

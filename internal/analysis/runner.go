@@ -3,8 +3,6 @@ package analysis
 import (
 	"bufio"
 	"context"
-	"database/sql"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -98,13 +96,18 @@ func (r *Runner) process(ctx context.Context, id string) {
 		dec = r.Decide(meta, rep)
 		v.State, v.Action, v.Reason = dec.State, dec.Action, dec.Reason
 	}
-	// A verdict may be lost in a power failure (the message is analysed
-	// again), unless the spool file goes away after it.
-	write := r.DB.WriteLazy
+	// A verdict may be lost in a power failure: the message is analysed
+	// again. A spool file the verdict makes useless goes only once the
+	// verdict is durable.
+	var removeFile func()
 	if v.State == store.StateMonitored || v.State == store.StateDeleted {
-		write = r.DB.Write
+		removeFile = func() {
+			if err := r.Spool.Remove(id); err != nil {
+				log.Warn("analysis: remove spool file", "err", err)
+			}
+		}
 	}
-	err = write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+	err = r.DB.WriteLazy(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		if err := store.SaveVerdict(tx, id, v); err != nil {
 			return err
 		}
@@ -112,7 +115,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 			return store.QueueRecipients(tx, id, meta.To)
 		}
 		return nil
-	})
+	}, removeFile)
 	if err != nil {
 		log.Error("analysis: save verdict", "err", err)
 		return
@@ -126,10 +129,6 @@ func (r *Runner) process(ctx context.Context, id string) {
 		}
 	case store.StateAnalysing:
 		r.d.Kick() // the dispatcher learns when the hold ends
-	case store.StateMonitored, store.StateDeleted:
-		if err := r.Spool.Remove(id); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("analysis: remove spool file", "err", err)
-		}
 	}
 }
 

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -144,13 +143,18 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 			dsn = nil
 		}
 	}
-	// A deferral may be lost in a power failure (the attempt is made
-	// again); the record that lets the spool file go must be durable.
-	write := q.DB.WriteLazy
+	// The record of an attempt may be lost in a power failure: the attempt
+	// is made again (a delivery may repeat, none is lost). The spool file of
+	// a finished message goes only once its record is durable.
+	var removeFile func()
 	if state == store.StateDelivered || state == store.StateBounced {
-		write = q.DB.Write
+		removeFile = func() {
+			if err := q.Spool.Remove(id); err != nil {
+				log.Warn("delivery: remove spool file", "err", err)
+			}
+		}
 	}
-	err = write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+	err = q.DB.WriteLazy(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		for _, i := range due {
 			if err := store.UpdateRecipient(tx, &rcpts[i]); err != nil {
 				return err
@@ -169,7 +173,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 			return store.QueueRecipients(tx, dsn.ID, dsn.To)
 		}
 		return nil
-	})
+	}, removeFile)
 	if err != nil {
 		log.Error("delivery: record attempt", "err", err)
 		if dsn != nil {
@@ -178,12 +182,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		return
 	}
 	log.Info("delivery attempt", "state", state, "rcpts", len(due), "detail", strings.Join(trace, "; "))
-	switch state {
-	case store.StateDelivered, store.StateBounced:
-		if err := q.Spool.Remove(id); err != nil {
-			log.Warn("delivery: remove spool file", "err", err)
-		}
-	case store.StateDeferred:
+	if state == store.StateDeferred {
 		q.Kick() // the dispatcher learns the retry time
 	}
 	if dsn != nil {

@@ -7,7 +7,6 @@ package smtpd
 import (
 	"context"
 	"crypto/tls"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -284,7 +283,7 @@ func (ss *session) Data(r io.Reader) error {
 		ClientIP: ss.ip.String(), Helo: ss.conn.Hostname(), TLS: tlsInfo, Size: f.Size(), State: store.StateReceived}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.db.Write(ctx, func(tx *sql.Tx) error { return store.InsertMessage(tx, m) }); err != nil {
+	if err := s.db.Write(ctx, func(tx *store.Tx) error { return store.InsertMessage(tx, m) }); err != nil {
 		s.spool.Remove(id)
 		s.log.Error("store message", "id", id, "err", err)
 		return errTemporary

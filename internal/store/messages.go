@@ -107,7 +107,7 @@ func fromNS(n int64) time.Time {
 }
 
 // InsertMessage records a newly received message.
-func InsertMessage(tx *sql.Tx, m *Message) error {
+func InsertMessage(tx *Tx, m *Message) error {
 	to, _ := json.Marshal(m.To)
 	kind := m.Kind
 	if kind == "" {
@@ -124,7 +124,7 @@ func InsertMessage(tx *sql.Tx, m *Message) error {
 // ExpectState fails unless the message is in state now, inside the
 // transaction (so that two administrators releasing the same message do
 // not both succeed).
-func ExpectState(tx *sql.Tx, id, state string) error {
+func ExpectState(tx *Tx, id, state string) error {
 	var cur string
 	err := tx.QueryRow(`SELECT state FROM messages WHERE id = ?`, id).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -140,7 +140,7 @@ func ExpectState(tx *sql.Tx, id, state string) error {
 }
 
 // SetState changes a message's state.
-func SetState(tx *sql.Tx, id, state string) error {
+func SetState(tx *Tx, id, state string) error {
 	res, err := tx.Exec(`UPDATE messages SET state = ?, updated = ? WHERE id = ?`, state, time.Now().UnixNano(), id)
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ type Verdict struct {
 
 // SaveVerdict records a verdict: the trail grows, the findings are those of
 // the latest run.
-func SaveVerdict(tx *sql.Tx, id string, v *Verdict) error {
+func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 	res, err := tx.Exec(`UPDATE messages SET state = ?, risk = ?, action = ?, reason = ?, analyse_after = ?,
 		subject = ?, header_from = ?, message_id = ?, updated = ? WHERE id = ?`,
 		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, time.Now().UnixNano(), id)
@@ -194,7 +194,7 @@ func SaveVerdict(tx *sql.Tx, id string, v *Verdict) error {
 
 // AddTrail appends entries to a message's trail (analysis, delivery,
 // quarantine release, …).
-func AddTrail(tx *sql.Tx, id string, entries ...TrailEntry) error {
+func AddTrail(tx *Tx, id string, entries ...TrailEntry) error {
 	var seq int
 	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM trail WHERE message_id = ?`, id).Scan(&seq); err != nil {
 		return err
@@ -214,7 +214,7 @@ func AddTrail(tx *sql.Tx, id string, entries ...TrailEntry) error {
 
 // QueueRecipients puts recipients of a message in the delivery queue, due
 // now, and marks the message queued. Recipients already there are reset.
-func QueueRecipients(tx *sql.Tx, id string, rcpts []string) error {
+func QueueRecipients(tx *Tx, id string, rcpts []string) error {
 	now := time.Now().UnixNano()
 	if _, err := tx.Exec(`DELETE FROM recipients WHERE message_id = ?`, id); err != nil {
 		return err
@@ -229,7 +229,7 @@ func QueueRecipients(tx *sql.Tx, id string, rcpts []string) error {
 }
 
 // UpdateRecipient records the outcome of a delivery attempt.
-func UpdateRecipient(tx *sql.Tx, r *Recipient) error {
+func UpdateRecipient(tx *Tx, r *Recipient) error {
 	_, err := tx.Exec(`UPDATE recipients SET status = ?, attempts = ?, next_attempt = ?, last_error = ?, updated = ? WHERE message_id = ? AND rcpt = ?`,
 		r.Status, r.Attempts, ns(r.NextAttempt), r.LastError, time.Now().UnixNano(), r.MessageID, r.Rcpt)
 	return err

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 )
@@ -27,14 +28,19 @@ type DB struct {
 	w    *sql.DB
 	reqs chan writeReq
 	done chan struct{}
-	lazy bool // the writer connection is at synchronous=NORMAL; only the writer goroutine uses it
+	// Only the writer goroutine uses these.
+	wc           *sql.Conn // the writer's connection
+	lazy         bool // the writer connection is at synchronous=NORMAL
+	stmts        map[string]*sql.Stmt
+	afterDurable []func()
 }
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(*Tx) error
 	res  chan error
 	lazy bool
+	then func()
 }
 
 // maxBatch bounds how many writes share one commit.
@@ -56,11 +62,16 @@ func Open(path string) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
-	db := &DB{r: r, w: w, reqs: make(chan writeReq, maxBatch), done: make(chan struct{})}
+	db := &DB{r: r, w: w, reqs: make(chan writeReq, maxBatch), done: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
 	if err := db.migrate(); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	if db.wc, err = w.Conn(context.Background()); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
 	}
 	go db.writer()
 	return db, nil
@@ -70,7 +81,10 @@ func Open(path string) (*DB, error) {
 func (db *DB) Close() error {
 	close(db.reqs)
 	<-db.done
-	return errors.Join(db.w.Close(), db.r.Close())
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	return errors.Join(db.wc.Close(), db.w.Close(), db.r.Close())
 }
 
 func (db *DB) migrate() error {
@@ -117,11 +131,53 @@ func (db *DB) migrate() error {
 	return nil
 }
 
+// Tx is a write transaction. Its statements are prepared once per
+// database and reused: on the relay hot path, preparing every statement
+// again cost more than running it.
+//
+// The writer owns one connection (wc) and runs BEGIN/COMMIT on it itself,
+// so that statements prepared on that connection serve every transaction.
+type Tx struct {
+	db *DB
+}
+
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	st, ok := t.db.stmts[query] // only the writer goroutine touches stmts
+	if !ok {
+		var err error
+		if st, err = t.db.wc.PrepareContext(context.Background(), query); err != nil {
+			return nil, err
+		}
+		t.db.stmts[query] = st
+	}
+	return st, nil
+}
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+// QueryRow runs a query that returns at most one row.
+func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
+	st, err := t.stmt(query)
+	if err != nil {
+		// database/sql gives no way to build a Row holding an error: run
+		// the query unprepared, which reports the same error.
+		return t.db.wc.QueryRowContext(context.Background(), query, args...)
+	}
+	return st.QueryRow(args...)
+}
+
 // Write runs fn in a write transaction and returns once it is committed
 // durably (or failed). Concurrent calls share one commit: each runs inside
 // its own savepoint, so one caller's error rolls back only its own work.
-func (db *DB) Write(ctx context.Context, fn func(*sql.Tx) error) error {
-	return db.write(ctx, fn, false)
+func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	return db.write(ctx, fn, false, nil)
 }
 
 // WriteLazy is Write for changes that may be lost in a power failure
@@ -129,13 +185,15 @@ func (db *DB) Write(ctx context.Context, fn func(*sql.Tx) error) error {
 // message is analysed again) or a delivery attempt's record (the message is
 // delivered again). Its commit is not fsynced by itself (synchronous=NORMAL
 // for that batch); the next durable commit fsyncs the WAL with it. A crash
-// of the process alone loses nothing either way.
-func (db *DB) WriteLazy(ctx context.Context, fn func(*sql.Tx) error) error {
-	return db.write(ctx, fn, true)
+// of the process alone loses nothing either way. When the change is
+// durable, then (if not nil) runs: that is the moment to remove a spool
+// file the change made useless.
+func (db *DB) WriteLazy(ctx context.Context, fn func(*Tx) error, then func()) error {
+	return db.write(ctx, fn, true, then)
 }
 
-func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error, lazy bool) error {
-	req := writeReq{ctx: ctx, fn: fn, res: make(chan error, 1), lazy: lazy}
+func (db *DB) write(ctx context.Context, fn func(*Tx) error, lazy bool, then func()) error {
+	req := writeReq{ctx: ctx, fn: fn, res: make(chan error, 1), lazy: lazy, then: then}
 	select {
 	case db.reqs <- req:
 	case <-ctx.Done():
@@ -146,9 +204,32 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error, lazy bool) erro
 	return <-req.res
 }
 
+// durableWithin bounds how long a lazy change waits for a durable commit
+// to carry it when no durable write comes along.
+const durableWithin = 200 * time.Millisecond
+
 func (db *DB) writer() {
 	defer close(db.done)
-	for first := range db.reqs {
+	idle := time.NewTimer(durableWithin)
+	defer idle.Stop()
+	for {
+		var first writeReq
+		var ok bool
+		if len(db.afterDurable) > 0 {
+			idle.Reset(durableWithin)
+			select {
+			case first, ok = <-db.reqs:
+			case <-idle.C:
+				db.makeDurable()
+				continue
+			}
+		} else {
+			first, ok = <-db.reqs
+		}
+		if !ok {
+			db.makeDurable()
+			return
+		}
 		batch := []writeReq{first}
 	more:
 		for len(batch) < maxBatch {
@@ -166,31 +247,65 @@ func (db *DB) writer() {
 	}
 }
 
+// makeDurable commits a one-row change at synchronous=FULL, which fsyncs
+// the WAL and with it every lazy commit before it, then runs what waited
+// for that.
+func (db *DB) makeDurable() {
+	if len(db.afterDurable) == 0 {
+		return
+	}
+	err := db.setSync(false)
+	if err == nil {
+		_, err = db.wc.ExecContext(context.Background(), `UPDATE durable_mark SET n = n + 1`)
+	}
+	if err != nil {
+		return // the callbacks wait for the next durable commit
+	}
+	db.runAfterDurable()
+}
+
+func (db *DB) runAfterDurable() {
+	for _, f := range db.afterDurable {
+		f()
+	}
+	db.afterDurable = db.afterDurable[:0]
+}
+
+func (db *DB) setSync(lazy bool) error {
+	if lazy == db.lazy {
+		return nil
+	}
+	mode := "FULL"
+	if lazy {
+		mode = "NORMAL"
+	}
+	if _, err := db.wc.ExecContext(context.Background(), `PRAGMA synchronous = `+mode); err != nil {
+		return fmt.Errorf("store: set synchronous: %w", err)
+	}
+	db.lazy = lazy
+	return nil
+}
+
 func (db *DB) commit(batch []writeReq) {
 	lazy := true
 	for _, r := range batch {
 		lazy = lazy && r.lazy
 	}
-	if lazy != db.lazy {
-		mode := "FULL"
-		if lazy {
-			mode = "NORMAL"
-		}
-		if _, err := db.w.Exec(`PRAGMA synchronous = ` + mode); err != nil {
-			for _, r := range batch {
-				r.res <- fmt.Errorf("store: set synchronous: %w", err)
-			}
-			return
-		}
-		db.lazy = lazy
-	}
-	tx, err := db.w.Begin()
-	if err != nil {
+	fail := func(err error) {
 		for _, r := range batch {
-			r.res <- fmt.Errorf("store begin: %w", err)
+			r.res <- err
 		}
+	}
+	if err := db.setSync(lazy); err != nil {
+		fail(err)
 		return
 	}
+	ctx := context.Background()
+	if _, err := db.wc.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		fail(fmt.Errorf("store begin: %w", err))
+		return
+	}
+	tx := &Tx{db: db}
 	errs := make([]error, len(batch))
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -211,14 +326,19 @@ func (db *DB) commit(batch []writeReq) {
 			errs[i] = err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		for _, r := range batch {
-			r.res <- fmt.Errorf("store commit: %w", err)
-		}
+	if _, err := db.wc.ExecContext(ctx, `COMMIT`); err != nil {
+		db.wc.ExecContext(ctx, `ROLLBACK`)
+		fail(fmt.Errorf("store commit: %w", err))
 		return
 	}
 	for i, r := range batch {
+		if errs[i] == nil && r.then != nil {
+			db.afterDurable = append(db.afterDurable, r.then)
+		}
 		r.res <- errs[i]
+	}
+	if !lazy {
+		db.runAfterDurable()
 	}
 }
 

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -24,7 +23,7 @@ func TestConcurrentWritesShareCommitsAndFailAlone(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = db.Write(ctx, func(tx *sql.Tx) error {
+			errs[i] = db.Write(ctx, func(tx *Tx) error {
 				m := &Message{ID: fmt.Sprintf("m%03d", i), Received: time.Now(), From: "a@example.org", To: []string{"b@example.com"}, State: StateReceived}
 				if err := InsertMessage(tx, m); err != nil {
 					return err
@@ -74,7 +73,7 @@ func TestVerdictTrailAndQueue(t *testing.T) {
 	defer db.Close()
 	ctx := context.Background()
 	id := NewID(time.Now())
-	err = db.Write(ctx, func(tx *sql.Tx) error {
+	err = db.Write(ctx, func(tx *Tx) error {
 		if err := InsertMessage(tx, &Message{ID: id, Received: time.Now(), From: "a@example.org", To: []string{"b@example.com", "c@example.com"}, State: StateReceived}); err != nil {
 			return err
 		}
@@ -97,7 +96,7 @@ func TestVerdictTrailAndQueue(t *testing.T) {
 		t.Fatalf("trail %+v", tr)
 	}
 	next := time.Now().Add(time.Hour)
-	err = db.Write(ctx, func(tx *sql.Tx) error {
+	err = db.Write(ctx, func(tx *Tx) error {
 		return UpdateRecipient(tx, &Recipient{MessageID: id, Rcpt: "b@example.com", Status: RcptDeferred, Attempts: 1, NextAttempt: next})
 	})
 	if err != nil {
@@ -125,9 +124,9 @@ func TestLazyAndDurableWritesMix(t *testing.T) {
 			defer wg.Done()
 			w := db.Write
 			if i%2 == 0 {
-				w = db.WriteLazy
+				w = func(ctx context.Context, fn func(*Tx) error) error { return db.WriteLazy(ctx, fn, nil) }
 			}
-			if err := w(ctx, func(tx *sql.Tx) error {
+			if err := w(ctx, func(tx *Tx) error {
 				return InsertMessage(tx, &Message{ID: fmt.Sprintf("x%03d", i), Received: time.Now(), To: []string{"b@example.com"}, State: StateReceived})
 			}); err != nil {
 				t.Error(err)
@@ -137,15 +136,16 @@ func TestLazyAndDurableWritesMix(t *testing.T) {
 	wg.Wait()
 	// Alone, a lazy write commits at synchronous=NORMAL (1); a durable one
 	// at FULL (2).
+	lazy := func(ctx context.Context, fn func(*Tx) error) error { return db.WriteLazy(ctx, fn, nil) }
 	for _, c := range []struct {
-		w    func(context.Context, func(*sql.Tx) error) error
+		w    func(context.Context, func(*Tx) error) error
 		want int
-	}{{db.WriteLazy, 1}, {db.Write, 2}, {db.WriteLazy, 1}} {
-		if err := c.w(ctx, func(tx *sql.Tx) error { return nil }); err != nil {
+	}{{lazy, 1}, {db.Write, 2}, {lazy, 1}} {
+		if err := c.w(ctx, func(tx *Tx) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		var mode int
-		if err := db.w.QueryRow(`PRAGMA synchronous`).Scan(&mode); err != nil {
+		if err := db.wc.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&mode); err != nil {
 			t.Fatal(err)
 		}
 		if mode != c.want {
@@ -157,5 +157,47 @@ func TestLazyAndDurableWritesMix(t *testing.T) {
 	defer db.Close()
 	if ms, _ := db.ListMessages(ctx, 1000); len(ms) != 100 {
 		t.Fatalf("%d messages after reopen", len(ms))
+	}
+}
+
+func TestWorkAfterALazyWriteWaitsForDurability(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	done := make(chan string, 3)
+	noop := func(*Tx) error { return nil }
+	// Alone: within durableWithin a FULL commit of its own carries it.
+	if err := db.WriteLazy(ctx, noop, func() { done <- "alone" }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * durableWithin):
+		t.Fatal("a lazy write's follow-up never ran without other writes")
+	}
+	// A failed lazy write's follow-up never runs.
+	db.WriteLazy(ctx, func(*Tx) error { return errors.New("no") }, func() { done <- "failed" })
+	// Followed by a durable write: that commit carries it.
+	if err := db.WriteLazy(ctx, noop, func() { done <- "carried" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, noop); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-done:
+		if got != "carried" {
+			t.Fatalf("ran %q", got)
+		}
+	case <-time.After(5 * durableWithin):
+		t.Fatal("follow-up did not run")
+	}
+	select {
+	case got := <-done:
+		t.Fatalf("unexpected follow-up %q", got)
+	case <-time.After(2 * durableWithin):
 	}
 }
