@@ -30,7 +30,7 @@ type DB struct {
 	done chan struct{}
 	// Only the writer goroutine uses these.
 	wc           *sql.Conn // the writer's connection
-	lazy         bool // the writer connection is at synchronous=NORMAL
+	lazy         bool      // the writer connection is at synchronous=NORMAL
 	stmts        map[string]*sql.Stmt
 	afterDurable []func()
 }
