@@ -63,6 +63,21 @@ type child struct {
 	logf *os.File
 }
 
+// newChild prepares `mailinspector serve` on dir and a free port with the
+// given settings (KEY=VALUE); its log goes to dir/daemon.log.
+func newChild(t *testing.T, dir string, sets ...string) *child {
+	t.Helper()
+	addr := freePort(t)
+	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
+	must(t, err)
+	t.Cleanup(func() { logf.Close() })
+	args := []string{"serve", "--data-dir", dir, "--set", "smtp.listen=" + addr, "--set", "hostname=mi.test"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	return &child{t: t, bin: buildBinary(t), addr: addr, logf: logf, args: args}
+}
+
 func (d *child) start() {
 	d.t.Helper()
 	d.cmd = exec.Command(d.bin, d.args...)
@@ -105,14 +120,8 @@ func TestSIGKILLDuringLoadLosesNoAcceptedMessage(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 42))
 	sink := testutil.NewSink(t)
-	dir := t.TempDir()
-	addr := freePort(t)
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	must(t, err)
-	defer logf.Close()
-	d := &child{t: t, bin: buildBinary(t), addr: addr, logf: logf, args: []string{"serve", "--data-dir", dir,
-		"--set", "smtp.listen=" + addr, "--set", "delivery.relay=" + sink.Addr, "--set", "hostname=mi.test",
-		"--set", "delivery.retry_intervals=200ms"}}
+	d := newChild(t, t.TempDir(), "delivery.relay="+sink.Addr, "delivery.retry_intervals=200ms")
+	addr := d.addr
 	d.start()
 
 	var mu sync.Mutex

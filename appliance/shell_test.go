@@ -18,12 +18,8 @@ func TestShellContract(t *testing.T) {
 	bin := buildBinary(t)
 	sink := testutil.NewSink(t)
 	dir := t.TempDir()
-	addr := freePort(t)
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	must(t, err)
-	defer logf.Close()
-	d := &child{t: t, bin: bin, addr: addr, logf: logf, args: []string{"serve", "--data-dir", dir, "--set", "smtp.listen=" + addr,
-		"--set", "delivery.relay=" + sink.Addr, "--set", "senders.blocked=evil.example", "--set", "hostname=mi.test"}}
+	d := newChild(t, dir, "delivery.relay="+sink.Addr, "senders.blocked=evil.example")
+	addr := d.addr
 	d.start()
 	defer d.stop()
 	shell := func(args ...string) (string, int) {

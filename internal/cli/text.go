@@ -14,33 +14,35 @@ func cut(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-func messageTable(ms []MessageSummary) string {
-	if len(ms) == 0 {
-		return "no messages"
+// table aligns rows under a header, or says empty when there are none.
+func table(empty string, header []string, rows [][]string) string {
+	if len(rows) == 0 {
+		return empty
 	}
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tRECEIVED\tFROM\tTO\tSUBJECT\tSTATE\tRISK\tACTION")
-	for _, m := range ms {
-		to := strings.Join(m.To, ",")
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Received, cut(m.From, 30), cut(to, 30), cut(m.Subject, 40), m.State, m.Risk, m.Action)
+	fmt.Fprintln(w, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
 	}
 	w.Flush()
 	return strings.TrimRight(b.String(), "\n")
 }
 
+func messageTable(ms []MessageSummary) string {
+	rows := make([][]string, 0, len(ms))
+	for _, m := range ms {
+		rows = append(rows, []string{m.ID, m.Received, cut(m.From, 30), cut(strings.Join(m.To, ","), 30), cut(m.Subject, 40), m.State, m.Risk, m.Action})
+	}
+	return table("no messages", []string{"ID", "RECEIVED", "FROM", "TO", "SUBJECT", "STATE", "RISK", "ACTION"}, rows)
+}
+
 func queueTable(qs []QueueEntry) string {
-	if len(qs) == 0 {
-		return "queue is empty"
-	}
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tFROM\tRCPT\tSTATUS\tATTEMPTS\tNEXT\tLAST ERROR")
+	rows := make([][]string, 0, len(qs))
 	for _, q := range qs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", q.ID, cut(q.From, 30), cut(q.Rcpt, 30), q.Status, q.Attempts, q.NextAttempt, cut(q.LastError, 60))
+		rows = append(rows, []string{q.ID, cut(q.From, 30), cut(q.Rcpt, 30), q.Status, fmt.Sprint(q.Attempts), q.NextAttempt, cut(q.LastError, 60)})
 	}
-	w.Flush()
-	return strings.TrimRight(b.String(), "\n")
+	return table("queue is empty", []string{"ID", "FROM", "RCPT", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR"}, rows)
 }
 
 func messageText(m *MessageDetail) string {

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestSplitKeepsArgumentsAsData(t *testing.T) {
+	cases := map[string][]string{
+		`show message abc`:                     {"show", "message", "abc"},
+		`  quarantine   release  x "a b@c.d" `: {"quarantine", "release", "x", "a b@c.d"},
+		`show message 'x; rm -rf /'`:           {"show", "message", "x; rm -rf /"},
+		`a""b`:                                 {"ab"},
+		`""`:                                   {""},
+	}
+	for in, want := range cases {
+		got, err := Split(in)
+		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("Split(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := Split(`show "open`); !errors.Is(err, ErrUsage) {
+		t.Errorf("unclosed quote: %v", err)
+	}
+}
+
+type fakeBackend struct {
+	Backend
+	released []string
+}
+
+func (f *fakeBackend) Release(ctx context.Context, id string, rcpts []string) error {
+	f.released = append([]string{id}, rcpts...)
+	return nil
+}
+
+func (f *fakeBackend) Messages(ctx context.Context, limit int) ([]MessageSummary, error) {
+	return []MessageSummary{{ID: "m1", From: "a@example.org", To: []string{"b@example.com"}, State: "delivered", Risk: "none", Action: "deliver"}}, nil
+}
+
+func TestExecGrammar(t *testing.T) {
+	b := &fakeBackend{}
+	ctx := context.Background()
+	if _, err := Exec(ctx, b, "QUARANTINE Release m1 x@example.com y@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(b.released, " ") != "m1 x@example.com y@example.com" {
+		t.Fatalf("released %v", b.released)
+	}
+	for _, bad := range []string{"", "show", "show message", "show message a b", "show messages 0", "show messages x", "frob"} {
+		if _, err := Exec(ctx, b, bad); !errors.Is(err, ErrUsage) && !strings.Contains(fmtErr(err), "LIMIT") {
+			t.Errorf("%q: %v, want a usage error", bad, err)
+		}
+	}
+	v, err := Exec(ctx, b, "show messages 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := Render(v, false)
+	if !strings.HasPrefix(text, "ID") || !strings.Contains(text, "m1") || !strings.Contains(text, "delivered") {
+		t.Fatalf("text table:\n%s", text)
+	}
+	js, _ := Render(v, true)
+	if !strings.Contains(js, `"id": "m1"`) || !strings.Contains(js, `"to": [`) {
+		t.Fatalf("json:\n%s", js)
+	}
+	h, _ := Exec(ctx, b, "help")
+	if ht, _ := Render(h, false); !strings.Contains(ht, "quarantine release ID [RCPT…]") {
+		t.Fatalf("help:\n%s", ht)
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
