@@ -195,7 +195,7 @@ func (c *clientConn) transaction(env *Envelope, reused bool) (res []Result, deci
 		c.w.WriteString("RCPT TO:<" + r + ">\r\n")
 		if !pipelining {
 			if res[i], err = rcptResult(c.flushReply(2)); err != nil {
-				return nil, false, false, err
+				return nil, false, false, c.ioErr(err, reused)
 			}
 		}
 	}
@@ -204,17 +204,19 @@ func (c *clientConn) transaction(env *Envelope, reused bool) (res []Result, deci
 		if err := c.w.Flush(); err != nil {
 			return nil, false, false, c.ioErr(err, reused)
 		}
-		if _, mailErr = c.reply(2); mailErr != nil && !isReply(mailErr) {
+		if _, mailErr = c.reply(2); mailErr != nil && (!isReply(mailErr) || reused && replyCode(mailErr) == 421) {
+			// Broken, or a kept session the server timed out (its 421,
+			// RFC 5321 3.8, is read as the answer to MAIL).
 			return nil, false, false, c.ioErr(mailErr, reused)
 		}
 		for i := range env.To {
 			if res[i], err = rcptResult(c.replyErr(2)); err != nil {
-				return nil, false, false, err
+				return nil, false, false, c.ioErr(err, reused)
 			}
 		}
 		dataErr = c.replyErr(354)
 		if mailErr != nil {
-			return c.mailFailed(n, mailErr, false)
+			return c.mailFailed(n, mailErr, reused)
 		}
 	}
 	accepted := 0
@@ -261,6 +263,14 @@ func (c *clientConn) transaction(env *Envelope, reused bool) (res []Result, deci
 	return res, true, true, nil
 }
 
+func replyCode(err error) int {
+	var re *replyError
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	return 0
+}
+
 func isReply(err error) bool {
 	var re *replyError
 	return errors.As(err, &re)
@@ -291,7 +301,8 @@ func (c *clientConn) ioErr(err error, reused bool) error {
 // every recipient; a 4xx or a broken connection lets the next host try.
 func (c *clientConn) mailFailed(n int, err error, reused bool) ([]Result, bool, bool, error) {
 	var re *replyError
-	if !errors.As(err, &re) {
+	if !errors.As(err, &re) || (reused && re.Code == 421) {
+		// A kept session the server timed out: see above.
 		return nil, false, false, c.ioErr(err, reused)
 	}
 	return allResults(n, re, re.permanent()), re.permanent(), c.cmd(2, "RSET") == nil, nil

@@ -128,6 +128,21 @@ func TestKeptConnectionIsReusedAndRedialledWhenStale(t *testing.T) {
 		t.Fatalf("after downstream restart: %v", res[0].Err)
 	}
 	sink.WaitFor(t, 4, 5*time.Second)
+
+	// The downstream times a kept session out with a 421 (go-smtp's idle
+	// timeout): the 421 is read as the answer to MAIL, and must not defer
+	// the message.
+	sink.Stop()
+	sink.SetIdleTimeout(200 * time.Millisecond)
+	sink.Restart(t)
+	if res := tr.Deliver(context.Background(), envelope("a@example.com")); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if res := tr.Deliver(context.Background(), envelope("a@example.com")); res[0].Err != nil {
+		t.Fatalf("after the downstream timed out the kept session: %v", res[0].Err)
+	}
+	sink.WaitFor(t, 6, 5*time.Second)
 }
 
 func TestNonPipeliningPostfixDownstream(t *testing.T) {

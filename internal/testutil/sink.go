@@ -35,6 +35,7 @@ type Sink struct {
 	ln       net.Listener
 	arrived  chan struct{}
 	tls      *tls.Config
+	idle     time.Duration
 }
 
 // NewSink starts a sink; it stops when the test ends.
@@ -70,6 +71,7 @@ func (s *Sink) start(ln net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s, c: c}, nil }))
 	srv.Domain = "sink.test"
 	srv.TLSConfig = s.tls
+	srv.ReadTimeout = s.idle
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = nopLogger{}
 	s.mu.Lock()
@@ -88,6 +90,14 @@ func (s *Sink) Stop() {
 		ln.Close() // Serve may not have registered it with srv yet
 		srv.Close()
 	}
+}
+
+// SetIdleTimeout makes the sink drop idle sessions with 421 after d, from
+// the next Restart on.
+func (s *Sink) SetIdleTimeout(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idle = d
 }
 
 // Restart listens again on the same address.
