@@ -1,0 +1,159 @@
+package message
+
+import (
+	"bytes"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/idna"
+)
+
+// maxURLs bounds the URLs kept from one part.
+const maxURLs = 2000
+
+var textURL = regexp.MustCompile(`(?i)\b(?:https?://|ftp://|www\.)[^\s<>"'\x60{}|\\^\[\]]+`)
+
+// urlAttrs are the HTML attributes that hold links, by element.
+var urlAttrs = map[string][]string{
+	"a": {"href"}, "area": {"href"}, "link": {"href"},
+	"img": {"src"}, "script": {"src"}, "iframe": {"src"}, "frame": {"src"}, "embed": {"src"}, "source": {"src"},
+	"form": {"action"}, "button": {"formaction"}, "input": {"formaction", "src"}, "object": {"data"},
+}
+
+// ExtractURLs finds the links in a text or HTML body. In HTML it reads the
+// link attributes with a real parser (golang.org/x/net/html), applies the
+// first <base href> to relative links as browsers do, and also looks for
+// URLs written as text. where names the part.
+func ExtractURLs(body []byte, isHTML bool, where string) []URL {
+	var out []URL
+	seen := map[string]bool{}
+	add := func(raw, what string, base *url.URL) {
+		if len(out) >= maxURLs {
+			return
+		}
+		n, ok := Normalize(raw, base)
+		if !ok || seen[n+"\x00"+what] {
+			return
+		}
+		seen[n+"\x00"+what] = true
+		out = append(out, URL{URL: n, Raw: raw, Where: where + " " + what})
+	}
+	if !isHTML {
+		for _, m := range textURL.FindAll(body, maxURLs) {
+			add(trimTrailing(string(m)), "text", nil)
+		}
+		return out
+	}
+	var base *url.URL
+	z := html.NewTokenizer(bytes.NewReader(body))
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return out
+		case html.TextToken:
+			for _, m := range textURL.FindAll(z.Text(), maxURLs) {
+				add(trimTrailing(string(m)), "html text", base)
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			tag := string(name)
+			for hasAttr {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				key := string(k)
+				if tag == "base" && key == "href" && base == nil {
+					if b, err := url.Parse(strings.TrimSpace(string(v))); err == nil && b.IsAbs() {
+						base = b
+					}
+					continue
+				}
+				for _, a := range urlAttrs[tag] {
+					if key == a {
+						add(string(v), tag+" "+key, base)
+					}
+				}
+			}
+		}
+	}
+}
+
+func trimTrailing(s string) string {
+	return strings.TrimRight(s, ".,;:!?)'\"")
+}
+
+// Normalize puts a URL in one canonical form so that the same link written
+// two ways compares equal: scheme and host lower case, host in IDNA ASCII
+// form, default port dropped, empty path as "/", percent-encoding as Go's
+// url package writes it, no fragment. Relative links resolve against base.
+// Only http, https and ftp links are kept.
+func Normalize(raw string, base *url.URL) (string, bool) {
+	raw = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1 // browsers drop tabs and newlines inside URLs
+		}
+		return r
+	}, strings.TrimSpace(raw))
+	if raw == "" {
+		return "", false
+	}
+	if strings.HasPrefix(strings.ToLower(raw), "www.") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", false
+	}
+	if !u.IsAbs() {
+		if base == nil {
+			return "", false
+		}
+		u = base.ResolveReference(u)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	switch u.Scheme {
+	case "http", "https", "ftp":
+	default:
+		return "", false
+	}
+	host, port := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), u.Port()
+	if host == "" {
+		return "", false
+	}
+	if net.ParseIP(host) == nil {
+		ascii, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			ascii, err = idna.Punycode.ToASCII(host)
+			if err != nil {
+				return "", false
+			}
+		}
+		host = ascii
+		for _, label := range strings.Split(host, ".") {
+			if label == "" {
+				return "", false // "a..b", ".a": no such host name
+			}
+		}
+	}
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") || (u.Scheme == "ftp" && port == "21") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	u.Host = host
+	if !strings.Contains(strings.ToLower(u.RawPath), "%2f") {
+		u.RawPath = "" // re-encode the path the canonical way
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String(), true
+}

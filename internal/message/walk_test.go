@@ -1,0 +1,258 @@
+package message
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+func b64(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	for len(s) > 76 {
+		out.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	return out.String() + s + "\r\n"
+}
+
+func zipOf(t testing.TB, name string, content []byte) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(content)
+	zw.Close()
+	return buf.Bytes()
+}
+
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+func TestWalkNestedMessage(t *testing.T) {
+	zipBytes := zipOf(t, "invoice.txt", []byte("hello"))
+	inner := crlf(`From: a@example.org
+Subject: inner
+Content-Type: multipart/mixed; boundary="in"
+
+--in
+Content-Type: text/plain
+
+see http://inner.example/x
+--in
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="tool.exe"
+Content-Transfer-Encoding: base64
+
+`) + b64([]byte("MZ\x90\x00this is not really a program")) + crlf(`--in--
+`)
+	msg := crlf(`From: Bob <bob@example.org>
+To: alice@example.com
+Subject: =?utf-8?q?caf=C3=A9?=
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=iso-8859-1
+Content-Transfer-Encoding: quoted-printable
+
+Visit HTTP://WWW.Example.COM:80/a%7Eb?q=1#frag or www.second.example/path.
+A long link https://long.example/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=
+bbb and caf=E9
+--alt
+Content-Type: text/html; charset=utf-8
+
+<html><head><base href="https://base.example/dir/"></head><body>
+<a href="rel/page.html">relative</a> <a href="https://bücher.example/">idn</a>
+<img src="//cdn.example/img.png"> <form action="/login"></form>
+<a href="javascript:alert(1)">js</a> <a href="mailto:x@example.com">mail</a>
+Text link: https://text-in-html.example/
+</body></html>
+--alt--
+--outer
+Content-Type: application/pdf; name="report.pdf"
+Content-Disposition: attachment; filename*=UTF-8''%2E%2E%2F%2E%2E%2Fetc%2Fpassw%C3%B6rd.pdf
+Content-Transfer-Encoding: base64
+
+`) + b64(zipBytes) + crlf(`--outer
+Content-Type: message/rfc822
+
+`) + inner + crlf(`--outer--
+`)
+	res, err := Walk(strings.NewReader(msg), DefaultLimits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Malformed) != 0 {
+		t.Errorf("malformed: %v", res.Malformed)
+	}
+	paths := []string{}
+	for _, p := range res.Parts {
+		paths = append(paths, p.Path+" "+p.ContentType)
+	}
+	want := "1.1 text/plain|1.2 text/html|2 application/pdf|3.1 text/plain|3.2 application/octet-stream"
+	if got := strings.Join(paths, "|"); got != want {
+		t.Fatalf("parts\n got %s\nwant %s", got, want)
+	}
+	pdf := res.Parts[2]
+	sum := sha256.Sum256(zipBytes)
+	if !pdf.Attachment || pdf.DeclaredType != "application/pdf" || pdf.TrueType != "application/zip" ||
+		pdf.SHA256 != hex.EncodeToString(sum[:]) || pdf.Size != int64(len(zipBytes)) {
+		t.Errorf("misnamed zip: %+v", pdf)
+	}
+	if pdf.Filename != ".._.._etc_passwörd.pdf" {
+		t.Errorf("RFC 2231 file name %q: decoded, with separators replaced", pdf.Filename)
+	}
+	exe := res.Parts[4]
+	if exe.InMessage != 1 || exe.Filename != "tool.exe" || exe.TrueType != "application/x-dosexec" || exe.DeclaredType != "application/x-dosexec" {
+		t.Errorf("attachment of the attached message: %+v", exe)
+	}
+	if res.Parts[0].Attachment || res.Parts[1].Attachment {
+		t.Errorf("bodies taken for attachments: %+v", res.Parts[:2])
+	}
+	urls := map[string]string{}
+	for _, u := range res.URLs {
+		urls[u.URL] = u.Where
+	}
+	for u, where := range map[string]string{
+		"http://www.example.com/a~b?q=1": "1.1 text",
+		"http://www.second.example/path": "1.1 text",
+		"https://long.example/" + strings.Repeat("a", 68) + "bbb": "1.1 text",
+		"https://base.example/dir/rel/page.html":                   "1.2 a href",
+		"https://xn--bcher-kva.example/":                           "1.2 a href",
+		"https://cdn.example/img.png":                              "1.2 img src",
+		"https://base.example/login":                               "1.2 form action",
+		"https://text-in-html.example/":                            "1.2 html text",
+		"http://inner.example/x":                                   "3.1 text",
+	} {
+		if urls[u] != where {
+			t.Errorf("URL %s: found at %q, want %q (all: %v)", u, urls[u], where, urls)
+		}
+	}
+	if len(urls) != 9 {
+		t.Errorf("%d URLs, want 9 (javascript: and mailto: are not links to rate): %v", len(urls), urls)
+	}
+}
+
+func TestMalformedIsWalkedAsFarAsItGoes(t *testing.T) {
+	cases := map[string]struct {
+		msg       string
+		malformed string
+		parts     int
+	}{
+		"no closing boundary": {crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhttp://a.example/\n--b\nContent-Type: text/plain\n\ncut"), "closing boundary", 2},
+		"no boundary":         {crlf("Content-Type: multipart/mixed\n\nbody\n"), "boundary", 0},
+		"bad base64":          {crlf("Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n!!!not base64***\n"), "body", 1},
+		"bad content type":    {crlf("Content-Type: text/plain; charset\n\nhello\n"), "Content-Type", 1},
+		"giant header":        {"X-Long: " + strings.Repeat("a", 300*1024) + "\r\n\r\nbody\r\n", "header", 1},
+		"unknown charset":     {crlf("Content-Type: text/plain; charset=x-nonsense\n\nhello http://c.example/\n"), "charset", 1},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			res, err := Walk(strings.NewReader(c.msg), DefaultLimits, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.Join(res.Malformed, "; "), c.malformed) {
+				t.Errorf("malformed %q, want it to mention %q", res.Malformed, c.malformed)
+			}
+			if len(res.Parts) != c.parts {
+				t.Errorf("%d parts, want %d", len(res.Parts), c.parts)
+			}
+		})
+	}
+}
+
+func TestAbsurdNestingStopsAtTheLimit(t *testing.T) {
+	var b strings.Builder
+	depth := 200
+	for i := 0; i < depth; i++ {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\ndeep http://deep.example/\r\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "--b%d--\r\n", i)
+	}
+	res, err := Walk(strings.NewReader(b.String()), DefaultLimits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(res.Malformed, ";"), "nesting deeper than 20") {
+		t.Fatalf("malformed %v", res.Malformed)
+	}
+}
+
+func TestVisitSeesDecodedContentAndHashesCoverAll(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789"), 10000)
+	msg := crlf("Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=data.bin\nContent-Transfer-Encoding: base64\n\n") + b64(content)
+	var seen int
+	res, err := Walk(strings.NewReader(msg), DefaultLimits, func(p *Part, r io.Reader) error {
+		buf := make([]byte, 100)
+		n, _ := io.ReadFull(r, buf) // read a little only
+		seen = n
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	if seen != 100 || res.Parts[0].SHA256 != hex.EncodeToString(sum[:]) || res.Parts[0].Size != int64(len(content)) {
+		t.Fatalf("seen %d, part %+v", seen, res.Parts[0])
+	}
+}
+
+func TestTrueType(t *testing.T) {
+	tar := make([]byte, 512)
+	copy(tar[257:], "ustar")
+	for in, want := range map[string]string{
+		"PK\x03\x04rest": "application/zip", "%PDF-1.7": "application/pdf", "MZ\x90": "application/x-dosexec",
+		"\x7fELF\x02": "application/x-executable", string(tar): "application/x-tar", "hello world\r\n": "text/plain",
+		"  <!DOCTYPE html><p>": "text/html", "\x00\x01\x02\x03\x04\x05": "application/octet-stream", "": "application/x-empty",
+		"#!/bin/sh\n": "text/x-script", "\x1f\x8b\x08": "application/gzip",
+	} {
+		if got := TrueType([]byte(in)); got != want {
+			t.Errorf("TrueType(%q) = %s, want %s", in[:min(len(in), 12)], got, want)
+		}
+	}
+}
+
+func FuzzWalk(f *testing.F) {
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: text/html\r\n\r\n<a href=x>\r\n--b--\r\n"))
+	f.Add([]byte("Subject: x\r\n\r\nhttp://a.example/"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := Walk(bytes.NewReader(data), Limits{MaxDepth: 10, MaxParts: 50, MaxHeaderBytes: 4096, MaxTextBytes: 4096}, nil)
+		if err != nil {
+			t.Fatalf("walk failed without a visit error: %v", err)
+		}
+		if len(res.Parts) > 50 {
+			t.Fatalf("%d parts past the limit", len(res.Parts))
+		}
+		for _, p := range res.Parts {
+			if strings.ContainsAny(p.Filename, "/\\") {
+				t.Fatalf("file name with a separator: %q", p.Filename)
+			}
+		}
+	})
+}
+
+func FuzzExtractURLs(f *testing.F) {
+	f.Add([]byte(`<base href="http://b.example/"><a href="../x">`), true)
+	f.Add([]byte("see www.a.example/x, and HTTPS://B.EXAMPLE:443"), false)
+	f.Fuzz(func(t *testing.T, body []byte, isHTML bool) {
+		for _, u := range ExtractURLs(body, isHTML, "1") {
+			again, ok := Normalize(u.URL, nil)
+			if !ok || again != u.URL {
+				t.Fatalf("normal form %q is not stable: %q %v", u.URL, again, ok)
+			}
+		}
+	})
+}
