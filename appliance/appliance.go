@@ -22,6 +22,8 @@ import (
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/control"
 	"mailinspector/internal/delivery"
+	"mailinspector/internal/engine/clamd"
+	"mailinspector/internal/message"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/smtpd"
 	"mailinspector/internal/spool"
@@ -85,10 +87,18 @@ func (a *Appliance) start() error {
 		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
 		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout}
 
+	var clam *clamd.Client
+	if s.Engine.Clamd != "" {
+		if clam, err = clamd.New(s.Engine.Clamd); err != nil {
+			return err
+		}
+	}
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
-		Pipeline: &analysis.Pipeline{StageTimeout: time.Minute, Stages: []analysis.Stage{
+		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: []analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
+			analysis.Extraction{Limits: message.DefaultLimits},
+			analysis.PatternEngine{Clamd: clam, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits},
 		}},
 		Decide: a.decide, Queued: a.queue.Submit}
 

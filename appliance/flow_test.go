@@ -35,8 +35,11 @@ func TestCleanMailIsRelayedByteForByteWithOurReceivedHeader(t *testing.T) {
 	for _, e := range d.Trail {
 		stages = append(stages, e.Stage+":"+e.Outcome)
 	}
-	if got, want := strings.Join(stages, " "), "header-sanity:ok sender-lists:ok delivery:ok delivery:ok"; got != want {
+	if got, want := strings.Join(stages, " "), "header-sanity:ok sender-lists:ok extraction:ok pattern-engine:skipped delivery:ok delivery:ok"; got != want {
 		t.Fatalf("trail %q, want %q", got, want)
+	}
+	if e := d.Trail[3]; e.Service != "clamd" || !strings.Contains(e.Detail, "clamd: service unavailable: not configured") {
+		t.Fatalf("pattern-engine entry without clamd: %+v", e)
 	}
 	for _, r := range d.Recipients {
 		if r.Status != store.RcptDelivered || r.Attempts != 1 {

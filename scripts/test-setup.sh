@@ -6,6 +6,8 @@ need=()
 command -v swaks >/dev/null || need+=(swaks)
 command -v postfix >/dev/null || [[ -x /usr/sbin/postfix ]] || need+=(postfix)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# clamd for the pattern-engine tests (they run a private one with testdata/clamav).
+command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || need+=(clamav-daemon)
 # swaks --tls needs Net::SSLeay.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)

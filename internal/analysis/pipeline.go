@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"time"
 
+	"mailinspector/internal/message"
 	"mailinspector/internal/store"
 )
 
@@ -55,6 +56,8 @@ type Message struct {
 	// Open returns the whole message (our Received header first) from the
 	// spool. Each call gives a fresh reader.
 	Open func() (io.ReadCloser, error)
+	// Extract is the message taken apart, once the extraction stage ran.
+	Extract *message.Result
 }
 
 // Result is what one stage concluded.

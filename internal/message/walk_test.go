@@ -124,15 +124,15 @@ Content-Type: message/rfc822
 		urls[u.URL] = u.Where
 	}
 	for u, where := range map[string]string{
-		"http://www.example.com/a~b?q=1": "1.1 text",
-		"http://www.second.example/path": "1.1 text",
+		"http://www.example.com/a~b?q=1":                          "1.1 text",
+		"http://www.second.example/path":                          "1.1 text",
 		"https://long.example/" + strings.Repeat("a", 68) + "bbb": "1.1 text",
-		"https://base.example/dir/rel/page.html":                   "1.2 a href",
-		"https://xn--bcher-kva.example/":                           "1.2 a href",
-		"https://cdn.example/img.png":                              "1.2 img src",
-		"https://base.example/login":                               "1.2 form action",
-		"https://text-in-html.example/":                            "1.2 html text",
-		"http://inner.example/x":                                   "3.1 text",
+		"https://base.example/dir/rel/page.html":                  "1.2 a href",
+		"https://xn--bcher-kva.example/":                          "1.2 a href",
+		"https://cdn.example/img.png":                             "1.2 img src",
+		"https://base.example/login":                              "1.2 form action",
+		"https://text-in-html.example/":                           "1.2 html text",
+		"http://inner.example/x":                                  "3.1 text",
 	} {
 		if urls[u] != where {
 			t.Errorf("URL %s: found at %q, want %q (all: %v)", u, urls[u], where, urls)

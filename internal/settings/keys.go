@@ -60,7 +60,8 @@ type Settings struct {
 	}
 
 	Engine struct {
-		Clamd string
+		Clamd        string
+		ClamdTimeout time.Duration
 	}
 
 	DNS struct {
@@ -218,6 +219,8 @@ var keys = []Key{
 			}
 			return hostPort(v)
 		}},
+	{"engine.clamd_timeout", "30s", "Longest wait for clamd on one message; past it the pattern-engine scan is skipped (the trail says so) and the message goes on.",
+		dur(func(s *Settings) *time.Duration { return &s.Engine.ClamdTimeout }, 100*time.Millisecond)},
 }
 
 func init() {

@@ -1,0 +1,182 @@
+package appliance
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"mime/quotedprintable"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/store"
+	"mailinspector/internal/testutil"
+)
+
+// The EICAR test file, put together at run time.
+var eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+func b64lines(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	for len(s) > 76 {
+		out.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	return out.String() + s + "\r\n"
+}
+
+func zipped(t *testing.T, files map[string][]byte) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, content := range files {
+		w, err := zw.Create(name)
+		must(t, err)
+		w.Write(content)
+	}
+	must(t, zw.Close())
+	return buf.Bytes()
+}
+
+func withAttachment(subject, ctype, filename string, content []byte) string {
+	return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: " + subject + "\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+		"--b1\r\nContent-Type: " + ctype + "\r\nContent-Disposition: attachment; filename=\"" + filename + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		b64lines(content) + "--b1--\r\n"
+}
+
+// TestPatternEngineFindsTheCorpusThreats sends the project's test cases
+// through SMTP to a daemon with a private clamd and checks each verdict.
+func TestPatternEngineFindsTheCorpusThreats(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec()})
+	nested := zipped(t, map[string][]byte{"outer/inner.zip": zipped(t, map[string][]byte{"eicar.com": []byte(eicar)})})
+	var qp bytes.Buffer
+	qw := quotedprintable.NewWriter(&qp)
+	qw.Write([]byte("Dear user, =here is the text: " + eicar + " end"))
+	qw.Close()
+	attachedMsg := "From: x@example.net\r\nSubject: inner\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n--in\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
+		"--in\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=e.com\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		b64lines([]byte(eicar)) + "--in--\r\n"
+	cases := []struct {
+		name, body string
+		state      string
+		finding    string // signature prefix ("" = none from clamd)
+		location   string
+		extra      string // another finding name expected
+	}{
+		{"clean", withAttachment("clean", "application/pdf", "report.pdf", []byte("%PDF-1.4 harmless")), store.StateDelivered, "", "", ""},
+		{"eicar-nested-zip", withAttachment("nested", "application/zip", "docs.zip", nested), store.StateQuarantined, "MailInspector.Test.EICAR", "part 2 (docs.zip)", ""},
+		{"eicar-misnamed", withAttachment("misnamed", "application/pdf", "invoice.pdf", zipped(t, map[string][]byte{"a.com": []byte(eicar)})),
+			store.StateQuarantined, "MailInspector.Test.EICAR", "part 2 (invoice.pdf)", "type-mismatch"},
+		{"eicar-qp-text", "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: qp\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
+			"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + qp.String() + "\r\n",
+			store.StateQuarantined, "MailInspector.Test.EICAR.Body", "part 1", ""},
+		{"eicar-attached-message", "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: fwd\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
+			"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n" +
+			attachedMsg + "--o--\r\n", store.StateQuarantined, "MailInspector.Test.EICAR", "part 2.2 (e.com) in an attached message", ""},
+		{"yara", withAttachment("yara", "text/plain", "notes.txt", []byte("xx MAILINSPECTOR-YARA-TEST-7f3c xx")), store.StateQuarantined,
+			"YARA.MailInspector_Test_YARA", "part 2 (notes.txt)", ""},
+		{"disguised-exe", withAttachment("exe", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 a program that is not a PDF")),
+			store.StateDelivered, "", "", "disguised-executable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := a.Messages(t.Context(), 1000)
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, c.body))
+			after, _ := a.Messages(t.Context(), 1000)
+			if len(after) != len(before)+1 {
+				t.Fatalf("messages %d -> %d", len(before), len(after))
+			}
+			d := waitState(t, a, after[0].ID, c.state, 10*time.Second)
+			var clam, other bool
+			for _, f := range d.Findings {
+				if f.Engine == "clamd" && c.finding != "" && strings.HasPrefix(f.Name, c.finding) {
+					clam = true
+					if f.Location != c.location || f.Risk != "high" || f.Threat != "malware" {
+						t.Errorf("finding %+v, want location %q", f, c.location)
+					}
+				}
+				if c.extra != "" && f.Name == c.extra {
+					other = true
+				}
+			}
+			if c.finding != "" && !clam || c.extra != "" && !other {
+				t.Fatalf("findings %+v", d.Findings)
+			}
+			if c.finding == "" {
+				for _, f := range d.Findings {
+					if f.Engine == "clamd" {
+						t.Fatalf("clean message with a clamd finding %+v", f)
+					}
+				}
+			}
+			for _, e := range d.Trail {
+				if e.Stage == "pattern-engine" && (e.Outcome == "skipped" || e.Outcome == "error") {
+					t.Fatalf("pattern engine %s: %s", e.Outcome, e.Detail)
+				}
+			}
+		})
+	}
+}
+
+// TestClamdDownOrSilentMailFlows: the degradation contract for clamd. The
+// scan is skipped and says why, the message is delivered, and the wait is
+// bounded by engine.clamd_timeout; when clamd is back the next message is
+// scanned again with nothing done.
+func TestClamdDownOrSilentMailFlows(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	must(t, err)
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	cd.Stop()
+	for _, tc := range []struct{ name, spec, reason string }{
+		{"down", cd.Spec(), "clamd: dial unix"},
+		{"silent", silent.Addr().String(), "timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": tc.spec, "engine.clamd_timeout": "500ms"})
+			start := time.Now()
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment("x", "application/zip", "a.zip", []byte(eicar))))
+			d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 10*time.Second)
+			if el := time.Since(start); el > 5*time.Second {
+				t.Errorf("message took %s with clamd %s", el, tc.name)
+			}
+			found := false
+			for _, e := range d.Trail {
+				if e.Stage == "pattern-engine" {
+					found = true
+					if e.Outcome != "skipped" || e.Service != "clamd" || !strings.Contains(e.Detail, tc.reason) {
+						t.Fatalf("trail entry %+v, want skipped with %q", e, tc.reason)
+					}
+				}
+			}
+			if !found {
+				t.Fatal("no pattern-engine entry in the trail")
+			}
+			if tc.name != "down" {
+				return
+			}
+			// clamd comes back: the next message is scanned, nothing done.
+			cd.Start(t)
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment("y", "application/zip", "b.zip", []byte(eicar))))
+			ms, _ := a.Messages(t.Context(), 10)
+			d = waitState(t, a, ms[0].ID, store.StateQuarantined, 10*time.Second)
+			if len(d.Findings) == 0 || d.Findings[0].Engine != "clamd" {
+				t.Fatalf("after clamd came back: %+v", d.Findings)
+			}
+		})
+	}
+}
