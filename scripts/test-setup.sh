@@ -6,6 +6,9 @@ need=()
 command -v swaks >/dev/null || need+=(swaks)
 command -v postfix >/dev/null || [[ -x /usr/sbin/postfix ]] || need+=(postfix)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# zip and 7z make real encrypted archives (ZipCrypto, WinZip AES) for the archive tests.
+command -v zip >/dev/null || need+=(zip)
+command -v 7z >/dev/null || need+=(p7zip-full)
 # clamd for the pattern-engine tests (they run a private one with testdata/clamav).
 command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || need+=(clamav-daemon)
 # swaks --tls needs Net::SSLeay.

@@ -233,8 +233,14 @@ func (w *walker) leaf(p *Part, body io.Reader) error {
 		err = w.visit(p, src)
 	}
 	// Whatever visit left unread still counts for hashes and size.
-	if _, cerr := io.Copy(io.Discard, src); cerr != nil {
-		w.malformed(p.Path, "body: %v", cerr)
+	if _, cerr := io.Copy(io.Discard, src); cerr != nil && counted.err == nil {
+		counted.err = cerr
+	}
+	if counted.err != nil {
+		// A damaged body (bad base64, cut short): what visit made of the
+		// broken read is not visit's own failure.
+		w.malformed(p.Path, "body: %v", counted.err)
+		err = nil
 	}
 	p.Size = counted.n
 	p.SHA1, p.SHA256 = hex.EncodeToString(h1.Sum(nil)), hex.EncodeToString(h256.Sum(nil))
@@ -283,13 +289,18 @@ func (c *capWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// countingReader counts bytes and remembers a read error other than EOF.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
 	return n, err
 }
