@@ -110,6 +110,9 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting and waits for sessions to end (until ctx ends,
 // then closes them: a client cut off before 250 retries, nothing is lost).
 func (s *Server) Shutdown(ctx context.Context) error {
+	// go-smtp learns of the listener only once Serve's goroutine runs; a
+	// Shutdown before that would leave Accept waiting forever.
+	s.ln.Close()
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()
