@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"mailinspector/internal/analysis"
+	"mailinspector/internal/archive"
 	"mailinspector/internal/control"
 	"mailinspector/internal/delivery"
 	"mailinspector/internal/engine/clamd"
@@ -93,12 +94,15 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
+	archives := archive.Limits{MaxDepth: s.Archive.MaxDepth, MaxMembers: s.Archive.MaxMembers,
+		MaxTotalBytes: s.Archive.MaxExpandedBytes, MaxRatio: int64(s.Archive.MaxRatio), MaxInMemory: s.Archive.MaxInMemory}
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: []analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
-			analysis.Extraction{Limits: message.DefaultLimits},
-			analysis.PatternEngine{Clamd: clam, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits},
+			analysis.Extraction{Limits: message.DefaultLimits, Archives: archives, Passwords: s.Archive.Passwords},
+			analysis.PatternEngine{Clamd: clam, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
+				Archives: archives, Passwords: s.Archive.Passwords},
 		}},
 		Decide: a.decide, Queued: a.queue.Submit}
 

@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"mime/quotedprintable"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +49,25 @@ func withAttachment(subject, ctype, filename string, content []byte) string {
 		b64lines(content) + "--b1--\r\n"
 }
 
+// encryptedZipMessage attaches EICAR in a zip that Info-ZIP encrypted with
+// password, under the given text.
+func encryptedZipMessage(t *testing.T, text, password string) string {
+	zipBin := testutil.RequireTool(t, "zip")
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "eicar.com"), []byte(eicar), 0o644))
+	cmd := exec.Command(zipBin, "-q", "-P", password, "secure.zip", "eicar.com")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zip: %v %s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "secure.zip"))
+	must(t, err)
+	return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: secure\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: application/zip\r\n" +
+		"Content-Disposition: attachment; filename=\"secure.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64lines(data) +
+		"--b1\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n--b1--\r\n"
+}
+
 // TestPatternEngineFindsTheCorpusThreats sends the project's test cases
 // through SMTP to a daemon with a private clamd and checks each verdict.
 func TestPatternEngineFindsTheCorpusThreats(t *testing.T) {
@@ -68,9 +90,9 @@ func TestPatternEngineFindsTheCorpusThreats(t *testing.T) {
 		extra      string // another finding name expected
 	}{
 		{"clean", withAttachment("clean", "application/pdf", "report.pdf", []byte("%PDF-1.4 harmless")), store.StateDelivered, "", "", ""},
-		{"eicar-nested-zip", withAttachment("nested", "application/zip", "docs.zip", nested), store.StateQuarantined, "MailInspector.Test.EICAR", "part 2 (docs.zip)", ""},
+		{"eicar-nested-zip", withAttachment("nested", "application/zip", "docs.zip", nested), store.StateQuarantined, "MailInspector.Test.EICAR", "part 2 (docs.zip): docs.zip/outer/inner.zip/eicar.com", ""},
 		{"eicar-misnamed", withAttachment("misnamed", "application/pdf", "invoice.pdf", zipped(t, map[string][]byte{"a.com": []byte(eicar)})),
-			store.StateQuarantined, "MailInspector.Test.EICAR", "part 2 (invoice.pdf)", "type-mismatch"},
+			store.StateQuarantined, "MailInspector.Test.EICAR", "part 2 (invoice.pdf): invoice.pdf/a.com", "type-mismatch"},
 		{"eicar-qp-text", "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: qp\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
 			"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + qp.String() + "\r\n",
 			store.StateQuarantined, "MailInspector.Test.EICAR.Body", "part 1", ""},
@@ -79,6 +101,11 @@ func TestPatternEngineFindsTheCorpusThreats(t *testing.T) {
 			attachedMsg + "--o--\r\n", store.StateQuarantined, "MailInspector.Test.EICAR", "part 2.2 (e.com) in an attached message", ""},
 		{"yara", withAttachment("yara", "text/plain", "notes.txt", []byte("xx MAILINSPECTOR-YARA-TEST-7f3c xx")), store.StateQuarantined,
 			"YARA.MailInspector_Test_YARA", "part 2 (notes.txt)", ""},
+		{"encrypted-zip-password-in-body", encryptedZipMessage(t, "Your documents. The password is: Tr1cky-42", "Tr1cky-42"), store.StateQuarantined,
+			"MailInspector.Test.EICAR", "part 1 (secure.zip): secure.zip/eicar.com", ""}, // the password comes after the zip
+		{"encrypted-zip-no-password", encryptedZipMessage(t, "No password for you.", "Tr1cky-42"), store.StateDelivered, "", "", "unscannable"},
+		{"zip-bomb", withAttachment("bomb", "application/zip", "bomb.zip", zipped(t, map[string][]byte{"zeros": make([]byte, 50<<20)})),
+			store.StateDelivered, "", "", "unscannable"},
 		{"disguised-exe", withAttachment("exe", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 a program that is not a PDF")),
 			store.StateDelivered, "", "", "disguised-executable"},
 	}

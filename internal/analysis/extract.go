@@ -3,8 +3,10 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
+	"mailinspector/internal/archive"
 	"mailinspector/internal/message"
 )
 
@@ -12,7 +14,9 @@ import (
 // stages after it, and reports what is wrong with its structure and which
 // attachments are not what they claim to be.
 type Extraction struct {
-	Limits message.Limits
+	Limits    message.Limits
+	Archives  archive.Limits
+	Passwords []string // the administrator's list for encrypted archives
 }
 
 func (Extraction) Name() string    { return "extraction" }
@@ -30,12 +34,45 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 		return Result{}, fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
+	// Archives are opened in a second pass: the password for one may be in
+	// a text part that comes after it.
 	res, err := message.Walk(f, x.Limits, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	m.Extract = res
 	var out Result
+	f2, err := m.Open()
+	if err != nil {
+		return Result{}, fmt.Errorf("spool: %w", err)
+	}
+	defer f2.Close()
+	pws := passwords(m, x.Passwords)
+	members, locked := 0, 0
+	_, err = message.Walk(f2, x.Limits, func(p *message.Part, content io.Reader) error {
+		pk, err := peek(content, x.Archives.MaxInMemory)
+		if err != nil || !archive.IsArchive(pk.trueType) {
+			return nil
+		}
+		if pk.tooBig {
+			out.Findings = append(out.Findings, unscannable(p, archive.Problem{Path: archiveName(p), Reason: "size",
+				Detail: fmt.Sprintf("archive larger than %d bytes", x.Archives.MaxInMemory)}))
+			return nil
+		}
+		ar, err := archive.Walk(archiveName(p), pk.trueType, pk.archive, x.Archives, pws, nil)
+		if err != nil {
+			return err
+		}
+		members += len(ar.Members)
+		for _, pr := range ar.Problems {
+			locked++
+			out.Findings = append(out.Findings, unscannable(p, pr))
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
 	if len(res.Malformed) > 0 {
 		out.Findings = append(out.Findings, Finding{Engine: "extraction", Risk: RiskLow, Name: "malformed", Location: "MIME structure",
 			Detail: strings.Join(res.Malformed, "; ")})
@@ -56,7 +93,10 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 		out.Findings = append(out.Findings, fnd)
 	}
-	out.Detail = fmt.Sprintf("%d parts, %d attachments, %d URLs", len(res.Parts), attachments, len(res.URLs))
+	out.Detail = fmt.Sprintf("%d parts, %d attachments, %d URLs, %d archive members", len(res.Parts), attachments, len(res.URLs), members)
+	if locked > 0 {
+		out.Detail += fmt.Sprintf(", %d unscannable", locked)
+	}
 	return out, nil
 }
 

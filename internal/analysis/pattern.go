@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"mailinspector/internal/archive"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
 )
@@ -16,9 +17,11 @@ import (
 // skipped (ErrUnavailable) and the message goes on: the degradation
 // contract, here for clamd.
 type PatternEngine struct {
-	Clamd   *clamd.Client // nil: not configured
-	Timeout time.Duration // for the whole message
-	Limits  message.Limits
+	Clamd     *clamd.Client // nil: not configured
+	Timeout   time.Duration // for the whole message
+	Limits    message.Limits
+	Archives  archive.Limits
+	Passwords []string // the administrator's list for encrypted archives
 }
 
 func (PatternEngine) Name() string    { return "pattern-engine" }
@@ -39,13 +42,15 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	defer f.Close()
 	var out Result
-	scanned, unscannable := 0, 0
-	_, err = message.Walk(f, pe.Limits, func(p *message.Part, content io.Reader) error {
+	scanned, unscanned := 0, 0
+	pws := passwords(m, pe.Passwords)
+	// scan sends one file to clamd; where says where it was found.
+	scan := func(p *message.Part, where string, content io.Reader) error {
 		res, err := pe.Clamd.Scan(ctx, content)
 		switch {
 		case errors.Is(err, clamd.ErrSizeLimit):
-			unscannable++
-			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskLow, Name: "unscannable", Location: partLocation(p),
+			unscanned++
+			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskLow, Name: "unscannable", Location: where,
 				Detail: "larger than clamd's StreamMaxLength"})
 			return nil
 		case err != nil:
@@ -54,16 +59,32 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 		scanned++
 		if res.Infected {
 			out.Findings = append(out.Findings, Finding{Engine: "clamd", Threat: "malware", Risk: RiskHigh, Name: res.Signature,
-				Location: partLocation(p), Detail: "declared as " + p.DeclaredType})
+				Location: where, Detail: "declared as " + p.DeclaredType})
 		}
 		return nil
+	}
+	_, err = message.Walk(f, pe.Limits, func(p *message.Part, content io.Reader) error {
+		pk, err := peek(content, pe.Archives.MaxInMemory)
+		if err != nil {
+			return nil // a damaged body: the extraction stage reports it
+		}
+		if pk.archive == nil {
+			return scan(p, partLocation(p), pk.stream)
+		}
+		// Each file of an archive is scanned on its own, decrypted where a
+		// password opened it; what could not be opened the extraction stage
+		// reports as unscannable.
+		_, err = archive.Walk(archiveName(p), pk.trueType, pk.archive, pe.Archives, pws, func(mb *archive.Member, r io.Reader) error {
+			return scan(p, partLocation(p)+": "+mb.Path, r)
+		})
+		return err
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v (after %d of the parts)", ErrUnavailable, err, scanned)
 	}
 	out.Detail = fmt.Sprintf("%d parts scanned", scanned)
-	if unscannable > 0 {
-		out.Detail += fmt.Sprintf(", %d too large to scan", unscannable)
+	if unscanned > 0 {
+		out.Detail += fmt.Sprintf(", %d too large to scan", unscanned)
 	}
 	return out, nil
 }

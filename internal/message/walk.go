@@ -61,6 +61,9 @@ type Result struct {
 	Parts     []Part
 	URLs      []URL
 	Malformed []string // what was wrong, in order found
+	// PasswordHints are words the text offers as a password ("password:
+	// x7Gh2"), for encrypted attachments.
+	PasswordHints []string
 }
 
 // Visit is called for every leaf part with its decoded content; content
@@ -248,6 +251,7 @@ func (w *walker) leaf(p *Part, body io.Reader) error {
 	if text {
 		html := p.ContentType == "text/html"
 		w.res.URLs = append(w.res.URLs, ExtractURLs(textBuf.Bytes(), html, p.Path)...)
+		w.res.PasswordHints = appendHints(w.res.PasswordHints, textBuf.Bytes(), html)
 	}
 	w.res.Parts = append(w.res.Parts, *p)
 	if err != nil {

@@ -256,3 +256,20 @@ func FuzzExtractURLs(f *testing.F) {
 		}
 	})
 }
+
+func TestPasswordHints(t *testing.T) {
+	for body, want := range map[string]string{
+		"The password is: Xk29!aa":                              "Xk29!aa",
+		"Passwort: geheim123.":                                  "geheim123",
+		"<p>Use <b>password</b> <i>&quot;tulip77&quot;</i></p>": "tulip77",
+		"pw=abc123 for the zip":                                 "abc123",
+		"mot de passe : Soleil2026":                             "Soleil2026",
+		"no cue here at all":                                    "",
+	} {
+		isHTML := strings.HasPrefix(body, "<")
+		got := appendHints(nil, []byte(body), isHTML)
+		if want == "" && len(got) != 0 || want != "" && (len(got) == 0 || got[0] != want) {
+			t.Errorf("%q: hints %q, want %q", body, got, want)
+		}
+	}
+}

@@ -64,6 +64,15 @@ type Settings struct {
 		ClamdTimeout time.Duration
 	}
 
+	Archive struct {
+		Passwords        []string
+		MaxDepth         int
+		MaxMembers       int
+		MaxExpandedBytes int64
+		MaxRatio         int
+		MaxInMemory      int64
+	}
+
 	DNS struct {
 		Resolver string
 	}
@@ -219,6 +228,18 @@ var keys = []Key{
 			}
 			return hostPort(v)
 		}},
+	{"archive.passwords", "", "Comma-separated passwords tried on encrypted archives after the ones the message text offers (\"password: …\"). An archive none opens is unscannable.",
+		func(s *Settings, v string) error { s.Archive.Passwords = splitList(v); return nil }},
+	{"archive.max_depth", "5", "Archives nested deeper than this are not opened (unscannable).",
+		intIn(func(s *Settings) *int { return &s.Archive.MaxDepth }, 1, 20)},
+	{"archive.max_members", "2000", "Files in one archive, nested ones included, past which the rest is unscannable.",
+		intIn(func(s *Settings) *int { return &s.Archive.MaxMembers }, 1, 100000)},
+	{"archive.max_expanded_bytes", "268435456", "Bytes one archive may expand to, nested ones included (zip bombs end here).",
+		bytesIn(func(s *Settings) *int64 { return &s.Archive.MaxExpandedBytes }, 1<<20, 1<<34)},
+	{"archive.max_ratio", "200", "Largest expansion of a compressed file over its compressed size (past 1 MB expanded).",
+		intIn(func(s *Settings) *int { return &s.Archive.MaxRatio }, 2, 100000)},
+	{"archive.max_in_memory", "33554432", "Largest archive held in memory to be opened (per message being analysed); larger ones are unscannable.",
+		bytesIn(func(s *Settings) *int64 { return &s.Archive.MaxInMemory }, 1<<20, 1<<30)},
 	{"engine.clamd_timeout", "30s", "Longest wait for clamd on one message; past it the pattern-engine scan is skipped (the trail says so) and the message goes on.",
 		dur(func(s *Settings) *time.Duration { return &s.Engine.ClamdTimeout }, 100*time.Millisecond)},
 }
@@ -296,6 +317,17 @@ func dur(field func(*Settings) *time.Duration, min time.Duration) func(*Settings
 			return fmt.Errorf("want a duration of at least %s, like 30s, 5m or 2h", min)
 		}
 		*field(s) = d
+		return nil
+	}
+}
+
+func bytesIn(field func(*Settings) *int64, lo, hi int64) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a byte count from %d to %d", lo, hi)
+		}
+		*field(s) = n
 		return nil
 	}
 }
