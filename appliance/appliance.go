@@ -103,6 +103,8 @@ func (a *Appliance) start() error {
 			analysis.Extraction{Limits: message.DefaultLimits, Archives: archives, Passwords: s.Archive.Passwords},
 			analysis.PatternEngine{Clamd: clam, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
 				Archives: archives, Passwords: s.Archive.Passwords},
+			analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
+				BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains},
 		}},
 		Decide: a.decide, Queued: a.queue.Submit}
 

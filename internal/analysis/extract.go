@@ -64,6 +64,9 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 			return err
 		}
 		members += len(ar.Members)
+		for _, mb := range ar.Members {
+			m.Members = append(m.Members, ArchiveMember{Part: *p, Member: mb})
+		}
 		for _, pr := range ar.Problems {
 			locked++
 			out.Findings = append(out.Findings, unscannable(p, pr))

@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"time"
 
+	"mailinspector/internal/archive"
 	"mailinspector/internal/message"
 	"mailinspector/internal/store"
 )
@@ -58,6 +59,14 @@ type Message struct {
 	Open func() (io.ReadCloser, error)
 	// Extract is the message taken apart, once the extraction stage ran.
 	Extract *message.Result
+	// Members are the files found in its archives.
+	Members []ArchiveMember
+}
+
+// ArchiveMember is a file inside an archive attachment.
+type ArchiveMember struct {
+	Part   message.Part
+	Member archive.Member
 }
 
 // Result is what one stage concluded.

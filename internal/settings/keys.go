@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mailinspector/internal/message"
 )
 
 // Settings is the typed, validated form of the settings file. Every field is
@@ -46,6 +49,14 @@ type Settings struct {
 	Senders struct {
 		Blocked  []string
 		Approved []string
+	}
+
+	Lists struct {
+		BlockedHashes   []string
+		ApprovedHashes  []string
+		BlockedURLs     []string
+		BlockedDomains  []string
+		ApprovedDomains []string
 	}
 
 	Delivery struct {
@@ -166,6 +177,16 @@ var keys = []Key{
 		addrList(func(s *Settings) *[]string { return &s.Senders.Blocked })},
 	{"senders.approved", "", "Comma-separated approved senders, same forms as senders.blocked. A match is recorded; blocked wins over approved.",
 		addrList(func(s *Settings) *[]string { return &s.Senders.Approved })},
+	{"lists.blocked_hashes", "", "Comma-separated SHA-256 or SHA-1 hashes of files (attachments and archive members) that are high-risk findings.",
+		hashList(func(s *Settings) *[]string { return &s.Lists.BlockedHashes })},
+	{"lists.approved_hashes", "", "Comma-separated SHA-256 or SHA-1 hashes of files known to be good; a match is recorded in the trail.",
+		hashList(func(s *Settings) *[]string { return &s.Lists.ApprovedHashes })},
+	{"lists.blocked_urls", "", "Comma-separated URLs that are high-risk findings, with everything below them (normalised as links in mail are).",
+		urlList(func(s *Settings) *[]string { return &s.Lists.BlockedURLs })},
+	{"lists.blocked_domains", "", "Comma-separated domains whose links (subdomains included) are high-risk findings.",
+		domains(func(s *Settings) *[]string { return &s.Lists.BlockedDomains })},
+	{"lists.approved_domains", "", "Comma-separated domains whose links are trusted; approved wins over blocked.",
+		domains(func(s *Settings) *[]string { return &s.Lists.ApprovedDomains })},
 
 	{"delivery.relay", "", "Where MTA mode delivers: comma-separated smarthosts (host:port) tried in order, or mx for MX routing. Empty: a Maildir per recipient under maildir/ in the data directory.",
 		func(s *Settings, v string) error {
@@ -328,6 +349,36 @@ func bytesIn(field func(*Settings) *int64, lo, hi int64) func(*Settings, string)
 			return fmt.Errorf("want a byte count from %d to %d", lo, hi)
 		}
 		*field(s) = n
+		return nil
+	}
+}
+
+func hashList(field func(*Settings) *[]string) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		var out []string
+		for _, h := range splitList(v) {
+			h = strings.ToLower(h)
+			if _, err := hex.DecodeString(h); err != nil || (len(h) != 64 && len(h) != 40) {
+				return fmt.Errorf("%q is not a SHA-256 or SHA-1 in hex", h)
+			}
+			out = append(out, h)
+		}
+		*field(s) = out
+		return nil
+	}
+}
+
+func urlList(field func(*Settings) *[]string) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		var out []string
+		for _, raw := range splitList(v) {
+			n, ok := message.Normalize(raw, nil)
+			if !ok {
+				return fmt.Errorf("%q is not an http, https or ftp URL", raw)
+			}
+			out = append(out, n)
+		}
+		*field(s) = out
 		return nil
 	}
 }

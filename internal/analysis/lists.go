@@ -1,0 +1,107 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// LocalLists matches what the message holds against the administrator's
+// lists: file hashes (SHA-256 or SHA-1, attachments and archive members),
+// URLs (a listed URL matches itself and everything below it) and domains
+// (a listed domain matches its subdomains too). Approved entries are
+// recorded in the trail; blocked ones are high-risk findings.
+type LocalLists struct {
+	BlockedHashes   []string
+	ApprovedHashes  []string
+	BlockedURLs     []string
+	BlockedDomains  []string
+	ApprovedDomains []string
+}
+
+func (LocalLists) Name() string    { return "local-lists" }
+func (LocalLists) Service() string { return "" }
+
+func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
+	if m.Extract == nil {
+		return Result{Outcome: OutcomeOK, Detail: "nothing extracted to match"}, nil
+	}
+	var out Result
+	var approved []string
+	checkHash := func(where string, hashes ...string) {
+		for _, h := range hashes {
+			if listed(h, l.BlockedHashes) {
+				out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malware", Risk: RiskHigh,
+					Name: "blocked-hash", Location: where, Detail: "file hash " + h + " is on the blocked list"})
+				return
+			}
+			if listed(h, l.ApprovedHashes) {
+				approved = append(approved, where+" (approved hash)")
+				return
+			}
+		}
+	}
+	for i := range m.Extract.Parts {
+		p := &m.Extract.Parts[i]
+		if p.Attachment {
+			checkHash(partLocation(p), p.SHA256, p.SHA1)
+		}
+	}
+	for _, mb := range m.Members {
+		checkHash(partLocation(&mb.Part)+": "+mb.Member.Path, mb.Member.SHA256)
+	}
+	for _, u := range m.Extract.URLs {
+		host := ""
+		if pu, err := url.Parse(u.URL); err == nil {
+			host = pu.Hostname()
+		}
+		switch {
+		case matchDomain(host, l.ApprovedDomains) != "":
+			approved = append(approved, u.URL+" (approved domain)")
+		case matchURL(u.URL, l.BlockedURLs) != "":
+			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
+				Name: "blocked-url", Location: "part " + u.Where, Detail: u.URL + " matches blocked URL " + matchURL(u.URL, l.BlockedURLs)})
+		case matchDomain(host, l.BlockedDomains) != "":
+			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
+				Name: "blocked-domain", Location: "part " + u.Where, Detail: u.URL + " is in blocked domain " + matchDomain(host, l.BlockedDomains)})
+		}
+	}
+	if len(approved) > 0 {
+		out.Detail = strings.Join(approved, "; ")
+	} else if len(out.Findings) == 0 {
+		out.Detail = fmt.Sprintf("%d files and %d URLs checked", len(m.Extract.Parts)+len(m.Members), len(m.Extract.URLs))
+	}
+	return out, nil
+}
+
+func listed(h string, list []string) bool {
+	for _, x := range list {
+		if strings.EqualFold(h, x) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchDomain(host string, domains []string) string {
+	host = strings.ToLower(host)
+	for _, d := range domains {
+		d = strings.TrimPrefix(d, ".")
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return d
+		}
+	}
+	return ""
+}
+
+// matchURL: a listed URL matches itself and what lies below it (the same
+// scheme and host, a path under its path).
+func matchURL(u string, list []string) string {
+	for _, x := range list {
+		if u == x || strings.HasPrefix(u, strings.TrimSuffix(x, "/")+"/") || strings.HasPrefix(u, x+"?") {
+			return x
+		}
+	}
+	return ""
+}
