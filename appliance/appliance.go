@@ -25,6 +25,7 @@ import (
 	"mailinspector/internal/delivery"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
+	"mailinspector/internal/policy"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/smtpd"
 	"mailinspector/internal/spool"
@@ -106,7 +107,7 @@ func (a *Appliance) start() error {
 			analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
 				BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains},
 		}},
-		Decide: a.decide, Queued: a.queue.Submit}
+		Decide: policy.Default{BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag}.Decide, Queued: a.queue.Submit}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {
@@ -208,28 +209,6 @@ func (a *Appliance) deliveryTarget() string {
 		return fmt.Sprint(s.Delivery.Relay)
 	}
 	return "maildir " + filepath.Join(a.DataDir, "maildir")
-}
-
-// decide is the policy until the policy engine lands: BCC mode only
-// monitors; high risk is quarantined; everything else is delivered.
-func (a *Appliance) decide(m *store.Message, rep analysis.Report) analysis.Decision {
-	if a.Settings.Mode == "bcc" {
-		action := "deliver"
-		if rep.Risk == analysis.RiskHigh {
-			action = "quarantine"
-		}
-		return analysis.Decision{State: store.StateMonitored, Action: "monitor: " + action}
-	}
-	if rep.Risk == analysis.RiskHigh {
-		reason := "threat"
-		for _, f := range rep.Findings {
-			if f.Risk == analysis.RiskHigh && f.Name == "malformed" {
-				reason = "malformed"
-			}
-		}
-		return analysis.Decision{State: store.StateQuarantined, Action: "quarantine", Reason: reason}
-	}
-	return analysis.Decision{State: store.StateQueued, Action: "deliver"}
 }
 
 // sweepSpool removes spool files that no message needs any more: files of

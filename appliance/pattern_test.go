@@ -207,3 +207,29 @@ func TestClamdDownOrSilentMailFlows(t *testing.T) {
 		})
 	}
 }
+
+// TestMediumRiskIsTaggedOnDelivery: the default policy passes and tags a
+// medium-risk message (here a disguised executable): subject tag and
+// X-MailInspector headers, and a sender's own X-MailInspector-Risk is
+// dropped.
+func TestMediumRiskIsTaggedOnDelivery(t *testing.T) {
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr})
+	body := strings.Replace(withAttachment("Invoice", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 not a PDF")),
+		"Subject: Invoice\r\n", "Subject: Invoice\r\nX-MailInspector-Risk: none\r\n", 1)
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, body))
+	got := sink.WaitFor(t, 1, 10*time.Second)
+	data := string(got[0].Data)
+	for _, want := range []string{"Subject: [Suspicious] Invoice\r\n", "X-MailInspector-Risk: medium\r\n", "X-MailInspector-Threats: suspicious file\r\n"} {
+		if !strings.Contains(data, want) {
+			t.Errorf("delivered message lacks %q", want)
+		}
+	}
+	if strings.Contains(data, "X-MailInspector-Risk: none") {
+		t.Error("the sender's forged X-MailInspector-Risk was delivered")
+	}
+	d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 5*time.Second)
+	if d.Action != "tag" || d.Risk != "medium" {
+		t.Fatalf("verdict %+v", d.MessageSummary)
+	}
+}

@@ -20,9 +20,10 @@ type Finding = store.Finding
 
 // Decision is what policy makes of a report.
 type Decision struct {
-	State  string // store.StateQueued, StateQuarantined, StateDeleted, StateMonitored
-	Action string
-	Reason string
+	State   string // store.StateQueued, StateQuarantined, StateDeleted, StateMonitored
+	Action  string
+	Reason  string
+	Rewrite *store.Rewrite // what delivery changes (pass and tag)
 }
 
 // Runner is the bounded worker pool that takes received messages, runs the
@@ -94,7 +95,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 		v.State, v.AnalyseAfter = store.StateAnalysing, time.Now().Add(rep.Hold)
 	} else {
 		dec = r.Decide(meta, rep)
-		v.State, v.Action, v.Reason = dec.State, dec.Action, dec.Reason
+		v.State, v.Action, v.Reason, v.Rewrite = dec.State, dec.Action, dec.Reason, dec.Rewrite
 	}
 	// A verdict may be lost in a power failure: the message is analysed
 	// again. A spool file the verdict makes useless goes only once the

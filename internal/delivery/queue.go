@@ -90,7 +90,13 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 	}
 	var trace []string
 	env := &Envelope{ID: id, From: meta.From, Size: meta.Size,
-		Open:  func() (io.ReadCloser, error) { return q.Spool.Open(id) },
+		Open: func() (io.ReadCloser, error) {
+			f, err := q.Spool.Open(id)
+			if err != nil || meta.Rewrite.Empty() {
+				return f, err
+			}
+			return rewriteHeader(f, meta.Rewrite), nil
+		},
 		Trace: func(d string) { trace = append(trace, d) }}
 	for _, i := range due {
 		env.To = append(env.To, rcpts[i].Rcpt)

@@ -51,6 +51,10 @@ type Settings struct {
 		Approved []string
 	}
 
+	Policy struct {
+		SubjectTag string
+	}
+
 	Lists struct {
 		BlockedHashes   []string
 		ApprovedHashes  []string
@@ -177,6 +181,8 @@ var keys = []Key{
 		addrList(func(s *Settings) *[]string { return &s.Senders.Blocked })},
 	{"senders.approved", "", "Comma-separated approved senders, same forms as senders.blocked. A match is recorded; blocked wins over approved.",
 		addrList(func(s *Settings) *[]string { return &s.Senders.Approved })},
+	{"policy.subject_tag", "[Suspicious]", "Put before the Subject of messages the policy passes and tags (medium risk by default). Empty: the Subject stays as it is; the X-MailInspector-Risk and X-MailInspector-Threats headers are added either way.",
+		func(s *Settings, v string) error { s.Policy.SubjectTag = v; return nil }},
 	{"lists.blocked_hashes", "", "Comma-separated SHA-256 or SHA-1 hashes of files (attachments and archive members) that are high-risk findings.",
 		hashList(func(s *Settings) *[]string { return &s.Lists.BlockedHashes })},
 	{"lists.approved_hashes", "", "Comma-separated SHA-256 or SHA-1 hashes of files known to be good; a match is recorded in the trail.",

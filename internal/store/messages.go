@@ -63,7 +63,20 @@ type Message struct {
 	Reason       string
 	AnalyseAfter time.Time
 	Updated      time.Time
+	Rewrite      *Rewrite
 }
+
+// Rewrite is what delivery changes in a message's header (the "pass and
+// tag" action): a prefix for the Subject and header fields to add. Fields
+// of these names that came with the message are removed, so a sender
+// cannot forge them.
+type Rewrite struct {
+	SubjectPrefix string   `json:"subject_prefix,omitempty"`
+	AddHeaders    []string `json:"add_headers,omitempty"` // "Name: value"
+}
+
+// Empty says whether the rewrite changes nothing.
+func (r *Rewrite) Empty() bool { return r == nil || r.SubjectPrefix == "" && len(r.AddHeaders) == 0 }
 
 type Recipient struct {
 	MessageID   string
@@ -161,6 +174,7 @@ type Verdict struct {
 	Subject      string
 	HeaderFrom   string
 	MessageID    string
+	Rewrite      *Rewrite
 	Trail        []TrailEntry
 	Findings     []Finding
 }
@@ -168,9 +182,14 @@ type Verdict struct {
 // SaveVerdict records a verdict: the trail grows, the findings are those of
 // the latest run.
 func SaveVerdict(tx *Tx, id string, v *Verdict) error {
+	rw := ""
+	if !v.Rewrite.Empty() {
+		b, _ := json.Marshal(v.Rewrite)
+		rw = string(b)
+	}
 	res, err := tx.Exec(`UPDATE messages SET state = ?, risk = ?, action = ?, reason = ?, analyse_after = ?,
-		subject = ?, header_from = ?, message_id = ?, updated = ? WHERE id = ?`,
-		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, time.Now().UnixNano(), id)
+		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ? WHERE id = ?`,
+		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, rw, time.Now().UnixNano(), id)
 	if err != nil {
 		return err
 	}
@@ -236,17 +255,23 @@ func UpdateRecipient(tx *Tx, r *Recipient) error {
 }
 
 const messageCols = `id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject, header_from, message_id,
-	size, state, risk, action, reason, analyse_after, updated`
+	size, state, risk, action, reason, analyse_after, updated, rewrite`
 
 type scanner interface{ Scan(...any) error }
 
 func scanMessage(s scanner) (*Message, error) {
 	var m Message
 	var rec, after, upd int64
-	var to string
+	var to, rw string
 	if err := s.Scan(&m.ID, &rec, &m.Kind, &m.From, &to, &m.ClientIP, &m.Helo, &m.TLS, &m.Subject, &m.HeaderFrom,
-		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd); err != nil {
+		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw); err != nil {
 		return nil, err
+	}
+	if rw != "" {
+		m.Rewrite = &Rewrite{}
+		if err := json.Unmarshal([]byte(rw), m.Rewrite); err != nil {
+			return nil, fmt.Errorf("message %s: rewrite: %w", m.ID, err)
+		}
 	}
 	m.Received, m.AnalyseAfter, m.Updated = fromNS(rec), fromNS(after), fromNS(upd)
 	if err := json.Unmarshal([]byte(to), &m.To); err != nil {
