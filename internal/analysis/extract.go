@@ -11,8 +11,9 @@ import (
 )
 
 // Extraction takes the message apart (internal/message) once, for the
-// stages after it, and reports what is wrong with its structure and which
-// attachments are not what they claim to be.
+// stages after it, and reports what is wrong with its structure, which
+// attachments are not what they claim to be, and which archives could not
+// be opened.
 type Extraction struct {
 	Limits    message.Limits
 	Archives  archive.Limits
@@ -34,54 +35,19 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 		return Result{}, fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
-	// Archives are opened in a second pass: the password for one may be in
-	// a text part that comes after it.
 	res, err := message.Walk(f, x.Limits, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	m.Extract = res
 	var out Result
-	f2, err := m.Open()
-	if err != nil {
-		return Result{}, fmt.Errorf("spool: %w", err)
-	}
-	defer f2.Close()
-	pws := passwords(m, x.Passwords)
-	members, locked := 0, 0
-	_, err = message.Walk(f2, x.Limits, func(p *message.Part, content io.Reader) error {
-		pk, err := peek(content, x.Archives.MaxInMemory)
-		if err != nil || !archive.IsArchive(pk.trueType) {
-			return nil
-		}
-		if pk.tooBig {
-			out.Findings = append(out.Findings, unscannable(p, archive.Problem{Path: archiveName(p), Reason: "size",
-				Detail: fmt.Sprintf("archive larger than %d bytes", x.Archives.MaxInMemory)}))
-			return nil
-		}
-		ar, err := archive.Walk(archiveName(p), pk.trueType, pk.archive, x.Archives, pws, nil)
-		if err != nil {
-			return err
-		}
-		members += len(ar.Members)
-		for _, mb := range ar.Members {
-			m.Members = append(m.Members, ArchiveMember{Part: *p, Member: mb})
-		}
-		for _, pr := range ar.Problems {
-			locked++
-			out.Findings = append(out.Findings, unscannable(p, pr))
-		}
-		return nil
-	})
-	if err != nil {
-		return Result{}, err
-	}
 	if len(res.Malformed) > 0 {
 		out.Findings = append(out.Findings, Finding{Engine: "extraction", Risk: RiskLow, Name: "malformed", Location: "MIME structure",
 			Detail: strings.Join(res.Malformed, "; ")})
 	}
-	attachments := 0
+	attachments, hasArchive := 0, false
 	for _, p := range res.Parts {
+		hasArchive = hasArchive || archive.IsArchive(p.TrueType)
 		if !p.Attachment {
 			continue
 		}
@@ -96,11 +62,54 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 		out.Findings = append(out.Findings, fnd)
 	}
-	out.Detail = fmt.Sprintf("%d parts, %d attachments, %d URLs, %d archive members", len(res.Parts), attachments, len(res.URLs), members)
+	locked := 0
+	if hasArchive {
+		if locked, err = x.openArchives(m, &out); err != nil {
+			return Result{}, err
+		}
+	}
+	out.Detail = fmt.Sprintf("%d parts, %d attachments, %d URLs, %d archive members", len(res.Parts), attachments, len(res.URLs), len(m.Members))
 	if locked > 0 {
 		out.Detail += fmt.Sprintf(", %d unscannable", locked)
 	}
 	return out, nil
+}
+
+// openArchives opens every archive attachment, in a second pass over the
+// message because the password for one may be in a text part after it. It
+// records the members and turns each problem into an unscannable finding.
+func (x Extraction) openArchives(m *Message, out *Result) (locked int, err error) {
+	f, err := m.Open()
+	if err != nil {
+		return 0, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	pws := passwords(m, x.Passwords)
+	_, err = message.Walk(f, x.Limits, func(p *message.Part, content io.Reader) error {
+		pk, err := peek(content, x.Archives.MaxInMemory)
+		if err != nil || !archive.IsArchive(pk.trueType) {
+			return nil
+		}
+		if pk.tooBig {
+			locked++
+			out.Findings = append(out.Findings, unscannable(p, archive.Problem{Path: archiveName(p), Reason: "size",
+				Detail: fmt.Sprintf("archive larger than %d bytes", x.Archives.MaxInMemory)}))
+			return nil
+		}
+		ar, err := archive.Walk(archiveName(p), pk.trueType, pk.archive, x.Archives, pws, nil)
+		if err != nil {
+			return err
+		}
+		for _, mb := range ar.Members {
+			m.Members = append(m.Members, ArchiveMember{Part: *p, Member: mb})
+		}
+		for _, pr := range ar.Problems {
+			locked++
+			out.Findings = append(out.Findings, unscannable(p, pr))
+		}
+		return nil
+	})
+	return locked, err
 }
 
 // partLocation names a part for people: its path in the tree and its file
