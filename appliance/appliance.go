@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/robfig/cron/v3"
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/archive"
@@ -48,6 +49,7 @@ type Appliance struct {
 	smtp    *smtpd.Server
 	control *control.Server
 	pprof   *http.Server
+	cron    *cron.Cron
 	started time.Time
 
 	cancel   context.CancelFunc
@@ -132,6 +134,11 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
+	a.cron = cron.New()
+	if _, err := a.cron.AddFunc(s.Quarantine.ExpireSchedule, a.expireQuarantine); err != nil {
+		return fmt.Errorf("quarantine.expire_schedule: %w", err)
+	}
+	a.cron.Start()
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)
@@ -177,6 +184,9 @@ func (a *Appliance) stop() error {
 	}
 	if a.pprof != nil {
 		a.pprof.Close()
+	}
+	if a.cron != nil {
+		<-a.cron.Stop().Done() // a running expiry finishes before the database closes
 	}
 	if a.cancel != nil {
 		a.cancel()

@@ -23,6 +23,7 @@ type Backend interface {
 	Quarantine(ctx context.Context) ([]MessageSummary, error)
 	Release(ctx context.Context, id string, rcpts []string) error
 	Delete(ctx context.Context, id string) error
+	Resume(ctx context.Context, id string) error
 }
 
 type Version struct {
@@ -134,6 +135,13 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{true, "released " + a[0]}, nil
+		}},
+	{[]string{"quarantine", "resume"}, "ID", "analyse a quarantined message again; the new verdict decides", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.Resume(ctx, a[0]); err != nil {
+				return nil, err
+			}
+			return Done{true, "resumed " + a[0]}, nil
 		}},
 	{[]string{"quarantine", "delete"}, "ID", "delete a quarantined message", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {

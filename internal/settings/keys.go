@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"mailinspector/internal/message"
 )
 
@@ -53,6 +55,11 @@ type Settings struct {
 
 	Policy struct {
 		SubjectTag string
+	}
+
+	Quarantine struct {
+		ExpireAfter    time.Duration
+		ExpireSchedule string
 	}
 
 	Lists struct {
@@ -183,6 +190,16 @@ var keys = []Key{
 		addrList(func(s *Settings) *[]string { return &s.Senders.Approved })},
 	{"policy.subject_tag", "[Suspicious]", "Put before the Subject of messages the policy passes and tags (medium risk by default). Empty: the Subject stays as it is; the X-MailInspector-Risk and X-MailInspector-Threats headers are added either way.",
 		func(s *Settings, v string) error { s.Policy.SubjectTag = v; return nil }},
+	{"quarantine.expire_after", "720h", "Quarantined messages older than this are deleted by the expiry schedule (720h: 30 days).",
+		dur(func(s *Settings) *time.Duration { return &s.Quarantine.ExpireAfter }, time.Second)},
+	{"quarantine.expire_schedule", "@every 1h", "When quarantine expiry runs: a cron expression (\"0 3 * * *\") or @every DURATION.",
+		func(s *Settings, v string) error {
+			s.Quarantine.ExpireSchedule = v
+			if _, err := cron.ParseStandard(v); err != nil {
+				return fmt.Errorf("want a cron expression or @every DURATION: %w", err)
+			}
+			return nil
+		}},
 	{"lists.blocked_hashes", "", "Comma-separated SHA-256 or SHA-1 hashes of files (attachments and archive members) that are high-risk findings.",
 		hashList(func(s *Settings) *[]string { return &s.Lists.BlockedHashes })},
 	{"lists.approved_hashes", "", "Comma-separated SHA-256 or SHA-1 hashes of files known to be good; a match is recorded in the trail.",

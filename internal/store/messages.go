@@ -458,3 +458,13 @@ func NewID(now time.Time) string {
 	}
 	return strconv.FormatInt(now.UnixMilli(), 36) + hex.EncodeToString(b[:])
 }
+
+// QuarantinedBefore lists quarantined messages received before t.
+func (db *DB) QuarantinedBefore(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM messages WHERE state = ? AND received < ? ORDER BY received LIMIT ?`,
+		StateQuarantined, t.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
