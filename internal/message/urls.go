@@ -23,7 +23,7 @@ const urlEnd = " \t\r\n<>\"'`{}|\\^[]"
 // path a case-insensitive regexp over every text part cost more than the
 // rest of the MIME walk together.
 func findTextURLs(text []byte, limit int) []string {
-	lower := bytes.ToLower(text)
+	lower := asciiLower(text)
 	var starts []int
 	for _, marker := range []string{"://", "www."} {
 		for off := 0; len(starts) < 4*limit; {
@@ -215,4 +215,18 @@ func Normalize(raw string, base *url.URL) (string, bool) {
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u.String(), true
+}
+
+// asciiLower lower-cases A-Z only, so that positions in the copy are
+// positions in the original (bytes.ToLower changes the length of some
+// UTF-8 and of invalid bytes; the fuzzer found it).
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
 }
