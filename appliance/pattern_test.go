@@ -1,9 +1,7 @@
 package appliance
 
 import (
-	"archive/zip"
 	"bytes"
-	"encoding/base64"
 	"mime/quotedprintable"
 	"net"
 	"os"
@@ -17,30 +15,11 @@ import (
 	"mailinspector/internal/testutil"
 )
 
-// The EICAR test file, put together at run time.
-var eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+var eicar = testutil.EICAR
 
-func b64lines(b []byte) string {
-	s := base64.StdEncoding.EncodeToString(b)
-	var out strings.Builder
-	for len(s) > 76 {
-		out.WriteString(s[:76] + "\r\n")
-		s = s[76:]
-	}
-	return out.String() + s + "\r\n"
-}
+func b64lines(b []byte) string { return testutil.Base64Lines(b) }
 
-func zipped(t *testing.T, files map[string][]byte) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, content := range files {
-		w, err := zw.Create(name)
-		must(t, err)
-		w.Write(content)
-	}
-	must(t, zw.Close())
-	return buf.Bytes()
-}
+func zipped(t *testing.T, files map[string][]byte) []byte { return testutil.Zip(t, files) }
 
 func withAttachment(subject, ctype, filename string, content []byte) string {
 	return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: " + subject + "\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +

@@ -153,21 +153,21 @@ func (w *walker) member(p string, r io.Reader, depth int, m Member) error {
 		}
 		m.Size = nn
 	} else {
-		counted := &countReader{r: content}
+		counted := &message.CountingReader{R: content}
 		var verr error
 		if w.visit != nil {
 			verr = w.visit(&m, counted)
 		}
-		if _, err := io.Copy(io.Discard, counted); err != nil && counted.err == nil {
-			counted.err = err
+		if _, err := io.Copy(io.Discard, counted); err != nil && counted.Err == nil {
+			counted.Err = err
 		}
-		if counted.err != nil {
+		if counted.Err != nil {
 			// The member itself is damaged: what visit made of the broken
 			// read is not visit's failure.
-			w.problem(p, "corrupt", "%v", counted.err)
+			w.problem(p, "corrupt", "%v", counted.Err)
 			verr = nil
 		}
-		m.Size = counted.n
+		m.Size = counted.N
 		if verr != nil {
 			m.SHA256 = hex.EncodeToString(h.Sum(nil))
 			w.res.Members = append(w.res.Members, m)
@@ -249,22 +249,6 @@ func cleanPath(p string) string {
 		p = "_"
 	}
 	return p
-}
-
-// countReader counts bytes and remembers a read error other than EOF.
-type countReader struct {
-	r   io.Reader
-	n   int64
-	err error
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if err != nil && err != io.EOF {
-		c.err = err
-	}
-	return n, err
 }
 
 var errWrongPassword = errors.New("wrong password")

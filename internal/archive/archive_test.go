@@ -2,7 +2,6 @@ package archive
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -17,19 +16,7 @@ import (
 	"mailinspector/internal/testutil"
 )
 
-func zipOf(t testing.TB, files map[string][]byte) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, content := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(content)
-	}
-	zw.Close()
-	return buf.Bytes()
-}
+func zipOf(t testing.TB, files map[string][]byte) []byte { return testutil.Zip(t, files) }
 
 func tgzOf(t testing.TB, files map[string][]byte) []byte {
 	var buf bytes.Buffer

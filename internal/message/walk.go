@@ -229,23 +229,23 @@ func (w *walker) leaf(p *Part, body io.Reader) error {
 		textBuf = &bytes.Buffer{}
 		sinks = append(sinks, &capWriter{w: textBuf, max: w.lim.MaxTextBytes})
 	}
-	counted := &countingReader{r: body}
+	counted := &CountingReader{R: body}
 	src := io.TeeReader(counted, io.MultiWriter(sinks...))
 	var err error
 	if w.visit != nil {
 		err = w.visit(p, src)
 	}
 	// Whatever visit left unread still counts for hashes and size.
-	if _, cerr := io.Copy(io.Discard, src); cerr != nil && counted.err == nil {
-		counted.err = cerr
+	if _, cerr := io.Copy(io.Discard, src); cerr != nil && counted.Err == nil {
+		counted.Err = cerr
 	}
-	if counted.err != nil {
+	if counted.Err != nil {
 		// A damaged body (bad base64, cut short): what visit made of the
 		// broken read is not visit's own failure.
-		w.malformed(p.Path, "body: %v", counted.err)
+		w.malformed(p.Path, "body: %v", counted.Err)
 		err = nil
 	}
-	p.Size = counted.n
+	p.Size = counted.N
 	p.SHA1, p.SHA256 = hex.EncodeToString(h1.Sum(nil)), hex.EncodeToString(h256.Sum(nil))
 	p.TrueType = TrueType(head.b)
 	if text {
@@ -293,18 +293,20 @@ func (c *capWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// countingReader counts bytes and remembers a read error other than EOF.
-type countingReader struct {
-	r   io.Reader
-	n   int64
-	err error
+// CountingReader counts the bytes read through it (N) and remembers a
+// read error other than EOF (Err): after a consumer gave up, it tells a
+// damaged source from a failing consumer.
+type CountingReader struct {
+	R   io.Reader
+	N   int64
+	Err error
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
 	if err != nil && err != io.EOF {
-		c.err = err
+		c.Err = err
 	}
 	return n, err
 }

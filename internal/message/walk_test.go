@@ -1,37 +1,21 @@
 package message
 
 import (
-	"archive/zip"
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+
+	"mailinspector/internal/testutil"
 )
 
-func b64(b []byte) string {
-	s := base64.StdEncoding.EncodeToString(b)
-	var out strings.Builder
-	for len(s) > 76 {
-		out.WriteString(s[:76] + "\r\n")
-		s = s[76:]
-	}
-	return out.String() + s + "\r\n"
-}
+func b64(b []byte) string { return testutil.Base64Lines(b) }
 
 func zipOf(t testing.TB, name string, content []byte) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(content)
-	zw.Close()
-	return buf.Bytes()
+	return testutil.Zip(t, map[string][]byte{name: content})
 }
 
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }

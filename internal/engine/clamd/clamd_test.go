@@ -13,8 +13,7 @@ import (
 	"mailinspector/internal/testutil"
 )
 
-// eicar is the EICAR test file, built at run time.
-var eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+var eicar = testutil.EICAR
 
 func TestScanWithTheProjectSignatures(t *testing.T) {
 	cd := testutil.StartClamd(t)
