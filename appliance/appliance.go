@@ -109,6 +109,7 @@ func (a *Appliance) start() error {
 			analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
 				BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains},
 		}},
+		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
 		Decide: policy.Default{BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag}.Decide, Queued: a.queue.Submit}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)

@@ -35,9 +35,21 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 		return Result{}, fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
-	res, err := message.Walk(f, x.Limits, nil)
+	var keep message.Visit
+	if m.Parts != nil {
+		keep = func(p *message.Part, content io.Reader) error {
+			_, err := m.Parts.Add(content)
+			return err
+		}
+	}
+	res, err := message.Walk(f, x.Limits, keep)
 	if err != nil {
-		return Result{}, err
+		// The parts could not be kept (scratch space): the stages after
+		// this one walk the message themselves.
+		m.Parts = nil
+		if res, err = x.walkAgain(m); err != nil {
+			return Result{}, err
+		}
 	}
 	m.Extract = res
 	var out Result
@@ -75,17 +87,21 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 	return out, nil
 }
 
-// openArchives opens every archive attachment, in a second pass over the
-// message because the password for one may be in a text part after it. It
-// records the members and turns each problem into an unscannable finding.
-func (x Extraction) openArchives(m *Message, out *Result) (locked int, err error) {
+func (x Extraction) walkAgain(m *Message) (*message.Result, error) {
 	f, err := m.Open()
 	if err != nil {
-		return 0, fmt.Errorf("spool: %w", err)
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	defer f.Close()
+	return message.Walk(f, x.Limits, nil)
+}
+
+// openArchives opens every archive attachment once the whole message has
+// been read (the password for one may be in a text part after it),
+// records the members and turns each problem into an unscannable finding.
+func (x Extraction) openArchives(m *Message, out *Result) (locked int, err error) {
 	pws := passwords(m, x.Passwords)
-	_, err = message.Walk(f, x.Limits, func(p *message.Part, content io.Reader) error {
+	err = eachPart(m, x.Limits, func(p *message.Part, content io.Reader) error {
 		pk, err := peek(content, x.Archives.MaxInMemory)
 		if err != nil || !archive.IsArchive(pk.trueType) {
 			return nil
@@ -110,6 +126,26 @@ func (x Extraction) openArchives(m *Message, out *Result) (locked int, err error
 		return nil
 	})
 	return locked, err
+}
+
+// eachPart calls visit with every leaf part's decoded content: from the
+// kept parts when the extraction kept them, else by walking the message.
+func eachPart(m *Message, lim message.Limits, visit message.Visit) error {
+	if m.Parts != nil && m.Extract != nil && m.Parts.Len() == len(m.Extract.Parts) {
+		for i := range m.Extract.Parts {
+			if err := visit(&m.Extract.Parts[i], m.Parts.Open(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	f, err := m.Open()
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	_, err = message.Walk(f, lim, visit)
+	return err
 }
 
 // partLocation names a part for people: its path in the tree and its file

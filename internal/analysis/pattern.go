@@ -36,11 +36,6 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, pe.Timeout)
 		defer cancel()
 	}
-	f, err := m.Open()
-	if err != nil {
-		return Result{}, fmt.Errorf("spool: %w", err)
-	}
-	defer f.Close()
 	var out Result
 	scanned, unscanned := 0, 0
 	pws := passwords(m, pe.Passwords)
@@ -63,7 +58,7 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 		return nil
 	}
-	_, err = message.Walk(f, pe.Limits, func(p *message.Part, content io.Reader) error {
+	err := eachPart(m, pe.Limits, func(p *message.Part, content io.Reader) error {
 		pk, err := peek(content, pe.Archives.MaxInMemory)
 		if err != nil {
 			return nil // a damaged body: the extraction stage reports it

@@ -61,6 +61,9 @@ type Message struct {
 	Extract *message.Result
 	// Members are the files found in its archives.
 	Members []ArchiveMember
+	// Parts holds the decoded content of Extract.Parts, index for index,
+	// when the extraction stage could keep it (nil otherwise).
+	Parts *Parts
 }
 
 // ArchiveMember is a file inside an archive attachment.

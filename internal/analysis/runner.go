@@ -38,6 +38,9 @@ type Runner struct {
 	Workers  int
 	Log      *slog.Logger
 	Queued   func(id string) // hands a message to delivery
+	// ScratchDir holds decoded parts past ScratchMem bytes per message.
+	ScratchDir string
+	ScratchMem int64
 
 	d         dispatch.Dispatcher
 	Processed atomic.Int64 // messages decided; the watchdog checks it moves
@@ -79,7 +82,9 @@ func (r *Runner) process(ctx context.Context, id string) {
 		}
 		f.Close()
 	}
+	m.Parts = NewParts(r.ScratchDir, r.ScratchMem)
 	rep := r.Pipeline.Run(ctx, m)
+	m.Parts.Close()
 	if ctx.Err() != nil {
 		return // shutting down: the message stays received and is analysed after restart
 	}

@@ -1,0 +1,31 @@
+package analysis
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestPartsKeepContentInMemoryThenInAFile(t *testing.T) {
+	p := NewParts(t.TempDir(), 100)
+	defer p.Close()
+	contents := []string{"first part", strings.Repeat("x", 80), strings.Repeat("y", 500), ""}
+	for i, c := range contents {
+		if n, err := p.Add(strings.NewReader(c)); err != nil || n != i {
+			t.Fatalf("add %d: %d %v", i, n, err)
+		}
+		if i == 1 && p.file != nil {
+			t.Fatal("spilled to a file under the memory bound")
+		}
+	}
+	if p.file == nil {
+		t.Fatal("did not spill past the memory bound")
+	}
+	for i, c := range contents {
+		got, err := io.ReadAll(p.Open(i))
+		if err != nil || !bytes.Equal(got, []byte(c)) {
+			t.Fatalf("part %d: %q %v", i, got[:min(len(got), 20)], err)
+		}
+	}
+}
