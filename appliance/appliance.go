@@ -97,6 +97,10 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
+	pols, err := policy.Load(a.DataDir)
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
 	archives := archive.Limits{MaxDepth: s.Archive.MaxDepth, MaxMembers: s.Archive.MaxMembers,
 		MaxTotalBytes: s.Archive.MaxExpandedBytes, MaxRatio: int64(s.Archive.MaxRatio), MaxInMemory: s.Archive.MaxInMemory}
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
@@ -110,7 +114,8 @@ func (a *Appliance) start() error {
 				BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains},
 		}},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
-		Decide: policy.Default{BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag}.Decide, Queued: a.queue.Submit}
+		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
+			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate}.Decide, Queued: a.queue.Submit}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {

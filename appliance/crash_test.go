@@ -213,3 +213,15 @@ func randomBody(seq int) string {
 	}
 	return strings.ReplaceAll(string(b), "\n", "\r\n")
 }
+
+// runExit runs a command to its end and returns its output and exit code.
+func runExit(bin string, args ...string) (string, int) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		return err.Error(), -1
+	}
+	return string(out), 0
+}

@@ -35,7 +35,7 @@ func TestCleanMailIsRelayedByteForByteWithOurReceivedHeader(t *testing.T) {
 	for _, e := range d.Trail {
 		stages = append(stages, e.Stage+":"+e.Outcome)
 	}
-	if got, want := strings.Join(stages, " "), "header-sanity:ok sender-lists:ok extraction:ok pattern-engine:skipped local-lists:ok delivery:ok delivery:ok"; got != want {
+	if got, want := strings.Join(stages, " "), "header-sanity:ok sender-lists:ok extraction:ok pattern-engine:skipped local-lists:ok policy:ok delivery:ok delivery:ok"; got != want {
 		t.Fatalf("trail %q, want %q", got, want)
 	}
 	if e := d.Trail[3]; e.Service != "clamd" || !strings.Contains(e.Detail, "clamd: service unavailable: not configured") {

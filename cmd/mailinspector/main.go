@@ -16,6 +16,7 @@ import (
 
 	"mailinspector/appliance"
 	"mailinspector/internal/control"
+	"mailinspector/internal/policy"
 	"mailinspector/internal/settings"
 )
 
@@ -97,6 +98,10 @@ func serve(args []string) int {
 	st, err := settings.Load(dir, sets)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mailinspector: bad settings:\n%v\n", err)
+		return exitBadSettings
+	}
+	if _, err := policy.Load(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "mailinspector: bad policies:\n%v\n", err)
 		return exitBadSettings
 	}
 	app, err := appliance.Start(dir, st, log)

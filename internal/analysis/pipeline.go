@@ -98,10 +98,12 @@ var ErrUnavailable = errors.New("service unavailable")
 
 // Report is the outcome of running the pipeline on one message.
 type Report struct {
-	Risk     string
-	Trail    []store.TrailEntry
-	Findings []store.Finding
-	Hold     time.Duration // longest hold any stage asked for; 0: none
+	Subject     string   // decoded, for policies and notifications
+	Attachments []string // file names
+	Risk        string
+	Trail       []store.TrailEntry
+	Findings    []store.Finding
+	Hold        time.Duration // longest hold any stage asked for; 0: none
 }
 
 // Pipeline runs stages in order.

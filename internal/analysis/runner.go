@@ -2,11 +2,13 @@ package analysis
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"mime"
 	"net/mail"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,10 +22,21 @@ type Finding = store.Finding
 
 // Decision is what policy makes of a report.
 type Decision struct {
-	State   string // store.StateQueued, StateQuarantined, StateDeleted, StateMonitored
-	Action  string
-	Reason  string
-	Rewrite *store.Rewrite // what delivery changes (pass and tag)
+	State      string // store.StateQueued, StateQuarantined, StateDeleted, StateMonitored
+	Action     string
+	Reason     string
+	Rule       string         // the policy and rule that decided
+	Rewrite    *store.Rewrite // what delivery changes (pass and tag)
+	Recipients []string       // deliver to these instead (change recipient)
+	Bcc        []string       // and also to these
+	Extra      []Outgoing     // messages to send along (notifications)
+}
+
+// Outgoing is a message the appliance sends itself.
+type Outgoing struct {
+	From string
+	To   []string
+	Body []byte
 }
 
 // Runner is the bounded worker pool that takes received messages, runs the
@@ -95,12 +108,24 @@ func (r *Runner) process(ctx context.Context, id string) {
 		v.HeaderFrom = decodeHeader(dec, m.Header.Get("From"))
 		v.MessageID = m.Header.Get("Message-Id")
 	}
+	rep.Subject = v.Subject
+	if m.Extract != nil {
+		for _, p := range m.Extract.Parts {
+			if p.Attachment && p.Filename != "" {
+				rep.Attachments = append(rep.Attachments, p.Filename)
+			}
+		}
+	}
 	var dec Decision
 	if rep.Hold > 0 {
 		v.State, v.AnalyseAfter = store.StateAnalysing, time.Now().Add(rep.Hold)
 	} else {
 		dec = r.Decide(meta, rep)
 		v.State, v.Action, v.Reason, v.Rewrite = dec.State, dec.Action, dec.Reason, dec.Rewrite
+		if dec.Rule != "" {
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+				Detail: dec.Rule + " -> " + dec.Action})
+		}
 	}
 	// A verdict may be lost in a power failure: the message is analysed
 	// again. A spool file the verdict makes useless goes only once the
@@ -113,12 +138,36 @@ func (r *Runner) process(ctx context.Context, id string) {
 			}
 		}
 	}
+	// Messages the decision sends along (notifications) go to the spool
+	// first, then into the same transaction as the verdict.
+	var extra []*store.Message
+	for _, o := range dec.Extra {
+		oid := store.NewID(time.Now())
+		if err := r.Spool.Put(oid, bytes.NewReader(o.Body)); err != nil {
+			log.Error("analysis: spool notification", "err", err)
+			continue
+		}
+		extra = append(extra, &store.Message{ID: oid, Received: time.Now(), Kind: store.KindNotification, From: o.From, To: o.To,
+			Size: int64(len(o.Body)), State: store.StateQueued, Action: "deliver", Risk: RiskNone, Subject: "notification about " + id})
+	}
 	err = r.DB.WriteLazy(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		if err := store.SaveVerdict(tx, id, v); err != nil {
 			return err
 		}
+		for _, o := range extra {
+			if err := store.InsertMessage(tx, o); err != nil {
+				return err
+			}
+			if err := store.QueueRecipients(tx, o.ID, o.To); err != nil {
+				return err
+			}
+		}
 		if v.State == store.StateQueued {
-			return store.QueueRecipients(tx, id, meta.To)
+			to := meta.To
+			if len(dec.Recipients) > 0 {
+				to = dec.Recipients
+			}
+			return store.QueueRecipients(tx, id, dedupe(append(append([]string(nil), to...), dec.Bcc...)))
 		}
 		return nil
 	}, removeFile)
@@ -133,6 +182,13 @@ func (r *Runner) process(ctx context.Context, id string) {
 		if r.Queued != nil {
 			r.Queued(id)
 		}
+	}
+	for _, o := range extra {
+		if r.Queued != nil {
+			r.Queued(o.ID)
+		}
+	}
+	switch v.State {
 	case store.StateAnalysing:
 		r.d.Kick() // the dispatcher learns when the hold ends
 	}
@@ -145,4 +201,17 @@ func decodeHeader(dec *mime.WordDecoder, v string) string {
 		return d
 	}
 	return v
+}
+
+// dedupe drops repeated addresses (case-insensitively), keeping order.
+func dedupe(addrs []string) []string {
+	seen := map[string]bool{}
+	out := addrs[:0]
+	for _, a := range addrs {
+		if k := strings.ToLower(a); !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }

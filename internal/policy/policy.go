@@ -1,51 +1,185 @@
-// Package policy decides what happens to a message from its analysis:
-// deliver, pass and tag, quarantine (and, in BCC mode, only record what
-// would have happened). This is the default policy of issue 3 — quarantine
-// high risk, tag medium risk, deliver the rest; ordered policies with
-// scopes and the other DDEI actions build on it.
+// Package policy decides what happens to a message from its analysis. An
+// ordered list of policies (policies.conf in the data directory, or the
+// default: quarantine high risk, pass and tag medium, deliver the rest);
+// the first whose scope matches the message decides by the first matching
+// rule: a threat type found, else the message's risk. Actions as DDEI
+// names them: deliver, tag, quarantine, delete, change-recipient, bcc,
+// notify. In BCC mode the decision is only recorded ("monitor: …").
 package policy
 
 import (
+	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/store"
 )
 
-// Default is the default policy.
-type Default struct {
-	BCC        bool   // monitoring only
-	SubjectTag string // prefix for the Subject of tagged messages
+// DefaultPolicies is what applies without a policies file.
+func DefaultPolicies() []Policy {
+	return []Policy{{Name: "Default", Direction: "any", Rules: []Rule{
+		{Match: "high", Actions: []Action{{Kind: "quarantine"}}},
+		{Match: "medium", Actions: []Action{{Kind: "tag"}}},
+	}}}
+}
+
+// DefaultTemplate is the notification text; the tokens are replaced.
+const DefaultTemplate = `Mail Inspector took action on a message.
+
+Action:      %ACTION%
+Policy/rule: %RULE%
+Risk:        %RISK%
+Threats:     %THREATS%
+Sender:      %SENDER%
+Recipients:  %RECIPIENTS%
+Subject:     %SUBJECT%
+Attachments: %ATTACHMENTS%
+Message:     %MESSAGE_ID%
+`
+
+// Engine applies the policies.
+type Engine struct {
+	Policies        []Policy // in order; empty: DefaultPolicies
+	BCC             bool     // monitoring only
+	SubjectTag      string
+	AcceptedDomains []string // recipients here make a message inbound
+	Hostname        string
+	Template        string // notification text; empty: DefaultTemplate
 }
 
 // Decide maps a report to a decision.
-func (p Default) Decide(m *store.Message, rep analysis.Report) analysis.Decision {
-	var d analysis.Decision
-	switch rep.Risk {
-	case analysis.RiskHigh:
-		d = analysis.Decision{State: store.StateQuarantined, Action: "quarantine", Reason: reason(rep)}
-	case analysis.RiskMedium:
-		d = analysis.Decision{State: store.StateQueued, Action: "tag", Rewrite: p.tag(rep)}
-	default:
-		d = analysis.Decision{State: store.StateQueued, Action: "deliver"}
+func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision {
+	pols := e.Policies
+	if len(pols) == 0 {
+		pols = DefaultPolicies()
 	}
-	if p.BCC {
-		return analysis.Decision{State: store.StateMonitored, Action: "monitor: " + d.Action, Reason: d.Reason}
+	var pol *Policy
+	for i := range pols {
+		if e.inScope(&pols[i], m) {
+			pol = &pols[i]
+			break
+		}
 	}
-	return d
+	d := analysis.Decision{State: store.StateQueued, Action: "deliver"}
+	if pol == nil {
+		return e.monitor(d)
+	}
+	rule := pickRule(pol, rep)
+	if rule == nil {
+		d.Rule = pol.Name
+		return e.monitor(d)
+	}
+	d.Rule = pol.Name + ": " + rule.Match
+	var names []string
+	var notify []string
+	for _, a := range rule.Actions {
+		names = append(names, strings.TrimSpace(a.Kind+" "+strings.Join(a.Args, " ")))
+		switch a.Kind {
+		case "quarantine":
+			if d.State != store.StateDeleted {
+				d.State, d.Reason = store.StateQuarantined, reason(rep)
+			}
+		case "delete":
+			d.State, d.Reason = store.StateDeleted, ""
+		case "tag":
+			d.Rewrite = e.tag(rep)
+		case "change-recipient":
+			d.Recipients = append([]string(nil), a.Args...)
+		case "bcc":
+			d.Bcc = append(d.Bcc, a.Args...)
+		case "notify":
+			notify = append(notify, a.Args...)
+		}
+	}
+	d.Action = strings.Join(names, ", ")
+	if len(notify) > 0 && !e.BCC {
+		d.Extra = append(d.Extra, e.notification(m, rep, d, notify))
+	}
+	return e.monitor(d)
+}
+
+func (e Engine) monitor(d analysis.Decision) analysis.Decision {
+	if !e.BCC {
+		return d
+	}
+	return analysis.Decision{State: store.StateMonitored, Action: "monitor: " + d.Action, Reason: d.Reason, Rule: d.Rule}
+}
+
+// pickRule: a rule for a threat type found wins over the rule for the
+// message's risk.
+func pickRule(p *Policy, rep analysis.Report) *Rule {
+	found := map[string]bool{}
+	for _, f := range rep.Findings {
+		found[f.Threat] = true
+	}
+	for i := range p.Rules {
+		if th, ok := strings.CutPrefix(p.Rules[i].Match, "threat "); ok && found[th] {
+			return &p.Rules[i]
+		}
+	}
+	for i := range p.Rules {
+		if p.Rules[i].Match == rep.Risk {
+			return &p.Rules[i]
+		}
+	}
+	return nil
+}
+
+func (e Engine) inScope(p *Policy, m *store.Message) bool {
+	inbound := len(e.AcceptedDomains) == 0
+	for _, r := range m.To {
+		inbound = inbound || matchAddr(r, e.AcceptedDomains)
+	}
+	if p.Direction == "inbound" && !inbound || p.Direction == "outbound" && inbound {
+		return false
+	}
+	if len(p.Senders) > 0 && !matchAddr(m.From, p.Senders) {
+		return false
+	}
+	if len(p.Recipients) == 0 {
+		return true
+	}
+	for _, r := range m.To {
+		if matchAddr(r, p.Recipients) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchAddr: user@domain exactly, domain, or .domain for its subdomains.
+func matchAddr(addr string, patterns []string) bool {
+	addr = strings.ToLower(addr)
+	_, domain, _ := strings.Cut(addr, "@")
+	for _, p := range patterns {
+		switch {
+		case strings.Contains(p, "@"):
+			if p == addr {
+				return true
+			}
+		case strings.HasPrefix(p, "."):
+			if strings.HasSuffix(domain, p) {
+				return true
+			}
+		case domain == p:
+			return true
+		}
+	}
+	return false
 }
 
 // reason is the quarantine reason DDEI would give: the threat, or what made
 // the message impossible to judge.
 func reason(rep analysis.Report) string {
 	for _, f := range rep.Findings {
-		if f.Risk == analysis.RiskHigh && f.Threat != "" {
+		if (f.Risk == analysis.RiskHigh || f.Risk == rep.Risk) && f.Threat != "" && f.Name != "unscannable" {
 			return "threat"
 		}
 	}
 	for _, f := range rep.Findings {
-		if f.Risk == analysis.RiskHigh && (f.Name == "malformed" || f.Name == "unscannable") {
+		if f.Name == "malformed" || f.Name == "unscannable" {
 			return f.Name
 		}
 	}
@@ -66,13 +200,43 @@ func Threats(rep analysis.Report) []string {
 	return out
 }
 
-func (p Default) tag(rep analysis.Report) *store.Rewrite {
+func (e Engine) tag(rep analysis.Report) *store.Rewrite {
 	rw := &store.Rewrite{AddHeaders: []string{"X-MailInspector-Risk: " + rep.Risk}}
 	if t := Threats(rep); len(t) > 0 {
 		rw.AddHeaders = append(rw.AddHeaders, "X-MailInspector-Threats: "+strings.Join(t, ", "))
 	}
-	if p.SubjectTag != "" {
-		rw.SubjectPrefix = p.SubjectTag + " "
+	if e.SubjectTag != "" {
+		rw.SubjectPrefix = e.SubjectTag + " "
 	}
 	return rw
 }
+
+// notification builds the notify action's message from the template.
+func (e Engine) notification(m *store.Message, rep analysis.Report, d analysis.Decision, to []string) analysis.Outgoing {
+	tmpl := e.Template
+	if tmpl == "" {
+		tmpl = DefaultTemplate
+	}
+	none := func(s string) string {
+		if s == "" {
+			return "(none)"
+		}
+		return s
+	}
+	text := strings.NewReplacer(
+		"%ACTION%", d.Action, "%RULE%", d.Rule, "%RISK%", rep.Risk,
+		"%THREATS%", none(strings.Join(Threats(rep), ", ")), "%SENDER%", none(m.From),
+		"%RECIPIENTS%", strings.Join(m.To, ", "), "%SUBJECT%", none(oneLine(rep.Subject)),
+		"%ATTACHMENTS%", none(strings.Join(rep.Attachments, ", ")), "%MESSAGE_ID%", m.ID,
+	).Replace(tmpl)
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: Mail Inspector <postmaster@%s>\r\n", e.Hostname)
+	fmt.Fprintf(&b, "To: %s\r\n", strings.Join(to, ", "))
+	fmt.Fprintf(&b, "Subject: [Mail Inspector] %s: %s\r\n", d.Action, oneLine(rep.Subject))
+	fmt.Fprintf(&b, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
+	b.WriteString("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\n", "\r\n"))
+	return analysis.Outgoing{From: "", To: to, Body: []byte(b.String())}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

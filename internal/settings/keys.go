@@ -54,7 +54,8 @@ type Settings struct {
 	}
 
 	Policy struct {
-		SubjectTag string
+		SubjectTag     string
+		NotifyTemplate string
 	}
 
 	Quarantine struct {
@@ -190,6 +191,11 @@ var keys = []Key{
 		addrList(func(s *Settings) *[]string { return &s.Senders.Approved })},
 	{"policy.subject_tag", "[Suspicious]", "Put before the Subject of messages the policy passes and tags (medium risk by default). Empty: the Subject stays as it is; the X-MailInspector-Risk and X-MailInspector-Threats headers are added either way.",
 		func(s *Settings, v string) error { s.Policy.SubjectTag = v; return nil }},
+	{"policy.notify_template", "", "Text of the notify action's message; tokens %ACTION%, %RULE%, %RISK%, %THREATS%, %SENDER%, %RECIPIENTS%, %SUBJECT%, %ATTACHMENTS%, %MESSAGE_ID% are replaced; \\n starts a new line. Empty: the built-in text.",
+		func(s *Settings, v string) error {
+			s.Policy.NotifyTemplate = strings.ReplaceAll(v, `\n`, "\n")
+			return nil
+		}},
 	{"quarantine.expire_after", "720h", "Quarantined messages older than this are deleted by the expiry schedule (720h: 30 days).",
 		dur(func(s *Settings) *time.Duration { return &s.Quarantine.ExpireAfter }, time.Second)},
 	{"quarantine.expire_schedule", "@every 1h", "When quarantine expiry runs: a cron expression (\"0 3 * * *\") or @every DURATION.",

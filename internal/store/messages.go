@@ -37,8 +37,9 @@ const (
 // Message kinds: mail that came in over SMTP, and delivery status
 // notifications we made ourselves (never analysed, never bounced).
 const (
-	KindInbound = "inbound"
-	KindDSN     = "dsn"
+	KindInbound      = "inbound"
+	KindDSN          = "dsn"
+	KindNotification = "notification"
 )
 
 // ErrNotFound is returned for an unknown message id.

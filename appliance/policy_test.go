@@ -1,0 +1,92 @@
+package appliance
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/store"
+	"mailinspector/internal/testutil"
+)
+
+// TestPoliciesFileDrivesTheActions: a policies.conf in the data directory,
+// messages through SMTP, and what arrives downstream.
+func TestPoliciesFileDrivesTheActions(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(dir, 0o750))
+	must(t, os.WriteFile(filepath.Join(dir, "policies.conf"), []byte(`
+policy "Executives"
+  recipients ceo@example.com
+  high delete notify soc@example.com
+policy "Everyone"
+  threat content violation quarantine
+  medium change-recipient review@example.com
+  none deliver bcc archive@example.com
+`), 0o640))
+	payload := []byte("known bad file")
+	sum := sha256.Sum256(payload)
+	sink := testutil.NewSink(t)
+	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr, "senders.blocked": "evil.example",
+		"lists.blocked_hashes": hex.EncodeToString(sum[:])})
+	addr := a.SMTPAddr().String()
+	ctx := t.Context()
+	newest := func() string {
+		ms, _ := a.Messages(ctx, 10)
+		for _, m := range ms {
+			if m.From != "" { // not a notification
+				return m.ID
+			}
+		}
+		return ""
+	}
+
+	// Executive, high risk (blocked hash): deleted, SOC notified.
+	must(t, send(t, addr, "bob@example.org", []string{"ceo@example.com"}, withAttachment("Q3 numbers", "application/octet-stream", "numbers.bin", payload)))
+	d := waitState(t, a, newest(), store.StateDeleted, 10*time.Second)
+	if d.Action != "delete, notify soc@example.com" {
+		t.Fatalf("action %q", d.Action)
+	}
+	got := sink.WaitFor(t, 1, 10*time.Second)
+	n := string(got[0].Data)
+	if got[0].To[0] != "soc@example.com" || !strings.Contains(n, "Subject: [Mail Inspector] delete, notify soc@example.com: Q3 numbers") ||
+		!strings.Contains(n, "Attachments: numbers.bin") || !strings.Contains(n, "Policy/rule: Executives: high") {
+		t.Fatalf("notification to %v:\n%s", got[0].To, n)
+	}
+
+	// Blocked sender to anyone else: the content-violation rule quarantines.
+	must(t, send(t, addr, "x@evil.example", []string{"alice@example.com"}, testMessage("blocked", "")))
+	waitState(t, a, newest(), store.StateQuarantined, 10*time.Second)
+
+	// Medium risk: delivered to the reviewer instead.
+	must(t, send(t, addr, "bob@example.org", []string{"alice@example.com"}, withAttachment("exe", "application/pdf", "x.pdf", []byte("MZ\x90\x00 program"))))
+	waitState(t, a, newest(), store.StateDelivered, 10*time.Second)
+	got = sink.WaitFor(t, 2, 10*time.Second)
+	if strings.Join(got[1].To, ",") != "review@example.com" {
+		t.Fatalf("medium went to %v", got[1].To)
+	}
+
+	// Clean: delivered, with a copy to the archive.
+	must(t, send(t, addr, "bob@example.org", []string{"alice@example.com"}, testMessage("clean", "")))
+	waitState(t, a, newest(), store.StateDelivered, 10*time.Second)
+	got = sink.WaitFor(t, 3, 10*time.Second)
+	to := append([]string(nil), got[2].To...)
+	sort.Strings(to)
+	if strings.Join(to, ",") != "alice@example.com,archive@example.com" {
+		t.Fatalf("clean went to %v", got[2].To)
+	}
+}
+
+func TestBadPoliciesFileStopsTheStartWithExitCode78(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "policies.conf"), []byte("policy \"x\"\n  high explode\n"), 0o600))
+	d := newChild(t, dir)
+	out, err := runExit(d.bin, d.args...)
+	if err != 78 || !strings.Contains(out, `unknown action "explode"`) {
+		t.Fatalf("exit %d:\n%s", err, out)
+	}
+}

@@ -1,0 +1,122 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	"mailinspector/internal/analysis"
+	"mailinspector/internal/store"
+)
+
+const sample = `# comment
+policy "Executives"
+  direction inbound
+  recipients ceo@example.com, .board.example.com
+  high delete notify soc@example.com
+  threat content violation quarantine   # two-word threat
+policy "Everyone"
+  high quarantine notify soc@example.com, sec@example.com
+  medium change-recipient review@example.com
+  none deliver bcc archive@example.com
+`
+
+func TestParsePolicies(t *testing.T) {
+	ps, err := Parse("p", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].Name != "Executives" || ps[0].Direction != "inbound" || len(ps[0].Recipients) != 2 || len(ps[0].Rules) != 2 {
+		t.Fatalf("%+v", ps)
+	}
+	if r := ps[0].Rules[1]; r.Match != "threat content violation" || r.Actions[0].Kind != "quarantine" {
+		t.Fatalf("threat rule %+v", r)
+	}
+	if a := ps[1].Rules[0].Actions[1]; a.Kind != "notify" || strings.Join(a.Args, " ") != "soc@example.com sec@example.com" {
+		t.Fatalf("notify %+v", a)
+	}
+}
+
+func TestParseListsEveryError(t *testing.T) {
+	bad := "high quarantine\npolicy Unquoted\n  direction sideways\n  high explode\n  medium notify\n  threat gremlins delete\n  bcc x@example.com\n  low bcc not-an-address\n"
+	_, err := Parse("p", []byte(bad))
+	if err == nil {
+		t.Fatal("bad policies parsed")
+	}
+	for _, want := range []string{"p:1: \"high\" before the first policy", `p:2: want policy "NAME"`, "p:3: direction must be",
+		`p:4: unknown action "explode"`, "p:5: notify needs at least one address", `p:6: unknown threat type "gremlins"`,
+		`p:7: unknown word "bcc"`, `p:8: bcc: "not-an-address" is not an address`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestDecide(t *testing.T) {
+	ps, _ := Parse("p", []byte(sample))
+	e := Engine{Policies: ps, SubjectTag: "[Suspicious]", AcceptedDomains: []string{"example.com", ".board.example.com"}, Hostname: "mi.test"}
+	msg := func(to ...string) *store.Message {
+		return &store.Message{ID: "m1", From: "x@evil.example", To: to}
+	}
+	high := analysis.Report{Risk: "high", Subject: "Invoice", Attachments: []string{"a.zip"},
+		Findings: []store.Finding{{Threat: "malware", Risk: "high", Name: "sig"}}}
+	blocked := analysis.Report{Risk: "high", Findings: []store.Finding{{Threat: "content violation", Risk: "high"}}}
+	cases := []struct {
+		name  string
+		m     *store.Message
+		rep   analysis.Report
+		state string
+		check func(d analysis.Decision) bool
+	}{
+		{"executive high: delete and notify", msg("ceo@example.com"), high, store.StateDeleted, func(d analysis.Decision) bool {
+			return len(d.Extra) == 1 && strings.Contains(string(d.Extra[0].Body), "Attachments: a.zip") &&
+				strings.Contains(string(d.Extra[0].Body), "Threats:     malware") && d.Extra[0].To[0] == "soc@example.com"
+		}},
+		{"executive, threat rule wins", msg("x@team.board.example.com"), blocked, store.StateQuarantined, func(d analysis.Decision) bool {
+			return d.Rule == "Executives: threat content violation" && len(d.Extra) == 0
+		}},
+		{"everyone high", msg("alice@example.com"), high, store.StateQuarantined, func(d analysis.Decision) bool {
+			return len(d.Extra) == 1 && len(d.Extra[0].To) == 2 && d.Reason == "threat"
+		}},
+		{"medium: change recipient", msg("alice@example.com"), analysis.Report{Risk: "medium"}, store.StateQueued, func(d analysis.Decision) bool {
+			return strings.Join(d.Recipients, ",") == "review@example.com"
+		}},
+		{"none: deliver and bcc", msg("alice@example.com"), analysis.Report{Risk: "none"}, store.StateQueued, func(d analysis.Decision) bool {
+			return strings.Join(d.Bcc, ",") == "archive@example.com" && d.Action == "deliver, bcc archive@example.com"
+		}},
+		{"low: no rule, delivered", msg("alice@example.com"), analysis.Report{Risk: "low"}, store.StateQueued, func(d analysis.Decision) bool {
+			return d.Action == "deliver" && d.Rule == "Everyone"
+		}},
+	}
+	for _, c := range cases {
+		d := e.Decide(c.m, c.rep)
+		if d.State != c.state || !c.check(d) {
+			t.Errorf("%s: %+v", c.name, d)
+		}
+	}
+	// BCC mode records only.
+	e.BCC = true
+	if d := e.Decide(msg("ceo@example.com"), high); d.State != store.StateMonitored || d.Action != "monitor: delete, notify soc@example.com" || len(d.Extra) != 0 {
+		t.Errorf("bcc mode: %+v", d)
+	}
+	// Without policies: the default.
+	d := Engine{SubjectTag: "[S]"}.Decide(msg("a@example.com"), analysis.Report{Risk: "medium", Findings: []store.Finding{{Threat: "suspicious file"}}})
+	if d.Action != "tag" || d.Rewrite.SubjectPrefix != "[S] " || d.Rewrite.AddHeaders[1] != "X-MailInspector-Threats: suspicious file" {
+		t.Errorf("default: %+v %+v", d, d.Rewrite)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ps, err := Parse("f", data)
+		if err == nil {
+			for _, p := range ps {
+				for _, r := range p.Rules {
+					if len(r.Actions) == 0 {
+						t.Fatalf("rule without actions accepted: %+v", r)
+					}
+				}
+			}
+		}
+	})
+}
