@@ -90,3 +90,43 @@ func TestBadPoliciesFileStopsTheStartWithExitCode78(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", err, out)
 	}
 }
+
+func TestStripDeliversACopyWithoutAttachmentsAndQuarantinesTheOriginal(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(dir, 0o750))
+	must(t, os.WriteFile(filepath.Join(dir, "policies.conf"), []byte("policy \"All\"\n  medium tag strip\n"), 0o640))
+	sink := testutil.NewSink(t)
+	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+		withAttachment("Invoice", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 a program"))))
+	got := sink.WaitFor(t, 1, 10*time.Second)
+	s := string(got[0].Data)
+	for _, want := range []string{"Subject: [Suspicious] Invoice", "X-MailInspector-Risk: medium", "Mail Inspector removed invoice.pdf", "see attached"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("stripped copy lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, testutil.Base64Lines([]byte("MZ\x90\x00 a program"))[:12]) {
+		t.Error("the attachment is still in the delivered copy")
+	}
+	ms, _ := a.Messages(t.Context(), 10)
+	var orig string
+	for _, m := range ms {
+		if m.State == store.StateQuarantined {
+			orig = m.ID
+		}
+	}
+	if orig == "" {
+		t.Fatalf("no original in quarantine: %+v", ms)
+	}
+	d, _ := a.Message(t.Context(), orig)
+	if d.Reason != "stripped" {
+		t.Fatalf("original: %+v", d.MessageSummary)
+	}
+	// Releasing the original delivers it whole.
+	must(t, a.Release(t.Context(), orig, nil))
+	got = sink.WaitFor(t, 2, 10*time.Second)
+	if !strings.Contains(string(got[1].Data), "filename=\"invoice.pdf\"") {
+		t.Fatalf("released original:\n%s", got[1].Data)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailinspector/internal/dispatch"
+	"mailinspector/internal/message"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
 )
@@ -30,6 +31,9 @@ type Decision struct {
 	Recipients []string       // deliver to these instead (change recipient)
 	Bcc        []string       // and also to these
 	Extra      []Outgoing     // messages to send along (notifications)
+	// Strip delivers a copy without attachments (each replaced by a
+	// notice) and keeps the original in quarantine.
+	Strip bool
 }
 
 // Outgoing is a message the appliance sends itself.
@@ -138,9 +142,21 @@ func (r *Runner) process(ctx context.Context, id string) {
 			}
 		}
 	}
-	// Messages the decision sends along (notifications) go to the spool
-	// first, then into the same transaction as the verdict.
+	// Messages the decision sends along (notifications, a stripped copy)
+	// go to the spool first, then into the same transaction as the
+	// verdict.
 	var extra []*store.Message
+	if dec.Strip && v.State == store.StateQueued {
+		if cp, err := r.stripped(m, rep, dec); err != nil {
+			log.Error("analysis: strip attachments; quarantining the whole message instead", "err", err)
+			v.State, v.Reason = store.StateQuarantined, "strip-failed"
+		} else {
+			extra = append(extra, cp)
+			v.State, v.Reason, v.Rewrite = store.StateQuarantined, "stripped", nil
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+				Detail: "attachments stripped: the copy " + cp.ID + " is delivered, this original stays in quarantine"})
+		}
+	}
 	for _, o := range dec.Extra {
 		oid := store.NewID(time.Now())
 		if err := r.Spool.Put(oid, bytes.NewReader(o.Body)); err != nil {
@@ -214,4 +230,32 @@ func dedupe(addrs []string) []string {
 		}
 	}
 	return out
+}
+
+// stripped makes the copy of a message without attachments that the strip
+// action delivers, and spools it.
+func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message, error) {
+	notice := func(p *message.Part) string {
+		name := p.Filename
+		if name == "" {
+			name = "an attachment (part " + p.Path + ")"
+		}
+		return "Mail Inspector removed " + name + " from this message (risk: " + rep.Risk + ").\r\n" +
+			"The original is kept in quarantine as " + m.Meta.ID + "; your administrator can release it.\r\n"
+	}
+	body, _, err := message.Strip(m.Open, message.DefaultLimits, notice)
+	if err != nil {
+		return nil, err
+	}
+	id := store.NewID(time.Now())
+	if err := r.Spool.Put(id, bytes.NewReader(body)); err != nil {
+		return nil, err
+	}
+	to := m.Meta.To
+	if len(dec.Recipients) > 0 {
+		to = dec.Recipients
+	}
+	return &store.Message{ID: id, Received: time.Now(), Kind: store.KindStripped, From: m.Meta.From,
+		To: dedupe(append(append([]string(nil), to...), dec.Bcc...)), Size: int64(len(body)), State: store.StateQueued,
+		Action: "deliver (stripped copy of " + m.Meta.ID + ")", Risk: rep.Risk, Subject: rep.Subject, Rewrite: dec.Rewrite}, nil
 }

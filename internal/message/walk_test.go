@@ -257,3 +257,29 @@ func TestPasswordHints(t *testing.T) {
 		}
 	}
 }
+
+func TestStripKeepsTextsAndReplacesAttachments(t *testing.T) {
+	msg := crlf("From: a@example.org\nTo: b@example.com\nSubject: files\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 text\n--b\nContent-Type: application/zip\nContent-Disposition: attachment; filename=x.zip\nContent-Transfer-Encoding: base64\n\n") +
+		b64([]byte("PK\x03\x04 pretend zip")) + crlf("--b--\n")
+	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(msg)), nil }
+	out, removed, err := Strip(open, DefaultLimits, func(p *Part) string { return "removed " + p.Filename })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(removed, ",") != "x.zip" {
+		t.Fatalf("removed %v", removed)
+	}
+	res, err := Walk(bytes.NewReader(out), DefaultLimits, nil)
+	if err != nil || len(res.Malformed) != 0 || len(res.Parts) != 2 {
+		t.Fatalf("stripped message: %v %v %+v\n%s", err, res.Malformed, res.Parts, out)
+	}
+	s := string(out)
+	for _, want := range []string{"Subject: files", "From: a@example.org", "caf=C3=A9 text", "removed x.zip"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("stripped message lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "UEsDBC") { // the zip's base64
+		t.Error("the attachment's bytes are still there")
+	}
+}

@@ -42,7 +42,7 @@ type Action struct {
 
 // Actions, as DDEI names them.
 var actionArgs = map[string]bool{ // kind -> takes addresses
-	"deliver": false, "tag": false, "quarantine": false, "delete": false,
+	"deliver": false, "tag": false, "strip": false, "quarantine": false, "delete": false,
 	"change-recipient": true, "bcc": true, "notify": true,
 }
 
@@ -65,7 +65,7 @@ func (e ErrorList) Error() string { return strings.Join(e, "\n") }
 //	  senders any                         # any (default) or a list
 //	  high     quarantine notify soc@example.com
 //	  threat phishing   delete notify soc@example.com
-//	  medium   tag
+//	  medium   tag strip
 //	policy "Everyone else"
 //	  high quarantine
 //	  medium tag

@@ -4,7 +4,7 @@
 // the first whose scope matches the message decides by the first matching
 // rule: a threat type found, else the message's risk. Actions as DDEI
 // names them: deliver, tag, quarantine, delete, change-recipient, bcc,
-// notify. In BCC mode the decision is only recorded ("monitor: …").
+// strip, notify. In BCC mode the decision is only recorded ("monitor: …").
 package policy
 
 import (
@@ -85,6 +85,8 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 			d.State, d.Reason = store.StateDeleted, ""
 		case "tag":
 			d.Rewrite = e.tag(rep)
+		case "strip":
+			d.Strip = true
 		case "change-recipient":
 			d.Recipients = append([]string(nil), a.Args...)
 		case "bcc":

@@ -40,6 +40,7 @@ const (
 	KindInbound      = "inbound"
 	KindDSN          = "dsn"
 	KindNotification = "notification"
+	KindStripped     = "stripped" // the delivered copy of a message whose attachments were stripped
 )
 
 // ErrNotFound is returned for an unknown message id.
@@ -127,11 +128,16 @@ func InsertMessage(tx *Tx, m *Message) error {
 	if kind == "" {
 		kind = KindInbound
 	}
+	rw := ""
+	if !m.Rewrite.Empty() {
+		b, _ := json.Marshal(m.Rewrite)
+		rw = string(b)
+	}
 	_, err := tx.Exec(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject,
-		header_from, message_id, size, state, risk, action, reason, analyse_after, updated)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		header_from, message_id, size, state, risk, action, reason, analyse_after, updated, rewrite)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		m.ID, ns(m.Received), kind, m.From, string(to), m.ClientIP, m.Helo, m.TLS, m.Subject,
-		m.HeaderFrom, m.MessageID, m.Size, m.State, m.Risk, m.Action, m.Reason, ns(m.AnalyseAfter), time.Now().UnixNano())
+		m.HeaderFrom, m.MessageID, m.Size, m.State, m.Risk, m.Action, m.Reason, ns(m.AnalyseAfter), time.Now().UnixNano(), rw)
 	return err
 }
 
