@@ -103,6 +103,8 @@ func (a *Appliance) start() error {
 	}
 	archives := archive.Limits{MaxDepth: s.Archive.MaxDepth, MaxMembers: s.Archive.MaxMembers,
 		MaxTotalBytes: s.Archive.MaxExpandedBytes, MaxRatio: int64(s.Archive.MaxRatio), MaxInMemory: s.Archive.MaxInMemory}
+	lists := analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
+		BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains}
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: []analysis.Stage{
 			analysis.HeaderSanity{},
@@ -110,9 +112,8 @@ func (a *Appliance) start() error {
 			analysis.Extraction{Limits: message.DefaultLimits, Archives: archives, Passwords: s.Archive.Passwords},
 			analysis.PatternEngine{Clamd: clam, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
 				Archives: archives, Passwords: s.Archive.Passwords},
-			analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
-				BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains},
-		}},
+			lists,
+		}, Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
 		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate}.Decide, Queued: a.queue.Submit}

@@ -2,6 +2,8 @@ package appliance
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"mime/quotedprintable"
 	"net"
 	"os"
@@ -210,5 +212,32 @@ func TestMediumRiskIsTaggedOnDelivery(t *testing.T) {
 	d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 5*time.Second)
 	if d.Action != "tag" || d.Risk != "medium" {
 		t.Fatalf("verdict %+v", d.MessageSummary)
+	}
+}
+
+// TestApprovedHashIsAnObjectException: a file the administrator approved
+// by hash does not count even when clamd convicts it (DDEI's object
+// exceptions); the trail says why.
+func TestApprovedHashIsAnObjectException(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	sum := sha256.Sum256([]byte(eicar))
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(),
+		"lists.approved_hashes": hex.EncodeToString(sum[:])})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+		withAttachment("approved", "application/octet-stream", "test.com", []byte(eicar))))
+	d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 10*time.Second)
+	for _, f := range d.Findings {
+		if f.Engine == "clamd" {
+			t.Fatalf("exempted finding kept: %+v", f)
+		}
+	}
+	found := false
+	for _, e := range d.Trail {
+		found = found || e.Stage == "exception" && strings.Contains(e.Detail, "clamd finding MailInspector.Test.EICAR") &&
+			strings.Contains(e.Detail, "is approved")
+	}
+	if !found {
+		t.Fatalf("no exception in the trail: %+v", d.Trail)
 	}
 }

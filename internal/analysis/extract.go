@@ -68,7 +68,7 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 			continue
 		}
 		fnd := Finding{Engine: "extraction", Risk: RiskLow, Name: "type-mismatch", Location: partLocation(&p),
-			Detail: fmt.Sprintf("declared %s, content is %s", p.DeclaredType, p.TrueType)}
+			Detail: fmt.Sprintf("declared %s, content is %s", p.DeclaredType, p.TrueType), Object: p.SHA256}
 		if executables[p.TrueType] && !executables[p.DeclaredType] {
 			fnd.Risk, fnd.Threat, fnd.Name = RiskMedium, "suspicious file", "disguised-executable"
 		}

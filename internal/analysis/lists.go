@@ -33,7 +33,7 @@ func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
 		for _, h := range hashes {
 			if listed(h, l.BlockedHashes) {
 				out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malware", Risk: RiskHigh,
-					Name: "blocked-hash", Location: where, Detail: "file hash " + h + " is on the blocked list"})
+					Name: "blocked-hash", Location: where, Detail: "file hash " + h + " is on the blocked list", Object: h})
 				return
 			}
 			if listed(h, l.ApprovedHashes) {
@@ -61,10 +61,10 @@ func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
 			approved = append(approved, u.URL+" (approved domain)")
 		case matchURL(u.URL, l.BlockedURLs) != "":
 			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
-				Name: "blocked-url", Location: "part " + u.Where, Detail: u.URL + " matches blocked URL " + matchURL(u.URL, l.BlockedURLs)})
+				Name: "blocked-url", Location: "part " + u.Where, Detail: u.URL + " matches blocked URL " + matchURL(u.URL, l.BlockedURLs), Object: u.URL})
 		case matchDomain(host, l.BlockedDomains) != "":
 			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
-				Name: "blocked-domain", Location: "part " + u.Where, Detail: u.URL + " is in blocked domain " + matchDomain(host, l.BlockedDomains)})
+				Name: "blocked-domain", Location: "part " + u.Where, Detail: u.URL + " is in blocked domain " + matchDomain(host, l.BlockedDomains), Object: u.URL})
 		}
 	}
 	if len(approved) > 0 {
@@ -104,4 +104,22 @@ func matchURL(u string, list []string) string {
 		}
 	}
 	return ""
+}
+
+// Exempt is the object-level exception (DDEI's "object exceptions"): a
+// finding about a file whose hash is approved, or about a link into an
+// approved domain, does not count, whatever engine made it. It says why.
+func (l LocalLists) Exempt(f Finding) (string, bool) {
+	if f.Object == "" {
+		return "", false
+	}
+	if listed(f.Object, l.ApprovedHashes) {
+		return "file hash " + f.Object + " is approved", true
+	}
+	if pu, err := url.Parse(f.Object); err == nil && pu.Host != "" {
+		if d := matchDomain(pu.Hostname(), l.ApprovedDomains); d != "" {
+			return f.Object + " is in approved domain " + d, true
+		}
+	}
+	return "", false
 }

@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +43,8 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 	pws := passwords(m, pe.Passwords)
 	// scan sends one file to clamd; where says where it was found.
 	scan := func(p *message.Part, where string, content io.Reader) error {
-		res, err := pe.Clamd.Scan(ctx, content)
+		h := sha256.New()
+		res, err := pe.Clamd.Scan(ctx, io.TeeReader(content, h))
 		switch {
 		case errors.Is(err, clamd.ErrSizeLimit):
 			unscanned++
@@ -54,7 +57,7 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 		scanned++
 		if res.Infected {
 			out.Findings = append(out.Findings, Finding{Engine: "clamd", Threat: "malware", Risk: RiskHigh, Name: res.Signature,
-				Location: where, Detail: "declared as " + p.DeclaredType})
+				Location: where, Detail: "declared as " + p.DeclaredType, Object: hex.EncodeToString(h.Sum(nil))})
 		}
 		return nil
 	}

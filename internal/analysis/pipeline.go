@@ -112,6 +112,9 @@ type Pipeline struct {
 	// StageTimeout bounds each stage; a stage that overruns is recorded as
 	// skipped (service stages) or error (local ones).
 	StageTimeout time.Duration
+	// Exempt drops findings about objects the administrator approved
+	// (object-level exceptions); it says why. May be nil.
+	Exempt func(Finding) (string, bool)
 }
 
 // Run runs every stage. It never fails: what goes wrong in a stage is in the
@@ -140,6 +143,13 @@ func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 			for _, f := range res.Findings {
 				if f.Stage == "" {
 					f.Stage = st.Name()
+				}
+				if p.Exempt != nil {
+					if why, ok := p.Exempt(f); ok {
+						rep.Trail = append(rep.Trail, store.TrailEntry{At: time.Now(), Stage: "exception", Outcome: OutcomeOK,
+							Detail: fmt.Sprintf("%s finding %s at %s does not count: %s", f.Engine, f.Name, f.Location, why)})
+						continue
+					}
 				}
 				rep.Findings = append(rep.Findings, f)
 				if Rank(f.Risk) > Rank(rep.Risk) {

@@ -61,6 +61,7 @@ type Finding struct {
 	Name     string `json:"name,omitempty"`
 	Location string `json:"location,omitempty"`
 	Detail   string `json:"detail,omitempty"`
+	Object   string `json:"object,omitempty"`
 }
 
 type RecipientStatus struct {

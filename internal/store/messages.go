@@ -105,6 +105,7 @@ type Finding struct {
 	Name     string
 	Location string
 	Detail   string
+	Object   string // the file's SHA-256 or the URL the finding is about, if any
 }
 
 func ns(t time.Time) int64 {
@@ -210,8 +211,8 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 		return err
 	}
 	for i, f := range v.Findings {
-		if _, err := tx.Exec(`INSERT INTO findings (message_id, seq, stage, engine, threat, risk, name, location, detail) VALUES (?,?,?,?,?,?,?,?,?)`,
-			id, i+1, f.Stage, f.Engine, f.Threat, f.Risk, f.Name, f.Location, f.Detail); err != nil {
+		if _, err := tx.Exec(`INSERT INTO findings (message_id, seq, stage, engine, threat, risk, name, location, detail, object) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			id, i+1, f.Stage, f.Engine, f.Threat, f.Risk, f.Name, f.Location, f.Detail, f.Object); err != nil {
 			return err
 		}
 	}
@@ -382,7 +383,7 @@ func (db *DB) Trail(ctx context.Context, id string) ([]TrailEntry, error) {
 
 // Findings reads a message's findings.
 func (db *DB) Findings(ctx context.Context, id string) ([]Finding, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT stage, engine, threat, risk, name, location, detail FROM findings WHERE message_id = ? ORDER BY seq`, id)
+	rows, err := db.r.QueryContext(ctx, `SELECT stage, engine, threat, risk, name, location, detail, object FROM findings WHERE message_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +391,7 @@ func (db *DB) Findings(ctx context.Context, id string) ([]Finding, error) {
 	var out []Finding
 	for rows.Next() {
 		var f Finding
-		if err := rows.Scan(&f.Stage, &f.Engine, &f.Threat, &f.Risk, &f.Name, &f.Location, &f.Detail); err != nil {
+		if err := rows.Scan(&f.Stage, &f.Engine, &f.Threat, &f.Risk, &f.Name, &f.Location, &f.Detail, &f.Object); err != nil {
 			return nil, err
 		}
 		out = append(out, f)
