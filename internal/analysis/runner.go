@@ -193,19 +193,15 @@ func (r *Runner) process(ctx context.Context, id string) {
 	}
 	r.Processed.Add(1)
 	log.Info("analysed", "risk", rep.Risk, "state", v.State, "action", v.Action, "findings", len(rep.Findings))
-	switch v.State {
-	case store.StateQueued:
-		if r.Queued != nil {
+	if r.Queued != nil {
+		if v.State == store.StateQueued {
 			r.Queued(id)
 		}
-	}
-	for _, o := range extra {
-		if r.Queued != nil {
+		for _, o := range extra {
 			r.Queued(o.ID)
 		}
 	}
-	switch v.State {
-	case store.StateAnalysing:
+	if v.State == store.StateAnalysing {
 		r.d.Kick() // the dispatcher learns when the hold ends
 	}
 }
