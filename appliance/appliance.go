@@ -116,7 +116,8 @@ func (a *Appliance) start() error {
 		}, Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
 		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
-			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate}.Decide, Queued: a.queue.Submit}
+			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
+			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients}.Decide, Queued: a.queue.Submit}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {

@@ -47,6 +47,9 @@ type Engine struct {
 	AcceptedDomains []string // recipients here make a message inbound
 	Hostname        string
 	Template        string // notification text; empty: DefaultTemplate
+	// Message-level exceptions: such mail is always delivered.
+	ExceptSenders    []string
+	ExceptRecipients []string
 }
 
 // Decide maps a report to a decision.
@@ -63,6 +66,10 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 		}
 	}
 	d := analysis.Decision{State: store.StateQueued, Action: "deliver"}
+	if why := e.exception(m); why != "" {
+		d.Rule = why
+		return e.monitor(d)
+	}
 	if pol == nil {
 		return e.monitor(d)
 	}
@@ -100,6 +107,19 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 		d.Extra = append(d.Extra, e.notification(m, rep, d, notify))
 	}
 	return e.monitor(d)
+}
+
+// exception says why a message is a message-level exception ("" if not).
+func (e Engine) exception(m *store.Message) string {
+	if matchAddr(m.From, e.ExceptSenders) {
+		return "message exception: sender " + m.From
+	}
+	for _, r := range m.To {
+		if matchAddr(r, e.ExceptRecipients) {
+			return "message exception: recipient " + r
+		}
+	}
+	return ""
 }
 
 func (e Engine) monitor(d analysis.Decision) analysis.Decision {

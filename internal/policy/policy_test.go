@@ -120,3 +120,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMessageExceptionsAreDelivered(t *testing.T) {
+	e := Engine{ExceptSenders: []string{".partner.example"}, ExceptRecipients: []string{"abuse@example.com"}}
+	high := analysis.Report{Risk: "high", Findings: []store.Finding{{Threat: "malware", Risk: "high"}}}
+	for _, m := range []*store.Message{
+		{From: "x@mail.partner.example", To: []string{"a@example.com"}},
+		{From: "x@evil.example", To: []string{"a@example.com", "Abuse@Example.com"}},
+	} {
+		d := e.Decide(m, high)
+		if d.State != store.StateQueued || !strings.HasPrefix(d.Rule, "message exception") {
+			t.Errorf("%v: %+v", m, d)
+		}
+	}
+	if d := e.Decide(&store.Message{From: "x@evil.example", To: []string{"a@example.com"}}, high); d.State != store.StateQuarantined {
+		t.Errorf("no exception: %+v", d)
+	}
+}

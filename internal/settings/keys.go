@@ -58,6 +58,11 @@ type Settings struct {
 		NotifyTemplate string
 	}
 
+	Exceptions struct {
+		Senders    []string
+		Recipients []string
+	}
+
 	Quarantine struct {
 		ExpireAfter    time.Duration
 		ExpireSchedule string
@@ -196,6 +201,10 @@ var keys = []Key{
 			s.Policy.NotifyTemplate = strings.ReplaceAll(v, `\n`, "\n")
 			return nil
 		}},
+	{"exceptions.senders", "", "Message-level exceptions: mail from these senders (addresses, domains, .subdomains; envelope sender) is analysed and recorded but always delivered, whatever the policies say.",
+		addrList(func(s *Settings) *[]string { return &s.Exceptions.Senders })},
+	{"exceptions.recipients", "", "Message-level exceptions: mail to these recipients (same forms; any recipient matching) is analysed and recorded but always delivered.",
+		addrList(func(s *Settings) *[]string { return &s.Exceptions.Recipients })},
 	{"quarantine.expire_after", "720h", "Quarantined messages older than this are deleted by the expiry schedule (720h: 30 days).",
 		dur(func(s *Settings) *time.Duration { return &s.Quarantine.ExpireAfter }, time.Second)},
 	{"quarantine.expire_schedule", "@every 1h", "When quarantine expiry runs: a cron expression (\"0 3 * * *\") or @every DURATION.",
