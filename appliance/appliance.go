@@ -22,6 +22,7 @@ import (
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/archive"
+	"mailinspector/internal/clickguard"
 	"mailinspector/internal/control"
 	"mailinspector/internal/delivery"
 	"mailinspector/internal/engine/clamd"
@@ -42,15 +43,17 @@ type Appliance struct {
 	Settings *settings.Settings
 	Log      *slog.Logger
 
-	db      *store.DB
-	spool   *spool.Spool
-	runner  *analysis.Runner
-	queue   *delivery.Queue
-	smtp    *smtpd.Server
-	control *control.Server
-	pprof   *http.Server
-	cron    *cron.Cron
-	started time.Time
+	db        *store.DB
+	spool     *spool.Spool
+	runner    *analysis.Runner
+	queue     *delivery.Queue
+	smtp      *smtpd.Server
+	control   *control.Server
+	pprof     *http.Server
+	click     *http.Server
+	clickAddr net.Addr
+	cron      *cron.Cron
+	started   time.Time
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -97,6 +100,19 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
+	guard, err := clickguard.Open(a.DataDir, s.Click.BaseURL)
+	if err != nil {
+		return err
+	}
+	if s.Click.Listen != "" {
+		ln, err := net.Listen("tcp", s.Click.Listen)
+		if err != nil {
+			return fmt.Errorf("click.listen: %w", err)
+		}
+		a.click = &http.Server{Handler: guard.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		a.clickAddr = ln.Addr()
+		go a.click.Serve(ln)
+	}
 	pols, err := policy.Load(a.DataDir)
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)
@@ -115,6 +131,9 @@ func (a *Appliance) start() error {
 			lists,
 		}, Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
+		LinkFor: func(id, mode, u string) string {
+			return guard.Rewrite(clickguard.Link{URL: u, MessageID: id, Mode: mode})
+		},
 		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
 			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients}.Decide, Queued: a.queue.Submit}
@@ -192,6 +211,9 @@ func (a *Appliance) stop() error {
 	}
 	if a.pprof != nil {
 		a.pprof.Close()
+	}
+	if a.click != nil {
+		a.click.Close()
 	}
 	if a.cron != nil {
 		<-a.cron.Stop().Done() // a running expiry finishes before the database closes

@@ -3,6 +3,8 @@ package appliance
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -128,5 +130,41 @@ func TestStripDeliversACopyWithoutAttachmentsAndQuarantinesTheOriginal(t *testin
 	got = sink.WaitFor(t, 2, 10*time.Second)
 	if !strings.Contains(string(got[1].Data), "filename=\"invoice.pdf\"") {
 		t.Fatalf("released original:\n%s", got[1].Data)
+	}
+}
+
+func TestBlockLinksLeadToTheBlockPage(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(dir, 0o750))
+	must(t, os.WriteFile(filepath.Join(dir, "policies.conf"), []byte("policy \"All\"\n  high block-links\n"), 0o640))
+	sink := testutil.NewSink(t)
+	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr, "lists.blocked_domains": "evil.example",
+		"click.listen": "127.0.0.1:0", "click.base_url": "https://mi.example.com"})
+	body := "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
+		"Content-Type: text/html\r\n\r\n<p><a href=\"https://evil.example/login\">log in</a> or see https://safe.example/page</p>\r\n"
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, body))
+	got := sink.WaitFor(t, 1, 10*time.Second)
+	data := string(got[0].Data)
+	if strings.Contains(data, "https://evil.example/login") || strings.Contains(data, "https://safe.example/page") {
+		t.Fatalf("a link was delivered as it was:\n%s", data)
+	}
+	i := strings.Index(data, "https://mi.example.com/c/")
+	if i < 0 {
+		t.Fatalf("no rewritten link:\n%s", data)
+	}
+	// Quoted-printable may fold the long token: undo soft line breaks.
+	flat := strings.ReplaceAll(data[i:], "=\r\n", "")
+	tok := flat[len("https://mi.example.com/c/"):]
+	tok = tok[:strings.IndexAny(tok, "\"< \r\n")]
+	resp, err := http.Get("http://" + a.clickAddr.String() + "/c/" + tok)
+	must(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "Link blocked") || !strings.Contains(string(page), "https://evil.example/login") {
+		t.Fatalf("page %d:\n%s", resp.StatusCode, page)
+	}
+	d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 5*time.Second)
+	if !strings.Contains(d.Action, "block-links") {
+		t.Fatalf("action %q", d.Action)
 	}
 }

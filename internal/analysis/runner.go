@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -34,6 +35,9 @@ type Decision struct {
 	// Strip delivers a copy without attachments (each replaced by a
 	// notice) and keeps the original in quarantine.
 	Strip bool
+	// Links ("block" or "warn") sends every link of the message through
+	// the appliance's link pages.
+	Links string
 }
 
 // Outgoing is a message the appliance sends itself.
@@ -55,6 +59,9 @@ type Runner struct {
 	Workers  int
 	Log      *slog.Logger
 	Queued   func(id string) // hands a message to delivery
+	// LinkFor is where a link of message id goes for the block-links and
+	// warn-links actions (mode "block" or "warn").
+	LinkFor func(id, mode, url string) string
 	// ScratchDir holds decoded parts past ScratchMem bytes per message.
 	ScratchDir string
 	ScratchMem int64
@@ -157,6 +164,15 @@ func (r *Runner) process(ctx context.Context, id string) {
 				Detail: "attachments stripped: the copy " + cp.ID + " is delivered, this original stays in quarantine"})
 		}
 	}
+	if dec.Links != "" && v.State == store.StateQueued && r.LinkFor != nil {
+		if n, err := r.rewriteLinks(m, dec.Links); err != nil {
+			log.Error("analysis: rewrite links; quarantining the message instead", "err", err)
+			v.State, v.Reason = store.StateQuarantined, "links-failed"
+		} else {
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+				Detail: fmt.Sprintf("%d links now lead to the %s page", n, dec.Links)})
+		}
+	}
 	for _, o := range dec.Extra {
 		oid := store.NewID(time.Now())
 		if err := r.Spool.Put(oid, bytes.NewReader(o.Body)); err != nil {
@@ -254,4 +270,21 @@ func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message,
 	return &store.Message{ID: id, Received: time.Now(), Kind: store.KindStripped, From: m.Meta.From,
 		To: dedupe(append(append([]string(nil), to...), dec.Bcc...)), Size: int64(len(body)), State: store.StateQueued,
 		Action: "deliver (stripped copy of " + m.Meta.ID + ")", Risk: rep.Risk, Subject: rep.Subject, Rewrite: dec.Rewrite}, nil
+}
+
+// rewriteLinks replaces the spool file with a copy whose links lead to the
+// link pages. The new file replaces the old atomically and durably before
+// the verdict is committed; a crash in between re-analyses the rewritten
+// message, which still leads nowhere dangerous.
+func (r *Runner) rewriteLinks(m *Message, mode string) (int, error) {
+	f, err := m.Open()
+	if err != nil {
+		return 0, err
+	}
+	body, n, err := message.RewriteLinks(f, message.DefaultLimits, func(u string) string { return r.LinkFor(m.Meta.ID, mode, u) })
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	return n, r.Spool.Put(m.Meta.ID, bytes.NewReader(body))
 }

@@ -283,3 +283,60 @@ func TestStripKeepsTextsAndReplacesAttachments(t *testing.T) {
 		t.Error("the attachment's bytes are still there")
 	}
 }
+
+func TestRewriteLinksKeepsStructure(t *testing.T) {
+	zipBytes := zipOf(t, "a.txt", []byte("attached"))
+	msg := crlf(`From: a@example.org
+Subject: links
+Content-Type: multipart/mixed; boundary="m"
+
+--m
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=iso-8859-1
+Content-Transfer-Encoding: quoted-printable
+
+Go to http://evil.example/a and http://evil.example/a/b now, caf=E9.
+--alt
+Content-Type: text/html
+
+<html><head><base href="https://base.example/"></head><body><a href="login">x</a> <img src="/i.png"> https://text.example/</body></html>
+--alt--
+--m
+Content-Type: application/zip
+Content-Disposition: attachment; filename=a.zip
+Content-Transfer-Encoding: base64
+
+`) + b64(zipBytes) + crlf("--m--\n")
+	out, n, err := RewriteLinks(strings.NewReader(msg), DefaultLimits, func(u string) string { return "https://mi.test/c/" + strings.ToUpper(u[8:12]) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("%d links rewritten, want 4 (two in text, a href, text in HTML; not img src)", n)
+	}
+	res, err := Walk(bytes.NewReader(out), DefaultLimits, nil)
+	if err != nil || len(res.Malformed) != 0 {
+		t.Fatalf("rewritten message: %v %v\n%s", err, res.Malformed, out)
+	}
+	var types []string
+	for _, p := range res.Parts {
+		types = append(types, p.Path+" "+p.ContentType)
+	}
+	if strings.Join(types, "|") != "1.1 text/plain|1.2 text/html|2 application/zip" {
+		t.Fatalf("structure changed: %v", types)
+	}
+	sum := sha256.Sum256(zipBytes)
+	if res.Parts[2].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatal("the attachment changed")
+	}
+	for _, u := range res.URLs {
+		if !strings.HasPrefix(u.URL, "https://mi.test/c/") && u.URL != "https://base.example/i.png" {
+			t.Errorf("link left as it was: %+v", u)
+		}
+	}
+	if !strings.Contains(string(out), "caf=C3=A9") {
+		t.Errorf("text not kept as UTF-8:\n%s", out)
+	}
+}

@@ -42,7 +42,7 @@ type Action struct {
 
 // Actions, as DDEI names them.
 var actionArgs = map[string]bool{ // kind -> takes addresses
-	"deliver": false, "tag": false, "strip": false, "quarantine": false, "delete": false,
+	"deliver": false, "tag": false, "strip": false, "quarantine": false, "delete": false, "block-links": false, "warn-links": false,
 	"change-recipient": true, "bcc": true, "notify": true,
 }
 

@@ -94,6 +94,12 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 			d.Rewrite = e.tag(rep)
 		case "strip":
 			d.Strip = true
+		case "block-links":
+			d.Links = "block"
+		case "warn-links":
+			if d.Links == "" {
+				d.Links = "warn"
+			}
 		case "change-recipient":
 			d.Recipients = append([]string(nil), a.Args...)
 		case "bcc":

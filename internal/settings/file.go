@@ -106,6 +106,9 @@ func Build(vals map[string]string) (*Settings, error) {
 		}
 		s.Hostname = h
 	}
+	if s.Click.BaseURL == "" {
+		s.Click.BaseURL = "http://" + s.Hostname + ":8025"
+	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	if len(errs) > 0 {
 		return nil, errs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -56,6 +57,11 @@ type Settings struct {
 	Policy struct {
 		SubjectTag     string
 		NotifyTemplate string
+	}
+
+	Click struct {
+		Listen  string
+		BaseURL string
 	}
 
 	Exceptions struct {
@@ -199,6 +205,25 @@ var keys = []Key{
 	{"policy.notify_template", "", "Text of the notify action's message; tokens %ACTION%, %RULE%, %RISK%, %THREATS%, %SENDER%, %RECIPIENTS%, %SUBJECT%, %ATTACHMENTS%, %MESSAGE_ID% are replaced; \\n starts a new line. Empty: the built-in text.",
 		func(s *Settings, v string) error {
 			s.Policy.NotifyTemplate = strings.ReplaceAll(v, `\n`, "\n")
+			return nil
+		}},
+	{"click.listen", "", "Address (host:port) of the link pages that the block-links and warn-links actions point to. Empty: not served.",
+		func(s *Settings, v string) error {
+			s.Click.Listen = v
+			if v == "" {
+				return nil
+			}
+			return hostPort(v)
+		}},
+	{"click.base_url", "", "How recipients reach click.listen, e.g. https://mail-inspector.example.com. Empty: http://HOSTNAME:8025.",
+		func(s *Settings, v string) error {
+			s.Click.BaseURL = v
+			if v == "" {
+				return nil
+			}
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("want an http or https URL")
+			}
 			return nil
 		}},
 	{"exceptions.senders", "", "Message-level exceptions: mail from these senders (addresses, domains, .subdomains; envelope sender) is analysed and recorded but always delivered, whatever the policies say.",
