@@ -24,8 +24,12 @@ func RewriteLinks(r io.Reader, lim Limits, rewrite func(normal string) string) (
 		return nil, 0, fmt.Errorf("header: %w", err)
 	}
 	lr := &linkRewriter{lim: lim, rewrite: rewrite}
+	h, err := lr.header(e)
+	if err != nil {
+		return nil, 0, err
+	}
 	var out bytes.Buffer
-	w, err := gomessage.CreateWriter(&out, lr.header(e))
+	w, err := gomessage.CreateWriter(&out, h)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -46,9 +50,14 @@ type linkRewriter struct {
 
 // header is the part's header as it will be written: text parts are
 // decoded to UTF-8 on reading, so they say so and go out quoted-printable.
-func (lr *linkRewriter) header(e *gomessage.Entity) gomessage.Header {
+func (lr *linkRewriter) header(e *gomessage.Entity) (gomessage.Header, error) {
 	h := e.Header.Copy()
 	ct, params, err := h.ContentType()
+	if strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "multipart/") && (err != nil || params["boundary"] == "") {
+		// A multipart that cannot be rebuilt as it is: refuse the whole
+		// message rather than deliver links we could not reach.
+		return h, fmt.Errorf("multipart without a usable boundary: %q", h.Get("Content-Type"))
+	}
 	if err == nil && (ct == "text/plain" || ct == "text/html") {
 		if params == nil {
 			params = map[string]string{}
@@ -57,7 +66,7 @@ func (lr *linkRewriter) header(e *gomessage.Entity) gomessage.Header {
 		h.SetContentType(ct, params)
 		h.Set("Content-Transfer-Encoding", "quoted-printable")
 	}
-	return h
+	return h, nil
 }
 
 func (lr *linkRewriter) entity(w *gomessage.Writer, e *gomessage.Entity, depth int) error {
@@ -70,7 +79,11 @@ func (lr *linkRewriter) entity(w *gomessage.Writer, e *gomessage.Entity, depth i
 			if err != nil && p == nil {
 				return fmt.Errorf("multipart: %w", err)
 			}
-			pw, err := w.CreatePart(lr.header(p))
+			ph, err := lr.header(p)
+			if err != nil {
+				return err
+			}
+			pw, err := w.CreatePart(ph)
 			if err != nil {
 				return err
 			}

@@ -340,3 +340,24 @@ Content-Transfer-Encoding: base64
 		t.Errorf("text not kept as UTF-8:\n%s", out)
 	}
 }
+
+func FuzzRewriteLinks(f *testing.F) {
+	f.Add([]byte("Content-Type: text/html\r\n\r\n<a href=\"http://a.example/\">x</a> http://b.example/"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nwww.c.example\r\n--b--\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxDepth: 5, MaxParts: 20, MaxHeaderBytes: 4096, MaxTextBytes: 1 << 16}
+		out, _, err := RewriteLinks(bytes.NewReader(data), lim, func(string) string { return "https://mi.test/c/T" })
+		if err != nil {
+			return // refused whole: the caller quarantines instead
+		}
+		res, err := Walk(bytes.NewReader(out), lim, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range res.URLs {
+			if strings.Contains(u.Where, " a href") && u.URL != "https://mi.test/c/T" {
+				t.Fatalf("an a href survived the rewrite: %+v\n%q", u, out)
+			}
+		}
+	})
+}
