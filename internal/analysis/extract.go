@@ -102,17 +102,17 @@ func (x Extraction) walkAgain(m *Message) (*message.Result, error) {
 func (x Extraction) openArchives(m *Message, out *Result) (locked int, err error) {
 	pws := passwords(m, x.Passwords)
 	err = eachPart(m, x.Limits, func(p *message.Part, content io.Reader) error {
-		pk, err := peek(content, x.Archives.MaxInMemory)
-		if err != nil || !archive.IsArchive(pk.trueType) {
+		pk, err := archive.Peek(content, x.Archives.MaxInMemory)
+		if err != nil || !archive.IsArchive(pk.TrueType) {
 			return nil
 		}
-		if pk.tooBig {
+		if pk.TooBig {
 			locked++
 			out.Findings = append(out.Findings, unscannable(p, archive.Problem{Path: archiveName(p), Reason: "size",
 				Detail: fmt.Sprintf("archive larger than %d bytes", x.Archives.MaxInMemory)}))
 			return nil
 		}
-		ar, err := archive.Walk(archiveName(p), pk.trueType, pk.archive, x.Archives, pws, nil)
+		ar, err := archive.Walk(archiveName(p), pk.TrueType, pk.Data, x.Archives, pws, nil)
 		if err != nil {
 			return err
 		}

@@ -62,17 +62,17 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 		return nil
 	}
 	err := eachPart(m, pe.Limits, func(p *message.Part, content io.Reader) error {
-		pk, err := peek(content, pe.Archives.MaxInMemory)
+		pk, err := archive.Peek(content, pe.Archives.MaxInMemory)
 		if err != nil {
 			return nil // a damaged body: the extraction stage reports it
 		}
-		if pk.archive == nil {
-			return scan(p, partLocation(p), pk.stream)
+		if pk.Data == nil {
+			return scan(p, partLocation(p), pk.Stream)
 		}
 		// Each file of an archive is scanned on its own, decrypted where a
 		// password opened it; what could not be opened the extraction stage
 		// reports as unscannable.
-		_, err = archive.Walk(archiveName(p), pk.trueType, pk.archive, pe.Archives, pws, func(mb *archive.Member, r io.Reader) error {
+		_, err = archive.Walk(archiveName(p), pk.TrueType, pk.Data, pe.Archives, pws, func(mb *archive.Member, r io.Reader) error {
 			return scan(p, partLocation(p)+": "+mb.Path, r)
 		})
 		return err

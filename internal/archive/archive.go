@@ -125,35 +125,23 @@ func (w *walker) member(p string, r io.Reader, depth int, m Member) error {
 	budget := w.lim.MaxTotalBytes - w.total
 	lr := &io.LimitedReader{R: r, N: budget + 1}
 	h := sha256.New()
-	var head []byte
-	var buf *bytes.Buffer
-	// Read the start to learn the type; keep the whole only when it is an
-	// archive to open (bounded by MaxInMemory).
-	first := make([]byte, 512)
-	n, err := io.ReadFull(lr, first)
-	first = first[:n]
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	// Learn the type from the first bytes; keep the whole only when it is
+	// an archive to open (bounded by MaxInMemory).
+	pk, err := Peek(io.TeeReader(lr, h), w.lim.MaxInMemory)
+	if err != nil {
 		w.problem(p, "corrupt", "%v", err)
 		return nil
 	}
-	head = first
-	m.Path, m.TrueType = p, message.TrueType(head)
-	h.Write(head)
-	content := io.MultiReader(bytes.NewReader(head), io.TeeReader(lr, h))
-	if IsArchive(m.TrueType) {
-		buf = &bytes.Buffer{}
-		nn, err := io.Copy(buf, io.LimitReader(content, w.lim.MaxInMemory+1))
-		if err != nil {
-			w.problem(p, "corrupt", "%v", err)
-			return nil
-		}
-		if nn > w.lim.MaxInMemory {
-			w.problem(p, "size", "nested archive larger than %d bytes", w.lim.MaxInMemory)
-			io.Copy(io.Discard, content)
-		}
-		m.Size = nn
-	} else {
-		counted := &message.CountingReader{R: content}
+	m.Path, m.TrueType = p, pk.TrueType
+	switch {
+	case pk.TooBig:
+		w.problem(p, "size", "nested archive larger than %d bytes", w.lim.MaxInMemory)
+		io.Copy(io.Discard, pk.Stream)
+		m.Size = w.lim.MaxInMemory + 1
+	case pk.Data != nil:
+		m.Size = int64(len(pk.Data))
+	default:
+		counted := &message.CountingReader{R: pk.Stream}
 		var verr error
 		if w.visit != nil {
 			verr = w.visit(&m, counted)
@@ -182,8 +170,8 @@ func (w *walker) member(p string, r io.Reader, depth int, m Member) error {
 	w.total += m.Size
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
 	w.res.Members = append(w.res.Members, m)
-	if buf != nil && int64(buf.Len()) <= w.lim.MaxInMemory {
-		return w.open(p, m.TrueType, buf.Bytes(), depth+1)
+	if pk.Data != nil {
+		return w.open(p, m.TrueType, pk.Data, depth+1)
 	}
 	return nil
 }
