@@ -76,14 +76,7 @@ func (r *Runner) Submit(id string) { r.d.Submit(id) }
 // Run analyses until ctx ends, then waits for messages in progress.
 func (r *Runner) Run(ctx context.Context) {
 	r.d.Name, r.d.Workers, r.d.Log, r.d.Work = "analysis", r.Workers, r.Log, r.process
-	r.d.Scan = func(ctx context.Context, now time.Time, limit int) ([]string, time.Time, error) {
-		ids, err := r.DB.ToAnalyse(ctx, now, limit)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		next, err := r.DB.NextAnalysis(ctx, now)
-		return ids, next, err
-	}
+	r.d.Scan = dispatch.Scanner(r.DB.ToAnalyse, r.DB.NextAnalysis)
 	r.d.Run(ctx)
 }
 

@@ -45,14 +45,7 @@ func (q *Queue) Kick() { q.d.Kick() }
 // Run delivers until ctx ends, then waits for attempts in progress.
 func (q *Queue) Run(ctx context.Context) {
 	q.d.Name, q.d.Workers, q.d.Log, q.d.Work = "delivery", q.Workers, q.Log, q.attempt
-	q.d.Scan = func(ctx context.Context, now time.Time, limit int) ([]string, time.Time, error) {
-		ids, err := q.DB.DueMessages(ctx, now, limit)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		next, err := q.DB.NextDelivery(ctx, now)
-		return ids, next, err
-	}
+	q.d.Scan = dispatch.Scanner(q.DB.DueMessages, q.DB.NextDelivery)
 	q.d.Run(ctx)
 	if c, ok := q.Transport.(interface{ Close() }); ok {
 		c.Close()

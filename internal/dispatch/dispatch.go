@@ -137,3 +137,17 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		timer.Reset(wait)
 	}
 }
+
+// Scanner makes a Scan from a query for due ids and one for when the next
+// not-yet-due item becomes due.
+func Scanner(due func(ctx context.Context, now time.Time, limit int) ([]string, error),
+	next func(ctx context.Context, now time.Time) (time.Time, error)) func(context.Context, time.Time, int) ([]string, time.Time, error) {
+	return func(ctx context.Context, now time.Time, limit int) ([]string, time.Time, error) {
+		ids, err := due(ctx, now, limit)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		n, err := next(ctx, now)
+		return ids, n, err
+	}
+}
