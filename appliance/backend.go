@@ -87,10 +87,14 @@ func (a *Appliance) Queue(ctx context.Context) ([]cli.QueueEntry, error) {
 		return nil, err
 	}
 	out := make([]cli.QueueEntry, 0, len(rs))
+	senders := map[string]string{} // one read per message, not per recipient
 	for _, r := range rs {
-		from := ""
-		if m, err := a.db.GetMessage(ctx, r.MessageID); err == nil {
-			from = m.From
+		from, ok := senders[r.MessageID]
+		if !ok {
+			if m, err := a.db.GetMessage(ctx, r.MessageID); err == nil {
+				from = m.From
+			}
+			senders[r.MessageID] = from
 		}
 		out = append(out, cli.QueueEntry{ID: r.MessageID, From: from, Rcpt: r.Rcpt, Status: r.Status, Attempts: r.Attempts,
 			NextAttempt: timeText(r.NextAttempt), LastError: r.LastError})
