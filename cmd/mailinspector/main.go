@@ -29,6 +29,7 @@ const usage = `usage: mailinspector COMMAND [options]
 commands:
   serve --data-dir DIR [--set KEY=VALUE]...   run the appliance daemon
   shell --data-dir DIR [-o json] [-c COMMAND] management command line
+  hub --data-dir DIR --listen ADDR            the reference intelligence hub (hub help: its commands)
   settings describe                           every settings key, its default and meaning
   settings check --data-dir DIR               validate the settings file, list every error
   version                                     print the version
@@ -47,6 +48,8 @@ func main() {
 		code = shell(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case "settings":
 		code = settingsCmd(os.Args[2:])
+	case "hub":
+		code = hubCmd(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("mailinspector", appliance.Version)
 	case "help", "-h", "--help":

@@ -1,0 +1,244 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// startHub runs a hub on loopback with every test feed imported and
+// returns its URL and an appliance key.
+func startHub(t *testing.T) (string, string, *Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	for kind, file := range map[string]string{"urlhaus-csv": "urlhaus.csv", "malwarebazaar-csv": "malwarebazaar.csv",
+		"openphish-txt": "openphish.txt", "phishtank-csv": "phishtank.csv", "spamhaus-drop-json": "drop_v4.json",
+		"known-good-sha256": "known-good.txt"} {
+		if _, err := st.Import(ctx, kind, filepath.Join("testdata", file)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := st.AddKey(ctx, "appliance-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL, key, st
+}
+
+func get(t *testing.T, base, key, path string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return do(t, req, out)
+}
+
+func do(t *testing.T, req *http.Request, out any) int {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s: %v", req.URL, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestImportCountsAndStatus(t *testing.T) {
+	base, key, _ := startHub(t)
+	var st struct {
+		Feeds []Feed `json:"feeds"`
+	}
+	if code := get(t, base, key, "/v1/status", &st); code != 200 {
+		t.Fatalf("status: %d", code)
+	}
+	want := map[string]int{"urlhaus-csv": 3, "malwarebazaar-csv": 2, "openphish-txt": 2, "phishtank-csv": 1,
+		"spamhaus-drop-json": 2, "known-good-sha256": 1}
+	if len(st.Feeds) != len(want) {
+		t.Fatalf("feeds: %+v", st.Feeds)
+	}
+	for _, f := range st.Feeds {
+		if want[f.Kind] != f.Rows || f.ImportedAt.IsZero() {
+			t.Errorf("feed %s: %d rows (want %d), imported %s", f.Kind, f.Rows, want[f.Kind], f.ImportedAt)
+		}
+	}
+}
+
+func TestReimportReplacesAndBadFileChangesNothing(t *testing.T) {
+	base, key, st := startHub(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	one := filepath.Join(dir, "openphish.txt")
+	os.WriteFile(one, []byte("https://new.phish.example/\n"), 0o644)
+	if n, err := st.Import(ctx, "openphish-txt", one); err != nil || n != 1 {
+		t.Fatalf("re-import: %d %v", n, err)
+	}
+	var rep struct{ Rating string }
+	get(t, base, key, "/v1/web-reputation?url="+url.QueryEscape("https://login.phish-one.test/secure/verify.php"), &rep)
+	if rep.Rating != "unrated" {
+		t.Fatalf("a URL of the replaced feed is still rated %s", rep.Rating)
+	}
+	bad := filepath.Join(dir, "bad.txt")
+	os.WriteFile(bad, []byte("# ok\nnot-a-hash\n"), 0o644)
+	_, err := st.Import(ctx, "known-good-sha256", bad)
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("bad file: %v", err)
+	}
+	var cs struct {
+		KnownGood bool `json:"known_good"`
+	}
+	get(t, base, key, "/v1/csss?sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", &cs)
+	if !cs.KnownGood {
+		t.Fatal("a failed import removed the feed's rows")
+	}
+	if _, err := st.Import(ctx, "no-such-feed", one); err == nil {
+		t.Fatal("unknown feed kind accepted")
+	}
+}
+
+func TestUnknownKeyIs401(t *testing.T) {
+	base, _, _ := startHub(t)
+	for _, key := range []string{"", "mih_wrong"} {
+		var e struct {
+			Error struct{ Code string }
+		}
+		if code := get(t, base, key, "/v1/status", &e); code != 401 || e.Error.Code != "unauthorized" {
+			t.Fatalf("key %q: %d %+v", key, code, e)
+		}
+	}
+}
+
+func TestWebReputationAndInspection(t *testing.T) {
+	base, key, _ := startHub(t)
+	for _, tc := range []struct{ url, rating string }{
+		{"http://cdn.badfiles.test/payload.exe", "malicious"},      // exact URL
+		{"HTTP://CDN.badfiles.test:80/payload.exe#x", "malicious"}, // normalised first
+		{"http://cdn.badfiles.test/other", "malicious"},            // host
+		{"http://other.badfiles.test/", "suspicious"},              // registered domain
+		{"http://cdn.example.net/", "unrated"},                     // nothing known
+		{"https://sub.spread.test/x", "suspicious"},                // registered domain
+		{"https://bank.phish-two.test/login", "phishing"},          // PhishTank
+		{"https://login.phish-one.test/elsewhere", "phishing"},     // OpenPhish, host
+		{"https://unverified.test/login", "unrated"},               // not verified: not imported
+		{"http://203.0.113.50/login", "suspicious"},                // DROP network
+		{"http://[2001:db8:dead::1]/", "suspicious"},               // DROP IPv6
+		{"https://www.example.com/", "unrated"},
+	} {
+		var rep struct {
+			URL    string
+			Rating string
+		}
+		if code := get(t, base, key, "/v1/web-reputation?url="+url.QueryEscape(tc.url), &rep); code != 200 || rep.Rating != tc.rating {
+			t.Errorf("%s: %d %+v, want %s", tc.url, code, rep, tc.rating)
+		}
+	}
+	var ins struct {
+		Found   bool
+		Details []URLMatch
+	}
+	get(t, base, key, "/v1/web-inspection?url="+url.QueryEscape("http://cdn.badfiles.test/payload.exe"), &ins)
+	if !ins.Found || ins.Details[0].Threat != "malware_download" || !strings.Contains(ins.Details[0].Tags, "AgentTesla") || ins.Details[0].FirstSeen == 0 {
+		t.Fatalf("inspection: %+v", ins)
+	}
+	if code := get(t, base, key, "/v1/web-reputation?url=javascript:alert(1)", nil); code != 400 {
+		t.Fatalf("bad url: %d", code)
+	}
+}
+
+func TestFeedbackMakesCensus(t *testing.T) {
+	base, key, st := startHub(t)
+	key2, _ := st.AddKey(context.Background(), "appliance-2")
+	h := "5b0c2cbcf0a1e0d8e6e5c66a0e29c9bd5d36a0aa0a3bde8c14f2a9f3b1c39d8e"
+	for _, k := range []string{key, key, key2} {
+		body := `{"records":[{"kind":"file","object":"` + h + `","verdict":"high"},{"kind":"domain","object":"Example.COM"}]}`
+		req, _ := http.NewRequest("POST", base+"/v1/feedback", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+k)
+		var out struct{ Accepted int }
+		if code := do(t, req, &out); code != 200 || out.Accepted != 2 {
+			t.Fatalf("feedback: %d %+v", code, out)
+		}
+	}
+	var fc struct {
+		Appliances, Sightings int
+		Malware               map[string]string
+	}
+	get(t, base, key, "/v1/file-census?sha256="+h, &fc)
+	if fc.Appliances != 2 || fc.Sightings != 3 || fc.Malware["signature"] != "AgentTesla" {
+		t.Fatalf("file census: %+v", fc)
+	}
+	var dc struct{ Appliances, Sightings int }
+	get(t, base, key, "/v1/domain-census?name=example.com", &dc)
+	if dc.Appliances != 2 || dc.Sightings != 3 {
+		t.Fatalf("domain census: %+v", dc)
+	}
+	req, _ := http.NewRequest("POST", base+"/v1/feedback", strings.NewReader(`{"records":[{"kind":"mood","object":"x"}]}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	if code := do(t, req, nil); code != 400 {
+		t.Fatalf("bad record kind: %d", code)
+	}
+}
+
+func TestMLScoreAndThreatConnect(t *testing.T) {
+	base, key, _ := startHub(t)
+	score := func(features string) (float64, bool) {
+		req, _ := http.NewRequest("POST", base+"/v1/ml/score", strings.NewReader(`{"features":`+features+`}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		var out struct {
+			Score     float64
+			Malicious bool
+		}
+		if code := do(t, req, &out); code != 200 {
+			t.Fatalf("score: %d", code)
+		}
+		return out.Score, out.Malicious
+	}
+	bad, isBad := score(`{"office_macros":1,"script_obfuscation":6,"size_log2":15,"entropy":7}`)
+	good, isGood := score(`{"size_log2":12,"entropy":4.5}`)
+	if !isBad || isGood || bad <= good {
+		t.Fatalf("macro document %.3f (%v), text %.3f (%v)", bad, isBad, good, isGood)
+	}
+	var tc struct {
+		Known bool
+		Facts []string
+	}
+	get(t, base, key, "/v1/threat-connect/hash?indicator=5b0c2cbcf0a1e0d8e6e5c66a0e29c9bd5d36a0aa0a3bde8c14f2a9f3b1c39d8e&format=json", &tc)
+	if !tc.Known || !strings.Contains(strings.Join(tc.Facts, " "), "AgentTesla") {
+		t.Fatalf("threat connect: %+v", tc)
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/threat-connect/url?indicator="+url.QueryEscape("http://cdn.badfiles.test/payload.exe"), nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "urlhaus-csv") || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("detail page: %s", page)
+	}
+}

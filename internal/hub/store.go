@@ -1,0 +1,123 @@
+// Package hub is the reference intelligence hub (`mailinspector hub`): the
+// cloud services of the appliance as a self-hostable HTTP server with its own
+// SQLite store, filled from public feeds and from the Smart Feedback of the
+// appliances it serves. docs/hub-api.md documents the API.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+)
+
+//go:embed schema.sql
+var schema string
+
+// Store is the hub's database.
+type Store struct {
+	db *sql.DB
+}
+
+// OpenStore opens (creating) hub.db in dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + filepath.ToSlash(filepath.Join(dir, "hub.db")) + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("hub schema: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// AddKey creates an API key for an appliance and returns it; only its hash
+// is kept.
+func (s *Store) AddKey(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		return "", errors.New("a key needs a name")
+	}
+	var b [24]byte
+	rand.Read(b[:])
+	key := "mih_" + hex.EncodeToString(b[:])
+	_, err := s.db.ExecContext(ctx, `INSERT INTO keys (name, key_hash, created) VALUES (?, ?, ?)`, name, hashKey(key), time.Now().Unix())
+	if err != nil {
+		return "", fmt.Errorf("add key %q: %w", name, err)
+	}
+	return key, nil
+}
+
+// KeyName returns the appliance a key belongs to.
+func (s *Store) KeyName(ctx context.Context, key string) (name string, created time.Time, err error) {
+	var c int64
+	err = s.db.QueryRowContext(ctx, `SELECT name, created FROM keys WHERE key_hash = ?`, hashKey(key)).Scan(&name, &c)
+	return name, time.Unix(c, 0), err
+}
+
+// Keys lists the key names.
+func (s *Store) Keys(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM keys ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+func hashKey(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:])
+}
+
+// Feed is the freshness of one imported feed.
+type Feed struct {
+	Kind       string    `json:"kind"`
+	Rows       int       `json:"rows"`
+	ImportedAt time.Time `json:"imported_at"`
+	Source     string    `json:"source"`
+	AgeSeconds int64     `json:"age_seconds"`
+}
+
+// Feeds lists the imported feeds.
+func (s *Store) Feeds(ctx context.Context) ([]Feed, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, rows, imported_at, source FROM feeds ORDER BY kind`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Feed{}
+	for rows.Next() {
+		var f Feed
+		var at int64
+		if err := rows.Scan(&f.Kind, &f.Rows, &at, &f.Source); err != nil {
+			return nil, err
+		}
+		f.ImportedAt = time.Unix(at, 0).UTC()
+		f.AgeSeconds = int64(time.Since(f.ImportedAt).Seconds())
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
