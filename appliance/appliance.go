@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -28,6 +29,7 @@ import (
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
 	"mailinspector/internal/policy"
+	"mailinspector/internal/services"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/smtpd"
 	"mailinspector/internal/spool"
@@ -54,6 +56,13 @@ type Appliance struct {
 	clickAddr net.Addr
 	cron      *cron.Cron
 	started   time.Time
+
+	clamd       *clamd.Client
+	hub         *services.Hub
+	dnsbl       *services.DNSBL
+	services    *services.Registry
+	metrics     *http.Server
+	metricsAddr net.Addr
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -90,16 +99,17 @@ func (a *Appliance) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 
-	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
-		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
-		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout}
-
-	var clam *clamd.Client
 	if s.Engine.Clamd != "" {
-		if clam, err = clamd.New(s.Engine.Clamd); err != nil {
+		if a.clamd, err = clamd.New(s.Engine.Clamd); err != nil {
 			return err
 		}
 	}
+	a.buildServices()
+	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
+		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
+		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout,
+		OnAttempt: a.services.Get(services.Downstream).Record}
+
 	guard, err := clickguard.Open(a.DataDir, s.Click.BaseURL)
 	if err != nil {
 		return err
@@ -121,14 +131,28 @@ func (a *Appliance) start() error {
 		MaxTotalBytes: s.Archive.MaxExpandedBytes, MaxRatio: int64(s.Archive.MaxRatio), MaxInMemory: s.Archive.MaxInMemory}
 	lists := analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
 		BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains}
+	cloud := a.cloud()
+	ers := analysis.ERS{Edge: s.ERS.Position == "edge" && s.Mode == "mta", Trusted: s.ERS.TrustedRelays, Client: a.services.Get(services.ERS),
+		Check: func(ctx context.Context, ip netip.Addr) *store.ERSCheck {
+			return analysis.CheckERS(ctx, a.services.Get(services.ERS), a.dnsbl, ip)
+		}}
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: s.Analysis.Workers, Log: a.Log,
+		Feedback: a.services.Get(services.SmartFeedback).Usable() == nil,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: []analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
+			ers,
 			analysis.Extraction{Limits: message.DefaultLimits, Archives: archives, Passwords: s.Archive.Passwords},
-			analysis.PatternEngine{Clamd: clam, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
-				Archives: archives, Passwords: s.Archive.Passwords},
+			analysis.CSSS{Cloud: cloud},
+			analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
+				Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd)},
+			analysis.FileCensus{Cloud: cloud},
+			analysis.ML{Cloud: cloud, Limits: message.DefaultLimits},
+			analysis.WebReputation{Cloud: cloud},
+			analysis.WebInspection{Cloud: cloud},
+			analysis.DomainCensus{Cloud: cloud},
 			lists,
+			analysis.ThreatConnect{Cloud: cloud},
 		}, Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
 		LinkFor: func(id, mode, u string) string {
@@ -148,6 +172,8 @@ func (a *Appliance) start() error {
 		CommandTimeout: s.SMTP.CommandTimeout, DataTimeout: s.SMTP.DataTimeout, TLS: tlsCfg,
 		AllowNetworks: s.SMTP.AllowNetworks, DenyNetworks: s.SMTP.DenyNetworks, TrustedNetworks: s.SMTP.TrustedNetworks,
 		AcceptedDomains: s.SMTP.AcceptedDomains, NormalizeBareLF: s.SMTP.BareLF == "normalize", RequireHeloDomain: s.SMTP.RequireHeloDomain,
+		ProxyNetworks: s.SMTP.ProxyNetworks, ERSAction: s.ERS.Action, CheckClient: a.edgeCheck(),
+		ERSWait: 2 * s.ServiceFor(services.ERS).Deadline,
 	}, a.spool, a.db, a.runner.Submit, a.Log)
 
 	if a.control, err = control.Listen(filepath.Join(a.DataDir, control.SocketName), a, a.Log); err != nil {
@@ -161,11 +187,27 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
+	if s.Metrics.Listen != "" {
+		if err := a.startMetrics(s.Metrics.Listen); err != nil {
+			return err
+		}
+	}
 	a.cron = cron.New()
-	if _, err := a.cron.AddFunc(s.Quarantine.ExpireSchedule, a.expireQuarantine); err != nil {
-		return fmt.Errorf("quarantine.expire_schedule: %w", err)
+	for _, job := range []struct {
+		key, spec string
+		run       func()
+	}{
+		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.expireQuarantine},
+		{"schedules.feedback", s.Schedules.Feedback, a.flushFeedback},
+		{"schedules.updates", s.Schedules.Updates, a.checkUpdates},
+		{"schedules.licence", s.Schedules.Licence, a.checkLicence},
+	} {
+		if _, err := a.cron.AddFunc(job.spec, job.run); err != nil {
+			return fmt.Errorf("%s: %w", job.key, err)
+		}
 	}
 	a.cron.Start()
+	a.goRun(func() { a.services.Run(ctx) })
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)
@@ -214,6 +256,9 @@ func (a *Appliance) stop() error {
 	}
 	if a.click != nil {
 		a.click.Close()
+	}
+	if a.metrics != nil {
+		a.metrics.Close()
 	}
 	if a.cron != nil {
 		<-a.cron.Stop().Done() // a running expiry finishes before the database closes

@@ -61,7 +61,8 @@ func (a *Appliance) Message(ctx context.Context, id string) (*cli.MessageDetail,
 		return nil, err
 	}
 	for _, t := range trail {
-		d.Trail = append(d.Trail, cli.TrailEntry{At: timeText(t.At), Stage: t.Stage, Service: t.Service, Outcome: t.Outcome, Detail: t.Detail})
+		d.Trail = append(d.Trail, cli.TrailEntry{At: timeText(t.At), Stage: t.Stage, Service: t.Service, Outcome: t.Outcome, Detail: t.Detail,
+			MS: t.Elapsed.Milliseconds()})
 	}
 	fs, err := a.db.Findings(ctx, id)
 	if err != nil {

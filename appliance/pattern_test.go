@@ -221,7 +221,7 @@ func TestClamdDownOrSilentMailFlows(t *testing.T) {
 	cd.Stop()
 	for _, tc := range []struct{ name, spec, reason string }{
 		{"down", cd.Spec(), "clamd: dial unix"},
-		{"silent", silent.Addr().String(), "timeout"},
+		{"silent", silent.Addr().String(), "no answer within 500ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": tc.spec, "engine.clamd_timeout": "500ms"})

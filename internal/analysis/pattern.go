@@ -12,6 +12,7 @@ import (
 	"mailinspector/internal/archive"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
+	"mailinspector/internal/services"
 )
 
 // PatternEngine scans every part of the message with ClamAV's clamd. When
@@ -24,6 +25,9 @@ type PatternEngine struct {
 	Limits    message.Limits
 	Archives  archive.Limits
 	Passwords []string // the administrator's list for encrypted archives
+	// Service is clamd's place under the services contract (breaker,
+	// status); nil: called directly.
+	Contract *services.Client
 }
 
 func (PatternEngine) Name() string    { return "pattern-engine" }
@@ -33,6 +37,20 @@ func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 	if pe.Clamd == nil {
 		return Result{}, fmt.Errorf("%w: not configured (engine.clamd)", ErrUnavailable)
 	}
+	if pe.Contract == nil {
+		return pe.scan(ctx, m)
+	}
+	res, err := services.Call(ctx, pe.Contract, "", func(ctx context.Context) (Result, bool, error) {
+		r, err := pe.scan(ctx, m)
+		return r, true, err
+	})
+	if err != nil && !errors.Is(err, ErrUnavailable) {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return res, err
+}
+
+func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 	if pe.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, pe.Timeout)

@@ -64,6 +64,12 @@ type Message struct {
 	// Parts holds the decoded content of Extract.Parts, index for index,
 	// when the extraction stage could keep it (nil otherwise).
 	Parts *Parts
+	// Findings are those of the stages that ran before (threat-connect
+	// links them to the hub's detail pages).
+	Findings []Finding
+	// KnownGood holds the SHA-256 of files the csss stage found known
+	// good: later file checks skip them (the pattern engine does not).
+	KnownGood map[string]string
 }
 
 // ArchiveMember is a file inside an archive attachment.
@@ -126,9 +132,12 @@ func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 		if p.StageTimeout > 0 {
 			sctx, cancel = context.WithTimeout(ctx, p.StageTimeout)
 		}
+		m.Findings = rep.Findings
+		start := time.Now()
 		res, err := runStage(sctx, st, m)
 		cancel()
-		e := store.TrailEntry{At: time.Now(), Stage: st.Name(), Service: st.Service(), Outcome: res.Outcome, Detail: res.Detail}
+		e := store.TrailEntry{At: time.Now(), Stage: st.Name(), Service: st.Service(), Outcome: res.Outcome, Detail: res.Detail,
+			Elapsed: time.Since(start)}
 		switch {
 		case err != nil && (errors.Is(err, ErrUnavailable) || st.Service() != "" && errors.Is(err, context.DeadlineExceeded)):
 			e.Outcome, e.Detail = OutcomeSkipped, fmt.Sprintf("%s: %v", st.Service(), err)

@@ -65,6 +65,8 @@ type Runner struct {
 	// ScratchDir holds decoded parts past ScratchMem bytes per message.
 	ScratchDir string
 	ScratchMem int64
+	// Feedback queues Smart Feedback records with each verdict.
+	Feedback bool
 
 	d         dispatch.Dispatcher
 	Processed atomic.Int64 // messages decided; the watchdog checks it moves
@@ -129,6 +131,17 @@ func (r *Runner) process(ctx context.Context, id string) {
 		if dec.Rule != "" {
 			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
 				Detail: dec.Rule + " -> " + dec.Action})
+		}
+		if h := ersHeader(rep); h != "" && v.State == store.StateQueued {
+			rw := store.Rewrite{}
+			if v.Rewrite != nil {
+				rw = *v.Rewrite
+			}
+			rw.AddHeaders = append(rw.AddHeaders, h)
+			v.Rewrite = &rw
+		}
+		if r.Feedback {
+			v.Feedback = feedbackRecords(m, rep.Risk)
 		}
 	}
 	// A verdict may be lost in a power failure: the message is analysed

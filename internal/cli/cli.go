@@ -24,6 +24,21 @@ type Backend interface {
 	Release(ctx context.Context, id string, rcpts []string) error
 	Delete(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
+	Services(ctx context.Context) ([]ServiceStatus, error)
+}
+
+// ServiceStatus is one line of `show services`: a cloud service or a local
+// part (clamd, downstream, resolver) and whether the appliance reaches it.
+type ServiceStatus struct {
+	Name      string `json:"name"`
+	State     string `json:"state"` // ok, degraded, unreachable, disabled, not-configured
+	LastOK    string `json:"last_ok"`
+	LastError string `json:"last_error"`
+	Calls     int64  `json:"calls"`
+	Failures  int64  `json:"failures"`
+	Skips     int64  `json:"skips"`
+	CacheHits int64  `json:"cache_hits"`
+	Deadline  string `json:"deadline"`
 }
 
 type Version struct {
@@ -51,6 +66,7 @@ type TrailEntry struct {
 	Service string `json:"service"`
 	Outcome string `json:"outcome"`
 	Detail  string `json:"detail"`
+	MS      int64  `json:"ms"` // how long the step took
 }
 
 type Finding struct {
@@ -126,6 +142,8 @@ var commands = []command{
 		}},
 	{[]string{"show", "message"}, "ID", "one message with its trail, findings and recipients", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }},
+	{[]string{"show", "services"}, "", "cloud services and local parts: state, last success, last error, counters", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }},
 	{[]string{"show", "queue"}, "", "recipients waiting for delivery", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }},
 	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
@@ -259,6 +277,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return fmt.Sprintf("Mail Inspector %s (%s), mode %s, running since %s", t.Version, t.Go, t.Mode, t.Started), nil
 	case []MessageSummary:
 		return messageTable(t), nil
+	case []ServiceStatus:
+		return servicesTable(t), nil
 	case []QueueEntry:
 		return queueTable(t), nil
 	case *MessageDetail:

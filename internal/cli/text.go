@@ -37,6 +37,15 @@ func messageTable(ms []MessageSummary) string {
 	return table("no messages", []string{"ID", "RECEIVED", "FROM", "TO", "SUBJECT", "STATE", "RISK", "ACTION"}, rows)
 }
 
+func servicesTable(ss []ServiceStatus) string {
+	rows := make([][]string, 0, len(ss))
+	for _, s := range ss {
+		rows = append(rows, []string{s.Name, s.State, s.LastOK, fmt.Sprint(s.Calls), fmt.Sprint(s.Failures), fmt.Sprint(s.Skips),
+			fmt.Sprint(s.CacheHits), cut(s.LastError, 60)})
+	}
+	return table("no services", []string{"SERVICE", "STATE", "LAST OK", "CALLS", "FAILURES", "SKIPS", "CACHE HITS", "LAST ERROR"}, rows)
+}
+
 func queueTable(qs []QueueEntry) string {
 	rows := make([][]string, 0, len(qs))
 	for _, q := range qs {

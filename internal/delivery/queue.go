@@ -27,6 +27,10 @@ type Queue struct {
 	Hostname  string
 	Log       *slog.Logger
 	Timeout   time.Duration // bound on one delivery attempt
+	// OnAttempt learns the outcome of each attempt: nil when the
+	// downstream answered (delivered, or refused for good), the error when
+	// it could not be used. For the status of the downstream.
+	OnAttempt func(err error)
 
 	d dispatch.Dispatcher
 
@@ -102,6 +106,17 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		return // shutting down: nothing recorded, the attempt is made again after restart
 	}
 	q.Attempts.Add(1)
+	if q.OnAttempt != nil {
+		var failed error
+		for _, r := range results {
+			if r.Err == nil || r.Permanent {
+				failed = nil
+				break
+			}
+			failed = r.Err
+		}
+		q.OnAttempt(failed)
+	}
 
 	var entries []store.TrailEntry
 	var bounced []store.Recipient

@@ -116,7 +116,7 @@ func (c *Client) Usable() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.openUntil.IsZero() && (c.probing || time.Now().Before(c.openUntil)) {
-		return ErrOpen
+		return fmt.Errorf("%w (last error: %s)", ErrOpen, c.lastErr)
 	}
 	return nil
 }

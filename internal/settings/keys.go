@@ -39,6 +39,7 @@ type Settings struct {
 		AcceptedDomains   []string
 		BareLF            string // "reject" or "normalize"
 		RequireHeloDomain bool
+		ProxyNetworks     []netip.Prefix
 	}
 
 	Limits struct {
@@ -114,6 +115,38 @@ type Settings struct {
 	Debug struct {
 		PprofListen string
 	}
+
+	// Hub, Services, ERS, Metrics and Schedules: the cloud services and
+	// their contract (keys_services.go).
+	Hub struct {
+		URL string
+		Key string
+	}
+	Services        map[string]*Service
+	ServiceFailures int
+	ServiceBackoff  time.Duration
+	ServiceTTL      time.Duration
+	ServiceNegTTL   time.Duration
+	ERS             struct {
+		Zones         []string
+		Action        string // reject, defer, tag
+		Position      string // edge, non-edge
+		TrustedRelays []netip.Prefix
+	}
+	Metrics struct {
+		Listen string
+	}
+	Schedules struct {
+		Feedback string
+		Updates  string
+		Licence  string
+	}
+}
+
+// Service is the per-service part of the settings.
+type Service struct {
+	Enabled  bool
+	Deadline time.Duration
 }
 
 // Key declares one setting.

@@ -17,6 +17,7 @@ type connControl struct {
 	maxIP    int
 	allow    []netip.Prefix
 	deny     []netip.Prefix
+	proxy    []netip.Prefix // balancers that send a PROXY v1 line first
 
 	mu    sync.Mutex
 	total int
@@ -68,6 +69,9 @@ func (l *connControl) Accept() (net.Conn, error) {
 		l.total++
 		l.perIP[ip]++
 		l.mu.Unlock()
+		if inNets(ip, l.proxy) {
+			c = &proxyConn{Conn: c}
+		}
 		return &countedConn{Conn: c, release: func() { l.release(ip) }}, nil
 	}
 }

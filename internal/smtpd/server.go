@@ -41,6 +41,17 @@ type Config struct {
 	AcceptedDomains   []string
 	NormalizeBareLF   bool
 	RequireHeloDomain bool
+	ProxyNetworks     []netip.Prefix
+	// CheckClient is Email Reputation at the edge: asked once per session
+	// for an untrusted public client, answered before MAIL FROM is. nil:
+	// not checked.
+	CheckClient func(ctx context.Context, ip netip.Addr) *store.ERSCheck
+	// ERSAction is what a listed client gets: reject (550 5.7.1), defer
+	// (450 4.7.1) or tag (accepted; the analysis records the listing).
+	ERSAction string
+	// ERSWait bounds the wait for CheckClient (its own deadline is the
+	// service's; this is the backstop).
+	ERSWait time.Duration
 }
 
 // Stats are counters for status and metrics.
@@ -91,7 +102,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("smtp listen %s: %w", s.cfg.Listen, err)
 	}
 	s.ln = &connControl{Listener: ln, hostname: s.cfg.Hostname, max: s.cfg.MaxConnections, maxIP: s.cfg.MaxConnectionsIP,
-		allow: s.cfg.AllowNetworks, deny: s.cfg.DenyNetworks, perIP: map[netip.Addr]int{}, stats: &s.Stats}
+		allow: s.cfg.AllowNetworks, deny: s.cfg.DenyNetworks, proxy: s.cfg.ProxyNetworks, perIP: map[netip.Addr]int{}, stats: &s.Stats}
 	return nil
 }
 
@@ -127,7 +138,27 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "HELO/EHLO needs a domain or address literal"}
 	}
 	ip := remoteAddr(c.Conn())
-	return &session{s: s, conn: c, ip: ip, trusted: inNets(ip, s.cfg.TrustedNetworks)}, nil
+	ss := &session{s: s, conn: c, ip: ip, trusted: inNets(ip, s.cfg.TrustedNetworks)}
+	if s.cfg.CheckClient != nil && !ss.trusted {
+		// Asked now, while the client says EHLO; awaited at MAIL FROM.
+		ch := make(chan *store.ERSCheck, 1)
+		ss.ersDone = ch
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.ERSWait, time.Second))
+			defer cancel()
+			ch <- s.cfg.CheckClient(ctx, ip)
+		}()
+	}
+	return ss, nil
+}
+
+// ersResult waits for the session's Email Reputation check.
+func (ss *session) ersResult() *store.ERSCheck {
+	if ss.ersDone != nil {
+		ss.ers = <-ss.ersDone
+		ss.ersDone = nil
+	}
+	return ss.ers
 }
 
 func validHelo(h string) bool {
@@ -185,6 +216,8 @@ type session struct {
 	conn    *smtp.Conn
 	ip      netip.Addr
 	trusted bool
+	ersDone chan *store.ERSCheck
+	ers     *store.ERSCheck
 	from    string
 	utf8    bool
 	rcpts   []string
@@ -200,6 +233,15 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.Reset()
 	if from != "" && !validAddress(from) {
 		return errBadAddress
+	}
+	if c := ss.ersResult(); c != nil && c.Outcome == "finding" && ss.s.cfg.ERSAction != "tag" {
+		ss.s.Stats.add(&ss.s.Stats.Rejected)
+		ss.s.log.Info("client refused by email reputation", "client", ss.ip.String(), "listed", c.Detail, "action", ss.s.cfg.ERSAction)
+		msg := fmt.Sprintf("client [%s] refused: %s", ss.ip, strings.Join(c.Listed, "; "))
+		if ss.s.cfg.ERSAction == "defer" {
+			return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: msg}
+		}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: msg}
 	}
 	if opts != nil {
 		if opts.Size > ss.s.cfg.MaxMessageBytes {
@@ -283,7 +325,7 @@ func (ss *session) Data(r io.Reader) error {
 		return errTemporary
 	}
 	m := &store.Message{ID: id, Received: now, Kind: store.KindInbound, From: ss.from, To: ss.rcpts,
-		ClientIP: ss.ip.String(), Helo: ss.conn.Hostname(), TLS: tlsInfo, Size: f.Size(), State: store.StateReceived}
+		ClientIP: ss.ip.String(), Helo: ss.conn.Hostname(), TLS: tlsInfo, Size: f.Size(), State: store.StateReceived, ERS: ss.ers}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.db.Write(ctx, func(tx *store.Tx) error { return store.InsertMessage(tx, m) }); err != nil {

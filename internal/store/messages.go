@@ -66,6 +66,17 @@ type Message struct {
 	AnalyseAfter time.Time
 	Updated      time.Time
 	Rewrite      *Rewrite
+	ERS          *ERSCheck // what Email Reputation said during the SMTP session (edge); nil: not asked
+}
+
+// ERSCheck is the outcome of the Email Reputation check made while the
+// client was connected, for the trail.
+type ERSCheck struct {
+	IP      string        `json:"ip"`
+	Outcome string        `json:"outcome"` // ok, finding (listed), skipped
+	Detail  string        `json:"detail"`
+	Listed  []string      `json:"listed,omitempty"` // "zone: reason"
+	Elapsed time.Duration `json:"elapsed"`
 }
 
 // Rewrite is what delivery changes in a message's header (the "pass and
@@ -95,6 +106,7 @@ type TrailEntry struct {
 	Service string
 	Outcome string
 	Detail  string
+	Elapsed time.Duration // how long the step took (kept in milliseconds)
 }
 
 type Finding struct {
@@ -134,11 +146,16 @@ func InsertMessage(tx *Tx, m *Message) error {
 		b, _ := json.Marshal(m.Rewrite)
 		rw = string(b)
 	}
+	ers := ""
+	if m.ERS != nil {
+		b, _ := json.Marshal(m.ERS)
+		ers = string(b)
+	}
 	_, err := tx.Exec(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject,
-		header_from, message_id, size, state, risk, action, reason, analyse_after, updated, rewrite)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		header_from, message_id, size, state, risk, action, reason, analyse_after, updated, rewrite, ers)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		m.ID, ns(m.Received), kind, m.From, string(to), m.ClientIP, m.Helo, m.TLS, m.Subject,
-		m.HeaderFrom, m.MessageID, m.Size, m.State, m.Risk, m.Action, m.Reason, ns(m.AnalyseAfter), time.Now().UnixNano(), rw)
+		m.HeaderFrom, m.MessageID, m.Size, m.State, m.Risk, m.Action, m.Reason, ns(m.AnalyseAfter), time.Now().UnixNano(), rw, ers)
 	return err
 }
 
@@ -185,6 +202,7 @@ type Verdict struct {
 	Rewrite      *Rewrite
 	Trail        []TrailEntry
 	Findings     []Finding
+	Feedback     []FeedbackRecord // Smart Feedback to queue with the verdict
 }
 
 // SaveVerdict records a verdict: the trail grows, the findings are those of
@@ -205,6 +223,9 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 		return ErrNotFound
 	}
 	if err := AddTrail(tx, id, v.Trail...); err != nil {
+		return err
+	}
+	if err := QueueFeedback(tx, v.Feedback); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(`DELETE FROM findings WHERE message_id = ?`, id); err != nil {
@@ -231,8 +252,8 @@ func AddTrail(tx *Tx, id string, entries ...TrailEntry) error {
 		if t.At.IsZero() {
 			t.At = time.Now()
 		}
-		if _, err := tx.Exec(`INSERT INTO trail (message_id, seq, at, stage, service, outcome, detail) VALUES (?,?,?,?,?,?,?)`,
-			id, seq, ns(t.At), t.Stage, t.Service, t.Outcome, t.Detail); err != nil {
+		if _, err := tx.Exec(`INSERT INTO trail (message_id, seq, at, stage, service, outcome, detail, ms) VALUES (?,?,?,?,?,?,?,?)`,
+			id, seq, ns(t.At), t.Stage, t.Service, t.Outcome, t.Detail, t.Elapsed.Milliseconds()); err != nil {
 			return err
 		}
 	}
@@ -263,17 +284,23 @@ func UpdateRecipient(tx *Tx, r *Recipient) error {
 }
 
 const messageCols = `id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject, header_from, message_id,
-	size, state, risk, action, reason, analyse_after, updated, rewrite`
+	size, state, risk, action, reason, analyse_after, updated, rewrite, ers`
 
 type scanner interface{ Scan(...any) error }
 
 func scanMessage(s scanner) (*Message, error) {
 	var m Message
 	var rec, after, upd int64
-	var to, rw string
+	var to, rw, ers string
 	if err := s.Scan(&m.ID, &rec, &m.Kind, &m.From, &to, &m.ClientIP, &m.Helo, &m.TLS, &m.Subject, &m.HeaderFrom,
-		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw); err != nil {
+		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw, &ers); err != nil {
 		return nil, err
+	}
+	if ers != "" {
+		m.ERS = &ERSCheck{}
+		if err := json.Unmarshal([]byte(ers), m.ERS); err != nil {
+			return nil, fmt.Errorf("message %s: ers: %w", m.ID, err)
+		}
 	}
 	if rw != "" {
 		m.Rewrite = &Rewrite{}
@@ -363,7 +390,7 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 
 // Trail reads a message's trail in order.
 func (db *DB) Trail(ctx context.Context, id string) ([]TrailEntry, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT at, stage, service, outcome, detail FROM trail WHERE message_id = ? ORDER BY seq`, id)
+	rows, err := db.r.QueryContext(ctx, `SELECT at, stage, service, outcome, detail, ms FROM trail WHERE message_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -371,11 +398,11 @@ func (db *DB) Trail(ctx context.Context, id string) ([]TrailEntry, error) {
 	var out []TrailEntry
 	for rows.Next() {
 		var t TrailEntry
-		var at int64
-		if err := rows.Scan(&at, &t.Stage, &t.Service, &t.Outcome, &t.Detail); err != nil {
+		var at, ms int64
+		if err := rows.Scan(&at, &t.Stage, &t.Service, &t.Outcome, &t.Detail, &ms); err != nil {
 			return nil, err
 		}
-		t.At = fromNS(at)
+		t.At, t.Elapsed = fromNS(at), time.Duration(ms)*time.Millisecond
 		out = append(out, t)
 	}
 	return out, rows.Err()

@@ -1,0 +1,672 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"mailinspector/internal/message"
+	"mailinspector/internal/mlfeatures"
+	"mailinspector/internal/services"
+)
+
+// The hub-backed stages. Each names its service; every call goes through
+// the service's client (deadline, breaker, cache), the calls of one
+// message run concurrently, at most fanOutLimit at a time, and a call that
+// fails leaves the rest standing: the stage is then "skipped" with the
+// reason, keeping what the calls that did answer found.
+
+// fanOutLimit bounds the concurrent calls one stage makes for one message.
+const fanOutLimit = 8
+
+// maxObjects bounds the URLs or files one stage asks about per message; the
+// rest are counted in the trail.
+const maxObjects = 64
+
+// Cloud is what the hub stages share.
+type Cloud struct {
+	Hub      *services.Hub
+	Services *services.Registry
+}
+
+// fanOut runs fn for 0..n-1 concurrently, bounded, and returns the first
+// error of each call.
+func fanOut(ctx context.Context, n int, fn func(ctx context.Context, i int) error) []error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, fanOutLimit)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = fn(ctx, i)
+		}(i)
+	}
+	wg.Wait()
+	return errs
+}
+
+// settle turns per-object errors into the stage's outcome: all failed is
+// ErrUnavailable; some failed is a "skipped" result that keeps what was
+// found; none failed is the result as it is.
+func settle(res Result, what string, errs []error, extra int) (Result, error) {
+	failed, first := 0, error(nil)
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if extra > 0 {
+		res.Detail = strings.TrimPrefix(res.Detail+fmt.Sprintf("; %d more %s not asked (limit %d)", extra, what, maxObjects), "; ")
+	}
+	switch {
+	case failed == 0:
+		return res, nil
+	case failed == len(errs):
+		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, first)
+	}
+	res.Outcome = OutcomeSkipped
+	res.Detail = strings.TrimPrefix(fmt.Sprintf("%s; %d of %d %s not checked: %v", res.Detail, failed, len(errs), what, first), "; ")
+	return res, nil
+}
+
+func (c Cloud) client(name string) (*services.Client, error) {
+	cl := c.Services.Get(name)
+	if cl == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnavailable, services.ErrNotConfigured)
+	}
+	// Disabled, not configured or breaker open: skipped at once, at no
+	// cost to the message.
+	if err := cl.Usable(); err != nil {
+		if errors.Is(err, services.ErrNotConfigured) {
+			err = fmt.Errorf("%w (hub.url, hub.key)", err)
+		}
+		cl.Skip()
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return cl, nil
+}
+
+// messageURLs are the distinct URLs of the message, at most maxObjects.
+func messageURLs(m *Message) (urls []message.URL, extra int) {
+	if m.Extract == nil {
+		return nil, 0
+	}
+	seen := map[string]bool{}
+	for _, u := range m.Extract.URLs {
+		if seen[u.URL] {
+			continue
+		}
+		seen[u.URL] = true
+		if len(urls) == maxObjects {
+			extra++
+			continue
+		}
+		urls = append(urls, u)
+	}
+	return urls, extra
+}
+
+// fileObject is an attachment or archive member to ask about.
+type fileObject struct {
+	SHA256, Where, TrueType, DeclaredType string
+	Size                                  int64
+	Part                                  int // index in Extract.Parts; -1 for archive members
+}
+
+// messageFiles are the distinct files of the message (attachments and
+// archive members) not found known-good, at most maxObjects.
+func messageFiles(m *Message) (files []fileObject, extra int) {
+	if m.Extract == nil {
+		return nil, 0
+	}
+	seen := map[string]bool{}
+	add := func(f fileObject) {
+		if f.SHA256 == "" || seen[f.SHA256] || m.KnownGood[f.SHA256] != "" {
+			return
+		}
+		seen[f.SHA256] = true
+		if len(files) == maxObjects {
+			extra++
+			return
+		}
+		files = append(files, f)
+	}
+	for i := range m.Extract.Parts {
+		p := &m.Extract.Parts[i]
+		if p.Attachment {
+			add(fileObject{p.SHA256, partLocation(p), p.TrueType, p.DeclaredType, p.Size, i})
+		}
+	}
+	for _, mb := range m.Members {
+		add(fileObject{mb.Member.SHA256, partLocation(&mb.Part) + ": " + mb.Member.Path, mb.Member.TrueType, "", mb.Member.Size, -1})
+	}
+	return files, extra
+}
+
+// CSSS asks which files are known good (Certified Safe Software): those
+// skip file census and ML; the pattern engine still scans them.
+type CSSS struct{ Cloud }
+
+func (CSSS) Name() string    { return "known-good" }
+func (CSSS) Service() string { return services.CSSS }
+
+func (s CSSS) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.CSSS)
+	if err != nil {
+		return Result{}, err
+	}
+	files, extra := messageFiles(m)
+	if len(files) == 0 {
+		return Result{Detail: "no files"}, nil
+	}
+	names := make([]string, len(files))
+	errs := fanOut(ctx, len(files), func(ctx context.Context, i int) error {
+		ans, err := services.Call(ctx, cl, files[i].SHA256, func(ctx context.Context) (csssAnswer, bool, error) {
+			var a csssAnswer
+			err := s.Hub.Get(ctx, "/v1/csss", url.Values{"sha256": {files[i].SHA256}}, &a)
+			return a, a.KnownGood, err
+		})
+		if err == nil && ans.KnownGood {
+			names[i] = orName(ans.Name, files[i].Where)
+		}
+		return err
+	})
+	var good []string
+	for i, n := range names {
+		if n != "" {
+			if m.KnownGood == nil {
+				m.KnownGood = map[string]string{}
+			}
+			m.KnownGood[files[i].SHA256] = n
+			good = append(good, n)
+		}
+	}
+	res := Result{Detail: fmt.Sprintf("%d files asked, %d known good", len(files), len(good))}
+	if len(good) > 0 {
+		res.Detail += ": " + strings.Join(good, ", ") + " (file census and ML skip them)"
+	}
+	return settle(res, "files", errs, extra)
+}
+
+type csssAnswer struct {
+	KnownGood bool   `json:"known_good"`
+	Name      string `json:"name"`
+}
+
+func orName(name, where string) string {
+	if name != "" {
+		return name
+	}
+	return where
+}
+
+// FileCensus asks how common each file is across the community, and
+// whether a feed knows it as malware.
+type FileCensus struct{ Cloud }
+
+func (FileCensus) Name() string    { return "file-census" }
+func (FileCensus) Service() string { return services.FileCensus }
+
+type censusAnswer struct {
+	Appliances int               `json:"appliances"`
+	Sightings  int               `json:"sightings"`
+	AgeDays    int               `json:"age_days"`
+	Malware    map[string]string `json:"malware"`
+}
+
+func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.FileCensus)
+	if err != nil {
+		return Result{}, err
+	}
+	files, extra := messageFiles(m)
+	if len(files) == 0 {
+		return Result{Detail: "no files to ask about"}, nil
+	}
+	found := make([][]Finding, len(files))
+	rare := make([]bool, len(files))
+	errs := fanOut(ctx, len(files), func(ctx context.Context, i int) error {
+		f := files[i]
+		a, err := services.Call(ctx, cl, f.SHA256, func(ctx context.Context) (censusAnswer, bool, error) {
+			var a censusAnswer
+			err := s.Hub.Get(ctx, "/v1/file-census", url.Values{"sha256": {f.SHA256}}, &a)
+			return a, a.Sightings > 0 || a.Malware != nil, err
+		})
+		if err != nil {
+			return err
+		}
+		if a.Malware != nil {
+			found[i] = append(found[i], Finding{Engine: "file-census", Threat: "malware", Risk: RiskHigh,
+				Name: orName(a.Malware["signature"], "known malware"), Location: f.Where, Object: f.SHA256,
+				Detail: "known to the hub's " + a.Malware["feed"] + " feed"})
+		}
+		rare[i] = a.Sightings == 0
+		if rare[i] && executables[f.TrueType] {
+			found[i] = append(found[i], Finding{Engine: "file-census", Threat: "suspicious file", Risk: RiskLow, Name: "rare-executable",
+				Location: f.Where, Object: f.SHA256, Detail: "an executable no appliance of the community has seen before"})
+		}
+		return nil
+	})
+	var res Result
+	nrare := 0
+	for i := range files {
+		res.Findings = append(res.Findings, found[i]...)
+		if rare[i] && errs[i] == nil {
+			nrare++
+		}
+	}
+	res.Detail = fmt.Sprintf("%d files asked, %d never seen by the community", len(files), nrare)
+	return settle(res, "files", errs, extra)
+}
+
+// ML extracts static features of each attachment here and has the hub's
+// model score them; only the features leave the appliance.
+type ML struct {
+	Cloud
+	Limits message.Limits
+}
+
+func (ML) Name() string    { return "predictive-ml" }
+func (ML) Service() string { return services.ML }
+
+// mlPrefix is how much of a file the features look at.
+const mlPrefix = 4 << 20
+
+func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.ML)
+	if err != nil {
+		return Result{}, err
+	}
+	files, extra := messageFiles(m)
+	vecs := map[int]mlfeatures.Vector{}
+	want := map[int]bool{}
+	for _, f := range files {
+		if f.Part >= 0 {
+			want[f.Part] = true
+		}
+	}
+	if len(want) > 0 {
+		i := -1
+		err := eachPart(m, s.Limits, func(p *message.Part, content io.Reader) error {
+			i++
+			if !want[i] {
+				return nil
+			}
+			b, err := io.ReadAll(io.LimitReader(content, mlPrefix))
+			if err != nil {
+				return err
+			}
+			vecs[i] = mlfeatures.Extract(b, p.Size, p.TrueType, p.DeclaredType)
+			return nil
+		})
+		if err != nil {
+			return Result{}, fmt.Errorf("reading attachments: %w", err)
+		}
+	}
+	var scored []fileObject
+	for _, f := range files {
+		if vecs[f.Part] != nil {
+			scored = append(scored, f)
+		}
+	}
+	if len(scored) == 0 {
+		return Result{Detail: "no attachments to score"}, nil
+	}
+	found := make([]*Finding, len(scored))
+	scores := make([]float64, len(scored))
+	errs := fanOut(ctx, len(scored), func(ctx context.Context, i int) error {
+		f := scored[i]
+		a, err := services.Call(ctx, cl, f.SHA256, func(ctx context.Context) (mlAnswer, bool, error) {
+			var a mlAnswer
+			err := s.Hub.Post(ctx, "/v1/ml/score", map[string]any{"features": vecs[f.Part]}, &a)
+			return a, true, err
+		})
+		if err != nil {
+			return err
+		}
+		scores[i] = a.Score
+		if a.Malicious {
+			found[i] = &Finding{Engine: "ml", Threat: "suspicious file", Risk: RiskMedium, Name: "ml-malicious",
+				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("model %s scored %.2f (threshold %.2f)", a.Model, a.Score, a.Threshold)}
+		}
+		return nil
+	})
+	var res Result
+	for _, f := range found {
+		if f != nil {
+			res.Findings = append(res.Findings, *f)
+		}
+	}
+	res.Detail = fmt.Sprintf("%d attachments scored", len(scored))
+	return settle(res, "attachments", errs, extra)
+}
+
+type mlAnswer struct {
+	Score     float64 `json:"score"`
+	Malicious bool    `json:"malicious"`
+	Threshold float64 `json:"threshold"`
+	Model     string  `json:"model"`
+}
+
+// WebReputation rates each URL (exact URL, host, registered domain).
+type WebReputation struct{ Cloud }
+
+func (WebReputation) Name() string    { return "web-reputation" }
+func (WebReputation) Service() string { return services.WebReputation }
+
+type reputationAnswer struct {
+	Rating string `json:"rating"`
+	Score  int    `json:"score"`
+}
+
+func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.WebReputation)
+	if err != nil {
+		return Result{}, err
+	}
+	urls, extra := messageURLs(m)
+	if len(urls) == 0 {
+		return Result{Detail: "no URLs"}, nil
+	}
+	found := make([]*Finding, len(urls))
+	unrated := make([]bool, len(urls))
+	errs := fanOut(ctx, len(urls), func(ctx context.Context, i int) error {
+		u := urls[i]
+		a, err := services.Call(ctx, cl, u.URL, func(ctx context.Context) (reputationAnswer, bool, error) {
+			var a reputationAnswer
+			err := s.Hub.Get(ctx, "/v1/web-reputation", url.Values{"url": {u.URL}}, &a)
+			return a, a.Rating != "unrated", err
+		})
+		if err != nil {
+			return err
+		}
+		f := Finding{Engine: "web-reputation", Location: u.Where, Object: u.URL, Detail: fmt.Sprintf("rated %s (score %d)", a.Rating, a.Score)}
+		switch a.Rating {
+		case "malicious":
+			f.Threat, f.Risk, f.Name = "malicious URL", RiskHigh, "malicious-url"
+		case "phishing":
+			f.Threat, f.Risk, f.Name = "phishing", RiskHigh, "phishing-url"
+		case "suspicious":
+			f.Threat, f.Risk, f.Name = "suspicious URL", RiskMedium, "suspicious-url"
+		default:
+			unrated[i] = true
+			return nil
+		}
+		found[i] = &f
+		return nil
+	})
+	var res Result
+	n := 0
+	for i, f := range found {
+		if f != nil {
+			res.Findings = append(res.Findings, *f)
+		}
+		if unrated[i] {
+			n++
+		}
+	}
+	res.Detail = fmt.Sprintf("%d URLs rated, %d unrated", len(urls), n)
+	return settle(res, "URLs", errs, extra)
+}
+
+// WebInspection fetches threat details (category, threat name, first seen)
+// of each URL from the hub.
+type WebInspection struct{ Cloud }
+
+func (WebInspection) Name() string    { return "web-inspection" }
+func (WebInspection) Service() string { return services.WebInspection }
+
+type inspectionAnswer struct {
+	Found   bool `json:"found"`
+	Details []struct {
+		Feed      string `json:"feed"`
+		Match     string `json:"match"`
+		Threat    string `json:"threat"`
+		Tags      string `json:"tags"`
+		FirstSeen int64  `json:"first_seen"`
+	} `json:"details"`
+}
+
+func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.WebInspection)
+	if err != nil {
+		return Result{}, err
+	}
+	urls, extra := messageURLs(m)
+	if len(urls) == 0 {
+		return Result{Detail: "no URLs"}, nil
+	}
+	found := make([]*Finding, len(urls))
+	errs := fanOut(ctx, len(urls), func(ctx context.Context, i int) error {
+		u := urls[i]
+		a, err := services.Call(ctx, cl, u.URL, func(ctx context.Context) (inspectionAnswer, bool, error) {
+			var a inspectionAnswer
+			err := s.Hub.Get(ctx, "/v1/web-inspection", url.Values{"url": {u.URL}}, &a)
+			return a, a.Found, err
+		})
+		if err != nil || !a.Found || len(a.Details) == 0 {
+			return err
+		}
+		d := a.Details[0]
+		f := Finding{Engine: "web-inspection", Location: u.Where, Object: u.URL, Name: d.Threat,
+			Detail: fmt.Sprintf("%s (%s match)", d.Feed, d.Match)}
+		if d.Tags != "" {
+			f.Detail += ", tags " + d.Tags
+		}
+		if d.FirstSeen > 0 {
+			f.Detail += ", first seen " + time.Unix(d.FirstSeen, 0).UTC().Format("2006-01-02")
+		}
+		switch {
+		case d.Match != "url" && d.Match != "host":
+			f.Threat, f.Risk = "suspicious URL", RiskMedium
+		case d.Threat == "phishing":
+			f.Threat, f.Risk = "phishing", RiskHigh
+		default:
+			f.Threat, f.Risk = "malicious URL", RiskHigh
+		}
+		found[i] = &f
+		return nil
+	})
+	var res Result
+	for _, f := range found {
+		if f != nil {
+			res.Findings = append(res.Findings, *f)
+		}
+	}
+	res.Detail = fmt.Sprintf("%d URLs inspected, %d with threat details", len(urls), len(res.Findings))
+	return settle(res, "URLs", errs, extra)
+}
+
+// DomainCensus asks how common and how old the domains and IPs of the
+// message are: link hosts, the sender's domain, the relays in Received.
+type DomainCensus struct{ Cloud }
+
+func (DomainCensus) Name() string    { return "domain-census" }
+func (DomainCensus) Service() string { return services.DomainCensus }
+
+// newDomainDays is the age under which a domain the community has seen is
+// "newly seen".
+const newDomainDays = 2
+
+func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.DomainCensus)
+	if err != nil {
+		return Result{}, err
+	}
+	names, extra := messageNames(m)
+	if len(names) == 0 {
+		return Result{Detail: "no domains or IPs"}, nil
+	}
+	answers := make([]censusAnswer, len(names))
+	errs := fanOut(ctx, len(names), func(ctx context.Context, i int) error {
+		a, err := services.Call(ctx, cl, names[i].name, func(ctx context.Context) (censusAnswer, bool, error) {
+			var a censusAnswer
+			err := s.Hub.Get(ctx, "/v1/domain-census", url.Values{"name": {names[i].name}}, &a)
+			return a, a.Sightings > 0, err
+		})
+		answers[i] = a
+		return err
+	})
+	var res Result
+	unseen := 0
+	for i, a := range answers {
+		if errs[i] != nil {
+			continue
+		}
+		if a.Sightings == 0 {
+			unseen++
+		} else if a.AgeDays < newDomainDays {
+			res.Findings = append(res.Findings, Finding{Engine: "domain-census", Threat: "suspicious URL", Risk: RiskLow, Name: "newly-seen",
+				Location: names[i].where, Object: names[i].name,
+				Detail: fmt.Sprintf("first seen by the community %d days ago (%d appliances)", a.AgeDays, a.Appliances)})
+		}
+	}
+	res.Detail = fmt.Sprintf("%d domains and IPs asked, %d never seen by the community", len(names), unseen)
+	return settle(res, "names", errs, extra)
+}
+
+type namedObject struct{ name, where string }
+
+// messageNames are the distinct link hosts, the sender's domain and the
+// public relay IPs of the message.
+func messageNames(m *Message) ([]namedObject, int) {
+	seen := map[string]bool{}
+	var out []namedObject
+	extra := 0
+	add := func(name, where string) {
+		name = strings.ToLower(strings.Trim(name, "[]."))
+		if name == "" || seen[name] {
+			return
+		}
+		seen[name] = true
+		if len(out) == maxObjects {
+			extra++
+			return
+		}
+		out = append(out, namedObject{name, where})
+	}
+	if _, d, ok := strings.Cut(m.Meta.From, "@"); ok {
+		add(d, "envelope sender")
+	}
+	urls, _ := messageURLs(m)
+	for _, u := range urls {
+		if pu, err := url.Parse(u.URL); err == nil {
+			add(pu.Hostname(), u.Where)
+		}
+	}
+	if m.Header != nil {
+		for _, ip := range receivedIPs(m.Header["Received"]) {
+			if publicAddr(ip) {
+				add(ip.String(), "Received")
+			}
+		}
+	}
+	return out, extra
+}
+
+// publicAddr says whether an address is worth asking reputation about:
+// private, loopback, link-local, shared (CGNAT), documentation-free … are
+// never checked.
+func publicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalMulticast() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"), // shared address space (RFC 6598)
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// ThreatConnect links each detection that names an indicator (a file hash,
+// a URL, an IP) to its detail page on the hub, and says what the hub knows.
+// Out of reach, the step is skipped: the detections stand, without links.
+type ThreatConnect struct{ Cloud }
+
+func (ThreatConnect) Name() string    { return "threat-connect" }
+func (ThreatConnect) Service() string { return services.ThreatConnect }
+
+type connectAnswer struct {
+	Known bool     `json:"known"`
+	Facts []string `json:"facts"`
+}
+
+func (s ThreatConnect) Run(ctx context.Context, m *Message) (Result, error) {
+	cl, err := s.client(services.ThreatConnect)
+	if err != nil {
+		return Result{}, err
+	}
+	type indicator struct{ kind, value string }
+	var inds []indicator
+	seen := map[string]bool{}
+	for _, f := range m.Findings {
+		if f.Object == "" || seen[f.Object] || Rank(f.Risk) < Rank(RiskLow) {
+			continue
+		}
+		seen[f.Object] = true
+		kind := "url"
+		switch {
+		case len(f.Object) == 64 && strings.Trim(f.Object, "0123456789abcdef") == "":
+			kind = "hash"
+		case isAddr(f.Object):
+			kind = "ip"
+		}
+		if len(inds) < 16 {
+			inds = append(inds, indicator{kind, f.Object})
+		}
+	}
+	if len(inds) == 0 {
+		return Result{Detail: "no detections to link"}, nil
+	}
+	links := make([]string, len(inds))
+	errs := fanOut(ctx, len(inds), func(ctx context.Context, i int) error {
+		in := inds[i]
+		q := url.Values{"indicator": {in.value}}
+		a, err := services.Call(ctx, cl, in.kind+" "+in.value, func(ctx context.Context) (connectAnswer, bool, error) {
+			var a connectAnswer
+			qj := url.Values{"indicator": {in.value}, "format": {"json"}}
+			err := s.Hub.Get(ctx, "/v1/threat-connect/"+in.kind, qj, &a)
+			return a, a.Known, err
+		})
+		if err != nil {
+			return err
+		}
+		links[i] = s.Hub.URL("/v1/threat-connect/"+in.kind, q)
+		if a.Known {
+			links[i] += " (" + strings.Join(a.Facts, "; ") + ")"
+		}
+		return nil
+	})
+	var ok []string
+	for _, l := range links {
+		if l != "" {
+			ok = append(ok, l)
+		}
+	}
+	return settle(Result{Detail: "details: " + strings.Join(ok, " ")}, "indicators", errs, 0)
+}
+
+func isAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}

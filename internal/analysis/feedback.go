@@ -1,0 +1,32 @@
+package analysis
+
+import (
+	"time"
+
+	"mailinspector/internal/store"
+)
+
+// feedbackRecords are the Smart Feedback records of one analysed message:
+// each file's SHA-256 and each domain and public IP it carried, with the
+// message's risk. Only these identifiers leave the appliance, never content
+// or addresses of people.
+func feedbackRecords(m *Message, risk string) []store.FeedbackRecord {
+	now := time.Now()
+	var out []store.FeedbackRecord
+	saved := m.KnownGood
+	m.KnownGood = nil // known-good files are counted too
+	files, _ := messageFiles(m)
+	m.KnownGood = saved
+	for _, f := range files {
+		out = append(out, store.FeedbackRecord{Kind: "file", Object: f.SHA256, Verdict: risk, At: now})
+	}
+	names, _ := messageNames(m)
+	for _, n := range names {
+		kind := "domain"
+		if isAddr(n.name) {
+			kind = "ip"
+		}
+		out = append(out, store.FeedbackRecord{Kind: kind, Object: n.name, Verdict: risk, At: now})
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+package services
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Hub speaks the hub's JSON API (docs/hub-api.md) for every hub-backed
+// service. It follows no redirects (a hub that sends the appliance
+// elsewhere is misconfigured or hijacked) and reads at most 1 MiB of any
+// answer.
+type Hub struct {
+	Base string // https://hub.example.com:8443, no trailing slash
+	Key  string
+	http *http.Client
+}
+
+// NewHub makes a client; deadlines come from each call's context.
+func NewHub(base, key string) *Hub {
+	tr := &http.Transport{
+		Proxy:                 nil, // the hub is addressed directly; HTTP_PROXY in the daemon's environment must not reroute it
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: time.Minute,
+		ForceAttemptHTTP2:     true,
+	}
+	return &Hub{Base: strings.TrimRight(base, "/"), Key: key, http: &http.Client{Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Configured says whether a hub URL and key are set.
+func (h *Hub) Configured() bool { return h != nil && h.Base != "" && h.Key != "" }
+
+// URL is the address of path on the hub with query q.
+func (h *Hub) URL(path string, q url.Values) string {
+	u := h.Base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// Get asks path with query q and decodes the JSON answer into out.
+func (h *Hub) Get(ctx context.Context, path string, q url.Values, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", h.URL(path, q), nil)
+	if err != nil {
+		return err
+	}
+	return h.do(req, out)
+}
+
+// Post sends body as JSON and decodes the answer into out.
+func (h *Hub) Post(ctx context.Context, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", h.URL(path, nil), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return h.do(req, out)
+}
+
+func (h *Hub) do(req *http.Request, out any) error {
+	req.Header.Set("Authorization", "Bearer "+h.Key)
+	req.Header.Set("Accept", "application/json")
+	resp, err := h.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in the settings; the trail wants the reason
+		}
+		return fmt.Errorf("hub: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("hub: reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		msg := http.StatusText(resp.StatusCode)
+		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			msg = e.Error.Message
+		}
+		return fmt.Errorf("hub answered HTTP %d: %s", resp.StatusCode, msg)
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return fmt.Errorf("hub answered %q, not JSON", resp.Header.Get("Content-Type"))
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("hub answered garbage: %v", err)
+	}
+	return nil
+}

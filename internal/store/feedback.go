@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// FeedbackRecord is one Smart Feedback record: an object a message carried
+// and the risk the appliance gave the message.
+type FeedbackRecord struct {
+	Seq     int64
+	Kind    string // file, domain, ip, url
+	Object  string
+	Verdict string
+	At      time.Time
+}
+
+// maxOutbox bounds the outbox: past it the oldest records are dropped, so
+// that a hub gone for months cannot fill the disk.
+const maxOutbox = 1_000_000
+
+// QueueFeedback adds records to the outbox, in the caller's transaction.
+func QueueFeedback(tx *Tx, recs []FeedbackRecord) error {
+	for _, r := range recs {
+		if _, err := tx.Exec(`INSERT INTO feedback_outbox (kind, object, verdict, at) VALUES (?,?,?,?)`, r.Kind, r.Object, r.Verdict, ns(r.At)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FeedbackBatch reads the oldest n records of the outbox.
+func (db *DB) FeedbackBatch(ctx context.Context, n int) ([]FeedbackRecord, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, kind, object, verdict, at FROM feedback_outbox ORDER BY seq LIMIT ?`, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []FeedbackRecord
+	for rows.Next() {
+		var r FeedbackRecord
+		var at int64
+		if err := rows.Scan(&r.Seq, &r.Kind, &r.Object, &r.Verdict, &at); err != nil {
+			return nil, err
+		}
+		r.At = fromNS(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// FeedbackSent deletes records up to and including seq, and trims the
+// outbox to its bound.
+func FeedbackSent(tx *Tx, seq int64) error {
+	if _, err := tx.Exec(`DELETE FROM feedback_outbox WHERE seq <= ?`, seq); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`DELETE FROM feedback_outbox WHERE seq <= (SELECT MAX(seq) FROM feedback_outbox) - ?`, maxOutbox)
+	return err
+}
+
+// FeedbackQueued counts the records waiting.
+func (db *DB) FeedbackQueued(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM feedback_outbox`).Scan(&n)
+	return n, err
+}
