@@ -200,6 +200,7 @@ func (a *Appliance) start() error {
 		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.expireQuarantine},
 		{"schedules.feedback", s.Schedules.Feedback, a.flushFeedback},
 		{"schedules.updates", s.Schedules.Updates, a.checkUpdates},
+		{"schedules.updates", s.Schedules.Updates, a.checkTimeOfClick},
 		{"schedules.licence", s.Schedules.Licence, a.checkLicence},
 	} {
 		if _, err := a.cron.AddFunc(job.spec, job.run); err != nil {

@@ -264,3 +264,19 @@ func (a *Appliance) edgeCheck() func(ctx context.Context, ip netip.Addr) *store.
 
 // MetricsAddr is where metrics are served (nil: off).
 func (a *Appliance) MetricsAddr() net.Addr { return a.metricsAddr }
+
+// checkTimeOfClick asks the hub's time-of-click service whether it answers,
+// on the update schedule: links already rewritten resolve through the
+// appliance's own click service whatever it says.
+func (a *Appliance) checkTimeOfClick() {
+	_, err := services.Call(context.Background(), a.services.Get(services.TimeOfClick), "", func(ctx context.Context) (bool, bool, error) {
+		var ans struct {
+			OK bool `json:"ok"`
+		}
+		err := a.hub.Get(ctx, "/v1/time-of-click", nil, &ans)
+		return ans.OK, true, err
+	})
+	if err != nil {
+		a.Log.Warn("time-of-click check failed; rewritten links keep resolving through the appliance", "err", err)
+	}
+}

@@ -94,6 +94,23 @@ func TestShellContract(t *testing.T) {
 	if out, code := shell("-c", "quarantine delete "+held); code == 0 {
 		t.Fatalf("deleting a released message succeeded: %s", out)
 	}
+	var svcs []map[string]any
+	svcOut, code := shell("-o", "json", "-c", "show services")
+	if code != 0 {
+		t.Fatalf("show services: %d %s", code, svcOut)
+	}
+	must(t, json.Unmarshal([]byte(svcOut), &svcs))
+	if len(svcs) != 15 || svcs[0]["name"] != "ers" || svcs[0]["state"] != "not-configured" || svcs[14]["name"] != "resolver" {
+		t.Fatalf("show services: %s", svcOut)
+	}
+	for _, k := range []string{"name", "state", "last_ok", "last_error", "calls", "failures", "skips"} {
+		if _, ok := svcs[0][k]; !ok {
+			t.Errorf("show services lacks %q: %v", k, svcs[0])
+		}
+	}
+	if out, code := shell("-c", "show services"); code != 0 || !strings.Contains(out, "web-reputation") || !strings.Contains(out, "not-configured") {
+		t.Fatalf("show services (text): %d %s", code, out)
+	}
 	if out, code := shell("-c", "show version"); code != 0 || !strings.Contains(out, "Mail Inspector") || !strings.Contains(out, "mode mta") {
 		t.Fatalf("show version: %d %s", code, out)
 	}

@@ -624,8 +624,10 @@ func (s ThreatConnect) Run(ctx context.Context, m *Message) (Result, error) {
 			continue
 		}
 		seen[f.Object] = true
-		kind := "url"
+		kind := "domain"
 		switch {
+		case strings.Contains(f.Object, "://"):
+			kind = "url"
 		case len(f.Object) == 64 && strings.Trim(f.Object, "0123456789abcdef") == "":
 			kind = "hash"
 		case isAddr(f.Object):

@@ -140,7 +140,11 @@ func Call[T any](ctx context.Context, c *Client, key string, fn func(ctx context
 	c.calls.Add(1)
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
 	v, found, err := fn(cctx)
-	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded)
+	// A reader whose socket deadline came from cctx may report its own
+	// i/o timeout a moment before cctx says so: past the deadline, it is
+	// the deadline.
+	dl, _ := cctx.Deadline()
+	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl)
 	cancel()
 	if err != nil && ctx.Err() != nil {
 		// Our caller gave up (shutting down): not the service's fault.
