@@ -50,6 +50,9 @@ func (a *Appliance) buildServices() {
 			cfg.Deadline = s.Delivery.ConnectTimeout
 		case services.Resolver:
 			cfg.Configured, cfg.TTL, cfg.NegativeTTL = true, 0, 0
+			if len(s.ERS.Zones) > 0 {
+				probe = a.dnsbl.Probe
+			}
 		case services.TimeOfClick:
 			probe = func(ctx context.Context) error {
 				var ok struct{ OK bool }
@@ -195,7 +198,13 @@ func (a *Appliance) flushFeedback() {
 			err := a.hub.Post(ctx, "/v1/feedback", body, &ans)
 			return ans.Accepted, true, err
 		})
-		if err != nil {
+		var se *services.StatusError
+		switch {
+		case errors.As(err, &se) && (se.Code == http.StatusBadRequest || se.Code == http.StatusRequestEntityTooLarge):
+			// The hub will never take this batch: keeping it would block
+			// every record behind it.
+			a.Log.Error("smart feedback: the hub refused a batch; dropped", "records", len(recs), "err", err)
+		case err != nil:
 			a.Log.Warn("smart feedback: records stay queued", "records", len(recs), "err", err)
 			return
 		}

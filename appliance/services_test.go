@@ -208,18 +208,7 @@ func TestHubServicesGiveFindings(t *testing.T) {
 	}
 
 	// Smart Feedback reached the hub: the census now counts the file.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, err := a.db.FeedbackQueued(context.Background())
-		must(t, err)
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d feedback records still queued", n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFeedbackSent(t, a)
 	var census struct{ Sightings int }
 	hubGet(t, h, "/v1/file-census?sha256="+sha(malwareFile), &census)
 	if census.Sightings != 1 {
@@ -287,14 +276,22 @@ func TestOutageMatrix(t *testing.T) {
 					t.Errorf("%s: %s waited %d ms on a %s deadline", mode, stage, e.MS, deadline)
 				}
 			}
-			waitServices(t, a, append(scheduled, "ers", "csss", "file-census", "ml", "web-reputation", "web-inspection", "domain-census", "threat-connect"),
+			waitServices(t, a, append(scheduled, "ers", "resolver", "csss", "file-census", "ml", "web-reputation", "web-inspection", "domain-census", "threat-connect"),
 				func(st cli.ServiceStatus) bool { return st.State == "unreachable" || st.State == "degraded" })
+			// Smart Feedback of the message waits on disk.
+			if n, err := a.db.FeedbackQueued(context.Background()); err != nil || n == 0 {
+				t.Errorf("%s: %d feedback records queued (%v), want the message's", mode, n, err)
+			}
 
 			// The fault goes; nothing is done; the services come back.
 			h.Proxy.SetFault(testutil.FaultNone)
 			bl.SetFault(testutil.FaultNone)
-			waitServices(t, a, append(scheduled, "ers", "csss", "file-census", "ml", "web-reputation", "web-inspection", "domain-census", "threat-connect"),
+			waitServices(t, a, append(scheduled, "ers", "resolver", "csss", "file-census", "ml", "web-reputation", "web-inspection", "domain-census", "threat-connect"),
 				func(st cli.ServiceStatus) bool { return st.State == "ok" })
+			waitFeedbackSent(t, a)
+			if _, err := os.Stat(filepath.Join(a.DataDir, licenceFile)); err != nil {
+				t.Errorf("%s: no cached licence after the hub came back: %v", mode, err)
+			}
 			must(t, sendVia(a.SMTPAddr().String(), "198.51.100.31", "bob@example.org", []string{"alice@example.com"}, msg("up-"+mode)))
 			delivered++
 			sink.WaitFor(t, delivered, 20*time.Second)
@@ -345,11 +342,20 @@ func waitServices(t *testing.T, a *Appliance, names []string, ok func(cli.Servic
 
 func TestDisabledServiceAndMetrics(t *testing.T) {
 	h, bl := startTestHub(t), startDNSBL(t)
-	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"services.ml.enabled": "false", "metrics.listen": "127.0.0.1:0"}))
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"services.ml.enabled": "false", "services.csss.enabled": "false",
+		"metrics.listen": "127.0.0.1:0"}))
 	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.40", "bob@example.org", []string{"alice@example.com"}, serviceMessage("m")))
 	d := waitState(t, a, onlyMessage(t, a).ID, store.StateQuarantined, 10*time.Second)
 	if e := entry(d, "predictive-ml"); e.Outcome != "skipped" || !strings.Contains(e.Detail, "ml: service unavailable: disabled in settings") {
 		t.Fatalf("disabled ml: %+v", e)
+	}
+	// Without the known-good shortcut the known-good file is analysed
+	// fully: the file census asks about both files.
+	if e := entry(d, "known-good"); e.Outcome != "skipped" || !strings.Contains(e.Detail, "csss: service unavailable: disabled in settings") {
+		t.Fatalf("disabled csss: %+v", e)
+	}
+	if e := entry(d, "file-census"); !strings.Contains(e.Detail, "2 files asked") {
+		t.Fatalf("file census with csss disabled: %+v", e)
 	}
 	resp, err := http.Get("http://" + a.MetricsAddr().String() + "/metrics")
 	must(t, err)
@@ -384,5 +390,50 @@ func TestCacheAnswersRepeats(t *testing.T) {
 		if n, ok := want[st.Name]; ok && (st.Calls != n || st.CacheHits != n) {
 			t.Errorf("%s: %d calls, %d cache hits; want %d and %d", st.Name, st.Calls, st.CacheHits, n, n)
 		}
+	}
+}
+
+// waitFeedbackSent waits until the Smart Feedback outbox is empty.
+func waitFeedbackSent(t *testing.T, a *Appliance) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := a.db.FeedbackQueued(context.Background())
+		must(t, err)
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d feedback records still queued", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOutageInBCCMode: in BCC mode the copy is analysed and recorded as
+// monitored while the hub and the DNS server hang; the trail says which
+// steps were skipped. (ERS runs in the analysis here: a BCC copy comes
+// from the organisation's MTA, so its Received lines say who sent it.)
+func TestOutageInBCCMode(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"mode": "bcc"}))
+	h.Proxy.SetFault(testutil.FaultBlackhole)
+	bl.SetFault(testutil.FaultBlackhole)
+	msg := "Received: from mx.sender.test (mx.sender.test [192.0.2.99]) by mx.corp.test (Postfix) with ESMTP id A1; Fri, 27 Nov 2026 08:00:00 +0000\r\n" +
+		serviceMessage("bcc")
+	must(t, sendVia(a.SMTPAddr().String(), "10.0.0.5", "bob@example.org", []string{"alice@example.com"}, msg))
+	d := waitState(t, a, onlyMessage(t, a).ID, store.StateMonitored, 20*time.Second)
+	for _, stage := range []string{"email-reputation", "known-good", "file-census", "predictive-ml", "web-reputation", "web-inspection", "domain-census"} {
+		if e := entry(d, stage); e.Outcome != "skipped" || !strings.Contains(e.Detail, "no answer within 400ms") && !strings.Contains(e.Detail, "circuit open") {
+			t.Errorf("%s: %+v", stage, e)
+		}
+	}
+	h.Proxy.SetFault(testutil.FaultNone)
+	bl.SetFault(testutil.FaultNone)
+	waitServices(t, a, []string{"ers", "web-reputation"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
+	must(t, sendVia(a.SMTPAddr().String(), "10.0.0.5", "bob@example.org", []string{"alice@example.com"}, strings.Replace(msg, "Subject: bcc", "Subject: bcc2", 1)))
+	d = waitState(t, a, newest(t, a).ID, store.StateMonitored, 20*time.Second)
+	if e := entry(d, "email-reputation"); e.Outcome != "finding" || !strings.Contains(e.Detail, "192.0.2.99 listed") {
+		t.Errorf("non-edge ERS after recovery: %+v", e)
 	}
 }

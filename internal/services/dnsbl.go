@@ -96,8 +96,8 @@ func (d *DNSBL) lookup(ctx context.Context, ip netip.Addr, zone string) ([]netip
 		return nil, nil
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			d.dns(err)
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			d.dns(err) // no answer in time is the resolver's failure too
 		}
 		return nil, fmt.Errorf("%s: %w", zone, err)
 	}

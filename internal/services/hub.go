@@ -99,7 +99,7 @@ func (h *Hub) do(req *http.Request, out any) error {
 		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
 			msg = e.Error.Message
 		}
-		return fmt.Errorf("hub answered HTTP %d: %s", resp.StatusCode, msg)
+		return &StatusError{Code: resp.StatusCode, Msg: msg}
 	}
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		return fmt.Errorf("hub answered %q, not JSON", resp.Header.Get("Content-Type"))
@@ -109,3 +109,11 @@ func (h *Hub) do(req *http.Request, out any) error {
 	}
 	return nil
 }
+
+// StatusError is an answer of the hub other than 200.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("hub answered HTTP %d: %s", e.Code, e.Msg) }
