@@ -209,6 +209,7 @@ func (a *Appliance) start() error {
 	}
 	a.cron.Start()
 	a.goRun(func() { a.services.Run(ctx) })
+	a.goRun(func() { a.checkAtStart(ctx) })
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailinspector/internal/cli"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -114,9 +115,13 @@ func TestDownstreamDownThenUpDefersThenDelivers(t *testing.T) {
 	if len(q) != 1 || q[0].Status != store.RcptDeferred {
 		t.Fatalf("queue: %+v", q)
 	}
+	waitServices(t, a, []string{"downstream"}, func(st cli.ServiceStatus) bool {
+		return (st.State == "degraded" || st.State == "unreachable") && strings.Contains(st.LastError, "connect")
+	})
 	sink.Restart(t)
 	sink.WaitFor(t, 1, 10*time.Second)
 	d = waitState(t, a, m.ID, store.StateDelivered, 5*time.Second)
+	waitServices(t, a, []string{"downstream"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
 	if d.Recipients[0].Attempts < 2 {
 		t.Fatalf("attempts %d, want at least 2", d.Recipients[0].Attempts)
 	}

@@ -224,6 +224,9 @@ func (a *Appliance) flushFeedback() {
 // use whatever the answer (signed bundles come with their own issue).
 func (a *Appliance) checkUpdates() {
 	cl := a.services.Get(services.Updates)
+	if unused(cl) {
+		return
+	}
 	ans, err := services.Call(context.Background(), cl, "", func(ctx context.Context) (map[string]any, bool, error) {
 		var ans map[string]any
 		err := a.hub.Get(ctx, "/v1/updates", map[string][]string{"current": {Version}}, &ans)
@@ -242,6 +245,9 @@ const licenceFile = "licence.json"
 
 func (a *Appliance) checkLicence() {
 	cl := a.services.Get(services.Licence)
+	if unused(cl) {
+		return
+	}
 	ans, err := services.Call(context.Background(), cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
 		var ans json.RawMessage
 		err := a.hub.Get(ctx, "/v1/licence", nil, &ans)
@@ -278,7 +284,11 @@ func (a *Appliance) MetricsAddr() net.Addr { return a.metricsAddr }
 // on the update schedule: links already rewritten resolve through the
 // appliance's own click service whatever it says.
 func (a *Appliance) checkTimeOfClick() {
-	_, err := services.Call(context.Background(), a.services.Get(services.TimeOfClick), "", func(ctx context.Context) (bool, bool, error) {
+	cl := a.services.Get(services.TimeOfClick)
+	if unused(cl) {
+		return
+	}
+	_, err := services.Call(context.Background(), cl, "", func(ctx context.Context) (bool, bool, error) {
 		var ans struct {
 			OK bool `json:"ok"`
 		}
@@ -288,4 +298,40 @@ func (a *Appliance) checkTimeOfClick() {
 	if err != nil {
 		a.Log.Warn("time-of-click check failed; rewritten links keep resolving through the appliance", "err", err)
 	}
+}
+
+// hubServices are the services the hub answers.
+var hubServices = []string{services.CSSS, services.FileCensus, services.DomainCensus, services.ML, services.ThreatConnect,
+	services.WebInspection, services.WebReputation}
+
+// checkAtStart asks the hub once when the daemon starts, so that show
+// services says whether it answers before any mail has needed it, and
+// runs the scheduled checks once.
+func (a *Appliance) checkAtStart(ctx context.Context) {
+	if a.hub.Configured() {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := a.hubProbe(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		for _, name := range hubServices {
+			if c := a.services.Get(name); c.Usable() == nil {
+				c.Record(err)
+			}
+		}
+		if err != nil {
+			a.Log.Warn("hub out of reach at start; its steps are skipped until it answers", "err", err)
+		}
+	}
+	a.checkUpdates()
+	a.checkLicence()
+	a.checkTimeOfClick()
+}
+
+// unused says whether a scheduled check has nothing to do: its service is
+// disabled or not configured (the status says so already).
+func unused(c *services.Client) bool {
+	err := c.Usable()
+	return errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured)
 }
