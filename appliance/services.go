@@ -309,7 +309,7 @@ var hubServices = []string{services.CSSS, services.FileCensus, services.DomainCe
 // runs the scheduled checks once.
 func (a *Appliance) checkAtStart(ctx context.Context) {
 	if a.hub.Configured() {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, a.services.Get(services.WebReputation).Deadline())
 		err := a.hubProbe(pctx)
 		cancel()
 		if ctx.Err() != nil {

@@ -7,7 +7,10 @@
 # Knobs: CONCS [16], N [2000], SUT_ADDR [127.0.0.1:2600], CLAMD [0; 1 starts a
 # private clamd with testdata/clamav's signatures, sets engine.clamd, and
 # expects EICAR quarantined], EXPECT_EICAR [accept, or quarantine with
-# CLAMD=1], plus every knob of run-sut.sh.
+# CLAMD=1], HUB [none; up starts a mailinspector hub on loopback with the
+# project's test feeds and points every hub service at it; blackhole points
+# them at a port that accepts and never answers, so that their breakers
+# open], plus every knob of run-sut.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${BENCH:-../shared/bench}"
@@ -40,11 +43,39 @@ CONF
 	EXTRA+=(--set "engine.clamd=unix:$DATA/clamd/clamd.sock")
 	# The bench watches both processes for memory and CPU.
 fi
+HUB_PID=""
+case ${HUB:-none} in
+up)
+	HUBDIR="$DATA/hub"
+	KEY=$(bin/mailinspector hub keys add --data-dir "$HUBDIR" bench)
+	for f in urlhaus-csv:urlhaus.csv malwarebazaar-csv:malwarebazaar.csv openphish-txt:openphish.txt \
+		phishtank-csv:phishtank.csv spamhaus-drop-json:drop_v4.json known-good-sha256:known-good.txt; do
+		bin/mailinspector hub import --data-dir "$HUBDIR" "${f%%:*}" "internal/hub/testdata/${f#*:}" >/dev/null
+	done
+	bin/mailinspector hub --data-dir "$HUBDIR" --listen 127.0.0.1:2610 2>"$DATA.hub.log" &
+	HUB_PID=$!
+	EXTRA+=(--set hub.url=http://127.0.0.1:2610 --set "hub.key=$KEY")
+	;;
+blackhole)
+	python3 -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 2611)); s.listen(1024)
+held=[]
+while True:
+    c,_=s.accept(); held.append(c)' &
+	HUB_PID=$!
+	EXTRA+=(--set hub.url=http://127.0.0.1:2611 --set hub.key=none)
+	;;
+esac
+for _ in $(seq 50); do
+	[[ -z $HUB_PID ]] && break
+	ss -Hltn 'sport = :2610 or sport = :2611' | grep -q . && break
+	sleep 0.1
+done
 export EXPECT_EICAR="${EXPECT_EICAR:-accept}"
 bin/mailinspector serve --data-dir "$DATA" --set smtp.listen="$SUT_ADDR" --set delivery.relay=127.0.0.1:10025 \
 	--set hostname=mi.bench "${EXTRA[@]}" ${SUT_SETTINGS:-} 2>"$LOG" &
 PID=$!
-trap 'kill -TERM $PID $CLAMD_PID 2>/dev/null; wait $PID $CLAMD_PID 2>/dev/null; rm -rf "$DATA"' EXIT
+trap 'kill -TERM $PID $CLAMD_PID $HUB_PID 2>/dev/null; wait $PID $CLAMD_PID $HUB_PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 50); do
 	ss -Hltn "sport = :${SUT_ADDR##*:}" | grep -q . && break
 	sleep 0.1
@@ -53,5 +84,9 @@ if [[ -n $CLAMD_PID ]]; then
 	SUT_WATCH="$LABEL=$PID,clamd=$CLAMD_PID" "$BENCH/run-sut.sh"
 else
 	SUT_PID=$PID "$BENCH/run-sut.sh"
+fi
+if [[ -n $HUB_PID ]]; then
+	bin/mailinspector shell --data-dir "$DATA" -c 'show services'
+	echo "hub CPU time (user+system, whole run): $(ps -o times= -p "$HUB_PID") s"
 fi
 echo "daemon log: $LOG"

@@ -35,6 +35,58 @@ type Cloud struct {
 	Services *services.Registry
 }
 
+// hubBatch is how many objects one request to the hub carries (the hub
+// takes up to 100).
+const hubBatch = 100
+
+// askBatch asks the hub about keys in one round trip (cache first), through
+// the service's contract. The hub answers {"results": [...]} in the order
+// asked.
+func askBatch[T any](ctx context.Context, cl *services.Client, hub *services.Hub, path, field string, keys []string,
+	found func(T) bool) (map[string]T, map[string]error) {
+	return services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]T, error) {
+		var ans struct {
+			Results []T `json:"results"`
+		}
+		if err := hub.Post(ctx, path, map[string][]string{field: ks}, &ans); err != nil {
+			return nil, err
+		}
+		if len(ans.Results) != len(ks) {
+			return nil, fmt.Errorf("hub answered %d results for %d items", len(ans.Results), len(ks))
+		}
+		out := make(map[string]T, len(ks))
+		for i, k := range ks {
+			out[k] = ans.Results[i]
+		}
+		return out, nil
+	}, found)
+}
+
+// errsOf lines up a batch's per-key errors with keys, for settle.
+func errsOf(keys []string, failed map[string]error) []error {
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		errs[i] = failed[k]
+	}
+	return errs
+}
+
+func fileKeys(files []fileObject) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.SHA256
+	}
+	return out
+}
+
+func urlKeys(urls []message.URL) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = u.URL
+	}
+	return out
+}
+
 // fanOut runs fn for 0..n-1 concurrently, bounded, and returns the first
 // error of each call.
 func fanOut(ctx context.Context, n int, fn func(ctx context.Context, i int) error) []error {
@@ -170,25 +222,15 @@ func (s CSSS) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(files) == 0 {
 		return Result{Detail: "no files"}, nil
 	}
-	names := make([]string, len(files))
-	errs := fanOut(ctx, len(files), func(ctx context.Context, i int) error {
-		ans, err := services.Call(ctx, cl, files[i].SHA256, func(ctx context.Context) (csssAnswer, bool, error) {
-			var a csssAnswer
-			err := s.Hub.Get(ctx, "/v1/csss", url.Values{"sha256": {files[i].SHA256}}, &a)
-			return a, a.KnownGood, err
-		})
-		if err == nil && ans.KnownGood {
-			names[i] = orName(ans.Name, files[i].Where)
-		}
-		return err
-	})
+	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/csss", "sha256", fileKeys(files), func(a csssAnswer) bool { return a.KnownGood })
 	var good []string
-	for i, n := range names {
-		if n != "" {
+	for _, f := range files {
+		if a, ok := ans[f.SHA256]; ok && a.KnownGood {
 			if m.KnownGood == nil {
 				m.KnownGood = map[string]string{}
 			}
-			m.KnownGood[files[i].SHA256] = n
+			n := orName(a.Name, f.Where)
+			m.KnownGood[f.SHA256] = n
 			good = append(good, n)
 		}
 	}
@@ -196,7 +238,7 @@ func (s CSSS) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(good) > 0 {
 		res.Detail += ": " + strings.Join(good, ", ") + " (file census and ML skip them)"
 	}
-	return settle(res, "files", errs, extra)
+	return settle(res, "files", errsOf(fileKeys(files), failed), extra)
 }
 
 type csssAnswer struct {
@@ -234,40 +276,30 @@ func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(files) == 0 {
 		return Result{Detail: "no files to ask about"}, nil
 	}
-	found := make([][]Finding, len(files))
-	rare := make([]bool, len(files))
-	errs := fanOut(ctx, len(files), func(ctx context.Context, i int) error {
-		f := files[i]
-		a, err := services.Call(ctx, cl, f.SHA256, func(ctx context.Context) (censusAnswer, bool, error) {
-			var a censusAnswer
-			err := s.Hub.Get(ctx, "/v1/file-census", url.Values{"sha256": {f.SHA256}}, &a)
-			return a, a.Sightings > 0 || a.Malware != nil, err
-		})
-		if err != nil {
-			return err
+	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/file-census", "sha256", fileKeys(files),
+		func(a censusAnswer) bool { return a.Sightings > 0 || a.Malware != nil })
+	var res Result
+	nrare := 0
+	for _, f := range files {
+		a, ok := ans[f.SHA256]
+		if !ok {
+			continue
 		}
 		if a.Malware != nil {
-			found[i] = append(found[i], Finding{Engine: "file-census", Threat: "malware", Risk: RiskHigh,
+			res.Findings = append(res.Findings, Finding{Engine: "file-census", Threat: "malware", Risk: RiskHigh,
 				Name: orName(a.Malware["signature"], "known malware"), Location: f.Where, Object: f.SHA256,
 				Detail: "known to the hub's " + a.Malware["feed"] + " feed"})
 		}
-		rare[i] = a.Sightings == 0
-		if rare[i] && executables[f.TrueType] {
-			found[i] = append(found[i], Finding{Engine: "file-census", Threat: "suspicious file", Risk: RiskLow, Name: "rare-executable",
-				Location: f.Where, Object: f.SHA256, Detail: "an executable no appliance of the community has seen before"})
-		}
-		return nil
-	})
-	var res Result
-	nrare := 0
-	for i := range files {
-		res.Findings = append(res.Findings, found[i]...)
-		if rare[i] && errs[i] == nil {
+		if a.Sightings == 0 {
 			nrare++
+			if executables[f.TrueType] {
+				res.Findings = append(res.Findings, Finding{Engine: "file-census", Threat: "suspicious file", Risk: RiskLow, Name: "rare-executable",
+					Location: f.Where, Object: f.SHA256, Detail: "an executable no appliance of the community has seen before"})
+			}
 		}
 	}
 	res.Detail = fmt.Sprintf("%d files asked, %d never seen by the community", len(files), nrare)
-	return settle(res, "files", errs, extra)
+	return settle(res, "files", errsOf(fileKeys(files), failed), extra)
 }
 
 // ML extracts static features of each attachment here and has the hub's
@@ -379,17 +411,14 @@ func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(urls) == 0 {
 		return Result{Detail: "no URLs"}, nil
 	}
-	found := make([]*Finding, len(urls))
-	unrated := make([]bool, len(urls))
-	errs := fanOut(ctx, len(urls), func(ctx context.Context, i int) error {
-		u := urls[i]
-		a, err := services.Call(ctx, cl, u.URL, func(ctx context.Context) (reputationAnswer, bool, error) {
-			var a reputationAnswer
-			err := s.Hub.Get(ctx, "/v1/web-reputation", url.Values{"url": {u.URL}}, &a)
-			return a, a.Rating != "unrated", err
-		})
-		if err != nil {
-			return err
+	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/web-reputation", "urls", urlKeys(urls),
+		func(a reputationAnswer) bool { return a.Rating != "unrated" })
+	var res Result
+	unrated := 0
+	for _, u := range urls {
+		a, ok := ans[u.URL]
+		if !ok {
+			continue
 		}
 		f := Finding{Engine: "web-reputation", Location: u.Where, Object: u.URL, Detail: fmt.Sprintf("rated %s (score %d)", a.Rating, a.Score)}
 		switch a.Rating {
@@ -400,24 +429,13 @@ func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
 		case "suspicious":
 			f.Threat, f.Risk, f.Name = "suspicious URL", RiskMedium, "suspicious-url"
 		default:
-			unrated[i] = true
-			return nil
+			unrated++
+			continue
 		}
-		found[i] = &f
-		return nil
-	})
-	var res Result
-	n := 0
-	for i, f := range found {
-		if f != nil {
-			res.Findings = append(res.Findings, *f)
-		}
-		if unrated[i] {
-			n++
-		}
+		res.Findings = append(res.Findings, f)
 	}
-	res.Detail = fmt.Sprintf("%d URLs rated, %d unrated", len(urls), n)
-	return settle(res, "URLs", errs, extra)
+	res.Detail = fmt.Sprintf("%d URLs rated, %d unrated", len(urls), unrated)
+	return settle(res, "URLs", errsOf(urlKeys(urls), failed), extra)
 }
 
 // WebInspection fetches threat details (category, threat name, first seen)
@@ -447,16 +465,12 @@ func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(urls) == 0 {
 		return Result{Detail: "no URLs"}, nil
 	}
-	found := make([]*Finding, len(urls))
-	errs := fanOut(ctx, len(urls), func(ctx context.Context, i int) error {
-		u := urls[i]
-		a, err := services.Call(ctx, cl, u.URL, func(ctx context.Context) (inspectionAnswer, bool, error) {
-			var a inspectionAnswer
-			err := s.Hub.Get(ctx, "/v1/web-inspection", url.Values{"url": {u.URL}}, &a)
-			return a, a.Found, err
-		})
-		if err != nil || !a.Found || len(a.Details) == 0 {
-			return err
+	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/web-inspection", "urls", urlKeys(urls), func(a inspectionAnswer) bool { return a.Found })
+	var res Result
+	for _, u := range urls {
+		a, ok := ans[u.URL]
+		if !ok || !a.Found || len(a.Details) == 0 {
+			continue
 		}
 		d := a.Details[0]
 		f := Finding{Engine: "web-inspection", Location: u.Where, Object: u.URL, Name: d.Threat,
@@ -475,17 +489,10 @@ func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
 		default:
 			f.Threat, f.Risk = "malicious URL", RiskHigh
 		}
-		found[i] = &f
-		return nil
-	})
-	var res Result
-	for _, f := range found {
-		if f != nil {
-			res.Findings = append(res.Findings, *f)
-		}
+		res.Findings = append(res.Findings, f)
 	}
 	res.Detail = fmt.Sprintf("%d URLs inspected, %d with threat details", len(urls), len(res.Findings))
-	return settle(res, "URLs", errs, extra)
+	return settle(res, "URLs", errsOf(urlKeys(urls), failed), extra)
 }
 
 // DomainCensus asks how common and how old the domains and IPs of the
@@ -508,32 +515,27 @@ func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(names) == 0 {
 		return Result{Detail: "no domains or IPs"}, nil
 	}
-	answers := make([]censusAnswer, len(names))
-	errs := fanOut(ctx, len(names), func(ctx context.Context, i int) error {
-		a, err := services.Call(ctx, cl, names[i].name, func(ctx context.Context) (censusAnswer, bool, error) {
-			var a censusAnswer
-			err := s.Hub.Get(ctx, "/v1/domain-census", url.Values{"name": {names[i].name}}, &a)
-			return a, a.Sightings > 0, err
-		})
-		answers[i] = a
-		return err
-	})
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = n.name
+	}
+	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/domain-census", "names", keys, func(a censusAnswer) bool { return a.Sightings > 0 })
 	var res Result
 	unseen := 0
-	for i, a := range answers {
-		if errs[i] != nil {
-			continue
-		}
-		if a.Sightings == 0 {
+	for _, n := range names {
+		a, ok := ans[n.name]
+		switch {
+		case !ok:
+		case a.Sightings == 0:
 			unseen++
-		} else if a.AgeDays < newDomainDays {
+		case a.AgeDays < newDomainDays:
 			res.Findings = append(res.Findings, Finding{Engine: "domain-census", Threat: "suspicious URL", Risk: RiskLow, Name: "newly-seen",
-				Location: names[i].where, Object: names[i].name,
+				Location: n.where, Object: n.name,
 				Detail: fmt.Sprintf("first seen by the community %d days ago (%d appliances)", a.AgeDays, a.Appliances)})
 		}
 	}
 	res.Detail = fmt.Sprintf("%d domains and IPs asked, %d never seen by the community", len(names), unseen)
-	return settle(res, "names", errs, extra)
+	return settle(res, "names", errsOf(keys, failed), extra)
 }
 
 type namedObject struct{ name, where string }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"sync"
 	"time"
 
 	"mailinspector/internal/archive"
@@ -123,53 +124,127 @@ type Pipeline struct {
 	Exempt func(Finding) (string, bool)
 }
 
+// Concurrent runs its members at the same time: steps that wait on
+// different services (the file checks, the link checks) need not wait on
+// each other. Members must not touch what another member writes; their
+// trail entries keep the declared order.
+type Concurrent []Stage
+
+// Sequence runs its stages one after the other, as one member of a
+// Concurrent group (csss must answer before the file census skips
+// known-good files).
+type Sequence []Stage
+
+func (Concurrent) Name() string                                  { return "concurrent" }
+func (Concurrent) Service() string                               { return "" }
+func (Concurrent) Run(context.Context, *Message) (Result, error) { panic("run by Pipeline") }
+func (Sequence) Name() string                                    { return "sequence" }
+func (Sequence) Service() string                                 { return "" }
+func (Sequence) Run(context.Context, *Message) (Result, error)   { panic("run by Pipeline") }
+
+// outcome is what one stage adds to the report.
+type outcome struct {
+	trail    []store.TrailEntry
+	findings []Finding
+	hold     time.Duration
+}
+
 // Run runs every stage. It never fails: what goes wrong in a stage is in the
 // trail, and the message goes on.
 func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 	rep := Report{Risk: RiskNone}
-	for _, st := range p.Stages {
-		sctx, cancel := ctx, context.CancelFunc(func() {})
-		if p.StageTimeout > 0 {
-			sctx, cancel = context.WithTimeout(ctx, p.StageTimeout)
-		}
-		m.Findings = rep.Findings
-		start := time.Now()
-		res, err := runStage(sctx, st, m)
-		cancel()
-		e := store.TrailEntry{At: time.Now(), Stage: st.Name(), Service: st.Service(), Outcome: res.Outcome, Detail: res.Detail,
-			Elapsed: time.Since(start)}
-		switch {
-		case err != nil && (errors.Is(err, ErrUnavailable) || st.Service() != "" && errors.Is(err, context.DeadlineExceeded)):
-			e.Outcome, e.Detail = OutcomeSkipped, fmt.Sprintf("%s: %v", st.Service(), err)
-		case err != nil:
-			e.Outcome, e.Detail = OutcomeError, err.Error()
-		case e.Outcome == "" && len(res.Findings) > 0:
-			e.Outcome = OutcomeFinding
-		case e.Outcome == "":
-			e.Outcome = OutcomeOK
-		}
-		if err == nil {
-			for _, f := range res.Findings {
-				if f.Stage == "" {
-					f.Stage = st.Name()
-				}
-				if p.Exempt != nil {
-					if why, ok := p.Exempt(f); ok {
-						rep.Trail = append(rep.Trail, store.TrailEntry{At: time.Now(), Stage: "exception", Outcome: OutcomeOK,
-							Detail: fmt.Sprintf("%s finding %s at %s does not count: %s", f.Engine, f.Name, f.Location, why)})
-						continue
-					}
-				}
-				rep.Findings = append(rep.Findings, f)
-				if Rank(f.Risk) > Rank(rep.Risk) {
-					rep.Risk = f.Risk
-				}
+	add := func(o outcome) {
+		rep.Trail = append(rep.Trail, o.trail...)
+		for _, f := range o.findings {
+			rep.Findings = append(rep.Findings, f)
+			if Rank(f.Risk) > Rank(rep.Risk) {
+				rep.Risk = f.Risk
 			}
-			rep.Hold = max(rep.Hold, res.Hold)
 		}
-		rep.Trail = append(rep.Trail, e)
+		rep.Hold = max(rep.Hold, o.hold)
+	}
+	for _, st := range p.Stages {
+		m.Findings = rep.Findings
+		group, ok := st.(Concurrent)
+		if !ok {
+			for _, o := range p.runSeq(ctx, m, st) {
+				add(o)
+			}
+			continue
+		}
+		outs := make([][]outcome, len(group))
+		var wg sync.WaitGroup
+		for i, member := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i] = p.runSeq(ctx, m, member)
+			}()
+		}
+		wg.Wait()
+		for _, os := range outs {
+			for _, o := range os {
+				add(o)
+			}
+		}
 	}
 	return rep
+}
+
+// runSeq runs a stage, or the stages of a Sequence in order.
+func (p *Pipeline) runSeq(ctx context.Context, m *Message, st Stage) []outcome {
+	seq, ok := st.(Sequence)
+	if !ok {
+		return []outcome{p.runOne(ctx, m, st)}
+	}
+	var out []outcome
+	for _, s := range seq {
+		out = append(out, p.runSeq(ctx, m, s)...)
+	}
+	return out
+}
+
+// runOne runs one stage under the stage timeout and turns what it says
+// into trail entries and the findings that count.
+func (p *Pipeline) runOne(ctx context.Context, m *Message, st Stage) outcome {
+	sctx, cancel := ctx, context.CancelFunc(func() {})
+	if p.StageTimeout > 0 {
+		sctx, cancel = context.WithTimeout(ctx, p.StageTimeout)
+	}
+	start := time.Now()
+	res, err := runStage(sctx, st, m)
+	cancel()
+	e := store.TrailEntry{At: time.Now(), Stage: st.Name(), Service: st.Service(), Outcome: res.Outcome, Detail: res.Detail,
+		Elapsed: time.Since(start)}
+	switch {
+	case err != nil && (errors.Is(err, ErrUnavailable) || st.Service() != "" && errors.Is(err, context.DeadlineExceeded)):
+		e.Outcome, e.Detail = OutcomeSkipped, fmt.Sprintf("%s: %v", st.Service(), err)
+	case err != nil:
+		e.Outcome, e.Detail = OutcomeError, err.Error()
+	case e.Outcome == "" && len(res.Findings) > 0:
+		e.Outcome = OutcomeFinding
+	case e.Outcome == "":
+		e.Outcome = OutcomeOK
+	}
+	var o outcome
+	if err == nil {
+		for _, f := range res.Findings {
+			if f.Stage == "" {
+				f.Stage = st.Name()
+			}
+			if p.Exempt != nil {
+				if why, ok := p.Exempt(f); ok {
+					o.trail = append(o.trail, store.TrailEntry{At: time.Now(), Stage: "exception", Outcome: OutcomeOK,
+						Detail: fmt.Sprintf("%s finding %s at %s does not count: %s", f.Engine, f.Name, f.Location, why)})
+					continue
+				}
+			}
+			o.findings = append(o.findings, f)
+		}
+		o.hold = res.Hold
+	}
+	o.trail = append(o.trail, e)
+	return o
 }
 
 // runStage contains a panicking stage: one bad message must not stop the

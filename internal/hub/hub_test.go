@@ -16,7 +16,7 @@ import (
 
 // startHub runs a hub on loopback with every test feed imported and
 // returns its URL and an appliance key.
-func startHub(t *testing.T) (string, string, *Store) {
+func startHub(t testing.TB) (string, string, *Store) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := OpenStore(dir)
@@ -43,6 +43,15 @@ func startHub(t *testing.T) (string, string, *Store) {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL, key, st
+}
+
+// decodeJSON reads a JSON answer.
+func decodeJSON(t testing.TB, resp *http.Response, out any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, base, key, path string, out any) int {
@@ -240,5 +249,38 @@ func TestMLScoreAndThreatConnect(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(page), "urlhaus-csv") || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("detail page: %s", page)
+	}
+}
+
+func TestBatchAnswersInOrder(t *testing.T) {
+	base, key, _ := startHub(t)
+	post := func(path, body string, out any) int {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		return do(t, req, out)
+	}
+	var rep struct{ Results []ReputationAnswer }
+	if code := post("/v1/web-reputation", `{"urls":["https://www.example.com/","http://cdn.badfiles.test/payload.exe"]}`, &rep); code != 200 {
+		t.Fatalf("batch: %d", code)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].Rating != "unrated" || rep.Results[1].Rating != "malicious" {
+		t.Fatalf("batch answers: %+v", rep.Results)
+	}
+	var cs struct {
+		Results []struct {
+			KnownGood bool `json:"known_good"`
+		}
+	}
+	post("/v1/csss", `{"sha256":["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","`+strings.Repeat("0", 64)+`"]}`, &cs)
+	if len(cs.Results) != 2 || !cs.Results[0].KnownGood || cs.Results[1].KnownGood {
+		t.Fatalf("csss batch: %+v", cs)
+	}
+	var e struct{ Error struct{ Message string } }
+	if code := post("/v1/web-reputation", `{"urls":["http://ok.test/","javascript:x"]}`, &e); code != 400 || !strings.Contains(e.Error.Message, "item 1") {
+		t.Fatalf("bad item: %d %+v", code, e)
+	}
+	many := `{"urls":[` + strings.Repeat(`"http://a.test/",`, 100) + `"http://a.test/"]}`
+	if code := post("/v1/web-reputation", many, nil); code != 413 {
+		t.Fatalf("101 items: %d", code)
 	}
 }

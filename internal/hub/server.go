@@ -54,11 +54,19 @@ func NewServer(st *Store, dataDir string, log *slog.Logger) (*Server, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
-	mux.HandleFunc("GET /v1/web-reputation", s.webReputation)
-	mux.HandleFunc("GET /v1/web-inspection", s.webInspection)
-	mux.HandleFunc("GET /v1/domain-census", s.domainCensus)
-	mux.HandleFunc("GET /v1/file-census", s.fileCensus)
-	mux.HandleFunc("GET /v1/csss", s.csss)
+	for _, ep := range []struct {
+		path, param, batch string
+		f                  answerFunc
+	}{
+		{"web-reputation", "url", "urls", s.reputationOf},
+		{"web-inspection", "url", "urls", s.inspectionOf},
+		{"domain-census", "name", "names", s.domainCensusOf},
+		{"file-census", "sha256", "sha256", s.fileCensusOf},
+		{"csss", "sha256", "sha256", s.csssOf},
+	} {
+		mux.HandleFunc("GET /v1/"+ep.path, s.single(ep.param, ep.f))
+		mux.HandleFunc("POST /v1/"+ep.path, s.batch(ep.batch, ep.f))
+	}
 	mux.HandleFunc("POST /v1/ml/score", s.mlScore)
 	mux.HandleFunc("GET /v1/threat-connect/{kind}", s.threatConnect)
 	mux.HandleFunc("POST /v1/feedback", s.feedback)
@@ -127,15 +135,72 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		"ml_model": map[string]any{"version": s.model.Version, "samples": s.model.Samples}})
 }
 
-// urlParam reads and normalises the url parameter.
-func urlParam(w http.ResponseWriter, r *http.Request) (string, bool) {
-	raw := r.URL.Query().Get("url")
+// badInput is an item the caller got wrong (400).
+type badInput string
+
+func (e badInput) Error() string { return string(e) }
+
+// answerFunc answers one item (a URL, a name, a hash).
+type answerFunc func(ctx context.Context, item string) (any, error)
+
+// single serves GET ?param=ITEM with one answer.
+func (s *Server) single(param string, f answerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ans, err := f(r.Context(), r.URL.Query().Get(param))
+		var bad badInput
+		switch {
+		case errors.As(err, &bad):
+			apiError(w, http.StatusBadRequest, "bad_request", string(bad))
+		case err != nil:
+			s.internal(w, err)
+		default:
+			reply(w, ans)
+		}
+	}
+}
+
+// maxBatch bounds the items of one batch request.
+const maxBatch = 100
+
+// batch serves POST {field: [ITEM, …]} with {"results": [answer, …]} in
+// the same order: one round trip for every object of a message.
+func (s *Server) batch(field string, f answerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req map[string][]string
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req[field] == nil {
+			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", field))
+			return
+		}
+		items := req[field]
+		if len(items) > maxBatch {
+			apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch))
+			return
+		}
+		out := make([]any, 0, len(items))
+		for i, it := range items {
+			ans, err := f(r.Context(), it)
+			var bad badInput
+			switch {
+			case errors.As(err, &bad):
+				apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("item %d: %s", i, bad))
+				return
+			case err != nil:
+				s.internal(w, err)
+				return
+			}
+			out = append(out, ans)
+		}
+		reply(w, map[string]any{"results": out})
+	}
+}
+
+// normURL normalises a URL parameter.
+func normURL(raw string) (string, error) {
 	u, ok := message.Normalize(raw, nil)
 	if !ok {
-		apiError(w, http.StatusBadRequest, "bad_request", "url must be an absolute http, https or ftp URL")
-		return "", false
+		return "", badInput("url must be an absolute http, https or ftp URL")
 	}
-	return u, true
+	return u, nil
 }
 
 // URLMatch is a feed row that matched a URL.
@@ -151,44 +216,33 @@ type URLMatch struct {
 // lookupURL finds feed rows for the exact URL, then its host, then its
 // registered domain, and the network of an IP host.
 func (s *Store) lookupURL(ctx context.Context, u string) ([]URLMatch, error) {
+	ix, err := s.idx(ctx)
+	if err != nil {
+		return nil, err
+	}
 	host, domain := HostAndDomain(u)
-	var out []URLMatch
-	for _, q := range []struct{ match, col, val string }{{"url", "url", u}, {"host", "host", host}, {"domain", "domain", domain}} {
-		rows, err := s.db.QueryContext(ctx, `SELECT feed, threat, tags, first_seen, ref FROM urls WHERE `+q.col+` = ? LIMIT 20`, q.val)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			m := URLMatch{Match: q.match}
-			rows.Scan(&m.Feed, &m.Threat, &m.Tags, &m.FirstSeen, &m.Ref)
-			out = append(out, m)
-		}
-		rows.Close()
-		if len(out) > 0 {
-			return out, nil
+	for _, ms := range [][]URLMatch{ix.byURL[u], ix.byHost[host], ix.byDomain[domain]} {
+		if len(ms) > 0 {
+			return ms[:min(len(ms), 20)], nil
 		}
 	}
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		m, err := s.lookupIP(ctx, a)
-		if err != nil || m == nil {
-			return nil, err
+		if n := ix.network(a); n != nil {
+			return []URLMatch{{Feed: "spamhaus-drop-json", Match: "network " + n.cidr, Threat: "hijacked network", Ref: n.ref}}, nil
 		}
-		return []URLMatch{*m}, nil
 	}
 	return nil, nil
 }
 
 func (s *Store) lookupIP(ctx context.Context, a netip.Addr) (*URLMatch, error) {
-	k := addrKey(a)
-	var cidr, ref string
-	err := s.db.QueryRowContext(ctx, `SELECT cidr, ref FROM networks WHERE first <= ? AND last >= ? LIMIT 1`, k, k).Scan(&cidr, &ref)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	ix, err := s.idx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &URLMatch{Feed: "spamhaus-drop-json", Match: "network " + cidr, Threat: "hijacked network", Ref: ref}, nil
+	if n := ix.network(a); n != nil {
+		return &URLMatch{Feed: "spamhaus-drop-json", Match: "network " + n.cidr, Threat: "hijacked network", Ref: n.ref}, nil
+	}
+	return nil, nil
 }
 
 // rating maps matches to the web-reputation answer.
@@ -214,41 +268,46 @@ func rating(ms []URLMatch) (string, int) {
 	return worst, score
 }
 
-func (s *Server) webReputation(w http.ResponseWriter, r *http.Request) {
-	u, ok := urlParam(w, r)
-	if !ok {
-		return
-	}
-	ms, err := s.Store.lookupURL(r.Context(), u)
-	if err != nil {
-		s.internal(w, err)
-		return
-	}
-	rate, score := rating(ms)
-	reply(w, map[string]any{"url": u, "rating": rate, "score": score, "matches": len(ms)})
+// ReputationAnswer is web-reputation's answer for one URL.
+type ReputationAnswer struct {
+	URL     string `json:"url"`
+	Rating  string `json:"rating"`
+	Score   int    `json:"score"`
+	Matches int    `json:"matches"`
 }
 
-func (s *Server) webInspection(w http.ResponseWriter, r *http.Request) {
-	u, ok := urlParam(w, r)
-	if !ok {
-		return
-	}
-	ms, err := s.Store.lookupURL(r.Context(), u)
+func (s *Server) reputationOf(ctx context.Context, raw string) (any, error) {
+	u, err := normURL(raw)
 	if err != nil {
-		s.internal(w, err)
-		return
+		return nil, err
+	}
+	ms, err := s.Store.lookupURL(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	rate, score := rating(ms)
+	return ReputationAnswer{URL: u, Rating: rate, Score: score, Matches: len(ms)}, nil
+}
+
+func (s *Server) inspectionOf(ctx context.Context, raw string) (any, error) {
+	u, err := normURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.Store.lookupURL(ctx, u)
+	if err != nil {
+		return nil, err
 	}
 	if ms == nil {
 		ms = []URLMatch{}
 	}
-	reply(w, map[string]any{"url": u, "found": len(ms) > 0, "details": ms})
+	return map[string]any{"url": u, "found": len(ms) > 0, "details": ms}, nil
 }
 
 // census counts the appliances and sightings of an object in Smart
 // Feedback, and when it was first seen.
 func (s *Store) census(ctx context.Context, kind, object string) (appliances, sightings int, first int64, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance), COUNT(*), COALESCE(MIN(at), 0) FROM sightings WHERE kind = ? AND object = ?`,
-		kind, object).Scan(&appliances, &sightings, &first)
+	err = s.censusQ.QueryRowContext(ctx, kind, object).Scan(&appliances, &sightings, &first)
 	return
 }
 
@@ -261,65 +320,63 @@ func censusReply(kind, object string, appliances, sightings int, first int64) ma
 	return out
 }
 
-func (s *Server) domainCensus(w http.ResponseWriter, r *http.Request) {
-	name := strings.ToLower(strings.TrimSuffix(r.URL.Query().Get("name"), "."))
+func (s *Server) domainCensusOf(ctx context.Context, name string) (any, error) {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	kind := "domain"
 	if _, err := netip.ParseAddr(name); err == nil {
 		kind = "ip"
 	} else if name == "" || strings.ContainsAny(name, "/:@ ") {
-		apiError(w, http.StatusBadRequest, "bad_request", "name must be a domain or an IP address")
-		return
+		return nil, badInput("name must be a domain or an IP address")
 	}
-	a, n, first, err := s.Store.census(r.Context(), kind, name)
+	a, n, first, err := s.Store.census(ctx, kind, name)
 	if err != nil {
-		s.internal(w, err)
-		return
+		return nil, err
 	}
-	reply(w, censusReply(kind, name, a, n, first))
+	return censusReply(kind, name, a, n, first), nil
 }
 
-func sha256Param(w http.ResponseWriter, r *http.Request) (string, bool) {
-	h := strings.ToLower(r.URL.Query().Get("sha256"))
+func hashItem(h string) (string, error) {
+	h = strings.ToLower(h)
 	if !sha256Hex.MatchString(h) {
-		apiError(w, http.StatusBadRequest, "bad_request", "sha256 must be 64 hex digits")
-		return "", false
+		return "", badInput("sha256 must be 64 hex digits")
 	}
-	return h, true
+	return h, nil
 }
 
-func (s *Server) fileCensus(w http.ResponseWriter, r *http.Request) {
-	h, ok := sha256Param(w, r)
-	if !ok {
-		return
-	}
-	a, n, first, err := s.Store.census(r.Context(), "file", h)
+func (s *Server) fileCensusOf(ctx context.Context, h string) (any, error) {
+	h, err := hashItem(h)
 	if err != nil {
-		s.internal(w, err)
-		return
+		return nil, err
+	}
+	a, n, first, err := s.Store.census(ctx, "file", h)
+	if err != nil {
+		return nil, err
 	}
 	out := censusReply("file", h, a, n, first)
-	var sig, name string
-	if err := s.Store.db.QueryRowContext(r.Context(), `SELECT signature, name FROM hashes WHERE sha256 = ? AND feed = 'malwarebazaar-csv' LIMIT 1`, h).Scan(&sig, &name); err == nil {
-		out["malware"] = map[string]string{"feed": "malwarebazaar-csv", "signature": sig, "file_name": name}
+	ix, err := s.Store.idx(ctx)
+	if err != nil {
+		return nil, err
 	}
-	reply(w, out)
+	if r, ok := ix.malware[h]; ok {
+		out["malware"] = map[string]string{"feed": "malwarebazaar-csv", "signature": r.signature, "file_name": r.name}
+	}
+	return out, nil
 }
 
-func (s *Server) csss(w http.ResponseWriter, r *http.Request) {
-	h, ok := sha256Param(w, r)
+func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
+	h, err := hashItem(h)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := s.Store.idx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, ok := ix.good[h]
 	if !ok {
-		return
+		return map[string]any{"sha256": h, "known_good": false}, nil
 	}
-	var name string
-	err := s.Store.db.QueryRowContext(r.Context(), `SELECT name FROM hashes WHERE sha256 = ? AND feed = 'known-good-sha256' LIMIT 1`, h).Scan(&name)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		reply(w, map[string]any{"sha256": h, "known_good": false})
-	case err != nil:
-		s.internal(w, err)
-	default:
-		reply(w, map[string]any{"sha256": h, "known_good": true, "name": name})
-	}
+	return map[string]any{"sha256": h, "known_good": true, "name": name}, nil
 }
 
 func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {

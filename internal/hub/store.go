@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -25,7 +26,10 @@ var schema string
 
 // Store is the hub's database.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	index   indexCache
+	keys    sync.Map // key hash -> knownKey
+	censusQ *sql.Stmt
 }
 
 // OpenStore opens (creating) hub.db in dir.
@@ -42,11 +46,19 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("hub schema: %w", err)
 	}
-	return &Store{db: db}, nil
+	census, err := db.Prepare(`SELECT COUNT(DISTINCT appliance), COUNT(*), COALESCE(MIN(at), 0) FROM sightings WHERE kind = ? AND object = ?`)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, censusQ: census}, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.censusQ.Close()
+	return s.db.Close()
+}
 
 // AddKey creates an API key for an appliance and returns it; only its hash
 // is kept.
@@ -64,11 +76,31 @@ func (s *Store) AddKey(ctx context.Context, name string) (string, error) {
 	return key, nil
 }
 
-// KeyName returns the appliance a key belongs to.
+// KeyName returns the appliance a key belongs to. Known keys are
+// remembered for keyTTL, so that a busy appliance does not cost a query per
+// request; a key removed from the database stops working within keyTTL.
 func (s *Store) KeyName(ctx context.Context, key string) (name string, created time.Time, err error) {
+	h := hashKey(key)
+	if v, ok := s.keys.Load(h); ok {
+		if k := v.(knownKey); time.Now().Before(k.until) {
+			return k.name, k.created, nil
+		}
+	}
 	var c int64
-	err = s.db.QueryRowContext(ctx, `SELECT name, created FROM keys WHERE key_hash = ?`, hashKey(key)).Scan(&name, &c)
-	return name, time.Unix(c, 0), err
+	if err = s.db.QueryRowContext(ctx, `SELECT name, created FROM keys WHERE key_hash = ?`, h).Scan(&name, &c); err != nil {
+		return "", time.Time{}, err
+	}
+	s.keys.Store(h, knownKey{name, time.Unix(c, 0), time.Now().Add(keyTTL)})
+	return name, time.Unix(c, 0), nil
+}
+
+// keyTTL is how long a known key is remembered.
+const keyTTL = 30 * time.Second
+
+type knownKey struct {
+	name    string
+	created time.Time
+	until   time.Time
 }
 
 // Keys lists the key names.

@@ -67,3 +67,27 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkExtract(b *testing.B) {
+	content := bytes.Repeat([]byte("Lorem ipsum dolor sit amet, consectetur adipiscing elit. QUJDREVG\r\n"), 1<<14)
+	b.SetBytes(int64(len(content)))
+	for b.Loop() {
+		Extract(content, int64(len(content)), "text/plain", "application/javascript")
+	}
+}
+
+// The anchored search counts what a plain search for each marker counts.
+func TestMarkersMatchPlainCount(t *testing.T) {
+	for _, text := range []string{
+		"eval(eval (x) chr(65)+chr(66) unescape(%41) -enc abc -encodedcommand x fromcharcode frombase64string wscript.shell activexobject",
+		"(((((-.-.-)))))", "evaleval(", "", "wscript.shellwscript.shell",
+	} {
+		want := 0
+		for _, m := range obfuscationMarkers {
+			want += bytes.Count([]byte(text), m)
+		}
+		if got := obfuscationCount([]byte(text), 0); got != min(want, maxMarkers) {
+			t.Errorf("%q: %d, want %d", text, got, want)
+		}
+	}
+}

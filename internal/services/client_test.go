@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,5 +176,34 @@ mailinspector_service_state{service="web-reputation",state="unreachable"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mailinspector_service_failures_total", "mailinspector_service_state"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCallBatchUsesCacheAndChunks(t *testing.T) {
+	c := testClient()
+	var calls [][]string
+	var mu sync.Mutex
+	ask := func(keys ...string) (map[string]int, map[string]error) {
+		return CallBatch(context.Background(), c, keys, 2, func(ctx context.Context, ks []string) (map[string]int, error) {
+			mu.Lock()
+			calls = append(calls, ks)
+			mu.Unlock()
+			out := map[string]int{}
+			for _, k := range ks {
+				out[k] = len(k)
+			}
+			return out, nil
+		}, func(n int) bool { return n > 1 })
+	}
+	got, errs := ask("a", "bb", "ccc")
+	if len(errs) != 0 || got["ccc"] != 3 || len(calls) != 2 {
+		t.Fatalf("first batch: %v %v, %d calls", got, errs, len(calls))
+	}
+	got, _ = ask("a", "bb", "dddd", "bb")
+	if len(calls) != 3 || len(calls[2]) != 1 || calls[2][0] != "dddd" || got["a"] != 1 {
+		t.Fatalf("second batch asked %v", calls)
+	}
+	if st := c.Status(); st.Calls != 3 || st.CacheHits != 2 {
+		t.Fatalf("status %+v", st)
 	}
 }

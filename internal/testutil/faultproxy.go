@@ -106,6 +106,8 @@ func (p *FaultProxy) accept(ln net.Listener) {
 func (p *FaultProxy) handle(c net.Conn) {
 	defer c.Close()
 	switch p.fault.Load().(string) {
+	case FaultRefuse:
+		return // accepted a moment before the listener closed: as good as refused
 	case FaultBlackhole:
 		io.Copy(io.Discard, c) // read everything, answer nothing
 		return
