@@ -27,6 +27,7 @@ import (
 func (a *Appliance) buildServices() {
 	s := a.Settings
 	a.hub = services.NewHub(s.Hub.URL, s.Hub.Key)
+	a.hub.SetHostBreaker(s.ServiceFailures, s.ServiceBackoff)
 	a.dnsbl = &services.DNSBL{Zones: s.ERS.Zones, Resolver: s.DNS.Resolver}
 	var clients []*services.Client
 	for _, name := range services.All {

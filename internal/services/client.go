@@ -138,6 +138,13 @@ func Call[T any](ctx context.Context, c *Client, key string, fn func(ctx context
 		return zero, err
 	}
 	c.calls.Add(1)
+	// The wait is the service's deadline, or what is left of the
+	// caller's if that is shorter (the hub's own breaker runs inside a
+	// service's call).
+	wait := c.cfg.Deadline
+	if cd, ok := ctx.Deadline(); ok && time.Until(cd) < wait {
+		wait = max(time.Until(cd), 0).Round(time.Millisecond)
+	}
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
 	v, found, err := fn(cctx)
 	// A reader whose socket deadline came from cctx may report its own
@@ -146,14 +153,14 @@ func Call[T any](ctx context.Context, c *Client, key string, fn func(ctx context
 	dl, _ := cctx.Deadline()
 	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl)
 	cancel()
-	if err != nil && ctx.Err() != nil {
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// Our caller gave up (shutting down): not the service's fault.
 		c.release()
 		c.skips.Add(1)
 		return zero, ctx.Err()
 	}
 	if err != nil && (timedOut || errors.Is(err, context.DeadlineExceeded)) {
-		err = fmt.Errorf("no answer within %s", c.cfg.Deadline)
+		err = fmt.Errorf("no answer within %s", wait)
 	}
 	c.Record(err)
 	if err != nil {

@@ -22,6 +22,18 @@ type Hub struct {
 	Base string // https://hub.example.com:8443, no trailing slash
 	Key  string
 	http *http.Client
+	// host is a breaker for the hub as a whole: the services it serves
+	// each have their own, but when the hub itself stops answering,
+	// every one of them would otherwise wait out its own deadline before
+	// learning it (a message's file checks run one after the other).
+	host *Client
+}
+
+// SetHostBreaker makes the hub fail fast for backoff once failures
+// requests in a row found it out of reach (a refused connection, no
+// answer, a 5xx, garbage); one request then probes it.
+func (h *Hub) SetHostBreaker(failures int, backoff time.Duration) {
+	h.host = New(Config{Name: "hub", Enabled: true, Configured: true, Deadline: 24 * time.Hour, Failures: failures, Backoff: backoff})
 }
 
 // NewHub makes a client; deadlines come from each call's context.
@@ -76,6 +88,29 @@ func (h *Hub) Post(ctx context.Context, path string, body, out any) error {
 }
 
 func (h *Hub) do(req *http.Request, out any) error {
+	if h.host == nil {
+		return h.roundTrip(req, out)
+	}
+	var caller error // the hub answered, but said no: not the host's fault
+	_, err := Call(req.Context(), h.host, "", func(ctx context.Context) (struct{}, bool, error) {
+		err := h.roundTrip(req, out)
+		var se *StatusError
+		if errors.As(err, &se) && se.Code < 500 {
+			caller = err
+			return struct{}{}, true, nil
+		}
+		return struct{}{}, true, err
+	})
+	if errors.Is(err, ErrOpen) {
+		return fmt.Errorf("hub: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	return caller
+}
+
+func (h *Hub) roundTrip(req *http.Request, out any) error {
 	req.Header.Set("Authorization", "Bearer "+h.Key)
 	req.Header.Set("Accept", "application/json")
 	resp, err := h.http.Do(req)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -216,14 +215,11 @@ var keys = []Key{
 			return nil
 		}},
 
-	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs.",
+	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs, four times when a hub is configured (hub calls wait on the network, not the CPU).",
 		func(s *Settings, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 1024 {
 				return fmt.Errorf("want 0 to 1024")
-			}
-			if n == 0 {
-				n = 2 * runtime.NumCPU()
 			}
 			s.Analysis.Workers = n
 			return nil
