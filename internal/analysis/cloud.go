@@ -323,8 +323,13 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 	files, extra := messageFiles(m)
 	vecs := map[int]mlfeatures.Vector{}
 	want := map[int]bool{}
+	cached := map[string]bool{}
 	for _, f := range files {
-		if f.Part >= 0 {
+		switch {
+		case f.Part < 0:
+		case services.Cached(cl, f.SHA256):
+			cached[f.SHA256] = true // scored before: no need to read it again
+		default:
 			want[f.Part] = true
 		}
 	}
@@ -348,7 +353,7 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	var scored []fileObject
 	for _, f := range files {
-		if vecs[f.Part] != nil {
+		if vecs[f.Part] != nil || cached[f.SHA256] {
 			scored = append(scored, f)
 		}
 	}
@@ -361,6 +366,12 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 		f := scored[i]
 		a, err := services.Call(ctx, cl, f.SHA256, func(ctx context.Context) (mlAnswer, bool, error) {
 			var a mlAnswer
+			if vecs[f.Part] == nil {
+				// Its cached score expired between the look and the call
+				// (microseconds): the file was not read, so it is not
+				// scored this time.
+				return a, false, errors.New("cached score expired before use; file not scored")
+			}
 			err := s.Hub.Post(ctx, "/v1/ml/score", map[string]any{"features": vecs[f.Part]}, &a)
 			return a, true, err
 		})

@@ -173,6 +173,14 @@ func Call[T any](ctx context.Context, c *Client, key string, fn func(ctx context
 	return v, nil
 }
 
+// Cached says whether key has a cached answer (without counting a hit: the
+// Call that follows does), so that a caller can skip the work of preparing
+// a request it will not send.
+func Cached(c *Client, key string) bool {
+	_, ok := c.lookup(key)
+	return ok
+}
+
 // admit lets a call through a closed breaker, or one probe through an
 // open one whose back-off is over.
 func (c *Client) admit() error {
