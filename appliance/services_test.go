@@ -289,8 +289,16 @@ func TestOutageMatrix(t *testing.T) {
 			waitServices(t, a, append(scheduled, "ers", "resolver", "csss", "file-census", "ml", "web-reputation", "web-inspection", "domain-census", "threat-connect"),
 				func(st cli.ServiceStatus) bool { return st.State == "ok" })
 			waitFeedbackSent(t, a)
-			if _, err := os.Stat(filepath.Join(a.DataDir, licenceFile)); err != nil {
-				t.Errorf("%s: no cached licence after the hub came back: %v", mode, err)
+			// The licence is cached by the next scheduled check (its
+			// status may come back earlier, through the probe).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				_, err := os.Stat(filepath.Join(a.DataDir, licenceFile))
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: no cached licence after the hub came back: %v", mode, err)
+				}
 			}
 			must(t, sendVia(a.SMTPAddr().String(), "198.51.100.31", "bob@example.org", []string{"alice@example.com"}, msg("up-"+mode)))
 			delivered++
