@@ -446,3 +446,52 @@ func TestOutageInBCCMode(t *testing.T) {
 		t.Errorf("non-edge ERS after recovery: %+v", e)
 	}
 }
+
+// TestLocalPartsOutageMatrix is the contract for clamd and the downstream
+// MTA, in the same four faults: the message is accepted and analysed
+// (clamd: skipped, delivered anyway) or kept and retried (downstream:
+// deferred, never lost), the status shows the part out of reach, and it
+// all comes back without a command once the fault goes.
+func TestLocalPartsOutageMatrix(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	clam := testutil.StartFaultProxy(t, cd.Spec())
+	clam.ErrorReply = "stream: Can't allocate memory ERROR\x00"
+	down := testutil.StartFaultProxy(t, sink.Addr)
+	down.ErrorReply = "421 4.3.2 mx.test service not available\r\n"
+	a := startApp(t, t.TempDir(), map[string]string{"engine.clamd": clam.Addr, "engine.clamd_timeout": "500ms",
+		"delivery.relay": down.Addr, "delivery.retry_intervals": "300ms", "delivery.connect_timeout": "500ms",
+		"delivery.command_timeout": "500ms", "services.failures": "1", "services.backoff": "1s"})
+	delivered := 0
+	for _, mode := range []string{testutil.FaultRefuse, testutil.FaultBlackhole, testutil.FaultError, testutil.FaultGarbage} {
+		t.Run(mode, func(t *testing.T) {
+			clam.SetFault(mode)
+			down.SetFault(mode)
+			subject := "local-" + mode
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment(subject, "application/zip", "a.zip", []byte("just a file"))))
+			id := newest(t, a).ID
+			d := waitState(t, a, id, store.StateDeferred, 10*time.Second)
+			if e := entry(d, "pattern-engine"); e.Outcome != "skipped" || !strings.HasPrefix(e.Detail, "clamd: ") || e.MS > 1500 {
+				t.Errorf("%s: pattern-engine %+v", mode, e)
+			}
+			if d.Recipients[0].LastError == "" || d.Recipients[0].Status != store.RcptDeferred {
+				t.Errorf("%s: recipient %+v", mode, d.Recipients[0])
+			}
+			waitServices(t, a, []string{"clamd", "downstream"}, func(st cli.ServiceStatus) bool {
+				return st.State == "unreachable" || st.State == "degraded"
+			})
+			clam.SetFault(testutil.FaultNone)
+			down.SetFault(testutil.FaultNone)
+			delivered++
+			sink.WaitFor(t, delivered, 15*time.Second)
+			waitState(t, a, id, store.StateDelivered, 10*time.Second)
+			waitServices(t, a, []string{"clamd", "downstream"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
+			// The next message is scanned again.
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment(subject+"-up", "application/zip", "a.zip", []byte(eicar))))
+			d = waitState(t, a, newest(t, a).ID, store.StateQuarantined, 10*time.Second)
+			if e := entry(d, "pattern-engine"); e.Outcome != "finding" {
+				t.Errorf("%s, after recovery: pattern-engine %+v", mode, e)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,11 @@ import (
 // that kept-alive connections cannot slip past a fault.
 type FaultProxy struct {
 	Addr   string
-	target string
+	// ErrorReply, when set, is what FaultError writes as soon as a
+	// connection opens, for protocols other than HTTP: an SMTP "421"
+	// greeting, a clamd error line.
+	ErrorReply string
+	target     string
 	fault  atomic.Value
 	mu     sync.Mutex
 	ln     net.Listener
@@ -27,7 +32,7 @@ type FaultProxy struct {
 	t      testing.TB
 }
 
-// StartFaultProxy proxies to target.
+// StartFaultProxy proxies to target (host:port, or unix:/path).
 func StartFaultProxy(t testing.TB, target string) *FaultProxy {
 	t.Helper()
 	p := &FaultProxy{target: target, conns: map[net.Conn]bool{}, t: t}
@@ -112,6 +117,11 @@ func (p *FaultProxy) handle(c net.Conn) {
 		io.Copy(io.Discard, c) // read everything, answer nothing
 		return
 	case FaultError:
+		if p.ErrorReply != "" {
+			io.WriteString(c, p.ErrorReply)
+			io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+			return
+		}
 		br := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(br)
@@ -123,11 +133,17 @@ func (p *FaultProxy) handle(c net.Conn) {
 			fmt.Fprintf(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		}
 	case FaultGarbage:
+		// Written at once: a client that waits for a greeting (SMTP) gets
+		// it as one, one that speaks first (HTTP) reads it as the answer.
+		io.WriteString(c, "\x16\x03this is not the protocol at all\r\n\r\n\x00\xff\n")
 		bufio.NewReader(c).ReadString('\n')
-		io.WriteString(c, "\x16\x03this is not HTTP at all\r\n\r\n\x00\xff")
 		return
 	}
-	up, err := net.Dial("tcp", p.target)
+	network, addr := "tcp", p.target
+	if path, ok := strings.CutPrefix(p.target, "unix:"); ok {
+		network, addr = "unix", path
+	}
+	up, err := net.Dial(network, addr)
 	if err != nil {
 		return
 	}
