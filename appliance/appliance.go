@@ -104,7 +104,9 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
-	a.buildServices()
+	if err := a.buildServices(); err != nil {
+		return err
+	}
 	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
 		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
 		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout,

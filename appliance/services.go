@@ -24,9 +24,13 @@ import (
 
 // buildServices puts every cloud service and local part under the one
 // contract of internal/services, from the settings.
-func (a *Appliance) buildServices() {
+func (a *Appliance) buildServices() error {
 	s := a.Settings
-	a.hub = services.NewHub(s.Hub.URL, s.Hub.Key)
+	roots, err := services.LoadRoots(s.Hub.CAFile)
+	if err != nil {
+		return err
+	}
+	a.hub = services.NewHub(s.Hub.URL, s.Hub.Key, roots)
 	a.hub.SetHostBreaker(s.ServiceFailures, s.ServiceBackoff)
 	a.dnsbl = &services.DNSBL{Zones: s.ERS.Zones, Resolver: s.DNS.Resolver}
 	var clients []*services.Client
@@ -69,6 +73,7 @@ func (a *Appliance) buildServices() {
 	a.services = services.NewRegistry(clients...)
 	resolver := a.services.Get(services.Resolver)
 	a.dnsbl.OnDNS = resolver.Record
+	return nil
 }
 
 // hubProbe asks the hub's status: the cheapest call that proves it answers.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -493,5 +495,45 @@ func TestLocalPartsOutageMatrix(t *testing.T) {
 				t.Errorf("%s, after recovery: pattern-engine %+v", mode, e)
 			}
 		})
+	}
+}
+
+// TestHubOverHTTPSWithPrivateCA: a self-hosted hub behind a certificate
+// of a private authority is used once hub.ca_file names it, and refused
+// (skipped, with the reason) without it.
+func TestHubOverHTTPSWithPrivateCA(t *testing.T) {
+	dir := t.TempDir()
+	st, err := hub.OpenStore(dir)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	_, err = st.Import(context.Background(), "urlhaus-csv", filepath.Join("..", "internal", "hub", "testdata", "urlhaus.csv"))
+	must(t, err)
+	key, err := st.AddKey(context.Background(), "tls")
+	must(t, err)
+	srv, err := hub.NewServer(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	must(t, err)
+	hs := httptest.NewTLSServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ca := filepath.Join(dir, "ca.pem")
+	must(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw}), 0o644))
+	body := testMessage("tls", "") + "see " + malwareURL + "\r\n"
+	for _, tc := range []struct {
+		caFile, outcome, detail string
+	}{
+		{ca, "finding", "rated malicious"},
+		{"", "skipped", "certificate signed by unknown authority"},
+	} {
+		a := startApp(t, t.TempDir(), map[string]string{"hub.url": hs.URL, "hub.key": key, "hub.ca_file": tc.caFile})
+		must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, body))
+		var d *cli.MessageDetail
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			d = newest(t, a)
+			if entry(d, "web-reputation").Outcome != "" || time.Now().After(deadline) {
+				break
+			}
+		}
+		if e := entry(d, "web-reputation"); e.Outcome != tc.outcome || !strings.Contains(e.Detail+fmt.Sprint(d.Findings), tc.detail) {
+			t.Errorf("ca_file %q: %+v %+v", tc.caFile, e, d.Findings)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package services
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -36,8 +39,10 @@ func (h *Hub) SetHostBreaker(failures int, backoff time.Duration) {
 	h.host = New(Config{Name: "hub", Enabled: true, Configured: true, Deadline: 24 * time.Hour, Failures: failures, Backoff: backoff})
 }
 
-// NewHub makes a client; deadlines come from each call's context.
-func NewHub(base, key string) *Hub {
+// NewHub makes a client; deadlines come from each call's context. roots,
+// when not nil, are the authorities an https hub's certificate must chain
+// to (nil: the system's).
+func NewHub(base, key string, roots ...*x509.CertPool) *Hub {
 	tr := &http.Transport{
 		Proxy:                 nil, // the hub is addressed directly; HTTP_PROXY in the daemon's environment must not reroute it
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -47,6 +52,9 @@ func NewHub(base, key string) *Hub {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: time.Minute,
 		ForceAttemptHTTP2:     true,
+	}
+	if len(roots) > 0 && roots[0] != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots[0], MinVersion: tls.VersionTLS12}
 	}
 	return &Hub{Base: strings.TrimRight(base, "/"), Key: key, http: &http.Client{Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -152,3 +160,20 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("hub answered HTTP %d: %s", e.Code, e.Msg) }
+
+// LoadRoots reads a PEM file of certificate authorities ("" : nil, the
+// system's).
+func LoadRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("hub.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("hub.ca_file: %s holds no PEM certificate", file)
+	}
+	return pool, nil
+}

@@ -118,8 +118,9 @@ type Settings struct {
 	// Hub, Services, ERS, Metrics and Schedules: the cloud services and
 	// their contract (keys_services.go).
 	Hub struct {
-		URL string
-		Key string
+		URL    string
+		Key    string
+		CAFile string
 	}
 	Services        map[string]*Service
 	ServiceFailures int

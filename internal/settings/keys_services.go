@@ -46,6 +46,8 @@ func init() {
 			}},
 		Key{"hub.key", "", "API key the hub gave this appliance (mailinspector hub keys add).",
 			func(s *Settings, v string) error { s.Hub.Key = v; return nil }},
+		Key{"hub.ca_file", "", "PEM file of the certificate authorities that sign an https hub's certificate (a self-hosted hub with a private CA). Empty: the system's.",
+			func(s *Settings, v string) error { s.Hub.CAFile = v; return nil }},
 		Key{"services.failures", "3", "Consecutive failures of a service that open its circuit breaker: its steps are then skipped at no cost until a probe finds it back.",
 			intIn(func(s *Settings) *int { return &s.ServiceFailures }, 1, 100)},
 		Key{"services.backoff", "10s", "How long an open breaker waits before one probe; doubles on each failed probe, up to 5 minutes.",
