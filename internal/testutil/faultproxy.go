@@ -19,17 +19,17 @@ import (
 // HTTP. Faults apply to new connections; SetFault closes the ones open so
 // that kept-alive connections cannot slip past a fault.
 type FaultProxy struct {
-	Addr   string
+	Addr string
 	// ErrorReply, when set, is what FaultError writes as soon as a
 	// connection opens, for protocols other than HTTP: an SMTP "421"
 	// greeting, a clamd error line.
 	ErrorReply string
 	target     string
-	fault  atomic.Value
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-	t      testing.TB
+	fault      atomic.Value
+	mu         sync.Mutex
+	ln         net.Listener
+	conns      map[net.Conn]bool
+	t          testing.TB
 }
 
 // StartFaultProxy proxies to target (host:port, or unix:/path).
