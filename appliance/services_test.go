@@ -537,3 +537,19 @@ func TestHubOverHTTPSWithPrivateCA(t *testing.T) {
 		}
 	}
 }
+
+// TestMLScoresAnObfuscatedScript: the features of a script dropper,
+// extracted here and scored by the hub's shipped model, give an ml finding.
+func TestMLScoresAnObfuscatedScript(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, nil))
+	script := []byte("var a = String.fromCharCode(87,83,99); var s = new ActiveXObject('WScript.Shell');\r\n" +
+		"eval(unescape('%76%61%72')); eval(a); s.Run(chr(99)+chr(109)+chr(100));\r\n" + strings.Repeat("VGhpcyBpcyBub3QgbWFsd2FyZQ", 10) + "\r\n")
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.50", "bob@example.org", []string{"alice@example.com"},
+		withAttachment("js", "application/javascript", "invoice.js", script)))
+	// Medium risk: tagged and delivered by the default policy.
+	d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 10*time.Second)
+	if !hasFinding(d, "ml", "ml-malicious") || d.Risk != "medium" {
+		t.Fatalf("risk %s, findings %+v, ml step %+v", d.Risk, d.Findings, entry(d, "predictive-ml"))
+	}
+}

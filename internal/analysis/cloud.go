@@ -360,39 +360,48 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(scored) == 0 {
 		return Result{Detail: "no attachments to score"}, nil
 	}
-	found := make([]*Finding, len(scored))
-	scores := make([]float64, len(scored))
-	errs := fanOut(ctx, len(scored), func(ctx context.Context, i int) error {
-		f := scored[i]
-		a, err := services.Call(ctx, cl, f.SHA256, func(ctx context.Context) (mlAnswer, bool, error) {
-			var a mlAnswer
-			if vecs[f.Part] == nil {
-				// Its cached score expired between the look and the call
-				// (microseconds): the file was not read, so it is not
-				// scored this time.
-				return a, false, errors.New("cached score expired before use; file not scored")
+	keys := fileKeys(scored)
+	vecOf := map[string]mlfeatures.Vector{}
+	for _, f := range scored {
+		vecOf[f.SHA256] = vecs[f.Part]
+	}
+	ans, failed := services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]mlAnswer, error) {
+		type item struct {
+			Features mlfeatures.Vector `json:"features"`
+		}
+		items := make([]item, len(ks))
+		for i, k := range ks {
+			if vecOf[k] == nil {
+				// Its cached score expired between the look and the
+				// call (microseconds): the file was not read.
+				return nil, errors.New("cached score expired before use; attachments not scored")
 			}
-			err := s.Hub.Post(ctx, "/v1/ml/score", map[string]any{"features": vecs[f.Part]}, &a)
-			return a, true, err
-		})
-		if err != nil {
-			return err
+			items[i] = item{vecOf[k]}
 		}
-		scores[i] = a.Score
-		if a.Malicious {
-			found[i] = &Finding{Engine: "ml", Threat: "suspicious file", Risk: RiskMedium, Name: "ml-malicious",
-				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("model %s scored %.2f (threshold %.2f)", a.Model, a.Score, a.Threshold)}
+		var a struct {
+			Results []mlAnswer `json:"results"`
 		}
-		return nil
-	})
+		if err := s.Hub.Post(ctx, "/v1/ml/score", map[string]any{"items": items}, &a); err != nil {
+			return nil, err
+		}
+		if len(a.Results) != len(ks) {
+			return nil, fmt.Errorf("hub answered %d scores for %d files", len(a.Results), len(ks))
+		}
+		out := make(map[string]mlAnswer, len(ks))
+		for i, k := range ks {
+			out[k] = a.Results[i]
+		}
+		return out, nil
+	}, func(mlAnswer) bool { return true })
 	var res Result
-	for _, f := range found {
-		if f != nil {
-			res.Findings = append(res.Findings, *f)
+	for _, f := range scored {
+		if a, ok := ans[f.SHA256]; ok && a.Malicious {
+			res.Findings = append(res.Findings, Finding{Engine: "ml", Threat: "suspicious file", Risk: RiskMedium, Name: "ml-malicious",
+				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("model %s scored %.2f (threshold %.2f)", a.Model, a.Score, a.Threshold)})
 		}
 	}
 	res.Detail = fmt.Sprintf("%d attachments scored", len(scored))
-	return settle(res, "attachments", errs, extra)
+	return settle(res, "attachments", errsOf(keys, failed), extra)
 }
 
 type mlAnswer struct {

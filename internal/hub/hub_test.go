@@ -284,3 +284,21 @@ func TestBatchAnswersInOrder(t *testing.T) {
 		t.Fatalf("101 items: %d", code)
 	}
 }
+
+func TestMLScoreBatch(t *testing.T) {
+	base, key, _ := startHub(t)
+	req, _ := http.NewRequest("POST", base+"/v1/ml/score",
+		strings.NewReader(`{"items":[{"features":{"size_log2":12,"entropy":4.5}},{"features":{"office_macros":1,"script_obfuscation":6}}]}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	var out struct {
+		Results []struct{ Malicious bool }
+	}
+	if code := do(t, req, &out); code != 200 || len(out.Results) != 2 || out.Results[0].Malicious || !out.Results[1].Malicious {
+		t.Fatalf("%d %+v", code, out)
+	}
+	req, _ = http.NewRequest("POST", base+"/v1/ml/score", strings.NewReader(`{"features":{"x":1},"items":[]}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	if code := do(t, req, nil); code != 400 {
+		t.Fatalf("both forms at once: %d", code)
+	}
+}

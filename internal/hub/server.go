@@ -379,16 +379,41 @@ func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
 	return map[string]any{"sha256": h, "known_good": true, "name": name}, nil
 }
 
+// mlScore scores one file's features ({"features": {…}}) or several
+// ({"items": [{"features": {…}}, …]}, answered {"results": […]} in order).
 func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Features mlfeatures.Vector `json:"features"`
+		Items    []struct {
+			Features mlfeatures.Vector `json:"features"`
+		} `json:"items"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.Features == nil {
-		apiError(w, http.StatusBadRequest, "bad_request", "want {\"features\": {name: number, …}}")
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req)
+	switch {
+	case err != nil || (req.Features == nil) == (req.Items == nil):
+		apiError(w, http.StatusBadRequest, "bad_request", "want {\"features\": {name: number, …}} or {\"items\": [{\"features\": …}, …]}")
+		return
+	case len(req.Items) > maxBatch:
+		apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch))
+		return
+	case req.Features != nil:
+		reply(w, s.score(req.Features))
 		return
 	}
-	score := s.model.Score(req.Features)
-	reply(w, map[string]any{"score": score, "malicious": score >= s.model.Threshold, "threshold": s.model.Threshold, "model": s.model.Version})
+	out := make([]any, len(req.Items))
+	for i, it := range req.Items {
+		if it.Features == nil {
+			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("item %d: no features", i))
+			return
+		}
+		out[i] = s.score(it.Features)
+	}
+	reply(w, map[string]any{"results": out})
+}
+
+func (s *Server) score(v mlfeatures.Vector) map[string]any {
+	score := s.model.Score(v)
+	return map[string]any{"score": score, "malicious": score >= s.model.Threshold, "threshold": s.model.Threshold, "model": s.model.Version}
 }
 
 // FeedbackRecord is one Smart Feedback record.
