@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -64,10 +65,12 @@ type Appliance struct {
 	metrics     *http.Server
 	metricsAddr net.Addr
 
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	stopErr  error
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	stopOnce    sync.Once
+	stopErr     error
+	stuckLogged atomic.Bool
+	reloading   bool // Stop is part of a reload: no STOPPING=1
 }
 
 // Start builds and starts everything; when it returns nil the SMTP port and
@@ -214,6 +217,7 @@ func (a *Appliance) start() error {
 	a.cron.Start()
 	a.goRun(func() { a.services.Run(ctx) })
 	a.goRun(func() { a.checkAtStart(ctx) })
+	a.goRun(func() { a.watchdog(ctx) })
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)
@@ -224,7 +228,7 @@ func (a *Appliance) start() error {
 	})
 	a.Log.Info("mailinspector started", "version", Version, "mode", s.Mode, "smtp", a.smtp.Addr().String(),
 		"data_dir", a.DataDir, "delivery", a.deliveryTarget())
-	daemon.SdNotify(false, "READY=1\nSTATUS=receiving mail on "+a.smtp.Addr().String())
+	daemon.SdNotify(false, "READY=1\nSTATUS="+a.statusLine())
 	return nil
 }
 
@@ -247,8 +251,17 @@ func (a *Appliance) Stop() error {
 	return a.stopErr
 }
 
+// StopForReload stops like Stop but without telling systemd the daemon is
+// stopping: a settings reload follows (RELOADING=1 was sent).
+func (a *Appliance) StopForReload() error {
+	a.reloading = true
+	return a.Stop()
+}
+
 func (a *Appliance) stop() error {
-	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	if !a.reloading {
+		daemon.SdNotify(false, daemon.SdNotifyStopping+"\nSTATUS=stopping")
+	}
 	if a.smtp != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		a.smtp.Shutdown(ctx)

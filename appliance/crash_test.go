@@ -58,6 +58,7 @@ type child struct {
 	t    *testing.T
 	bin  string
 	args []string
+	env  []string // added to the test's environment
 	addr string
 	cmd  *exec.Cmd
 	logf *os.File
@@ -82,6 +83,9 @@ func (d *child) start() {
 	d.t.Helper()
 	d.cmd = exec.Command(d.bin, d.args...)
 	d.cmd.Stderr = d.logf
+	if d.env != nil {
+		d.cmd.Env = append(os.Environ(), d.env...)
+	}
 	must(d.t, d.cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -14,6 +14,8 @@ command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || need+=(clamav-daemon)
 # swaks --tls needs Net::SSLeay.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+# systemd-analyze rates the hardening of rootfs/'s unit (offline, no running systemd).
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if ((${#need[@]} == 0)); then
 	echo "test-setup: everything is installed"
 	exit 0

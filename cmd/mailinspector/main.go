@@ -14,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
 	"mailinspector/appliance"
 	"mailinspector/internal/control"
 	"mailinspector/internal/policy"
@@ -80,6 +83,54 @@ func defaultDataDir() string {
 	return "/var/lib/mailinspector"
 }
 
+// reload reads the settings and policies again (SIGHUP, systemctl reload)
+// and restarts the subsystems with them, telling systemd RELOADING=1 and
+// then READY=1. Bad settings change nothing: the daemon goes on with the
+// ones it has and says why. Accepted mail is durable, so the restart of
+// the subsystems loses nothing; SMTP sessions in progress finish first.
+func reload(dir string, sets setFlags, app *appliance.Appliance, log *slog.Logger) (*appliance.Appliance, error) {
+	daemon.SdNotify(false, fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=reloading settings", monotonicUsec()))
+	log.Info("reloading settings")
+	st, err := settings.Load(dir, sets)
+	if err == nil {
+		_, err = policy.Load(dir)
+	}
+	if err != nil {
+		log.Error("reload refused: bad settings or policies; the running ones stay", "err", err)
+		daemon.SdNotify(false, "READY=1\nSTATUS=reload refused (bad settings, the running ones stay): "+firstLine(err.Error()))
+		return app, nil
+	}
+	old := app.Settings
+	if err := app.StopForReload(); err != nil {
+		log.Error("reload: stop", "err", err)
+	}
+	next, err := appliance.Start(dir, st, log)
+	if err == nil {
+		log.Info("settings reloaded")
+		return next, nil
+	}
+	log.Error("reload: start with the new settings failed; starting again with the previous ones", "err", err)
+	next, err2 := appliance.Start(dir, old, log)
+	if err2 != nil {
+		return nil, errors.Join(err, err2)
+	}
+	daemon.SdNotify(false, "STATUS=reload failed, running with the previous settings: "+firstLine(err.Error()))
+	return next, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, which systemd wants
+// with RELOADING=1.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() / 1000
+}
+
 func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", defaultDataDir(), "data directory (settings, database, spool)")
@@ -113,12 +164,21 @@ func serve(args []string) int {
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	log.Info("stopping", "signal", s.String())
-	if err := app.Stop(); err != nil {
-		log.Error("stop", "err", err)
-		return 1
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			if app, err = reload(dir, sets, app, log); err != nil {
+				log.Error("reload failed and the previous settings could not be started again", "err", err)
+				return 1
+			}
+			continue
+		}
+		log.Info("stopping", "signal", s.String())
+		if err := app.Stop(); err != nil {
+			log.Error("stop", "err", err)
+			return 1
+		}
+		break
 	}
 	return 0
 }

@@ -294,3 +294,6 @@ func (r *Runner) rewriteLinks(m *Message, mode string) (int, error) {
 	}
 	return n, r.Spool.Put(m.Meta.ID, bytes.NewReader(body))
 }
+
+// Busy is how many messages are being analysed or wait in memory.
+func (r *Runner) Busy() int { return r.d.Busy() }

@@ -240,3 +240,6 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// Busy is how many deliveries are in progress or waiting in memory.
+func (q *Queue) Busy() int { return q.d.Busy() }

@@ -49,6 +49,15 @@ func (d *Dispatcher) Submit(id string) {
 	}
 }
 
+// Busy is how many ids are being worked on or wait in memory (the
+// watchdog's "is there work that should progress").
+func (d *Dispatcher) Busy() int {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inflight) + len(d.pushed)
+}
+
 // Kick asks for a database scan.
 func (d *Dispatcher) Kick() {
 	d.init()

@@ -46,7 +46,8 @@ type Settings struct {
 	}
 
 	Analysis struct {
-		Workers int
+		Workers    int
+		StallAfter time.Duration
 	}
 
 	Senders struct {
@@ -225,6 +226,9 @@ var keys = []Key{
 			s.Analysis.Workers = n
 			return nil
 		}},
+
+	{"analysis.stall_after", "10m", "With work waiting, how long analysis or delivery may go without finishing anything before the daemon counts as stuck: it then stops its systemd watchdog pings, and systemd restarts it (every message resumes from the database).",
+		dur(func(s *Settings) *time.Duration { return &s.Analysis.StallAfter }, 100*time.Millisecond)},
 
 	{"senders.blocked", "", "Comma-separated blocked senders: addresses (user@example.com), domains (example.com) or subdomain patterns (.example.com). A match is a high-risk finding.",
 		addrList(func(s *Settings) *[]string { return &s.Senders.Blocked })},
