@@ -14,6 +14,10 @@ command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || need+=(clamav-daemon)
 # swaks --tls needs Net::SSLeay.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+# ssh-keygen makes and fingerprints host keys in the console tests (chpasswd is in passwd,
+# which every Debian has).
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v chpasswd >/dev/null || [[ -x /usr/sbin/chpasswd ]] || need+=(passwd)
 # systemd-analyze rates the hardening of rootfs/'s unit (offline, no running systemd).
 command -v systemd-analyze >/dev/null || need+=(systemd)
 if ((${#need[@]} == 0)); then

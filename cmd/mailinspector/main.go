@@ -33,6 +33,7 @@ commands:
   serve --data-dir DIR [--set KEY=VALUE]...   run the appliance daemon
   shell --data-dir DIR [-o json] [-c COMMAND] management command line
   hub --data-dir DIR --listen ADDR            the reference intelligence hub (hub help: its commands)
+  console                                     the first-boot wizard on tty1/ttyS0 (runs as root)
   settings describe                           every settings key, its default and meaning
   settings check --data-dir DIR               validate the settings file, list every error
   version                                     print the version
@@ -53,6 +54,8 @@ func main() {
 		code = settingsCmd(os.Args[2:])
 	case "hub":
 		code = hubCmd(os.Args[2:])
+	case "console":
+		code = consoleCmd(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("mailinspector", appliance.Version)
 	case "help", "-h", "--help":
