@@ -2,10 +2,12 @@ package archive
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -187,4 +189,41 @@ func FuzzArchives(f *testing.F) {
 			t.Fatalf("limits not held: %d members, %d bytes", len(res.Members), total)
 		}
 	})
+}
+
+// A wrong password that passes ZipCrypto's one check byte (one in 256 do)
+// must not stop the search: the next password is tried. The test finds
+// such a password for the archive at hand, so it never depends on luck.
+func TestZipCryptoCheckByteFalsePositive(t *testing.T) {
+	zipBin := testutil.RequireTool(t, "zip")
+	dir := t.TempDir()
+	secret := []byte("the secret content\n")
+	os.WriteFile(filepath.Join(dir, "doc.txt"), secret, 0o644)
+	out := filepath.Join(dir, "enc.zip")
+	cmd := exec.Command(zipBin, "-q", "-P", "s3cret!", out, "doc.txt")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zip -P: %v %s", err, b)
+	}
+	data, _ := os.ReadFile(out)
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := zr.File[0]
+	decoy := ""
+	for i := 0; i < 100000 && decoy == ""; i++ {
+		pw := fmt.Sprintf("decoy-%d", i)
+		raw, _ := f.OpenRaw()
+		if _, err := zipCryptoReader(raw, pw, f); err == nil {
+			decoy = pw
+		}
+	}
+	if decoy == "" {
+		t.Fatal("no password passing the check byte found")
+	}
+	res, got := collect(t, "enc.zip", "application/zip", data, DefaultLimits, []string{decoy, "s3cret!"})
+	if string(got["enc.zip/doc.txt"]) != string(secret) || res.Members[0].Password != "s3cret!" {
+		t.Fatalf("with decoy %q first: got %q, members %+v, problems %+v", decoy, got["enc.zip/doc.txt"], res.Members, res.Problems)
+	}
 }

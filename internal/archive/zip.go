@@ -96,39 +96,65 @@ func (w *walker) decrypt(f *zip.File) (io.Reader, string, error) {
 	}
 	aesInfo, isAES := winzipAES(f)
 	for _, pw := range w.passwords {
-		raw, err := f.OpenRaw()
-		if err != nil {
-			return nil, "", err
+		if !isAES {
+			// ZipCrypto's one check byte lets a wrong password through
+			// one time in 256: read the member through once and check its
+			// CRC-32 before taking the password (a wrong one then fails
+			// the CRC or the inflater, and the next password is tried).
+			out, err := w.openEncrypted(f, pw, aesInfo, isAES)
+			if errors.Is(err, errWrongPassword) {
+				continue
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			if _, err := io.Copy(io.Discard, io.LimitReader(out, int64(f.UncompressedSize64)+1)); err != nil {
+				continue
+			}
 		}
-		var plain io.Reader
-		method := f.Method
-		if isAES {
-			method = aesInfo.method
-			plain, err = aesReader(raw, pw, aesInfo.strength, f.CompressedSize64)
-		} else {
-			plain, err = zipCryptoReader(raw, pw, f)
-		}
+		out, err := w.openEncrypted(f, pw, aesInfo, isAES)
 		if errors.Is(err, errWrongPassword) {
 			continue
 		}
 		if err != nil {
 			return nil, "", err
 		}
-		var out io.Reader
-		switch method {
-		case zip.Store:
-			out = plain
-		case zip.Deflate:
-			out = flate.NewReader(plain)
-		default:
-			return nil, "", fmt.Errorf("compression method %d not supported", method)
-		}
-		if !isAES || aesInfo.version == 1 {
-			out = &crcReader{r: out, want: f.CRC32, h: crc32.NewIEEE()}
-		}
 		return out, pw, nil
 	}
 	return nil, "", fmt.Errorf("encrypted, none of %d passwords opened it", len(w.passwords))
+}
+
+// openEncrypted reads an encrypted member with one password: decrypted,
+// decompressed, and checked by CRC-32 (ZipCrypto, AE-1) as it is read.
+func (w *walker) openEncrypted(f *zip.File, pw string, aesInfo aesExtra, isAES bool) (io.Reader, error) {
+	raw, err := f.OpenRaw()
+	if err != nil {
+		return nil, err
+	}
+	var plain io.Reader
+	method := f.Method
+	if isAES {
+		method = aesInfo.method
+		plain, err = aesReader(raw, pw, aesInfo.strength, f.CompressedSize64)
+	} else {
+		plain, err = zipCryptoReader(raw, pw, f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out io.Reader
+	switch method {
+	case zip.Store:
+		out = plain
+	case zip.Deflate:
+		out = flate.NewReader(plain)
+	default:
+		return nil, fmt.Errorf("compression method %d not supported", method)
+	}
+	if !isAES || aesInfo.version == 1 {
+		out = &crcReader{r: out, want: f.CRC32, h: crc32.NewIEEE()}
+	}
+	return out, nil
 }
 
 // --- traditional PKWARE encryption (ZipCrypto), APPNOTE 6.1 ---
