@@ -4,15 +4,17 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
-	"mailinspector/appliance"
 	"mailinspector/internal/console"
+	"mailinspector/internal/control"
 )
 
 // consoleCmd runs on tty1 and ttyS0 (mailinspector-console@.service): the
-// first-boot wizard until it has run, then the status screen.
+// first-boot wizard until it has run, then the menu.
 func consoleCmd(args []string) int {
 	sys := &console.System{Root: "/", DataDir: defaultDataDir()}
 	in := bufio.NewReader(os.Stdin)
@@ -23,14 +25,31 @@ func consoleCmd(args []string) int {
 			return 1
 		}
 	}
-	// The numbered administration menu is not built yet (issue 5); until
-	// then the console shows how to reach the appliance.
-	for {
-		fmt.Fprintf(os.Stdout, "\nMail Inspector %s\n  manage it over SSH: ssh admin@<this appliance's address>\n\nPress Enter to refresh. ", appliance.Version)
-		if _, err := in.ReadString('\n'); err != nil {
-			return 0
+	// After the first boot: the menu, behind the admin password, again
+	// and again (systemd restarts the console when it ends).
+	m := &console.Menu{In: in, Out: os.Stdout, Sys: sys, Echo: ttyEcho(int(os.Stdin.Fd())), Status: daemonStatus}
+	if err := m.Run(); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// daemonStatus asks the running daemon over its control socket.
+func daemonStatus() string {
+	sock := filepath.Join(defaultDataDir(), control.SocketName)
+	var b strings.Builder
+	for _, c := range []string{"show version", "show services"} {
+		resp, err := control.Call(sock, control.Request{Command: c})
+		switch {
+		case err != nil:
+			fmt.Fprintf(&b, "%s: the daemon does not answer (%v)\n", c, err)
+		case !resp.OK:
+			fmt.Fprintf(&b, "%s: %s\n", c, resp.Error)
+		default:
+			b.WriteString(resp.Output + "\n")
 		}
 	}
+	return b.String()
 }
 
 // ttyEcho turns a terminal's echo on and off (nil if fd is no terminal).

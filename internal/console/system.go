@@ -32,6 +32,28 @@ type System struct {
 	// one-minute deadline). Tests record instead of enabling services on
 	// the machine running them.
 	Run func(ctx context.Context, stdin string, name string, args ...string) error
+	// Capture runs a command and returns what it printed (nil: os/exec).
+	Capture func(ctx context.Context, name string, args ...string) (string, error)
+}
+
+// capture runs a command for its output, never through a shell.
+func (s *System) capture(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if s.Capture != nil {
+		return s.Capture(ctx, name, args...)
+	}
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return strings.TrimRight(string(out), "\n"), err
+}
+
+// rootArgs are the -R ROOT arguments of the shadow tools when Root is not
+// the machine's own.
+func (s *System) rootArgs() []string {
+	if s.Root != "/" && s.Root != "" {
+		return []string{"-R", s.Root}
+	}
+	return nil
 }
 
 // FirstBootDone is the file whose presence means the wizard ran; the
@@ -79,11 +101,7 @@ func (s *System) Interfaces() []string {
 // Root; the password goes on chpasswd's standard input, never on a
 // command line.
 func (s *System) SetPassword(user, password string) error {
-	args := []string{"-c", "SHA512"}
-	if s.Root != "/" && s.Root != "" {
-		args = append(args, "-R", s.Root)
-	}
-	return s.run(user+":"+password+"\n", "chpasswd", args...)
+	return s.run(user+":"+password+"\n", "chpasswd", append([]string{"-c", "SHA512"}, s.rootArgs()...)...)
 }
 
 func (s *System) write(p string, data string, mode os.FileMode) error {

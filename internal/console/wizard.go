@@ -19,6 +19,21 @@ type Wizard struct {
 	// Echo turns the terminal's echo on or off around passwords (nil: the
 	// console is not a terminal, e.g. a test's pipe).
 	Echo func(on bool)
+	// Lines, when set, is where answers come from instead of In (the
+	// menu shares its line reader).
+	Lines func() (string, error)
+}
+
+// line reads one answer.
+func (w *Wizard) line() (string, error) {
+	if w.Lines != nil {
+		return w.Lines()
+	}
+	l, err := w.In.ReadString('\n')
+	if err != nil && l == "" {
+		return "", ErrClosed
+	}
+	return strings.TrimRight(l, "\r\n"), nil
 }
 
 // ErrClosed is the console going away in the middle of the dialogue.
@@ -34,9 +49,9 @@ func (w *Wizard) ask(prompt, def string, check func(string) error) (string, erro
 		} else {
 			w.say("%s: ", prompt)
 		}
-		line, err := w.In.ReadString('\n')
-		if err != nil && line == "" {
-			return "", ErrClosed
+		line, err := w.line()
+		if err != nil {
+			return "", err
 		}
 		v := strings.TrimSpace(line)
 		if v == "" {
@@ -56,11 +71,7 @@ func (w *Wizard) secret(prompt string) (string, error) {
 		defer func() { w.Echo(true); w.say("\n") }()
 	}
 	w.say("%s: ", prompt)
-	line, err := w.In.ReadString('\n')
-	if err != nil && line == "" {
-		return "", ErrClosed
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return w.line()
 }
 
 // Run asks everything, applies it, marks the first boot done, starts the
