@@ -111,6 +111,15 @@ func TestShellContract(t *testing.T) {
 	if out, code := shell("-c", "show services"); code != 0 || !strings.Contains(out, "web-reputation") || !strings.Contains(out, "not-configured") {
 		t.Fatalf("show services (text): %d %s", code, out)
 	}
+	// As the admin user's login shell (a symlink named mailinspector-shell):
+	// sshd runs it with -c COMMAND.
+	login := filepath.Join(t.TempDir(), "mailinspector-shell")
+	must(t, os.Symlink(bin, login))
+	loginCmd := exec.Command(login, "-c", "show version")
+	loginCmd.Env = append(os.Environ(), "MAILINSPECTOR_DATA_DIR="+dir)
+	if out, err := loginCmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Mail Inspector") {
+		t.Fatalf("as a login shell: %v %s", err, out)
+	}
 	if out, code := shell("-c", "show version"); code != 0 || !strings.Contains(out, "Mail Inspector") || !strings.Contains(out, "mode mta") {
 		t.Fatalf("show version: %d %s", code, out)
 	}

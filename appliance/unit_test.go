@@ -57,3 +57,56 @@ func TestUnitMatchesTheDaemon(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHDDropIn: OpenSSH's own parser (sshd -T) reads the appliance's
+// drop-in as intended: admin only, no root, nothing forwarded.
+func TestSSHDDropIn(t *testing.T) {
+	sshd := testutil.RequireTool(t, "sshd")
+	keygen := testutil.RequireTool(t, "ssh-keygen")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "hostkey")
+	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	dropIn, err := filepath.Abs("../rootfs/etc/ssh/sshd_config.d/mailinspector.conf")
+	must(t, err)
+	main := filepath.Join(dir, "sshd_config")
+	must(t, os.WriteFile(main, []byte("Include "+dropIn+"\nHostKey "+key+"\nPidFile none\n"), 0o600))
+	os.MkdirAll("/run/sshd", 0o755) // sshd -T insists on its privilege separation directory
+	out, err := exec.Command(sshd, "-T", "-f", main, "-C", "user=admin,host=client.test,addr=192.0.2.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sshd -T: %v\n%s", err, out)
+	}
+	for _, want := range []string{"permitrootlogin no", "allowusers admin", "disableforwarding yes", "allowtcpforwarding no",
+		"x11forwarding no", "permittunnel no", "permituserenvironment no"} {
+		if !strings.Contains(string(out), "\n"+want+"\n") {
+			t.Errorf("sshd -T lacks %q", want)
+		}
+	}
+}
+
+// TestUnboundConfig: unbound's own checker accepts the appliance's
+// resolver configuration.
+func TestUnboundConfig(t *testing.T) {
+	check := testutil.RequireTool(t, "unbound-checkconf")
+	conf, err := filepath.Abs("../rootfs/etc/unbound/unbound.conf.d/mailinspector.conf")
+	must(t, err)
+	if out, err := exec.Command(check, conf).CombinedOutput(); err != nil || !strings.Contains(string(out), "no errors") {
+		t.Fatalf("unbound-checkconf: %v %s", err, out)
+	}
+}
+
+// TestLoginShellLink: the image's login shell is the binary under the
+// name main() answers to as the command line.
+func TestLoginShellLink(t *testing.T) {
+	target, err := os.Readlink("../rootfs/usr/bin/mailinspector-shell")
+	if err != nil || target != "mailinspector" {
+		t.Fatalf("rootfs/usr/bin/mailinspector-shell -> %q (%v), want mailinspector", target, err)
+	}
+	b, err := os.ReadFile("../rootfs/usr/lib/sysusers.d/mailinspector.conf")
+	must(t, err)
+	if !strings.Contains(string(b), "u admin - \"Mail Inspector administrator\" /home/admin /usr/bin/mailinspector-shell") ||
+		!strings.Contains(string(b), "m admin mailinspector") {
+		t.Fatalf("sysusers.d does not make admin's shell the command line:\n%s", b)
+	}
+}

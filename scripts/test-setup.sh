@@ -18,6 +18,9 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # which every Debian has).
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v chpasswd >/dev/null || [[ -x /usr/sbin/chpasswd ]] || need+=(passwd)
+# OpenSSH's sshd -T and unbound-checkconf check the appliance's drop-ins for them.
+command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
+command -v unbound-checkconf >/dev/null || [[ -x /usr/sbin/unbound-checkconf ]] || need+=(unbound)
 # systemd-analyze rates the hardening of rootfs/'s unit (offline, no running systemd).
 command -v systemd-analyze >/dev/null || need+=(systemd)
 if ((${#need[@]} == 0)); then

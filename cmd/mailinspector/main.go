@@ -39,7 +39,15 @@ commands:
   version                                     print the version
 `
 
+// loginShellName is the name the binary answers to as the admin user's
+// login shell (a symlink in the image): sshd runs it as
+// `mailinspector-shell -c "COMMAND"`, a login as `-mailinspector-shell`.
+const loginShellName = "mailinspector-shell"
+
 func main() {
+	if strings.TrimPrefix(filepath.Base(os.Args[0]), "-") == loginShellName {
+		os.Exit(shell(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

@@ -97,7 +97,7 @@ const NetworkUnit = "/etc/systemd/network/10-mailinspector-mgmt.network"
 
 // Apply writes the configuration into the system: the network unit, the
 // host name, chrony's source, and the daemon's settings (listening on
-// port 25 on every address).
+// port 25 on every address, clamd and the local resolver of the image).
 func (s *System) Apply(c *Config) error {
 	if err := s.write(NetworkUnit, c.networkFile(), 0o644); err != nil {
 		return err
@@ -117,5 +117,7 @@ func (s *System) Apply(c *Config) error {
 	if err := os.MkdirAll(data, 0o750); err != nil {
 		return err
 	}
-	return settings.Update(data, map[string]string{"smtp.listen": "0.0.0.0:25", "hostname": c.Hostname})
+	// The image's companions: Debian's clamd socket and the local unbound.
+	return settings.Update(data, map[string]string{"smtp.listen": "0.0.0.0:25", "hostname": c.Hostname,
+		"engine.clamd": "unix:/run/clamav/clamd.ctl", "dns.resolver": "127.0.0.1:53"})
 }

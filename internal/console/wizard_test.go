@@ -109,7 +109,8 @@ func TestWizardStatic(t *testing.T) {
 	}
 	// The password never went on a command line: chpasswd read it.
 	s, err := settings.Load(filepath.Join(root, "var/lib/mailinspector"), nil)
-	if err != nil || s.SMTP.Listen != "0.0.0.0:25" || s.Hostname != "mi.example.com" {
+	if err != nil || s.SMTP.Listen != "0.0.0.0:25" || s.Hostname != "mi.example.com" || s.Engine.Clamd != "unix:/run/clamav/clamd.ctl" ||
+		s.DNS.Resolver != "127.0.0.1:53" {
 		t.Fatalf("daemon settings: %+v %v", s, err)
 	}
 	if !sys.Done() {

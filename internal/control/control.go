@@ -55,8 +55,10 @@ func Listen(path string, b cli.Backend, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	// The data directory is 0750 and ours; 0600 keeps the group out too.
-	if err := os.Chmod(path, 0o600); err != nil {
+	// The data directory is 0750 and ours; the socket is for us and our
+	// group, whose only other member on the appliance is the admin user
+	// (its login shell is the command line, which talks over this socket).
+	if err := os.Chmod(path, 0o660); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
