@@ -6,7 +6,8 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean
+.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test
+IMAGE_DIR ?= build/image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,5 +50,18 @@ bench-sut: build ## the shared harness (../shared/bench/run-sut.sh) against bin/
 bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + ClamAV)
 	../shared/bench/run-peer.sh
 
+image-setup: ## install what the image needs (mmdebstrap, qemu, syslinux, mtools …), when missing
+	scripts/image-setup.sh
+
+image: image-setup build ## the appliance disk: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 (rootfs ~10 min)
+	scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs.tar
+	scripts/image-disk.sh $(IMAGE_DIR)/rootfs.tar $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
+
+image-test: image ## build the image, boot it under qemu TCG and drive it as an administrator (~9 min)
+	MAILINSPECTOR_IMAGE=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(GO) test -tags image -count=1 -v -timeout 30m ./internal/imagetest
+
+image-boot-test: ## boot the built image and wait for the first-boot wizard on ttyS0 (quick check)
+	scripts/image-boot-test.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
+
 clean: ## remove build output and run-data/
-	rm -rf bin run-data
+	rm -rf bin run-data build

@@ -78,7 +78,7 @@ func TestSSHDDropIn(t *testing.T) {
 		t.Fatalf("sshd -T: %v\n%s", err, out)
 	}
 	for _, want := range []string{"permitrootlogin no", "allowusers admin", "disableforwarding yes", "allowtcpforwarding no",
-		"x11forwarding no", "permittunnel no", "permituserenvironment no"} {
+		"x11forwarding no", "permittunnel no", "permituserenvironment no", "authorizedkeysfile /etc/ssh/authorized_keys/%u"} {
 		if !strings.Contains(string(out), "\n"+want+"\n") {
 			t.Errorf("sshd -T lacks %q", want)
 		}

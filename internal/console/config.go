@@ -20,6 +20,10 @@ type Config struct {
 	DNS       []netip.Addr
 	Hostname  string
 	NTP       string
+	// Mail: the domains to accept mail for, and where MTA mode delivers
+	// (host:port; empty: the appliance's own Maildir).
+	Domains []string
+	Relay   string
 }
 
 // CheckPassword enforces the admin password rules: 12 characters or more,
@@ -119,5 +123,6 @@ func (s *System) Apply(c *Config) error {
 	}
 	// The image's companions: Debian's clamd socket and the local unbound.
 	return settings.Update(data, map[string]string{"smtp.listen": "0.0.0.0:25", "hostname": c.Hostname,
-		"engine.clamd": "unix:/run/clamav/clamd.ctl", "dns.resolver": "127.0.0.1:53"})
+		"engine.clamd": "unix:/run/clamav/clamd.ctl", "dns.resolver": "127.0.0.1:53",
+		"smtp.accepted_domains": strings.Join(c.Domains, ","), "delivery.relay": c.Relay})
 }

@@ -342,6 +342,11 @@ func (m *Menu) password() error {
 	return nil
 }
 
+// AuthorizedKeys is admin's key file: root's to write, sshd's to read
+// (AuthorizedKeysFile in the sshd drop-in), so that nothing admin could
+// run would change it.
+const AuthorizedKeys = "/etc/ssh/authorized_keys/admin"
+
 // sshKey adds one OpenSSH public key to admin's authorized_keys.
 func (m *Menu) sshKey() error {
 	key, err := m.ask("Public key (one line: TYPE BASE64 [comment])", "", func(v string) error {
@@ -361,11 +366,11 @@ func (m *Menu) sshKey() error {
 	if err != nil {
 		return err
 	}
-	path := m.Sys.path("/home/admin/.ssh/authorized_keys")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	path := m.Sys.path(AuthorizedKeys)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -440,7 +445,7 @@ func (m *Menu) factoryReset() error {
 			return err
 		}
 	}
-	for _, p := range []string{NetworkUnit, "/etc/chrony/sources.d/mailinspector.sources", "/home/admin/.ssh/authorized_keys"} {
+	for _, p := range []string{NetworkUnit, "/etc/chrony/sources.d/mailinspector.sources", AuthorizedKeys} {
 		os.Remove(m.Sys.path(p))
 	}
 	m.Sys.run("", "passwd", append(m.Sys.rootArgs(), "-l", "admin")...)

@@ -168,7 +168,7 @@ func TestMenuSSHKeyDiagnosticsRollbackReset(t *testing.T) {
 	c.waitOut(t, "the key's data does not match its type")
 	c.send(strings.TrimSpace(string(pub)))
 	c.waitOut(t, "key added")
-	if got, _ := os.ReadFile(filepath.Join(sys.Root, "home/admin/.ssh/authorized_keys")); string(got) != string(pub) {
+	if got, _ := os.ReadFile(filepath.Join(sys.Root, AuthorizedKeys)); string(got) != string(pub) {
 		t.Fatalf("authorized_keys %q, want %q", got, pub)
 	}
 	c.send("7", "smtp", banner.Addr().String())

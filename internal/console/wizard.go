@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -103,7 +105,15 @@ func (w *Wizard) Run() error {
 	if err != nil {
 		return err
 	}
-	w.say("\nManagement interface %s: %s\nHost name %s, time from %s\n", c.Interface, describe(c), c.Hostname, c.NTP)
+	if err := w.mail(c); err != nil {
+		return err
+	}
+	relay := c.Relay
+	if relay == "" {
+		relay = "kept in the appliance (Maildir) until a downstream is set"
+	}
+	w.say("\nManagement interface %s: %s\nHost name %s, time from %s\nMail for %s, delivered to %s\n",
+		c.Interface, describe(c), c.Hostname, c.NTP, orNone(strings.Join(c.Domains, ", ")), relay)
 	ok, err := w.ask("Apply and start? (yes/no)", "yes", oneOf("yes", "no"))
 	if err != nil {
 		return err
@@ -111,6 +121,12 @@ func (w *Wizard) Run() error {
 	if ok != "yes" {
 		w.say("Nothing was changed; the questions start again.\n")
 		return w.Run()
+	}
+	if w.Sys.Done() {
+		// The wizard runs on tty1 and ttyS0 at once: the other one was
+		// answered first.
+		w.say("The setup was completed on another console; nothing was changed here.\n")
+		return nil
 	}
 	if err := w.Sys.SetPassword("admin", pw); err != nil {
 		return fmt.Errorf("admin password: %w", err)
@@ -245,4 +261,54 @@ func (w *Wizard) network() (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// mail asks which domains the appliance accepts mail for and where it
+// delivers them: without both, MTA mode refuses every recipient.
+func (w *Wizard) mail(c *Config) error {
+	_, err := w.ask("Mail domains to accept (comma-separated; .example.com takes subdomains too)", "", func(v string) error {
+		c.Domains = nil
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			if d == "" {
+				continue
+			}
+			if err := CheckHostname(strings.TrimPrefix(d, ".")); err != nil {
+				return fmt.Errorf("%q: %v", d, err)
+			}
+			c.Domains = append(c.Domains, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.ask("Downstream mail server (host:port; empty: keep mail in the appliance for now)", "", func(v string) error {
+		c.Relay = ""
+		if v == "" {
+			return nil
+		}
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return errors.New("want HOST:PORT, like mail.example.com:25")
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errors.New("the port is a number from 1 to 65535")
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			if err := CheckHostname(host); err != nil {
+				return err
+			}
+		}
+		c.Relay = v
+		return nil
+	})
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no domain yet"
+	}
+	return s
 }

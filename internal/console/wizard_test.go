@@ -72,6 +72,9 @@ func TestWizardStatic(t *testing.T) {
 		"-bad-", // host name
 		"mi.example.com",
 		"", // NTP default
+		"example.com, .example.org",
+		"mx.example.com", // no port
+		"mx.example.com:25",
 		"yes",
 	}, "\n") + "\n"
 	var out bytes.Buffer
@@ -81,7 +84,7 @@ func TestWizardStatic(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{"at least 12 characters", "the two passwords differ", `answer ens3 or ens4`,
-		"the network's own address", "the gateway must be in 192.0.2.0/24", `label "-bad-"`,
+		"the network's own address", "the gateway must be in 192.0.2.0/24", `label "-bad-"`, "want HOST:PORT",
 		"SMTP:  192.0.2.10 port 25", "ssh admin@192.0.2.10", "SSH host key: SHA256:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("console output lacks %q:\n%s", want, text)
@@ -110,7 +113,8 @@ func TestWizardStatic(t *testing.T) {
 	// The password never went on a command line: chpasswd read it.
 	s, err := settings.Load(filepath.Join(root, "var/lib/mailinspector"), nil)
 	if err != nil || s.SMTP.Listen != "0.0.0.0:25" || s.Hostname != "mi.example.com" || s.Engine.Clamd != "unix:/run/clamav/clamd.ctl" ||
-		s.DNS.Resolver != "127.0.0.1:53" {
+		s.DNS.Resolver != "127.0.0.1:53" || strings.Join(s.SMTP.AcceptedDomains, ",") != "example.com,.example.org" ||
+		strings.Join(s.Delivery.Relay, ",") != "mx.example.com:25" {
 		t.Fatalf("daemon settings: %+v %v", s, err)
 	}
 	if !sys.Done() {
@@ -127,7 +131,7 @@ func TestWizardStatic(t *testing.T) {
 
 func TestWizardDHCPAndClosedConsole(t *testing.T) {
 	sys, _ := testRoot(t)
-	answers := "Correct-Horse-42\nCorrect-Horse-42\n\n\n\n\n\nyes\n"
+	answers := "Correct-Horse-42\nCorrect-Horse-42\n\n\n\n\n\n\n\nyes\n"
 	var out bytes.Buffer
 	if err := (&Wizard{In: bufio.NewReader(strings.NewReader(answers)), Out: &out, Sys: sys}).Run(); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

@@ -1,0 +1,320 @@
+//go:build image
+
+package imagetest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// vm is one qemu process with its serial console on a unix socket.
+type vm struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	serial net.Conn
+	mu     sync.Mutex
+	log    strings.Builder
+	smtp   string // host address forwarded to the guest's port 25
+	ssh    string // … and 22
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func boot(t *testing.T, image, overlay string) *vm {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "serial.sock")
+	smtpPort, sshPort := freePort(t), freePort(t)
+	v := &vm{t: t, smtp: fmt.Sprintf("127.0.0.1:%d", smtpPort), ssh: fmt.Sprintf("%d", sshPort)}
+	v.cmd = exec.Command("qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "1536", "-smp", "2", "-display", "none",
+		"-drive", "file="+overlay+",if=virtio",
+		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:25,hostfwd=tcp:127.0.0.1:%d-:22", smtpPort, sshPort),
+		"-chardev", "socket,id=s0,path="+sock+",server=on,wait=off", "-serial", "chardev:s0")
+	v.cmd.Stderr = os.Stderr
+	if err := v.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.cmd.Process.Kill(); v.cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			v.serial = c
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serial socket: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	go func() {
+		r := bufio.NewReader(v.serial)
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			v.mu.Lock()
+			v.log.Write(buf[:n])
+			v.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return v
+}
+
+// expect waits until the serial output after mark contains s; it returns
+// the new mark.
+func (v *vm) expect(s string, mark int, timeout time.Duration) int {
+	v.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v.mu.Lock()
+		out := v.log.String()
+		v.mu.Unlock()
+		if i := strings.Index(out[mark:], s); i >= 0 {
+			return mark + i + len(s)
+		}
+		if time.Now().After(deadline) {
+			tail := out[max(0, len(out)-3000):]
+			v.t.Fatalf("no %q on the serial console within %s; its end:\n%s", s, timeout, tail)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (v *vm) send(lines ...string) {
+	for _, l := range lines {
+		fmt.Fprintf(v.serial, "%s\r", l)
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// banner reads the SMTP greeting through the forward ("" if none).
+func banner(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	l, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(l)
+}
+
+func (v *vm) sshCLI(key, command string) (string, error) {
+	out, err := exec.Command("ssh", "-p", v.ssh, "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "admin@127.0.0.1", command).CombinedOutput()
+	return string(out), err
+}
+
+func TestImage(t *testing.T) {
+	image := os.Getenv("MAILINSPECTOR_IMAGE")
+	if image == "" {
+		t.Skip("MAILINSPECTOR_IMAGE is not set (make image-test sets it)")
+	}
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "disk.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", mustAbs(t, image), overlay).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v %s", err, out)
+	}
+	key := filepath.Join(dir, "admin_key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+
+	// The downstream: a sink on the host, which the guest reaches as
+	// 10.0.2.2 (qemu's user network).
+	sink, got := startSink(t)
+	v := boot(t, image, overlay)
+	start := time.Now()
+	m := v.expect("Password for the administrator", 0, 10*time.Minute)
+	t.Logf("first-boot wizard after %s", time.Since(start).Round(time.Second))
+	// Nothing but the console listens before the wizard is done.
+	if b := banner(v.smtp); b != "" {
+		t.Fatalf("SMTP answered before the first-boot wizard: %q", b)
+	}
+	v.send("Image-Test-Pass-1", "Image-Test-Pass-1", "", "static", "10.0.2.15/24", "10.0.2.2", "10.0.2.3", "mi-image", "10.0.2.2",
+		"example.com", fmt.Sprintf("10.0.2.2:%d", sink), "yes")
+	m = v.expect("SSH host key: SHA256:", m, 3*time.Minute)
+
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.HasPrefix(banner(v.smtp), "220 mi-image") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no SMTP banner after the wizard: %q", banner(v.smtp))
+		}
+		time.Sleep(2 * time.Second)
+	}
+	t.Logf("SMTP banner %q after %s", banner(v.smtp), time.Since(start).Round(time.Second))
+	if err := sendMail(v.smtp); err != nil {
+		t.Fatalf("SMTP through the appliance: %v", err)
+	}
+	select {
+	case msg := <-got:
+		if !strings.Contains(msg, "Subject: image test") || !strings.Contains(msg, "by mi-image (Mail Inspector)") {
+			t.Fatalf("the sink got:\n%s", msg)
+		}
+		t.Logf("delivered through the appliance to the host's sink after %s", time.Since(start).Round(time.Second))
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the test message never reached the sink on the host")
+	}
+
+	// The console menu: log in and give admin an SSH key.
+	v.send("")
+	m = v.expect("Password for admin", m, 2*time.Minute)
+	v.send("Image-Test-Pass-1")
+	m = v.expect("0) Log out", m, time.Minute)
+	v.send("4", strings.TrimSpace(string(pub)))
+	m = v.expect("key added", m, time.Minute)
+
+	out, err := v.sshCLI(key, "show version")
+	if err != nil || !strings.Contains(out, "Mail Inspector") {
+		t.Fatalf("ssh admin@ show version: %v %s", err, out)
+	}
+	out, err = v.sshCLI(key, "show services")
+	if err != nil || !strings.Contains(out, "clamd") {
+		t.Fatalf("ssh admin@ show services: %v %s", err, out)
+	}
+	out, err = v.sshCLI(key, "show messages")
+	if err != nil || !strings.Contains(out, "image test") {
+		t.Fatalf("the test message is not in show messages: %v %s", err, out)
+	}
+	t.Logf("ssh CLI answered after %s", time.Since(start).Round(time.Second))
+
+	// A reboot keeps settings and messages.
+	v.send("10")
+	m = v.expect("Password for admin", m, 5*time.Minute)
+	deadline = time.Now().Add(3 * time.Minute)
+	for {
+		out, err = v.sshCLI(key, "show messages")
+		if err == nil && strings.Contains(out, "image test") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reboot: %v %s", err, out)
+		}
+		time.Sleep(3 * time.Second)
+	}
+	t.Logf("rebooted with settings and messages kept after %s", time.Since(start).Round(time.Second))
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func sendMail(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(code string) error {
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(l, code) {
+				return fmt.Errorf("want %s, got %q", code, l)
+			}
+			if len(l) > 3 && l[3] == ' ' {
+				return nil
+			}
+		}
+	}
+	steps := []struct{ send, want string }{
+		{"", "220"}, {"EHLO host.test", "250"}, {"MAIL FROM:<bob@example.org>", "250"},
+		{"RCPT TO:<alice@example.com>", "250"}, {"DATA", "354"},
+		{"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: image test\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n.", "250"},
+		{"QUIT", "221"},
+	}
+	for _, s := range steps {
+		if s.send != "" {
+			fmt.Fprintf(c, "%s\r\n", s.send)
+		}
+		if err := expect(s.want); err != nil {
+			return fmt.Errorf("after %q: %w", s.send, err)
+		}
+	}
+	return nil
+}
+
+// startSink is a minimal SMTP server on the host for the guest to deliver
+// to; each message's data arrives on the channel.
+func startSink(t *testing.T) (int, chan string) {
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(2 * time.Minute))
+				r := bufio.NewReader(c)
+				fmt.Fprintf(c, "220 sink.test ESMTP\r\n")
+				var data strings.Builder
+				inData := false
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if inData {
+						if l == ".\r\n" {
+							inData = false
+							got <- data.String()
+							data.Reset()
+							fmt.Fprintf(c, "250 2.0.0 ok\r\n")
+							continue
+						}
+						data.WriteString(l)
+						continue
+					}
+					cmd := strings.ToUpper(strings.TrimSpace(l))
+					switch {
+					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+						fmt.Fprintf(c, "250 sink.test\r\n")
+					case cmd == "DATA":
+						inData = true
+						fmt.Fprintf(c, "354 go on\r\n")
+					case cmd == "QUIT":
+						fmt.Fprintf(c, "221 bye\r\n")
+						return
+					default:
+						fmt.Fprintf(c, "250 ok\r\n")
+					}
+				}
+			}(c)
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, got
+}

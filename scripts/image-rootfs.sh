@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Step 1 of the image: the root filesystem as a tar, made by mmdebstrap from
+# Debian 12 packages, with bin/mailinspector and rootfs/ laid over it.
+#   scripts/image-rootfs.sh [OUT.tar]        (default build/image/rootfs.tar)
+# Needs: mmdebstrap, a Debian mirror (MIRROR), bin/mailinspector (make build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-build/image/rootfs.tar}"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+mkdir -p "$(dirname "$OUT")"
+[[ -x bin/mailinspector ]] || { echo "bin/mailinspector is missing: make build" >&2; exit 1; }
+# rootfs/ as a tar, so that its symlinks and modes arrive as they are.
+overlay="$(mktemp /tmp/mailinspector-overlay.XXXXXX.tar)"
+trap 'rm -f "$overlay"' EXIT
+tar --owner=root --group=root -C rootfs -cf "$overlay" .
+PACKAGES=(
+	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus
+	openssh-server clamav-daemon clamav-freshclam unbound chrony open-vm-tools
+	iproute2 iputils-ping ca-certificates passwd less
+)
+mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
+	--customize-hook="tar-in $overlay /" \
+	--customize-hook='copy-in bin/mailinspector /usr/bin' \
+	--customize-hook='chroot "$1" systemd-sysusers' \
+	--customize-hook='chroot "$1" sh -c "grep -qx /usr/bin/mailinspector-shell /etc/shells || echo /usr/bin/mailinspector-shell >> /etc/shells"' \
+	--customize-hook='chroot "$1" passwd -l root' \
+	--customize-hook='chroot "$1" passwd -l admin' \
+	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service mailinspector.service mailinspector-console@tty1.service mailinspector-console@ttyS0.service' \
+	--customize-hook='chroot "$1" systemctl disable ssh.service getty@tty1.service' \
+	--customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service' \
+	--customize-hook='echo "LABEL=MIROOT / ext4 errors=remount-ro 0 1" > "$1/etc/fstab"; echo "LABEL=MIDATA /var/lib/mailinspector ext4 defaults,nofail 0 2" >> "$1/etc/fstab"' \
+	--customize-hook='echo mailinspector > "$1/etc/hostname"; echo uninitialized > "$1/etc/machine-id"; rm -f "$1"/etc/ssh/ssh_host_*' \
+	--customize-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; echo MODULES=most > "$1/etc/initramfs-tools/conf.d/mailinspector"' \
+	--customize-hook='chroot "$1" update-initramfs -u -k all' \
+	bookworm "$OUT" "$MIRROR"
+echo "rootfs: $OUT ($(du -h "$OUT" | cut -f1))"
