@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test
+.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova
 IMAGE_DIR ?= build/image
 
 help: ## list the targets
@@ -53,12 +53,18 @@ bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + 
 image-setup: ## install what the image needs (mmdebstrap, qemu, syslinux, mtools …), when missing
 	scripts/image-setup.sh
 
-image: image-setup build ## the appliance disk: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 (rootfs ~10 min)
+image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova (~6 min)
 	scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs.tar
 	scripts/image-disk.sh $(IMAGE_DIR)/rootfs.tar $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
+	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
+
+ova: ## the OVA from an already built qcow2
+	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
 
 image-test: image ## build the image, boot it under qemu TCG and drive it as an administrator (~9 min)
-	MAILINSPECTOR_IMAGE=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(GO) test -tags image -count=1 -v -timeout 30m ./internal/imagetest
+	MAILINSPECTOR_IMAGE=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 \
+	MAILINSPECTOR_OVA=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).ova \
+	$(GO) test -tags image -count=1 -v -timeout 40m ./internal/imagetest
 
 image-boot-test: ## boot the built image and wait for the first-boot wizard on ttyS0 (quick check)
 	scripts/image-boot-test.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2

@@ -1,0 +1,110 @@
+//go:build image
+
+package imagetest
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOVA opens the OVA as an importer would (the .ovf first, the
+// manifest's hashes right, the descriptor's references and product
+// version), then boots the VMDK taken out of it to the first-boot wizard.
+func TestOVA(t *testing.T) {
+	ova := os.Getenv("MAILINSPECTOR_OVA")
+	if ova == "" {
+		t.Skip("MAILINSPECTOR_OVA is not set (make image-test sets it)")
+	}
+	dir := t.TempDir()
+	f, err := os.Open(ova)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	var names []string
+	sums := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(h.Name, "/") {
+			t.Fatalf("member %q is not at the top of the archive", h.Name)
+		}
+		names = append(names, h.Name)
+		out, err := os.Create(filepath.Join(dir, h.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(out, sum), tr); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		sums[h.Name] = hex.EncodeToString(sum.Sum(nil))
+	}
+	if len(names) != 3 || !strings.HasSuffix(names[0], ".ovf") || !strings.HasSuffix(names[1], ".mf") || !strings.HasSuffix(names[2], ".vmdk") {
+		t.Fatalf("members %q: want the .ovf first, then the manifest and the disk", names)
+	}
+	mf, _ := os.ReadFile(filepath.Join(dir, names[1]))
+	for _, n := range []string{names[0], names[2]} {
+		if line := fmt.Sprintf("SHA256(%s)= %s", n, sums[n]); !strings.Contains(string(mf), line) {
+			t.Errorf("manifest lacks %q:\n%s", line, mf)
+		}
+	}
+	var env struct {
+		Files []struct {
+			Href string `xml:"href,attr"`
+			Size int64  `xml:"size,attr"`
+		} `xml:"References>File"`
+		Product struct {
+			Product string `xml:"Product"`
+			Version string `xml:"Version"`
+		} `xml:"VirtualSystem>ProductSection"`
+	}
+	ovf, _ := os.ReadFile(filepath.Join(dir, names[0]))
+	if err := xml.Unmarshal(ovf, &env); err != nil {
+		t.Fatalf("the OVF does not parse: %v", err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, names[2]))
+	version, _ := os.ReadFile("../../VERSION")
+	if len(env.Files) != 1 || env.Files[0].Href != names[2] || env.Files[0].Size != st.Size() ||
+		env.Product.Product != "Mail Inspector" || env.Product.Version != strings.TrimSpace(string(version)) {
+		t.Fatalf("OVF: %+v (disk %d bytes, version %q)", env, st.Size(), version)
+	}
+
+	// A streamOptimized VMDK boots in qemu only as a snapshot (NOTES.md).
+	serial := filepath.Join(dir, "serial.log")
+	cmd := exec.Command("qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "1536", "-smp", "2", "-display", "none",
+		"-drive", "file="+filepath.Join(dir, names[2])+",format=vmdk,if=virtio,snapshot=on", "-nic", "none", "-serial", "file:"+serial)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	start := time.Now()
+	for {
+		b, _ := os.ReadFile(serial)
+		if strings.Contains(string(b), "Mail Inspector — first boot") {
+			t.Logf("the OVA's disk booted to the wizard in %s", time.Since(start).Round(time.Second))
+			return
+		}
+		if time.Since(start) > 10*time.Minute {
+			t.Fatalf("the OVA's disk did not boot to the wizard; serial log:\n%s", b[max(0, len(b)-3000):])
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
