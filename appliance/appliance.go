@@ -66,6 +66,7 @@ type Appliance struct {
 	metricsAddr net.Addr
 
 	cancel      context.CancelFunc
+	runCtx      context.Context // ends when Stop begins: scheduled service calls give up then
 	wg          sync.WaitGroup
 	stopOnce    sync.Once
 	stopErr     error
@@ -100,7 +101,7 @@ func (a *Appliance) start() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a.cancel = cancel
+	a.cancel, a.runCtx = cancel, ctx
 
 	if s.Engine.Clamd != "" {
 		if a.clamd, err = clamd.New(s.Engine.Clamd); err != nil {
@@ -279,11 +280,13 @@ func (a *Appliance) stop() error {
 	if a.metrics != nil {
 		a.metrics.Close()
 	}
+	if a.cancel != nil {
+		// First, so that a scheduled call to a hub that does not answer
+		// gives up now instead of holding the stop for its deadline.
+		a.cancel()
+	}
 	if a.cron != nil {
 		<-a.cron.Stop().Done() // a running expiry finishes before the database closes
-	}
-	if a.cancel != nil {
-		a.cancel()
 	}
 	a.wg.Wait()
 	if a.db != nil {

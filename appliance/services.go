@@ -176,7 +176,7 @@ func (a *Appliance) flushFeedback() {
 		cl.Skip()
 		return
 	}
-	ctx := context.Background()
+	ctx := a.runCtx
 	for {
 		recs, err := a.db.FeedbackBatch(ctx, feedbackBatch)
 		if err != nil || len(recs) == 0 {
@@ -233,7 +233,7 @@ func (a *Appliance) checkUpdates() {
 	if unused(cl) {
 		return
 	}
-	ans, err := services.Call(context.Background(), cl, "", func(ctx context.Context) (map[string]any, bool, error) {
+	ans, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (map[string]any, bool, error) {
 		var ans map[string]any
 		err := a.hub.Get(ctx, "/v1/updates", map[string][]string{"current": {Version}}, &ans)
 		return ans, true, err
@@ -254,7 +254,7 @@ func (a *Appliance) checkLicence() {
 	if unused(cl) {
 		return
 	}
-	ans, err := services.Call(context.Background(), cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
+	ans, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
 		var ans json.RawMessage
 		err := a.hub.Get(ctx, "/v1/licence", nil, &ans)
 		return ans, true, err
@@ -294,7 +294,7 @@ func (a *Appliance) checkTimeOfClick() {
 	if unused(cl) {
 		return
 	}
-	_, err := services.Call(context.Background(), cl, "", func(ctx context.Context) (bool, bool, error) {
+	_, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (bool, bool, error) {
 		var ans struct {
 			OK bool `json:"ok"`
 		}

@@ -553,3 +553,20 @@ func TestMLScoresAnObfuscatedScript(t *testing.T) {
 		t.Fatalf("risk %s, findings %+v, ml step %+v", d.Risk, d.Findings, entry(d, "predictive-ml"))
 	}
 }
+
+// TestStopDoesNotWaitOnADeadHub: with the hub black-holed and the
+// scheduled checks' deadlines far away, stopping does not wait them out
+// (systemd would kill the daemon at TimeoutStopSec).
+func TestStopDoesNotWaitOnADeadHub(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	h.Proxy.SetFault(testutil.FaultBlackhole)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"services.updates.deadline": "5m",
+		"services.licence.deadline": "5m", "services.time-of-click.deadline": "5m", "services.smart-feedback.deadline": "5m",
+		"services.failures": "100"})) // no breaker opens: the calls really wait
+	time.Sleep(1500 * time.Millisecond) // the start-up checks and a scheduled run are now waiting on the hub
+	start := time.Now()
+	must(t, a.Stop())
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("stop took %s with checks waiting on a dead hub", took)
+	}
+}
