@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,10 +67,16 @@ func send(t *testing.T, addr, from string, to []string, body string) error {
 
 // sendMail is send without a test: for goroutines, and without STARTTLS.
 func sendMail(addr, from string, to []string, body string) error {
-	c, err := smtp.Dial(addr)
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err
 	}
+	return sendOn(conn, from, to, body)
+}
+
+// sendOn runs one SMTP transaction on an open connection and closes it.
+func sendOn(conn net.Conn, from string, to []string, body string) error {
+	c := smtp.NewClient(conn)
 	defer c.Close()
 	if err := c.Hello("client.test"); err != nil {
 		return err

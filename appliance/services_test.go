@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"mailinspector/internal/cli"
 	"mailinspector/internal/hub"
 	"mailinspector/internal/services"
@@ -112,30 +110,7 @@ func sendVia(addr, ip, from string, to []string, body string) error {
 		return err
 	}
 	fmt.Fprintf(conn, "PROXY TCP4 %s 127.0.0.1 40000 25\r\n", ip)
-	c := smtp.NewClient(conn)
-	defer c.Close()
-	if err := c.Hello("client.test"); err != nil {
-		return err
-	}
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, body); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return sendOn(conn, from, to, body)
 }
 
 // serviceMessage exercises every per-message service: a link the URLhaus

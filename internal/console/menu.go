@@ -73,39 +73,12 @@ func (m *Menu) next(timeout time.Duration) (line string, ok bool, err error) {
 	}
 }
 
-// ask prompts until check accepts (an empty answer takes def).
+// ask and secret are the wizard's, reading from the menu's line reader.
 func (m *Menu) ask(prompt, def string, check func(string) error) (string, error) {
-	for {
-		if def != "" {
-			m.say("%s [%s]: ", prompt, def)
-		} else {
-			m.say("%s: ", prompt)
-		}
-		l, _, err := m.next(0)
-		if err != nil {
-			return "", err
-		}
-		v := strings.TrimSpace(l)
-		if v == "" {
-			v = def
-		}
-		if err := check(v); err != nil {
-			m.say("  %v\n", err)
-			continue
-		}
-		return v, nil
-	}
+	return m.wizard().ask(prompt, def, check)
 }
 
-func (m *Menu) secret(prompt string) (string, error) {
-	if m.Echo != nil {
-		m.Echo(false)
-		defer func() { m.Echo(true); m.say("\n") }()
-	}
-	m.say("%s: ", prompt)
-	l, _, err := m.next(0)
-	return l, err
-}
+func (m *Menu) secret(prompt string) (string, error) { return m.wizard().secret(prompt) }
 
 // adminHash reads the admin's password hash from the shadow file.
 func (s *System) adminHash() (string, error) {
