@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova
+.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova image-packer
 IMAGE_DIR ?= build/image
 
 help: ## list the targets
@@ -53,10 +53,18 @@ bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + 
 image-setup: ## install what the image needs (mmdebstrap, qemu, syslinux, mtools …), when missing
 	scripts/image-setup.sh
 
-image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova (~6 min)
+image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova (~5 min)
 	scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs.tar
 	scripts/image-disk.sh $(IMAGE_DIR)/rootfs.tar $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
 	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
+
+image-packer: build ## the Packer path: in-guest checks and first-boot reset (not yet in image-test; see README)
+	WITH_PACKER=1 scripts/image-setup.sh
+	mkdir -p $(IMAGE_DIR) && rm -f $(IMAGE_DIR)/build_key $(IMAGE_DIR)/build_key.pub
+	ssh-keygen -q -t ed25519 -N "" -C mailinspector-build -f $(IMAGE_DIR)/build_key
+	BUILD_KEY=$(IMAGE_DIR)/build_key.pub scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs-build.tar
+	scripts/image-disk.sh $(IMAGE_DIR)/rootfs-build.tar $(IMAGE_DIR)/base.qcow2
+	scripts/image-packer.sh $(IMAGE_DIR)/base.qcow2 $(IMAGE_DIR)/build_key $(IMAGE_DIR)/mailinspector-$(VERSION)-packer.qcow2 $(VERSION)
 
 ova: ## the OVA from an already built qcow2
 	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)

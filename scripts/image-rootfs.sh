@@ -3,6 +3,8 @@
 # Debian 12 packages, with bin/mailinspector and rootfs/ laid over it.
 #   scripts/image-rootfs.sh [OUT.tar]        (default build/image/rootfs.tar)
 # Needs: mmdebstrap, a Debian mirror (MIRROR), bin/mailinspector (make build).
+# BUILD_KEY=FILE.pub adds build access for Packer (root by that key over SSH);
+# the Packer build removes it again before it shuts the image down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-build/image/rootfs.tar}"
@@ -18,6 +20,16 @@ PACKAGES=(
 	openssh-server clamav-daemon clamav-freshclam unbound chrony open-vm-tools
 	iproute2 iputils-ping ca-certificates passwd less
 )
+BUILD_HOOKS=()
+if [[ -n ${BUILD_KEY:-} ]]; then
+	BUILD_HOOKS=(
+		--customize-hook="mkdir -p \"\$1/root/.ssh\" && cat $(printf %q "$BUILD_KEY") > \"\$1/root/.ssh/authorized_keys\" && chmod 700 \"\$1/root/.ssh\""
+		--customize-hook='printf "PermitRootLogin prohibit-password\nAllowUsers root admin\nAuthorizedKeysFile .ssh/authorized_keys\n" > "$1/etc/ssh/sshd_config.d/00-build.conf"'
+		--customize-hook='chroot "$1" ssh-keygen -A'
+		--customize-hook='printf "[Match]\nName=en*\n\n[Network]\nDHCP=yes\n" > "$1/etc/systemd/network/99-build.network"'
+		--customize-hook='chroot "$1" systemctl enable ssh.service'
+	)
+fi
 mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook="tar-in $overlay /" \
 	--customize-hook='copy-in bin/mailinspector /usr/bin' \
@@ -32,5 +44,6 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook='echo mailinspector > "$1/etc/hostname"; echo uninitialized > "$1/etc/machine-id"; rm -f "$1"/etc/ssh/ssh_host_*' \
 	--customize-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; echo MODULES=most > "$1/etc/initramfs-tools/conf.d/mailinspector"' \
 	--customize-hook='chroot "$1" update-initramfs -u -k all' \
+	"${BUILD_HOOKS[@]}" \
 	bookworm "$OUT" "$MIRROR"
 echo "rootfs: $OUT ($(du -h "$OUT" | cut -f1))"

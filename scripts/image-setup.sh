@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 for t in mmdebstrap:mmdebstrap qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils syslinux:syslinux \
-	mcopy:mtools mkfs.fat:dosfstools sfdisk:fdisk mkfs.ext4:e2fsprogs; do
+	mcopy:mtools mkfs.fat:dosfstools sfdisk:fdisk mkfs.ext4:e2fsprogs ssh-keygen:openssh-client ${WITH_PACKER:+packer:packer}; do
 	command -v "${t%%:*}" >/dev/null || [[ -x /usr/sbin/${t%%:*} ]] || need+=("${t#*:}")
 done
 [[ -f /usr/lib/syslinux/mbr/mbr.bin ]] || need+=(syslinux-common)

@@ -183,6 +183,14 @@ func TestImage(t *testing.T) {
 	v.send("4", strings.TrimSpace(string(pub)))
 	m = v.expect("key added", m, time.Minute)
 
+	// The build's access (root by the Packer key) is gone.
+	if buildKey := os.Getenv("MAILINSPECTOR_BUILD_KEY"); buildKey != "" {
+		out, err := exec.Command("ssh", "-p", v.ssh, "-i", buildKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "root@127.0.0.1", "true").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Permission denied") {
+			t.Fatalf("root with the build key: %v %s", err, out)
+		}
+	}
 	out, err := v.sshCLI(key, "show version")
 	if err != nil || !strings.Contains(out, "Mail Inspector") {
 		t.Fatalf("ssh admin@ show version: %v %s", err, out)

@@ -1,0 +1,64 @@
+# The appliance image's last step, for Debian 12's packer 1.6.6 (no
+# `packer init`; CHECKPOINT_DISABLE=1): boot the disk that
+# scripts/image-disk.sh assembled (it carries a temporary build key for
+# root), run the in-guest checks, reset everything a first boot must make
+# fresh, and let the guest power itself off. scripts/image-packer.sh runs it.
+
+variable "base_image" {
+  type = string
+}
+
+variable "output_dir" {
+  type = string
+}
+
+variable "build_key" {
+  type = string
+}
+
+variable "version" {
+  type = string
+}
+
+variable "disk_mb" {
+  type    = string
+  default = "8192"
+}
+
+source "qemu" "appliance" {
+  disk_image           = true
+  use_backing_file     = false
+  disk_size            = "${var.disk_mb}M"
+  skip_resize_disk     = true
+  iso_url              = "file://${var.base_image}"
+  iso_checksum         = "none"
+  accelerator          = "tcg"
+  format               = "qcow2"
+  disk_interface       = "virtio"
+  net_device           = "virtio-net"
+  memory               = 1536
+  cpus                 = 2
+  headless             = true
+  output_directory     = var.output_dir
+  vm_name              = "mailinspector-${var.version}.qcow2"
+  communicator         = "ssh"
+  ssh_username         = "root"
+  ssh_private_key_file = var.build_key
+  ssh_timeout          = "10m"
+  # The reset removes the build key: the guest powers itself off instead.
+  shutdown_command = ""
+  shutdown_timeout = "5m"
+}
+
+build {
+  sources = ["source.qemu.appliance"]
+
+  provisioner "shell" {
+    script = "scripts/image-guest-checks.sh"
+  }
+
+  provisioner "shell" {
+    script            = "scripts/image-guest-reset.sh"
+    expect_disconnect = true
+  }
+}

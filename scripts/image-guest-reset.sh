@@ -1,0 +1,17 @@
+#!/bin/sh
+# The build boot was the image's first boot: make everything a customer's
+# first boot needs fresh again, remove the build access, power off.
+set -eu
+systemctl stop mailinspector.service 2>/dev/null || true
+systemctl reset-failed mailinspector.service 2>/dev/null || true
+find /var/lib/mailinspector -mindepth 1 -delete
+rm -f /etc/ssh/sshd_config.d/00-build.conf /etc/ssh/ssh_host_* /etc/systemd/network/99-build.network
+rm -rf /root/.ssh
+systemctl disable ssh.service
+passwd -l root >/dev/null
+echo uninitialized > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+journalctl --rotate >/dev/null 2>&1 || true
+rm -rf /var/log/journal/* /var/log/*.log
+echo "reset done; powering off"
+(sleep 2; systemctl poweroff) >/dev/null 2>&1 &
