@@ -25,7 +25,7 @@ func appendHints(hints []string, body []byte, isHTML bool) []string {
 	if isHTML {
 		body = []byte(htmlText(body))
 	}
-	lower := asciiLower(body)
+	lower := ASCIILower(body)
 	var windows []string
 	for _, c := range cues {
 		for off := 0; len(windows) < 4*maxHints; {

@@ -11,6 +11,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"mailinspector/internal/message"
 )
 
 // Vector is a file's features by name.
@@ -72,19 +74,6 @@ func scan(content []byte) (entropy float64, longRuns int) {
 func textual(trueType, declaredType string) bool {
 	return strings.HasPrefix(trueType, "text/") || trueType == "application/rtf" || trueType == "unicode/utf8" ||
 		isScriptName(declaredType)
-}
-
-// lowerASCII lower-cases A–Z only (bytes.ToLower decodes UTF-8 and costs
-// far more).
-func lowerASCII(b []byte) []byte {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		out[i] = c
-	}
-	return out
 }
 
 // obfuscationCount counts the markers in the lower-case copy, plus the
@@ -192,7 +181,7 @@ func Extract(content []byte, size int64, trueType, declaredType string) Vector {
 	}
 	var lower []byte
 	if textual(trueType, declaredType) {
-		lower = lowerASCII(content)
+		lower = message.ASCIILower(content)
 		v["script_obfuscation"] = float64(obfuscationCount(lower, longRuns))
 	} else {
 		v["script_obfuscation"] = float64(min(longRuns, maxMarkers))
