@@ -157,6 +157,7 @@ func TestImage(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for !strings.HasPrefix(banner(v.smtp), "220 mi-image") {
 		if time.Now().After(deadline) {
+			v.diagnose(m, "Image-Test-Pass-1")
 			t.Fatalf("no SMTP banner after the wizard: %q", banner(v.smtp))
 		}
 		time.Sleep(2 * time.Second)
@@ -220,6 +221,21 @@ func TestImage(t *testing.T) {
 		time.Sleep(3 * time.Second)
 	}
 	t.Logf("rebooted with settings and messages kept after %s", time.Since(start).Round(time.Second))
+}
+
+// diagnose logs the daemon's status and journal as the console's menu shows
+// them (item 6), so a failure in the guest says why in the test's output.
+func (v *vm) diagnose(mark int, password string) {
+	v.send("")
+	time.Sleep(5 * time.Second)
+	v.send(password)
+	time.Sleep(5 * time.Second)
+	v.send("6")
+	time.Sleep(20 * time.Second)
+	v.mu.Lock()
+	out := v.log.String()
+	v.mu.Unlock()
+	v.t.Logf("the console after the failure (status and the daemon's journal):\n%s", out[min(mark, len(out)):])
 }
 
 func mustAbs(t *testing.T, p string) string {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"mailinspector/internal/durable"
@@ -124,7 +125,7 @@ func Load(dataDir string, overrides map[string]string) (*Settings, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		data = DefaultFile()
-		if err := writeAtomic(path, data); err != nil {
+		if err := writeAtomic(dataDir, path, data); err != nil {
 			return nil, fmt.Errorf("write default settings: %w", err)
 		}
 	} else if err != nil {
@@ -226,7 +227,7 @@ func Update(dataDir string, changes map[string]string) error {
 	if err := keepHistory(dataDir, old); err != nil {
 		return err
 	}
-	return writeAtomic(path, next)
+	return writeAtomic(dataDir, path, next)
 }
 
 // rewrite sets each changed key on its existing line (uncommenting a
@@ -277,8 +278,11 @@ func keepHistory(dataDir string, old []byte) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
+	if err := ownLikeDataDir(dataDir, dir); err != nil {
+		return err
+	}
 	name := filepath.Join(dir, "settings-"+time.Now().UTC().Format("20060102T150405.000000000Z")+".conf")
-	if err := writeAtomic(name, old); err != nil {
+	if err := writeAtomic(dataDir, name, old); err != nil {
 		return err
 	}
 	versions, err := History(dataDir)
@@ -327,7 +331,7 @@ func Rollback(dataDir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dataDir, FileName), data); err != nil {
+	if err := writeAtomic(dataDir, filepath.Join(dataDir, FileName), data); err != nil {
 		return err
 	}
 	if err := os.Remove(prev); err != nil {
@@ -336,4 +340,32 @@ func Rollback(dataDir string) error {
 	return keepHistory(dataDir, cur)
 }
 
-func writeAtomic(path string, data []byte) error { return durable.WriteFile(path, data, 0o640) }
+func writeAtomic(dataDir, path string, data []byte) error {
+	if err := durable.WriteFile(path, data, 0o640); err != nil {
+		return err
+	}
+	return ownLikeDataDir(dataDir, path)
+}
+
+// ownLikeDataDir gives path the owner of the data directory when root
+// writes it. The console (root) edits the settings of a daemon that runs
+// as its own user: a root-owned 0640 file there is one the daemon cannot
+// read on its next reload or start, and systemd's StateDirectory= only
+// re-owns the tree when the directory itself has the wrong owner.
+func ownLikeDataDir(dataDir, path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(dataDir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 && st.Gid == 0 {
+		return nil
+	}
+	if err := os.Lchown(path, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("settings: give %s to the data directory's owner: %w", path, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -142,4 +143,42 @@ func FuzzParse(f *testing.F) {
 		}
 		Build(vals) // must not panic
 	})
+}
+
+// The console runs as root and edits the settings of a daemon that runs as
+// its own user: what it writes must stay readable by that user (the image
+// once came up from its first-boot wizard with a daemon that could not read
+// its own settings).
+func TestRootWritesSettingsAsTheDataDirectorysOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	dir := t.TempDir()
+	const uid, gid = 65534, 65534
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(dir, map[string]string{"hostname": "mx1.example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(dir, map[string]string{"hostname": "mx2.example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rollback(dir); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := History(dir)
+	if err != nil || len(hist) == 0 {
+		t.Fatalf("history %v, %v", hist, err)
+	}
+	for _, p := range append([]string{filepath.Join(dir, FileName), filepath.Join(dir, HistoryDir)}, hist...) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s owned by %d:%d, want %d:%d", p, st.Uid, st.Gid, uid, gid)
+		}
+	}
 }
