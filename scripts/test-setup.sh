@@ -23,6 +23,11 @@ command -v sshd >/dev/null || [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 command -v unbound-checkconf >/dev/null || [[ -x /usr/sbin/unbound-checkconf ]] || need+=(unbound)
 # systemd-analyze rates the hardening of rootfs/'s unit (offline, no running systemd).
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# libvirtd (its test:/// driver on a private socket) for the sandbox orchestration tests;
+# libvirt-daemon-system, not libvirt-daemon alone, or libvirtd lacks its users.
+[[ -x /usr/sbin/libvirtd ]] || need+=(libvirt-daemon-system libvirt-clients)
+# strace watches samples in the sandbox agent's tests (the guest image has it too).
+command -v strace >/dev/null || need+=(strace)
 if ((${#need[@]} == 0)); then
 	echo "test-setup: everything is installed"
 	exit 0

@@ -34,6 +34,7 @@ commands:
   shell --data-dir DIR [-o json] [-c COMMAND] management command line
   hub --data-dir DIR --listen ADDR            the reference intelligence hub (hub help: its commands)
   console                                     the first-boot wizard on tty1/ttyS0 (runs as root)
+  agent --listen ADDR:PORT [--key-file F]     the sandbox guest agent (inside virtual-analyzer VMs)
   settings describe                           every settings key, its default and meaning
   settings check --data-dir DIR               validate the settings file, list every error
   version                                     print the version
@@ -64,6 +65,8 @@ func main() {
 		code = hubCmd(os.Args[2:])
 	case "console":
 		code = consoleCmd(os.Args[2:])
+	case "agent":
+		code = agentCmd(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("mailinspector", appliance.Version)
 	case "help", "-h", "--help":

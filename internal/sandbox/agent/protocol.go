@@ -1,0 +1,116 @@
+// Package agent is `mailinspector agent`, the program inside a sandbox VM
+// that receives a sample, runs it with a time limit under a tracer, streams
+// what it does and returns the report; and the appliance's client for it.
+//
+// The protocol is HTTP on the sandbox network only:
+//
+//	GET  /v1/ready            the agent is up (used after a snapshot revert)
+//	POST /v1/run              a RunRequest, signed: X-MailInspector-Signature
+//	                          is hex HMAC-SHA256 of the body under the
+//	                          instance key. The answer streams Events as
+//	                          JSON lines; the last one has type "report".
+//	GET  /v1/files/{sha256}   a file the sample dropped; Authorization:
+//	                          Bearer with the run's token.
+//
+// The instance key reaches the guest outside this protocol (an SMBIOS OEM
+// string of its domain, or a flag for an agent run by hand). An agent
+// accepts one run per boot: the sandbox reverts the VM to a snapshot taken
+// before any run, so a replayed request finds the run already used.
+package agent
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// SignatureHeader carries the HMAC of a run request's body.
+const SignatureHeader = "X-MailInspector-Signature"
+
+// RunRequest is one detonation.
+type RunRequest struct {
+	// Token authorises this run's follow-up calls (dropped files).
+	Token string `json:"token"`
+	// Name is the sample's file name as the message gave it (a hint for
+	// how to open it; never used as a path as is).
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Sample []byte `json:"sample,omitempty"`
+	// URL, instead of a sample: fetched the way a user's click would.
+	URL       string `json:"url,omitempty"`
+	TimeoutMS int64  `json:"timeout_ms"`
+}
+
+// Event is one thing the sample did, or the agent's progress.
+type Event struct {
+	// MS is the time since the run started.
+	MS   int64  `json:"ms"`
+	Type string `json:"type"` // start, exec, write, delete, rename, connect, exit, error, report
+	PID  int    `json:"pid,omitempty"`
+	PPID int    `json:"ppid,omitempty"`
+	Path string `json:"path,omitempty"`
+	// To is a rename's new name.
+	To     string   `json:"to,omitempty"`
+	Argv   []string `json:"argv,omitempty"`
+	Addr   string   `json:"addr,omitempty"`
+	Detail string   `json:"detail,omitempty"`
+	// Report is set on the last event, of type "report".
+	Report *Report `json:"report,omitempty"`
+}
+
+// Event types.
+const (
+	EvStart   = "start"
+	EvExec    = "exec"
+	EvWrite   = "write"
+	EvDelete  = "delete"
+	EvRename  = "rename"
+	EvConnect = "connect"
+	EvExit    = "exit"
+	EvError   = "error"
+	EvReport  = "report"
+)
+
+// Report is what a run found.
+type Report struct {
+	SHA256 string    `json:"sha256"`
+	Name   string    `json:"name"`
+	Start  time.Time `json:"start"`
+	MS     int64     `json:"ms"`
+	// Ran says the sample (or the program opening it) started at all. A
+	// run where nothing ran is a failed analysis, never a clean one.
+	Ran      bool   `json:"ran"`
+	How      string `json:"how"` // what ran it: "exec", "sh", "python3", "curl" …
+	ExitCode int    `json:"exit_code"`
+	TimedOut bool   `json:"timed_out"`
+	// Tracer is what watched it ("strace --seccomp-bpf", or "none").
+	Tracer  string    `json:"tracer"`
+	Events  []Event   `json:"events"`
+	Dropped []Dropped `json:"dropped,omitempty"`
+	// Output is the end of what the sample printed.
+	Output string `json:"output,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Dropped is a file the sample wrote, kept for the report.
+type Dropped struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Sign is the signature of a run request's body under key.
+func Sign(key, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// InstanceKey derives the key of one sandbox instance (a domain name) from
+// the appliance's sandbox secret, so the pool never has to store keys.
+func InstanceKey(secret []byte, domain string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("mailinspector sandbox agent key\x00" + domain))
+	return m.Sum(nil)
+}

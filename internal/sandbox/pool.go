@@ -1,0 +1,634 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+
+	"mailinspector/internal/sandbox/agent"
+)
+
+// ReadySnapshot is the running-state snapshot every instance is reverted to
+// before a run: the guest booted, its agent listening, nothing run yet.
+const ReadySnapshot = "mi-ready"
+
+// Image is one guest image and its instances.
+type Image struct {
+	Name string
+	// DomainXML is the text/template of an instance's domain. Fields:
+	// .Name (the domain name), .Index, .MAC, .AgentKey (hex; the template
+	// puts it in an SMBIOS OEM string "mailinspector-agent-key=…" for the
+	// agent to read) and .Agent (its address).
+	DomainXML string
+	// Agents are the instances' agent addresses on the sandbox network,
+	// one per instance: their number is how many of this image run at once.
+	Agents []string
+}
+
+// Options tune the pool.
+type Options struct {
+	// Secret derives each instance's agent key (agent.InstanceKey).
+	Secret []byte
+	// CallTimeout bounds every libvirt call.
+	CallTimeout time.Duration
+	// ReadyTimeout bounds the wait for the agent after a start or revert.
+	ReadyTimeout time.Duration
+	// RunTimeout is a run's time limit when the task gives none.
+	RunTimeout time.Duration
+	// Retry is how long an instance taken out of the pool waits before it
+	// is prepared again.
+	Retry time.Duration
+	// Requeues is how often a task whose instance failed is run again
+	// elsewhere before it fails (1: "requeued once").
+	Requeues int
+	// HTTP is the client for the agents (nil: one without a proxy).
+	HTTP *http.Client
+}
+
+func (o *Options) defaults() {
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 2 * time.Minute
+	}
+	if o.RunTimeout <= 0 {
+		o.RunTimeout = 2 * time.Minute
+	}
+	if o.Retry <= 0 {
+		o.Retry = 30 * time.Second
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	}
+}
+
+// Task is one sample (or URL) to detonate.
+type Task struct {
+	Image   string
+	Name    string
+	SHA256  string
+	Sample  []byte
+	URL     string
+	Timeout time.Duration
+}
+
+// Result is a finished detonation.
+type Result struct {
+	Report   *agent.Report
+	Instance string
+	Attempts int
+	Waited   time.Duration // in the queue
+	Took     time.Duration // from submission to report
+}
+
+// Instance states.
+const (
+	StatePreparing = "preparing"
+	StateFree      = "free"
+	StateBusy      = "busy"
+	StateOut       = "out"
+)
+
+type instance struct {
+	img    *imageState
+	index  int
+	domain string
+	agent  *agent.Client
+
+	// under Pool.mu
+	state    string
+	reason   string
+	since    time.Time
+	prepared bool
+	watching bool                    // a run is on: a stop event means it died
+	cancel   context.CancelCauseFunc // of the run
+	runs     int
+}
+
+type imageState struct {
+	Image
+	tmpl      *template.Template
+	instances []*instance
+}
+
+type job struct {
+	task     *Task
+	key      string
+	attempts int
+	enqueued time.Time
+	started  time.Time
+	done     chan struct{}
+	res      *Result
+	err      error
+	waiters  int
+}
+
+// Pool runs tasks on throw-away instances of the images.
+type Pool struct {
+	conn *Conn
+	opts Options
+
+	ctx    context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	wake   chan struct{} // closed and replaced when the queue or an instance changes
+	images map[string]*imageState
+	byDom  map[string]*instance
+	queue  []*job
+	flight map[string]*job
+	recent []Analysis
+	stats  Counters
+}
+
+// Analysis is one finished task, for `show sandbox`.
+type Analysis struct {
+	SHA256   string    `json:"sha256"`
+	Image    string    `json:"image"`
+	Instance string    `json:"instance,omitempty"`
+	Finished time.Time `json:"finished"`
+	WaitedMS int64     `json:"waited_ms"`
+	TookMS   int64     `json:"took_ms"`
+	Attempts int       `json:"attempts"`
+	Outcome  string    `json:"outcome"` // ran, not-run, error
+	Error    string    `json:"error,omitempty"`
+}
+
+// Counters are the pool's running totals (Prometheus-style).
+type Counters struct {
+	Submitted int64 `json:"submitted"`
+	Reused    int64 `json:"reused"` // joined a run of the same sample
+	Finished  int64 `json:"finished"`
+	Failed    int64 `json:"failed"`
+	Requeued  int64 `json:"requeued"`
+	TakenOut  int64 `json:"taken_out"`
+	Reverts   int64 `json:"reverts"`
+}
+
+// NewPool starts one worker per instance; each prepares its instance
+// (defines the domain and takes the ready snapshot when they are missing)
+// and then takes tasks for its image from the queue.
+func NewPool(conn *Conn, images []Image, opts Options) (*Pool, error) {
+	opts.defaults()
+	ctx, stop := context.WithCancel(context.Background())
+	p := &Pool{conn: conn, opts: opts, ctx: ctx, stop: stop, wake: make(chan struct{}),
+		images: map[string]*imageState{}, byDom: map[string]*instance{}, flight: map[string]*job{}}
+	for _, im := range images {
+		if im.Name == "" || len(im.Agents) == 0 {
+			stop()
+			return nil, fmt.Errorf("sandbox image %q: a name and at least one agent address", im.Name)
+		}
+		t, err := template.New(im.Name).Option("missingkey=error").Parse(im.DomainXML)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("sandbox image %s: domain template: %w", im.Name, err)
+		}
+		st := &imageState{Image: im, tmpl: t}
+		for i, addr := range im.Agents {
+			dom := fmt.Sprintf("mi-sbx-%s-%d", im.Name, i)
+			in := &instance{img: st, index: i, domain: dom, state: StatePreparing, since: time.Now(),
+				agent: &agent.Client{Addr: addr, Key: agent.InstanceKey(opts.Secret, dom), HTTP: opts.HTTP}}
+			st.instances = append(st.instances, in)
+			p.byDom[dom] = in
+		}
+		p.images[im.Name] = st
+	}
+	conn.OnEvent = p.onEvent
+	conn.OnDrop = p.onDrop
+	for _, st := range p.images {
+		for _, in := range st.instances {
+			p.wg.Add(1)
+			go p.worker(in)
+		}
+	}
+	return p, nil
+}
+
+// Close stops the workers (runs in progress are cancelled) and the
+// connection.
+func (p *Pool) Close() {
+	p.stop()
+	p.wg.Wait()
+	p.conn.Close()
+}
+
+// changed wakes everything waiting on the pool's state. Under p.mu.
+func (p *Pool) changed() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// onEvent: a domain that stops or crashes during a run has died under it.
+func (p *Pool) onEvent(e Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	in := p.byDom[e.Domain]
+	if in == nil || !in.watching {
+		return
+	}
+	if e.Type == libvirt.DomainEventStopped || e.Type == libvirt.DomainEventCrashed {
+		in.watching = false
+		in.cancel(fmt.Errorf("instance %s %s during the run", in.domain, eventName(e.Type)))
+	}
+}
+
+func eventName(t libvirt.DomainEventType) string {
+	switch t {
+	case libvirt.DomainEventStopped:
+		return "stopped"
+	case libvirt.DomainEventCrashed:
+		return "crashed"
+	}
+	return fmt.Sprint(t)
+}
+
+// onDrop: with the connection gone the instances are in an unknown state
+// (libvirtd may have restarted and lost them): runs stop, every instance
+// is checked again before its next task.
+func (p *Pool) onDrop(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, in := range p.byDom {
+		in.prepared = false
+		if in.watching {
+			in.watching = false
+			in.cancel(fmt.Errorf("libvirt connection lost: %w", err))
+		}
+	}
+	p.changed()
+}
+
+func (p *Pool) setState(in *instance, state, reason string) {
+	p.mu.Lock()
+	in.state, in.reason, in.since = state, reason, time.Now()
+	if state == StateOut {
+		p.stats.TakenOut++
+	}
+	p.changed()
+	p.mu.Unlock()
+}
+
+func (p *Pool) sleep(d time.Duration) bool {
+	select {
+	case <-p.ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func (p *Pool) worker(in *instance) {
+	defer p.wg.Done()
+	for p.ctx.Err() == nil {
+		p.mu.Lock()
+		ready := in.prepared
+		p.mu.Unlock()
+		if !ready {
+			p.setState(in, StatePreparing, "")
+			if err := p.prepare(in); err != nil {
+				p.setState(in, StateOut, err.Error())
+				if !p.sleep(p.opts.Retry) {
+					return
+				}
+				continue
+			}
+			p.mu.Lock()
+			in.prepared = true
+			p.mu.Unlock()
+			p.setState(in, StateFree, "")
+		}
+		j := p.next(in)
+		if j == nil {
+			continue // stopping, or the instance needs preparing again
+		}
+		rep, err := p.run(in, j)
+		if err == nil {
+			p.finish(j, &Result{Report: rep, Instance: in.domain, Attempts: j.attempts}, nil)
+			p.setState(in, StateFree, "")
+			continue
+		}
+		// The instance failed the task (it died, libvirt failed, the agent
+		// went silent): out of the pool, and the task goes elsewhere once.
+		p.mu.Lock()
+		in.prepared = false
+		if j.attempts <= p.opts.Requeues && p.ctx.Err() == nil {
+			p.stats.Requeued++
+			p.queue = append([]*job{j}, p.queue...)
+			p.changed()
+			j = nil
+		}
+		p.mu.Unlock()
+		if j != nil {
+			p.finish(j, nil, fmt.Errorf("va-error: %w", err))
+		}
+		p.setState(in, StateOut, err.Error())
+		if !p.sleep(p.opts.Retry) {
+			return
+		}
+	}
+}
+
+// next waits for a task of the instance's image; nil when the pool stops
+// or the instance has to be prepared again (the connection dropped).
+func (p *Pool) next(in *instance) *job {
+	for {
+		p.mu.Lock()
+		if !in.prepared || p.ctx.Err() != nil {
+			p.mu.Unlock()
+			return nil
+		}
+		for i, j := range p.queue {
+			if j.task.Image == in.img.Name {
+				p.queue = append(p.queue[:i], p.queue[i+1:]...)
+				j.attempts++
+				if j.started.IsZero() {
+					j.started = time.Now()
+				}
+				in.state, in.since = StateBusy, time.Now()
+				p.changed()
+				p.mu.Unlock()
+				return j
+			}
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-p.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// lookup finds a domain by name.
+func (p *Pool) lookup(ctx context.Context, name string) (libvirt.Domain, error) {
+	return call(ctx, p.conn, "look up "+name, func(l *libvirt.Libvirt) (libvirt.Domain, error) {
+		return l.DomainLookupByName(name)
+	})
+}
+
+// prepare makes sure the instance's domain and its ready snapshot exist:
+// missing ones (a new pool, a libvirtd that lost its state) are made by
+// booting the domain, waiting for the agent and snapshotting it running.
+func (p *Pool) prepare(in *instance) error {
+	ctx := p.ctx
+	d, err := p.lookup(ctx, in.domain)
+	if libvirt.IsNotFound(err) {
+		var xml bytes.Buffer
+		if err := in.img.tmpl.Execute(&xml, map[string]any{"Name": in.domain, "Index": in.index,
+			"MAC":      fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
+			"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr}); err != nil {
+			return fmt.Errorf("domain template: %w", err)
+		}
+		d, err = call(ctx, p.conn, "define "+in.domain, func(l *libvirt.Libvirt) (libvirt.Domain, error) {
+			return l.DomainDefineXML(xml.String())
+		})
+	}
+	if err != nil {
+		return err
+	}
+	err = p.conn.Call(ctx, "look up snapshot of "+in.domain, func(l *libvirt.Libvirt) error {
+		_, err := l.DomainSnapshotLookupByName(d, ReadySnapshot, 0)
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	var le libvirt.Error
+	if !errors.As(err, &le) || le.Code != uint32(libvirt.ErrNoDomainSnapshot) {
+		return err
+	}
+	// A domain left running (an appliance that stopped mid-run) is
+	// started afresh so the snapshot shows a clean boot.
+	if err := p.destroy(in, d); err != nil {
+		return err
+	}
+	if err := p.conn.Call(ctx, "start "+in.domain, func(l *libvirt.Libvirt) error { return l.DomainCreate(d) }); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
+	err = in.agent.WaitReady(rctx)
+	cancel()
+	if err != nil {
+		p.destroy(in, d)
+		return err
+	}
+	err = p.conn.Call(ctx, "snapshot "+in.domain, func(l *libvirt.Libvirt) error {
+		_, err := l.DomainSnapshotCreateXML(d, "<domainsnapshot><name>"+ReadySnapshot+"</name>"+
+			"<description>Mail Inspector: booted, agent ready, nothing run</description></domainsnapshot>", 0)
+		return err
+	})
+	p.destroy(in, d)
+	return err
+}
+
+// destroy powers the instance off; "not running" is not an error.
+func (p *Pool) destroy(in *instance, d libvirt.Domain) error {
+	err := p.conn.Call(context.WithoutCancel(p.ctx), "destroy "+in.domain, func(l *libvirt.Libvirt) error { return l.DomainDestroy(d) })
+	var le libvirt.Error
+	if errors.As(err, &le) && le.Code == uint32(libvirt.ErrOperationInvalid) {
+		return nil
+	}
+	return err
+}
+
+// run reverts the instance to its ready snapshot, has the agent detonate
+// the task and tears the instance down again.
+func (p *Pool) run(in *instance, j *job) (*agent.Report, error) {
+	ctx, cancel := context.WithCancelCause(p.ctx)
+	defer cancel(nil)
+	d, err := p.lookup(ctx, in.domain)
+	if err != nil {
+		return nil, err
+	}
+	err = p.conn.Call(ctx, "revert "+in.domain, func(l *libvirt.Libvirt) error {
+		s, err := l.DomainSnapshotLookupByName(d, ReadySnapshot, 0)
+		if err != nil {
+			return err
+		}
+		return l.DomainRevertToSnapshot(s, uint32(libvirt.DomainSnapshotRevertRunning))
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.stats.Reverts++
+	in.runs++
+	in.watching, in.cancel = true, cancel
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		in.watching = false
+		p.mu.Unlock()
+		p.destroy(in, d)
+	}()
+	timeout := j.task.Timeout
+	if timeout <= 0 {
+		timeout = p.opts.RunTimeout
+	}
+	rctx, rcancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
+	err = in.agent.WaitReady(rctx)
+	rcancel()
+	if err == nil {
+		// The agent enforces the time limit; the margin covers the report.
+		rctx, rcancel = context.WithTimeout(ctx, timeout+p.opts.ReadyTimeout)
+		var rep *agent.Report
+		rep, err = in.agent.Run(rctx, &agent.RunRequest{Token: agent.NewToken(), Name: j.task.Name, SHA256: j.task.SHA256,
+			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds()}, nil)
+		rcancel()
+		if err == nil {
+			return rep, nil
+		}
+	}
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return nil, c
+	}
+	return nil, err
+}
+
+// Submit runs a task and waits for its report, or until ctx ends (the
+// submission timeout: the task leaves the queue). The same sample already
+// queued or running is not run twice: the caller joins it.
+func (p *Pool) Submit(ctx context.Context, t *Task) (*Result, error) {
+	if p.images[t.Image] == nil {
+		return nil, fmt.Errorf("no sandbox image %q", t.Image)
+	}
+	key := t.Image + "/" + t.SHA256
+	if t.SHA256 == "" {
+		key = ""
+	}
+	p.mu.Lock()
+	p.stats.Submitted++
+	j := p.flight[key]
+	if j != nil && key != "" {
+		p.stats.Reused++
+	} else {
+		j = &job{task: t, key: key, enqueued: time.Now(), done: make(chan struct{})}
+		if key != "" {
+			p.flight[key] = j
+		}
+		p.queue = append(p.queue, j)
+		p.changed()
+	}
+	j.waiters++
+	p.mu.Unlock()
+	select {
+	case <-j.done:
+		return j.res, j.err
+	case <-ctx.Done():
+		p.mu.Lock()
+		j.waiters--
+		if j.waiters == 0 {
+			// Nobody waits any more: a queued task leaves the queue.
+			for i, q := range p.queue {
+				if q == j {
+					p.queue = append(p.queue[:i], p.queue[i+1:]...)
+					delete(p.flight, key)
+					p.changed()
+					break
+				}
+			}
+		}
+		p.mu.Unlock()
+		return nil, fmt.Errorf("va-timeout: %w", ctx.Err())
+	}
+}
+
+func (p *Pool) finish(j *job, res *Result, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.flight[j.key] == j {
+		delete(p.flight, j.key)
+	}
+	a := Analysis{SHA256: j.task.SHA256, Image: j.task.Image, Finished: time.Now().UTC(), Attempts: j.attempts,
+		TookMS: time.Since(j.enqueued).Milliseconds()}
+	if !j.started.IsZero() {
+		a.WaitedMS = j.started.Sub(j.enqueued).Milliseconds()
+	}
+	if err != nil {
+		p.stats.Failed++
+		a.Outcome, a.Error = "error", err.Error()
+	} else {
+		p.stats.Finished++
+		res.Waited, res.Took = time.Duration(a.WaitedMS)*time.Millisecond, time.Since(j.enqueued)
+		a.Instance, a.Outcome = res.Instance, "ran"
+		if !res.Report.Ran {
+			a.Outcome, a.Error = "not-run", res.Report.Error
+		}
+	}
+	p.recent = append(p.recent, a)
+	if len(p.recent) > 50 {
+		p.recent = p.recent[len(p.recent)-50:]
+	}
+	j.res, j.err = res, err
+	close(j.done)
+}
+
+// InstanceStatus is one instance for `show sandbox`.
+type InstanceStatus struct {
+	Domain string    `json:"domain"`
+	Agent  string    `json:"agent"`
+	State  string    `json:"state"`
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since"`
+	Runs   int       `json:"runs"`
+}
+
+// ImageStatus counts one image's instances.
+type ImageStatus struct {
+	Name      string           `json:"name"`
+	Free      int              `json:"free"`
+	Busy      int              `json:"busy"`
+	Out       int              `json:"out"`
+	Preparing int              `json:"preparing"`
+	Instances []InstanceStatus `json:"instances"`
+}
+
+// Status is the pool for `show sandbox`.
+type Status struct {
+	Libvirt  ConnStatus    `json:"libvirt"`
+	Images   []ImageStatus `json:"images"`
+	Queue    int           `json:"queue"`
+	Counters Counters      `json:"counters"`
+	Recent   []Analysis    `json:"recent"`
+}
+
+// Status reports the pool.
+func (p *Pool) Status() Status {
+	s := Status{Libvirt: p.conn.Status()}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, st := range p.images {
+		is := ImageStatus{Name: st.Name}
+		for _, in := range st.instances {
+			is.Instances = append(is.Instances, InstanceStatus{Domain: in.domain, Agent: in.agent.Addr, State: in.state,
+				Reason: in.reason, Since: in.since, Runs: in.runs})
+			switch in.state {
+			case StateFree:
+				is.Free++
+			case StateBusy:
+				is.Busy++
+			case StateOut:
+				is.Out++
+			default:
+				is.Preparing++
+			}
+		}
+		s.Images = append(s.Images, is)
+	}
+	sort.Slice(s.Images, func(a, b int) bool { return s.Images[a].Name < s.Images[b].Name })
+	s.Queue = len(p.queue)
+	s.Counters = p.stats
+	s.Recent = append([]Analysis(nil), p.recent...)
+	return s
+}
