@@ -118,10 +118,10 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
-// sampleName is the name the sample gets on disk: the message's file name
+// SampleName is the name the sample gets on disk: the message's file name
 // reduced to a safe base name (never a path), keeping its extension since
 // that is what decides how a desktop opens it.
-func sampleName(name string) string {
+func SampleName(name string) string {
 	n := unsafeName.ReplaceAllString(filepath.Base(strings.ReplaceAll(name, "\\", "/")), "_")
 	n = strings.TrimLeft(n, ".")
 	if n == "" || n == "_" {
@@ -166,13 +166,13 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	if req.URL != "" {
 		rep.How, argv = "curl", []string{"curl", "-sS", "-L", "--max-time", fmt.Sprint(int(timeout.Seconds())), "-o", filepath.Join(dir, "download"), "--", req.URL}
 	} else {
-		file := filepath.Join(dir, sampleName(req.Name))
+		file := filepath.Join(dir, SampleName(req.Name))
 		if err := os.WriteFile(file, req.Sample, 0o755); err != nil {
 			return fail(err)
 		}
 		rep.How, argv = how(file, req.Sample[:min(len(req.Sample), 4)])
 		if argv == nil {
-			return fail(fmt.Errorf("no program in this guest opens %q", sampleName(req.Name)))
+			return fail(fmt.Errorf("no program in this guest opens %q", SampleName(req.Name)))
 		}
 	}
 	if p, err := exec.LookPath(argv[0]); err == nil {

@@ -149,8 +149,8 @@ func TestAgentNothingRanIsAFailure(t *testing.T) {
 
 func TestSampleNameIsNeverAPath(t *testing.T) {
 	for in, want := range map[string]string{"../../etc/passwd": "passwd", "a\\b\\c.exe": "c.exe", "": "sample", "...": "sample", "we ird?.sh": "we_ird_.sh", ".bashrc": "bashrc"} {
-		if got := sampleName(in); got != want {
-			t.Errorf("sampleName(%q) = %q, want %q", in, got, want)
+		if got := SampleName(in); got != want {
+			t.Errorf("SampleName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

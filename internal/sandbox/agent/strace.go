@@ -50,17 +50,28 @@ func (p *traceParser) Line(l string) []Event {
 	pid, _ := strconv.Atoi(m[1])
 	rest := m[2]
 	if strings.HasSuffix(rest, " <unfinished ...>") {
+		head := strings.TrimSuffix(rest, " <unfinished ...>")
+		// A connect that blocks (a black-holed address) may never return
+		// before the run ends: the attempt is the behaviour, so it counts
+		// now, and its resumption is dropped.
+		if strings.HasPrefix(head, "connect(") {
+			if ev, ok := connectEvent(head); ok {
+				ev.PID, ev.PPID = pid, p.parent[pid]
+				p.pending[pid] = ""
+				return []Event{ev}
+			}
+		}
 		if len(p.pending) < 4096 {
-			p.pending[pid] = strings.TrimSuffix(rest, " <unfinished ...>")
+			p.pending[pid] = head
 		}
 		return nil
 	}
 	if r := resumeRE.FindStringSubmatch(rest); r != nil {
 		head, ok := p.pending[pid]
-		if !ok {
+		delete(p.pending, pid)
+		if !ok || head == "" {
 			return nil
 		}
-		delete(p.pending, pid)
 		rest = head + r[1]
 	}
 	c := callRE.FindStringSubmatch(rest)
@@ -69,10 +80,21 @@ func (p *traceParser) Line(l string) []Event {
 	}
 	name, args, ret := c[1], c[2], c[3]
 	n, err := strconv.Atoi(ret)
-	// A non-blocking connect "fails" with EINPROGRESS: the attempt to call
-	// out is what counts.
-	inProgress := name == "connect" && strings.Contains(c[4], "EINPROGRESS")
-	if err != nil || (n < 0 && !inProgress) {
+	// A connect counts whatever it returned (EINPROGRESS when
+	// non-blocking, ENETUNREACH in an isolated network): the attempt to
+	// call out is the behaviour.
+	if name == "connect" {
+		ev, ok := connectEvent(rest)
+		if !ok {
+			return nil
+		}
+		ev.PID, ev.PPID = pid, p.parent[pid]
+		if n < 0 {
+			ev.Detail = strings.TrimSpace(c[4])
+		}
+		return []Event{ev}
+	}
+	if err != nil || n < 0 {
 		return nil
 	}
 	strs := quoted(args)
@@ -109,19 +131,22 @@ func (p *traceParser) Line(l string) []Event {
 			return nil
 		}
 		ev.Type, ev.Path, ev.To = EvRename, p.abs(strs[0]), p.abs(strs[1])
-	case "connect":
-		if a := inetRE.FindStringSubmatch(args); a != nil {
-			ev.Addr = a[2] + ":" + a[1]
-		} else if a := inet6RE.FindStringSubmatch(args); a != nil {
-			ev.Addr = "[" + a[2] + "]:" + a[1]
-		} else {
-			return nil // AF_UNIX and the like stay inside the guest
-		}
-		ev.Type = EvConnect
 	default:
 		return nil
 	}
 	return []Event{ev}
+}
+
+// connectEvent reads the address of a connect call; AF_UNIX and the like
+// stay inside the guest and give none.
+func connectEvent(call string) (Event, bool) {
+	if a := inetRE.FindStringSubmatch(call); a != nil {
+		return Event{Type: EvConnect, Addr: a[2] + ":" + a[1]}, true
+	}
+	if a := inet6RE.FindStringSubmatch(call); a != nil {
+		return Event{Type: EvConnect, Addr: "[" + a[2] + "]:" + a[1]}, true
+	}
+	return Event{}, false
 }
 
 func (p *traceParser) abs(s string) string {

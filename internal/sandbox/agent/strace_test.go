@@ -25,11 +25,14 @@ func TestTraceParserEvents(t *testing.T) {
 		{Type: EvExec, PID: 19932, Path: "/tmp/run/s.sh", Argv: []string{"./s.sh"}},
 		{Type: EvExec, PID: 19933, PPID: 19932, Path: "/usr/bin/mkdir", Argv: []string{"mkdir", "-p", "/root/.config/autostart"}},
 		{Type: EvWrite, PID: 19932, Path: "/root/.config/autostart/evil.desktop"},
-		{Type: EvConnect, PID: 19935, Addr: "10.9.9.9:80"},
+		{Type: EvConnect, PID: 19935, Addr: "10.9.9.9:80", Detail: "EINPROGRESS (Operation now in progress)"},
 		{Type: EvConnect, PID: 19935, Addr: "[2001:db8::1]:443"},
 		{Type: EvRename, PID: 19976, Path: "/root/.config/autostart/evil.desktop", To: "/root/.config/autostart/e2.desktop"},
 		{Type: EvDelete, PID: 19977, Path: "/tmp/run/s.sh"},
 		{Type: EvWrite, PID: 19978, Path: "/tmp/run/rel/x\u00e9A"},
+		{Type: EvConnect, PID: 20001, Addr: "192.0.2.1:443"},
+		{Type: EvExec, PID: 20002, Path: "/usr/bin/true", Argv: []string{"true"}},
+		{Type: EvConnect, PID: 20003, Addr: "198.51.100.7:25", Detail: "ENETUNREACH (Network is unreachable)"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("events\n got %+v\nwant %+v", got, want)

@@ -1,0 +1,115 @@
+package sandbox
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/sandbox/agent"
+	"mailinspector/internal/testutil"
+)
+
+// detonate runs a script on the real agent under the real strace (on this
+// machine, standing in for a guest) and returns its report.
+func detonate(t *testing.T, name, script string) *agent.Report {
+	t.Helper()
+	s := &agent.Server{Key: []byte("k"), WorkDir: t.TempDir(), Strace: testutil.RequireTool(t, "strace"), MaxTimeout: 20 * time.Second}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	c := &agent.Client{Addr: strings.TrimPrefix(srv.URL, "http://"), Key: []byte("k")}
+	rep, err := c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: name, Sample: []byte(script), TimeoutMS: 10000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func matched(v Verdict) map[string]Match {
+	m := map[string]Match{}
+	for _, x := range v.Matches {
+		m[x.ID] = x
+	}
+	return m
+}
+
+// A dropper that installs an autostart entry, calls out and deletes itself
+// is high risk, each behaviour named with its ATT&CK ids.
+func TestJudgeHighRiskBehaviour(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	rep := detonate(t, "invoice.sh", `#!/bin/bash
+mkdir -p "$HOME/.config/autostart"
+printf '[Desktop Entry]\nExec=%s\n' "$HOME/.local/upd" > "$HOME/.config/autostart/upd.desktop"
+cp /bin/true "$HOME/upd" && "$HOME/upd"
+timeout 1 bash -c 'exec 3<>/dev/tcp/192.0.2.1/443' 2>/dev/null
+rm -f "$0"
+`)
+	v := Judge(rep)
+	m := matched(v)
+	if v.Failed || v.Risk != RiskHigh {
+		t.Fatalf("verdict %+v\nevents %v", v, rep.Events)
+	}
+	for _, id := range []string{"persistence", "drop-and-run", "callout", "self-delete"} {
+		if _, ok := m[id]; !ok {
+			t.Errorf("rule %s did not match; verdict %s; events %v", id, v.Summary(), rep.Events)
+		}
+	}
+	if p := m["persistence"]; len(p.Attack) == 0 || !strings.Contains(strings.Join(p.Evidence, " "), "upd.desktop") {
+		t.Errorf("persistence match %+v", p)
+	}
+	if c := m["callout"]; len(c.Evidence) == 0 || c.Evidence[0] != "192.0.2.1:443" {
+		t.Errorf("callout %+v", c)
+	}
+}
+
+// A script that only computes and writes in its own directory is no risk,
+// and the verdict says it ran.
+func TestJudgeBenignScriptIsNoRisk(t *testing.T) {
+	rep := detonate(t, "report.sh", "#!/bin/sh\necho total > summary.txt\nexpr 6 \\* 7\n")
+	v := Judge(rep)
+	if v.Failed || v.Risk != RiskNone || len(v.Matches) != 0 || !strings.Contains(rep.Output, "42") {
+		t.Fatalf("verdict %+v; report %+v", v, rep)
+	}
+}
+
+// Nothing ran: failed, never clean.
+func TestJudgeNothingRanIsFailed(t *testing.T) {
+	rep := detonate(t, "scan.jpg", "\xff\xd8\xff\xe0 a picture")
+	v := Judge(rep)
+	if !v.Failed || v.Risk != "" || !strings.Contains(v.Reason, "did not run") {
+		t.Fatalf("verdict %+v", v)
+	}
+	if v := Judge(&agent.Report{Ran: true, Tracer: "none"}); !v.Failed {
+		t.Fatalf("untraced and silent: %+v", v)
+	}
+}
+
+// The HTML page names the verdict, the rules with their evidence, the
+// process tree and the network attempts, and escapes what the sample chose
+// (its name, its command lines).
+func TestReportHTML(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	rep := detonate(t, "<b>x</b>.sh", "#!/bin/bash\nmkdir -p \"$HOME/.config/autostart\" && echo x > \"$HOME/.config/autostart/a.desktop\"\n"+
+		"timeout 1 bash -c 'exec 3<>/dev/tcp/192.0.2.1/80' 2>/dev/null\necho '<script>alert(1)</script>'\n")
+	a := &AnalysisReport{SHA256: "ab12", Name: rep.Name + "<script>", Image: "linux", Instance: "mi-sbx-linux-0",
+		Finished: time.Now(), Verdict: Judge(rep), Report: rep}
+	a.Report.Name = "<b>x</b>.sh"
+	page, err := HTML(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := string(page)
+	for _, want := range []string{"high risk", "persistence", "T1547", "a.desktop", "192.0.2.1:80", "/usr/bin/mkdir", "&lt;script&gt;"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(h, "<script>") || strings.Contains(h, "<b>x") {
+		t.Error("the page carries the sample's markup unescaped")
+	}
+	tree := Tree(rep)
+	if len(tree) != 1 || len(tree[0].Children) == 0 {
+		t.Fatalf("process tree %+v", tree)
+	}
+}
