@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova image-packer
+.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova
 IMAGE_DIR ?= build/image
 
 help: ## list the targets
@@ -50,21 +50,16 @@ bench-sut: build ## the shared harness (../shared/bench/run-sut.sh) against bin/
 bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + ClamAV)
 	../shared/bench/run-peer.sh
 
-image-setup: ## install what the image needs (mmdebstrap, qemu, syslinux, mtools …), when missing
-	scripts/image-setup.sh
-
-image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova (~5 min)
-	scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs.tar
-	scripts/image-disk.sh $(IMAGE_DIR)/rootfs.tar $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
-	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
-
-image-packer: build ## the Packer path: in-guest checks and first-boot reset (not yet in image-test; see README)
+image-setup: ## install what the image needs (mmdebstrap, qemu, syslinux, mtools, packer …), when missing
 	WITH_PACKER=1 scripts/image-setup.sh
+
+image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova, built through Packer (~6 min)
 	mkdir -p $(IMAGE_DIR) && rm -f $(IMAGE_DIR)/build_key $(IMAGE_DIR)/build_key.pub
 	ssh-keygen -q -t ed25519 -N "" -C mailinspector-build -f $(IMAGE_DIR)/build_key
-	BUILD_KEY=$(IMAGE_DIR)/build_key.pub scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs-build.tar
-	scripts/image-disk.sh $(IMAGE_DIR)/rootfs-build.tar $(IMAGE_DIR)/base.qcow2
-	scripts/image-packer.sh $(IMAGE_DIR)/base.qcow2 $(IMAGE_DIR)/build_key $(IMAGE_DIR)/mailinspector-$(VERSION)-packer.qcow2 $(VERSION)
+	BUILD_KEY=$(IMAGE_DIR)/build_key.pub scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs.tar
+	scripts/image-disk.sh $(IMAGE_DIR)/rootfs.tar $(IMAGE_DIR)/base.qcow2
+	scripts/image-packer.sh $(IMAGE_DIR)/base.qcow2 $(IMAGE_DIR)/build_key $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(VERSION)
+	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
 
 ova: ## the OVA from an already built qcow2
 	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
@@ -72,6 +67,7 @@ ova: ## the OVA from an already built qcow2
 image-test: image ## build the image, boot it under qemu TCG and drive it as an administrator (~9 min)
 	MAILINSPECTOR_IMAGE=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 \
 	MAILINSPECTOR_OVA=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).ova \
+	MAILINSPECTOR_BUILD_KEY=$(CURDIR)/$(IMAGE_DIR)/build_key \
 	$(GO) test -tags image -count=1 -v -timeout 40m ./internal/imagetest
 
 image-boot-test: ## boot the built image and wait for the first-boot wizard on ttyS0 (quick check)
