@@ -59,6 +59,7 @@ type Appliance struct {
 	started   time.Time
 
 	clamd       *clamd.Client
+	va          *virtualAnalyzer
 	hub         *services.Hub
 	dnsbl       *services.DNSBL
 	services    *services.Registry
@@ -111,6 +112,9 @@ func (a *Appliance) start() error {
 	if err := a.buildServices(); err != nil {
 		return err
 	}
+	if err := a.startSandbox(); err != nil {
+		return err
+	}
 	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
 		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
 		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout,
@@ -160,6 +164,7 @@ func (a *Appliance) start() error {
 				analysis.DomainCensus{Cloud: cloud},
 			},
 			lists,
+			a.virtualAnalyzerStage(),
 			analysis.ThreatConnect{Cloud: cloud},
 		}, Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
@@ -168,7 +173,8 @@ func (a *Appliance) start() error {
 		},
 		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
-			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients}.Decide, Queued: a.queue.Submit}
+			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients,
+			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError}.Decide, Queued: a.queue.Submit}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {
@@ -284,6 +290,9 @@ func (a *Appliance) stop() error {
 		// First, so that a scheduled call to a hub that does not answer
 		// gives up now instead of holding the stop for its deadline.
 		a.cancel()
+	}
+	if a.va != nil {
+		a.va.pool.Close() // runs in progress stop; their samples stay pending
 	}
 	if a.cron != nil {
 		<-a.cron.Stop().Done() // a running expiry finishes before the database closes

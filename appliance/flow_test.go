@@ -36,7 +36,7 @@ func TestCleanMailIsRelayedByteForByteWithOurReceivedHeader(t *testing.T) {
 	for _, e := range d.Trail {
 		stages = append(stages, e.Stage+":"+e.Outcome)
 	}
-	if got, want := strings.Join(stages, " "), "header-sanity:ok sender-lists:ok email-reputation:skipped extraction:ok pattern-engine:skipped known-good:skipped file-census:skipped predictive-ml:skipped web-reputation:skipped web-inspection:skipped domain-census:skipped local-lists:ok threat-connect:skipped policy:ok delivery:ok delivery:ok"; got != want {
+	if got, want := strings.Join(stages, " "), "header-sanity:ok sender-lists:ok email-reputation:skipped extraction:ok pattern-engine:skipped known-good:skipped file-census:skipped predictive-ml:skipped web-reputation:skipped web-inspection:skipped domain-census:skipped local-lists:ok virtual-analyzer:skipped threat-connect:skipped policy:ok delivery:ok delivery:ok"; got != want {
 		t.Fatalf("trail %q, want %q", got, want)
 	}
 	if e := d.Trail[4]; e.Service != "clamd" || !strings.Contains(e.Detail, "clamd: service unavailable: not configured") {

@@ -58,6 +58,15 @@ func (a *Appliance) buildServices() error {
 			if len(s.ERS.Zones) > 0 {
 				probe = a.dnsbl.Probe
 			}
+		case services.Libvirt:
+			cfg.Configured, cfg.TTL, cfg.NegativeTTL = s.Sandbox.Libvirt != "", 0, 0
+			cfg.Deadline = s.Sandbox.CallTimeout
+			probe = func(ctx context.Context) error {
+				if a.va == nil {
+					return services.ErrNotConfigured
+				}
+				return a.va.pool.Ping(ctx)
+			}
 		case services.TimeOfClick:
 			probe = func(ctx context.Context) error {
 				var ok struct{ OK bool }

@@ -100,7 +100,7 @@ func TestShellContract(t *testing.T) {
 		t.Fatalf("show services: %d %s", code, svcOut)
 	}
 	must(t, json.Unmarshal([]byte(svcOut), &svcs))
-	if len(svcs) != 15 || svcs[0]["name"] != "ers" || svcs[0]["state"] != "not-configured" || svcs[14]["name"] != "resolver" {
+	if len(svcs) != 16 || svcs[0]["name"] != "ers" || svcs[0]["state"] != "not-configured" || svcs[14]["name"] != "resolver" || svcs[15]["name"] != "libvirt" {
 		t.Fatalf("show services: %s", svcOut)
 	}
 	for _, k := range []string{"name", "state", "last_ok", "last_error", "calls", "failures", "skips"} {

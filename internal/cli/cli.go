@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"mailinspector/internal/sandbox"
 )
 
 // Backend is what commands act on; the appliance implements it.
@@ -25,6 +27,31 @@ type Backend interface {
 	Delete(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	Services(ctx context.Context) ([]ServiceStatus, error)
+	SandboxStatus(ctx context.Context) (*Sandbox, error)
+	Analysis(ctx context.Context, sha256 string) (*Analysis, error)
+}
+
+// Sandbox is `show sandbox`: the virtual analyzer's libvirt connection,
+// instances, queue and recent analyses.
+type Sandbox struct {
+	Configured  bool            `json:"configured"`
+	Accelerator string          `json:"accelerator,omitempty"`
+	Status      *sandbox.Status `json:"status,omitempty"`
+}
+
+// Analysis is `show analysis SHA256`: one sample's verdict and its report
+// (sandbox.AnalysisReport as JSON).
+type Analysis struct {
+	SHA256    string          `json:"sha256"`
+	Name      string          `json:"name"`
+	Image     string          `json:"image"`
+	State     string          `json:"state"` // pending, done, error, timeout
+	Risk      string          `json:"risk"`
+	Summary   string          `json:"summary"`
+	Error     string          `json:"error,omitempty"`
+	Submitted string          `json:"submitted"`
+	Finished  string          `json:"finished,omitempty"`
+	Report    json.RawMessage `json:"report,omitempty"`
 }
 
 // ServiceStatus is one line of `show services`: a cloud service or a local
@@ -144,6 +171,15 @@ var commands = []command{
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }},
 	{[]string{"show", "services"}, "", "cloud services and local parts: state, last success, last error, counters", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }},
+	{[]string{"show", "sandbox"}, "", "the virtual analyzer: libvirt connection, instances, queue, recent analyses", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }},
+	{[]string{"show", "analysis"}, "SHA256", "the virtual analyzer's verdict and report for one sample", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if len(a[0]) != 64 || strings.Trim(strings.ToLower(a[0]), "0123456789abcdef") != "" {
+				return nil, fmt.Errorf("%w: SHA256 is 64 hex digits", ErrUsage)
+			}
+			return b.Analysis(ctx, a[0])
+		}},
 	{[]string{"show", "queue"}, "", "recipients waiting for delivery", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }},
 	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
@@ -283,6 +319,10 @@ func Render(v any, asJSON bool) (string, error) {
 		return queueTable(t), nil
 	case *MessageDetail:
 		return messageText(t), nil
+	case *Sandbox:
+		return sandboxText(t), nil
+	case *Analysis:
+		return analysisText(t), nil
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	return string(b), err

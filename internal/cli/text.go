@@ -90,3 +90,59 @@ func messageText(m *MessageDetail) string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+func sandboxText(s *Sandbox) string {
+	if !s.Configured || s.Status == nil {
+		return "virtual analyzer: not configured (sandbox.libvirt)"
+	}
+	st := s.Status
+	var b strings.Builder
+	conn := "connected"
+	if !st.Libvirt.Connected {
+		conn = "not connected"
+	}
+	fmt.Fprintf(&b, "libvirt     %s: %s, %d drops", st.Libvirt.URI, conn, st.Libvirt.Drops)
+	if st.Libvirt.LastError != "" {
+		fmt.Fprintf(&b, ", last error: %s", cut(st.Libvirt.LastError, 80))
+	}
+	fmt.Fprintf(&b, "\naccelerator %s\nqueue       %d waiting\n", s.Accelerator, st.Queue)
+	c := st.Counters
+	fmt.Fprintf(&b, "counters    %d submitted, %d reused, %d finished, %d failed, %d requeued, %d taken out, %d reverts\n\n",
+		c.Submitted, c.Reused, c.Finished, c.Failed, c.Requeued, c.TakenOut, c.Reverts)
+	var rows [][]string
+	for _, im := range st.Images {
+		for _, in := range im.Instances {
+			rows = append(rows, []string{im.Name, in.Domain, in.Agent, in.State, fmt.Sprint(in.Runs), cut(in.Reason, 60)})
+		}
+	}
+	b.WriteString(table("no instances", []string{"IMAGE", "INSTANCE", "AGENT", "STATE", "RUNS", "REASON"}, rows))
+	rows = nil
+	for i := len(st.Recent) - 1; i >= 0 && len(rows) < 20; i-- {
+		r := st.Recent[i]
+		rows = append(rows, []string{r.Finished.UTC().Format("2006-01-02T15:04:05Z"), r.SHA256[:min(12, len(r.SHA256))], r.Instance,
+			r.Outcome, fmt.Sprint(r.WaitedMS), fmt.Sprint(r.TookMS), fmt.Sprint(r.Attempts), cut(r.Error, 50)})
+	}
+	b.WriteString("\n\n")
+	b.WriteString(table("no analyses yet", []string{"FINISHED", "SHA256", "INSTANCE", "OUTCOME", "WAITED MS", "TOOK MS", "ATTEMPTS", "ERROR"}, rows))
+	return b.String()
+}
+
+func analysisText(a *Analysis) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Sample %s (%s), image %s\n  state     %s\n", a.SHA256, a.Name, a.Image, a.State)
+	if a.Risk != "" {
+		fmt.Fprintf(&b, "  risk      %s\n", a.Risk)
+	}
+	if a.Summary != "" {
+		fmt.Fprintf(&b, "  verdict   %s\n", a.Summary)
+	}
+	if a.Error != "" {
+		fmt.Fprintf(&b, "  error     %s\n", a.Error)
+	}
+	fmt.Fprintf(&b, "  submitted %s\n", a.Submitted)
+	if a.Finished != "" {
+		fmt.Fprintf(&b, "  finished  %s\n", a.Finished)
+	}
+	b.WriteString("  (-o json has the whole report: events, process tree, files, network)")
+	return b.String()
+}

@@ -50,6 +50,10 @@ type Engine struct {
 	// Message-level exceptions: such mail is always delivered.
 	ExceptSenders    []string
 	ExceptRecipients []string
+	// OnVATimeout and OnVAError ("quarantine" or "deliver"; empty:
+	// quarantine) apply to mail the virtual analyzer could not judge.
+	OnVATimeout string
+	OnVAError   string
 }
 
 // Decide maps a report to a decision.
@@ -71,12 +75,12 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 		return e.monitor(d)
 	}
 	if pol == nil {
-		return e.monitor(d)
+		return e.monitor(e.unanalysed(d, rep))
 	}
 	rule := pickRule(pol, rep)
 	if rule == nil {
 		d.Rule = pol.Name
-		return e.monitor(d)
+		return e.monitor(e.unanalysed(d, rep))
 	}
 	d.Rule = pol.Name + ": " + rule.Match
 	var names []string
@@ -112,7 +116,38 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 	if len(notify) > 0 && !e.BCC {
 		d.Extra = append(d.Extra, e.notification(m, rep, d, notify))
 	}
-	return e.monitor(d)
+	return e.monitor(e.unanalysed(d, rep))
+}
+
+// unanalysed applies sandbox.on_timeout and sandbox.on_error to mail that
+// would go on although the virtual analyzer could not judge some of it:
+// quarantined with the reason va-timeout or va-error, unless set to
+// deliver. A decision that already holds the message back stays.
+func (e Engine) unanalysed(d analysis.Decision, rep analysis.Report) analysis.Decision {
+	if d.State != store.StateQueued {
+		return d
+	}
+	for _, f := range rep.Findings {
+		action := ""
+		switch f.Name {
+		case analysis.VATimeout:
+			action = e.OnVATimeout
+		case analysis.VAError:
+			action = e.OnVAError
+		default:
+			continue
+		}
+		if action == "deliver" {
+			continue
+		}
+		d.State, d.Reason, d.Strip, d.Links = store.StateQuarantined, f.Name, false, ""
+		d.Action = strings.TrimPrefix(d.Action+", quarantine ("+f.Name+")", "deliver, ")
+		if d.Rule == "" {
+			d.Rule = "sandbox.on_" + strings.TrimPrefix(f.Name, "va-")
+		}
+		return d
+	}
+	return d
 }
 
 // exception says why a message is a message-level exception ("" if not).

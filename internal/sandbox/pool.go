@@ -496,6 +496,15 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, error) {
 	return nil, err
 }
 
+// Ping asks libvirtd for its version: the cheapest call that proves the
+// host answers.
+func (p *Pool) Ping(ctx context.Context) error {
+	return p.conn.Call(ctx, "ping", func(l *libvirt.Libvirt) error {
+		_, err := l.ConnectGetLibVersion()
+		return err
+	})
+}
+
 // Submit runs a task and waits for its report, or until ctx ends (the
 // submission timeout: the task leaves the queue). The same sample already
 // queued or running is not run twice: the caller joins it.

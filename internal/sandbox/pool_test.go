@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -14,129 +12,34 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
 
 	"mailinspector/internal/sandbox/agent"
 	"mailinspector/internal/testutil"
 )
 
-// guest stands in, on loopback, for the guest inside one sandbox domain of
-// libvirt's test driver (which runs no guest): the real agent, fresh each
-// time its domain starts (a revert to the ready snapshot resets the guest's
-// memory, and with it the agent's one run), and gone while it is off.
-type guest struct {
-	dom    string
-	key    []byte
-	work   string
-	strace string
-	addr   string
-	mu     sync.Mutex
-	srv    *agent.Server
-}
-
-func (g *guest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	s := g.srv
-	g.mu.Unlock()
-	if s == nil {
-		// A powered-off VM does not answer: drop the connection.
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close()
-				return
-			}
-		}
-		http.Error(w, "off", http.StatusServiceUnavailable)
-		return
-	}
-	s.Handler().ServeHTTP(w, r)
-}
-
-func (g *guest) power(on bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if on {
-		g.srv = &agent.Server{Key: g.key, WorkDir: g.work, Strace: g.strace, MaxTimeout: time.Minute}
-	} else {
-		g.srv = nil
-	}
-}
-
 type bench struct {
 	t      *testing.T
 	lvd    *testutil.Libvirtd
 	secret []byte
-	guests map[string]*guest
 	image  Image
+	doms   []string
 }
 
 // newBench starts a private libvirtd and n loopback guests for the image
-// "linux", and follows the domains' lifecycle events on its own
-// connection to power the guests on and off.
+// "linux" (testutil.SandboxGuests).
 func newBench(t *testing.T, n int) *bench {
 	t.Helper()
-	b := &bench{t: t, lvd: testutil.StartLibvirtd(t), secret: []byte("sandbox secret of the test"), guests: map[string]*guest{}}
+	b := &bench{t: t, lvd: testutil.StartLibvirtd(t), secret: []byte("sandbox secret of the test")}
 	tmpl, err := os.ReadFile("testdata/test-domain.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.image = Image{Name: "linux", DomainXML: string(tmpl)}
-	strace := testutil.RequireTool(t, "strace")
+	g := testutil.StartSandboxGuests(t, b.lvd, b.secret, "linux", [4]byte{127, 0, 0, 1}, n)
+	b.image = Image{Name: "linux", DomainXML: string(tmpl), Agents: g.Addrs}
 	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dom := fmt.Sprintf("mi-sbx-linux-%d", i)
-		g := &guest{dom: dom, key: agent.InstanceKey(b.secret, dom), work: t.TempDir(), strace: strace, addr: ln.Addr().String()}
-		srv := &http.Server{Handler: g}
-		go srv.Serve(ln)
-		t.Cleanup(func() { srv.Close() })
-		b.guests[dom] = g
-		b.image.Agents = append(b.image.Agents, g.addr)
+		b.doms = append(b.doms, fmt.Sprintf("mi-sbx-linux-%d", i))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go b.follow(ctx)
 	return b
-}
-
-// dial opens the test's own connection to the daemon.
-func (b *bench) dial() (*libvirt.Libvirt, error) {
-	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(b.lvd.Socket), dialers.WithLocalTimeout(2*time.Second)))
-	if err := l.ConnectToURI("test:///default"); err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-// follow powers guests by their domains' events, across daemon restarts.
-func (b *bench) follow(ctx context.Context) {
-	for ctx.Err() == nil {
-		l, err := b.dial()
-		if err != nil {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		ch, err := l.LifecycleEvents(ctx)
-		if err != nil {
-			l.Disconnect()
-			continue
-		}
-		for ev := range ch {
-			g := b.guests[ev.Dom.Name]
-			if g == nil {
-				continue
-			}
-			switch libvirt.DomainEventType(ev.Event) {
-			case libvirt.DomainEventStarted, libvirt.DomainEventResumed:
-				g.power(true)
-			case libvirt.DomainEventStopped, libvirt.DomainEventCrashed:
-				g.power(false)
-			}
-		}
-		l.Disconnect()
-	}
 }
 
 func (b *bench) pool(opts Options) *Pool {
@@ -190,7 +93,7 @@ func task(script string) *Task {
 // domState asks the daemon for a domain's state on the test's connection.
 func (b *bench) domState(name string) (libvirt.DomainState, []byte) {
 	b.t.Helper()
-	l, err := b.dial()
+	l, err := b.lvd.Dial()
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -214,7 +117,7 @@ func (b *bench) domState(name string) (libvirt.DomainState, []byte) {
 }
 
 func (b *bench) destroy(name string) {
-	l, err := b.dial()
+	l, err := b.lvd.Dial()
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -248,7 +151,7 @@ func TestPoolRunsEachTaskOnARevertedInstance(t *testing.T) {
 	if s.Counters.Reverts != 3 || s.Counters.Finished != 3 || len(s.Recent) != 3 || !s.Libvirt.Connected {
 		t.Fatalf("status %+v", s)
 	}
-	for dom := range b.guests {
+	for _, dom := range b.doms {
 		st, x := b.domState(dom)
 		if st != libvirt.DomainShutoff {
 			t.Errorf("%s is %d after its runs, want shut off", dom, st)

