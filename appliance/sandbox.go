@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/cli"
 	"mailinspector/internal/durable"
@@ -281,4 +283,48 @@ func (a *Appliance) virtualAnalyzerStage() analysis.VirtualAnalyzer {
 		st.Sandbox = a.va
 	}
 	return st
+}
+
+// sandboxMetrics are `show sandbox` for Prometheus (the dashboard to come).
+func (a *Appliance) sandboxMetrics() prometheus.Collector {
+	if a.va == nil {
+		return multiCollector(nil)
+	}
+	pool := a.va.pool
+	counter := func(name, help string, f func(sandbox.Counters) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailinspector_sandbox_" + name, Help: help},
+			func() float64 { return float64(f(pool.Status().Counters)) })
+	}
+	instances := func(state string) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_sandbox_instances", Help: "Sandbox instances by state.",
+			ConstLabels: prometheus.Labels{"state": state}}, func() float64 {
+			n := 0
+			for _, im := range pool.Status().Images {
+				for _, in := range im.Instances {
+					if in.State == state {
+						n++
+					}
+				}
+			}
+			return float64(n)
+		})
+	}
+	return multiCollector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_sandbox_libvirt_connected", Help: "1 while the libvirt connection is up."},
+			func() float64 {
+				if pool.Status().Libvirt.Connected {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_sandbox_queue", Help: "Samples waiting for an instance."},
+			func() float64 { return float64(pool.Status().Queue) }),
+		instances(sandbox.StateFree), instances(sandbox.StateBusy), instances(sandbox.StateOut), instances(sandbox.StatePreparing),
+		counter("submitted_total", "Samples submitted.", func(c sandbox.Counters) int64 { return c.Submitted }),
+		counter("reused_total", "Submissions that joined a run of the same sample.", func(c sandbox.Counters) int64 { return c.Reused }),
+		counter("analyses_total", "Samples analysed to a report.", func(c sandbox.Counters) int64 { return c.Finished }),
+		counter("failed_total", "Samples the sandbox failed to analyse.", func(c sandbox.Counters) int64 { return c.Failed }),
+		counter("requeued_total", "Tasks run again after their instance failed.", func(c sandbox.Counters) int64 { return c.Requeued }),
+		counter("reverts_total", "Instance reverts to the ready snapshot.", func(c sandbox.Counters) int64 { return c.Reverts }),
+	}
 }

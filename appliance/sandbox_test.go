@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,7 +84,7 @@ rm -f "$0"
 // show sandbox tell what happened.
 func TestSandboxVerdictInTheMailFlow(t *testing.T) {
 	t.Setenv("HOME", t.TempDir()) // the loopback guests' agents run samples as us
-	a, _ := sandboxApp(t, 1, nil)
+	a, _ := sandboxApp(t, 1, map[string]string{"metrics.listen": "127.0.0.1:0"})
 	addr := a.SMTPAddr().String()
 	must(t, send(t, addr, "bob@example.org", []string{"alice@example.com"}, withAttachment("invoice", "application/octet-stream", "invoice.sh", []byte(dropper))))
 	id := onlyMessage(t, a).ID
@@ -150,6 +152,16 @@ func TestSandboxVerdictInTheMailFlow(t *testing.T) {
 	if !st.Configured || st.Status == nil || !st.Status.Libvirt.Connected || st.Accelerator != "test driver" ||
 		st.Status.Counters.Finished != 2 || st.Status.Counters.Reverts != 2 || len(st.Status.Recent) != 2 {
 		t.Fatalf("show sandbox %+v %+v", st, st.Status)
+	}
+	resp, err := http.Get("http://" + a.MetricsAddr().String() + "/metrics")
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"mailinspector_sandbox_analyses_total 2", "mailinspector_sandbox_reverts_total 2",
+		`mailinspector_sandbox_instances{state="free"} 1`, "mailinspector_sandbox_libvirt_connected 1", `mailinspector_service_state{service="libvirt",state="ok"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	text, err := cli.Render(sv, false)
 	must(t, err)

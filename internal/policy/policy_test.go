@@ -137,3 +137,43 @@ func TestMessageExceptionsAreDelivered(t *testing.T) {
 		t.Errorf("no exception: %+v", d)
 	}
 }
+
+// Mail the virtual analyzer could not judge: sandbox.on_timeout and
+// sandbox.on_error quarantine it with the reason, unless set to deliver; a
+// decision that already holds the message back stays as it is.
+func TestUnanalysedMail(t *testing.T) {
+	m := &store.Message{ID: "m1", From: "bob@example.org", To: []string{"alice@example.com"}}
+	rep := func(names ...string) analysis.Report {
+		r := analysis.Report{Risk: analysis.RiskUnrated}
+		for _, n := range names {
+			r.Findings = append(r.Findings, store.Finding{Engine: "virtual-analyzer", Name: n, Risk: analysis.RiskUnrated})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		e      Engine
+		rep    analysis.Report
+		state  string
+		reason string
+	}{
+		{Engine{}, rep(analysis.VATimeout), store.StateQuarantined, analysis.VATimeout},
+		{Engine{}, rep(analysis.VAError), store.StateQuarantined, analysis.VAError},
+		{Engine{OnVATimeout: "deliver"}, rep(analysis.VATimeout), store.StateQueued, ""},
+		{Engine{OnVATimeout: "deliver"}, rep(analysis.VATimeout, analysis.VAError), store.StateQuarantined, analysis.VAError},
+		{Engine{OnVAError: "deliver", OnVATimeout: "deliver"}, rep(analysis.VAError), store.StateQueued, ""},
+		{Engine{}, rep(), store.StateQueued, ""},
+		{Engine{BCC: true}, rep(analysis.VAError), store.StateMonitored, analysis.VAError},
+	} {
+		d := tc.e.Decide(m, tc.rep)
+		if d.State != tc.state || d.Reason != tc.reason {
+			t.Errorf("%+v with %d findings: %s/%q, want %s/%q (action %q)", tc.e, len(tc.rep.Findings), d.State, d.Reason, tc.state, tc.reason, d.Action)
+		}
+	}
+	// High risk from another engine is quarantined for the threat.
+	r := rep(analysis.VAError)
+	r.Risk = analysis.RiskHigh
+	r.Findings = append(r.Findings, store.Finding{Engine: "clamd", Threat: "malware", Risk: analysis.RiskHigh, Name: "Eicar"})
+	if d := (Engine{}).Decide(m, r); d.State != store.StateQuarantined || d.Reason != "threat" {
+		t.Errorf("high risk: %+v", d)
+	}
+}
