@@ -89,6 +89,7 @@ type Result struct {
 	Attempts int
 	Waited   time.Duration // in the queue
 	Took     time.Duration // from submission to report
+	Phases   Phases
 }
 
 // Instance states.
@@ -162,6 +163,7 @@ type Analysis struct {
 	Attempts int       `json:"attempts"`
 	Outcome  string    `json:"outcome"` // ran, not-run, error
 	Error    string    `json:"error,omitempty"`
+	Phases   Phases    `json:"phases"`
 }
 
 // Counters are the pool's running totals (Prometheus-style).
@@ -311,9 +313,9 @@ func (p *Pool) worker(in *instance) {
 		if j == nil {
 			continue // stopping, or the instance needs preparing again
 		}
-		rep, err := p.run(in, j)
+		rep, ph, err := p.run(in, j)
 		if err == nil {
-			p.finish(j, &Result{Report: rep, Instance: in.domain, Attempts: j.attempts}, nil)
+			p.finish(j, &Result{Report: rep, Instance: in.domain, Attempts: j.attempts, Phases: ph}, nil)
 			p.setState(in, StateFree, "")
 			continue
 		}
@@ -442,15 +444,26 @@ func (p *Pool) destroy(in *instance, d libvirt.Domain) error {
 	return err
 }
 
+// Phases is where an analysis's time went: the orchestration (revert,
+// agent ready, teardown) against the run itself.
+type Phases struct {
+	RevertMS   int64 `json:"revert_ms"`
+	ReadyMS    int64 `json:"ready_ms"`
+	RunMS      int64 `json:"run_ms"`
+	TeardownMS int64 `json:"teardown_ms"`
+}
+
 // run reverts the instance to its ready snapshot, has the agent detonate
 // the task and tears the instance down again.
-func (p *Pool) run(in *instance, j *job) (*agent.Report, error) {
+func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
+	var ph Phases
 	ctx, cancel := context.WithCancelCause(p.ctx)
 	defer cancel(nil)
 	d, err := p.lookup(ctx, in.domain)
 	if err != nil {
-		return nil, err
+		return nil, ph, err
 	}
+	t0 := time.Now()
 	err = p.conn.Call(ctx, "revert "+in.domain, func(l *libvirt.Libvirt) error {
 		s, err := l.DomainSnapshotLookupByName(d, ReadySnapshot, 0)
 		if err != nil {
@@ -459,41 +472,49 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, error) {
 		return l.DomainRevertToSnapshot(s, uint32(libvirt.DomainSnapshotRevertRunning))
 	})
 	if err != nil {
-		return nil, err
+		return nil, ph, err
 	}
+	ph.RevertMS = time.Since(t0).Milliseconds()
 	p.mu.Lock()
 	p.stats.Reverts++
 	in.runs++
 	in.watching, in.cancel = true, cancel
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		in.watching = false
-		p.mu.Unlock()
-		p.destroy(in, d)
-	}()
 	timeout := j.task.Timeout
 	if timeout <= 0 {
 		timeout = p.opts.RunTimeout
 	}
+	var rep *agent.Report
+	t0 = time.Now()
 	rctx, rcancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
 	err = in.agent.WaitReady(rctx)
 	rcancel()
+	ph.ReadyMS = time.Since(t0).Milliseconds()
 	if err == nil {
 		// The agent enforces the time limit; the margin covers the report.
+		t0 = time.Now()
 		rctx, rcancel = context.WithTimeout(ctx, timeout+p.opts.ReadyTimeout)
-		var rep *agent.Report
 		rep, err = in.agent.Run(rctx, &agent.RunRequest{Token: agent.NewToken(), Name: j.task.Name, SHA256: j.task.SHA256,
 			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds()}, nil)
 		rcancel()
-		if err == nil {
-			return rep, nil
-		}
+		ph.RunMS = time.Since(t0).Milliseconds()
 	}
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
-		return nil, c
+	p.mu.Lock()
+	in.watching = false
+	p.mu.Unlock()
+	if c := context.Cause(ctx); err != nil && c != nil && !errors.Is(c, context.Canceled) {
+		err = c
 	}
-	return nil, err
+	t0 = time.Now()
+	if derr := p.destroy(in, d); derr != nil && err == nil {
+		// The report is in; an instance that will not power off is
+		// taken out all the same.
+		p.mu.Lock()
+		in.prepared = false
+		p.mu.Unlock()
+	}
+	ph.TeardownMS = time.Since(t0).Milliseconds()
+	return rep, ph, err
 }
 
 // Ping asks libvirtd for its version: the cheapest call that proves the
@@ -570,7 +591,7 @@ func (p *Pool) finish(j *job, res *Result, err error) {
 	} else {
 		p.stats.Finished++
 		res.Waited, res.Took = time.Duration(a.WaitedMS)*time.Millisecond, time.Since(j.enqueued)
-		a.Instance, a.Outcome = res.Instance, "ran"
+		a.Instance, a.Outcome, a.Phases = res.Instance, "ran", res.Phases
 		if !res.Report.Ran {
 			a.Outcome, a.Error = "not-run", res.Report.Error
 		}

@@ -18,7 +18,7 @@ import (
 )
 
 type bench struct {
-	t      *testing.T
+	t      testing.TB
 	lvd    *testutil.Libvirtd
 	secret []byte
 	image  Image
@@ -27,7 +27,7 @@ type bench struct {
 
 // newBench starts a private libvirtd and n loopback guests for the image
 // "linux" (testutil.SandboxGuests).
-func newBench(t *testing.T, n int) *bench {
+func newBench(t testing.TB, n int) *bench {
 	t.Helper()
 	b := &bench{t: t, lvd: testutil.StartLibvirtd(t), secret: []byte("sandbox secret of the test")}
 	tmpl, err := os.ReadFile("testdata/test-domain.xml")
@@ -309,4 +309,34 @@ func TestPoolRequeuesOnceThenFails(t *testing.T) {
 	if s.Recent[0].Attempts != 2 || s.Recent[0].Outcome != "error" {
 		t.Fatalf("recent %+v", s.Recent)
 	}
+}
+
+// BenchmarkPoolAnalysis is one analysis from submission to report on
+// libvirt's test driver with a loopback guest: the orchestration's own
+// cost (libvirt calls, agent protocol, strace start-up), without a VM's.
+// The phases are reported per analysis.
+func BenchmarkPoolAnalysis(b *testing.B) {
+	bb := newBench(b, 1)
+	p := bb.pool(Options{})
+	deadline := time.Now().Add(30 * time.Second)
+	for p.Status().Images[0].Free != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var ph Phases
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := p.Submit(context.Background(), task(fmt.Sprintf("#!/bin/sh\necho %d\n", i)))
+		if err != nil || !res.Report.Ran {
+			b.Fatalf("%v %+v", err, res)
+		}
+		ph.RevertMS += res.Phases.RevertMS
+		ph.ReadyMS += res.Phases.ReadyMS
+		ph.RunMS += res.Phases.RunMS
+		ph.TeardownMS += res.Phases.TeardownMS
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(ph.RevertMS)/n, "revert-ms/op")
+	b.ReportMetric(float64(ph.ReadyMS)/n, "ready-ms/op")
+	b.ReportMetric(float64(ph.RunMS)/n, "run-ms/op")
+	b.ReportMetric(float64(ph.TeardownMS)/n, "teardown-ms/op")
 }
