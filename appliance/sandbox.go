@@ -80,7 +80,7 @@ func (a *Appliance) startSandbox() error {
 	}
 	conn := sandbox.NewConn(u, s.CallTimeout)
 	pool, err := sandbox.NewPool(conn, []sandbox.Image{img}, sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout,
-		RunTimeout: s.RunTime, Requeues: 1, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))})
+		RunTimeout: s.RunTime, Requeues: 1, Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))})
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}

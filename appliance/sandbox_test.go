@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,11 +31,22 @@ func sandboxApp(t *testing.T, n int, overrides map[string]string) (*Appliance, *
 	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain.xml")
 	must(t, err)
 	vals := map[string]string{"sandbox.libvirt": lvd.URI(), "sandbox.domain_template": tmpl, "sandbox.agent_base": g.Addrs[0],
-		"sandbox.instances": strconv.Itoa(n), "sandbox.call_timeout": "5s", "sandbox.run_time": "20s"}
+		"sandbox.instances": strconv.Itoa(n), "sandbox.call_timeout": "5s", "sandbox.run_time": "20s",
+		// A closed port here: checked before every run, and quick.
+		"sandbox.isolation_check": closedPort(t)}
 	for k, v := range overrides {
 		vals[k] = v
 	}
 	return startApp(t, dir, vals), lvd
+}
+
+// closedPort is an address nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 // sendNew sends a message and returns the ID the appliance gave it.

@@ -52,6 +52,9 @@ type Options struct {
 	Requeues int
 	// HTTP is the client for the agents (nil: one without a proxy).
 	HTTP *http.Client
+	// Isolation are outside addresses the agent must fail to reach
+	// before each run (agent.RunRequest.Isolation).
+	Isolation []string
 }
 
 func (o *Options) defaults() {
@@ -495,7 +498,7 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 		t0 = time.Now()
 		rctx, rcancel = context.WithTimeout(ctx, timeout+p.opts.ReadyTimeout)
 		rep, err = in.agent.Run(rctx, &agent.RunRequest{Token: agent.NewToken(), Name: j.task.Name, SHA256: j.task.SHA256,
-			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds()}, nil)
+			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds(), Isolation: p.opts.Isolation}, nil)
 		rcancel()
 		ph.RunMS = time.Since(t0).Milliseconds()
 	}

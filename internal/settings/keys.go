@@ -156,6 +156,7 @@ type Settings struct {
 		CallTimeout       time.Duration
 		OnTimeout         string // "quarantine" or "deliver"
 		OnError           string
+		IsolationCheck    []string
 	}
 }
 

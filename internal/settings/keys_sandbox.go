@@ -46,5 +46,15 @@ func init() {
 			enum(func(s *Settings) *string { return &s.Sandbox.OnTimeout }, "quarantine", "deliver")},
 		Key{"sandbox.on_error", "quarantine", "What happens to a message whose samples the sandbox could not analyse (libvirt down, no image, the sample did not run): quarantine (reason va-error) or deliver.",
 			enum(func(s *Settings) *string { return &s.Sandbox.OnError }, "quarantine", "deliver")},
+		Key{"sandbox.isolation_check", "1.1.1.1:443,8.8.8.8:53,9.9.9.9:443", "Outside addresses (host:port) the guest tries to reach before each run; if one answers, the sandbox network is not isolated and nothing is run (va-error). Empty: no check.",
+			func(s *Settings, v string) error {
+				s.Sandbox.IsolationCheck = splitList(v)
+				for _, a := range s.Sandbox.IsolationCheck {
+					if err := hostPort(a); err != nil {
+						return fmt.Errorf("%s: %w", a, err)
+					}
+				}
+				return nil
+			}},
 	)
 }

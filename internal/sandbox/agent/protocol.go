@@ -40,6 +40,10 @@ type RunRequest struct {
 	// URL, instead of a sample: fetched the way a user's click would.
 	URL       string `json:"url,omitempty"`
 	TimeoutMS int64  `json:"timeout_ms"`
+	// Isolation are outside addresses (host:port) the agent tries to reach
+	// before it runs anything: if one answers, the sandbox network is not
+	// isolated and the run is refused.
+	Isolation []string `json:"isolation,omitempty"`
 }
 
 // Event is one thing the sample did, or the agent's progress.

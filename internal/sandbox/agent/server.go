@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -158,6 +159,9 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 		send(Event{MS: rep.MS, Type: EvError, Detail: rep.Error})
 		return rep
 	}
+	if addr := reachable(ctx, req.Isolation); addr != "" {
+		return fail(fmt.Errorf("isolation broken: %s answered from inside the sandbox; nothing was run", addr))
+	}
 	dir, err := os.MkdirTemp(s.WorkDir, "run-")
 	if err != nil {
 		return fail(err)
@@ -255,6 +259,35 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	send(Event{MS: rep.MS, Type: EvExit, PID: cmd.Process.Pid, Detail: fmt.Sprintf("exit %d", rep.ExitCode)})
 	rep.Dropped = dropped(rep.Events, dir)
 	return rep
+}
+
+// reachable tries the outside addresses at once, a second each, and
+// returns one that accepted a connection ("" when none did).
+func reachable(ctx context.Context, addrs []string) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	got := make(chan string, len(addrs))
+	for _, a := range addrs {
+		go func(a string) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", a)
+			if err != nil {
+				got <- ""
+				return
+			}
+			c.Close()
+			got <- a
+		}(a)
+	}
+	for range addrs {
+		if a := <-got; a != "" {
+			return a
+		}
+	}
+	return ""
 }
 
 // dropped hashes the files the sample wrote that are still there.

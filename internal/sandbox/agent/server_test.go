@@ -157,3 +157,36 @@ func TestSampleNameIsNeverAPath(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// Before it runs anything the agent checks that the outside cannot be
+// reached: an address that answers refuses the run; ones that do not
+// (closed, black-holed) let it go on.
+func TestAgentRefusesToRunWhenTheNetworkIsNotIsolated(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	sample := []byte("#!/bin/sh\necho ran\n")
+	c := startAgent(t, []byte("k"), true)
+	rep, err := c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: "a.sh", Sample: sample,
+		Isolation: []string{closedAddr, ln.Addr().String()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ran || !strings.Contains(rep.Error, "isolation broken: "+ln.Addr().String()) {
+		t.Fatalf("report %+v", rep)
+	}
+	c = startAgent(t, []byte("k"), true)
+	rep, err = c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: "a.sh", Sample: sample,
+		Isolation: []string{closedAddr, "192.0.2.1:443"}}, nil)
+	if err != nil || !rep.Ran || !strings.Contains(rep.Output, "ran") {
+		t.Fatalf("isolated: %v %+v", err, rep)
+	}
+}
