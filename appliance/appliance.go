@@ -30,6 +30,7 @@ import (
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
 	"mailinspector/internal/policy"
+	"mailinspector/internal/sandbox/fakenet"
 	"mailinspector/internal/services"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/smtpd"
@@ -60,6 +61,7 @@ type Appliance struct {
 
 	clamd       *clamd.Client
 	va          *virtualAnalyzer
+	fakenet     atomic.Pointer[fakenet.Net]
 	hub         *services.Hub
 	dnsbl       *services.DNSBL
 	services    *services.Registry

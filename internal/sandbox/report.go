@@ -76,7 +76,7 @@ func HTML(a *AnalysisReport) ([]byte, error) {
 			switch e.Type {
 			case agent.EvWrite, agent.EvDelete, agent.EvRename:
 				files = append(files, e)
-			case agent.EvConnect:
+			case agent.EvConnect, agent.EvDNS, agent.EvHTTP, agent.EvSMTP:
 				net = append(net, e)
 			}
 		}
@@ -128,8 +128,8 @@ ul.tree{list-style:none;padding-left:1.2em}
 {{with .A.Report}}{{if .Dropped}}<h3>Dropped files</h3><table><tr><th>Path</th><th>SHA-256</th><th>Bytes</th></tr>
 {{range .Dropped}}<tr><td><code>{{.Path}}</code></td><td><code>{{.SHA256}}</code></td><td>{{.Size}}</td></tr>{{end}}</table>{{end}}{{end}}
 <h2>Network</h2>
-{{if .Net}}<table><tr><th>ms</th><th>PID</th><th>Connect to</th><th>Result</th></tr>
-{{range .Net}}<tr><td>{{.MS}}</td><td>{{.PID}}</td><td><code>{{.Addr}}</code></td><td>{{.Detail}}</td></tr>
+{{if .Net}}<table><tr><th>ms</th><th>What</th><th>PID</th><th>To</th><th>Detail</th></tr>
+{{range .Net}}<tr><td>{{.MS}}</td><td>{{.Type}}</td><td>{{if .PID}}{{.PID}}{{end}}</td><td><code>{{.Addr}}</code></td><td>{{.Detail}}</td></tr>
 {{end}}</table>{{else}}<p>No connection attempted.</p>{{end}}
 {{with .A.Report}}{{if .Output}}<h2>Output</h2><pre>{{.Output}}</pre>{{end}}{{end}}
 </body></html>

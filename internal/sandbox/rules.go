@@ -128,6 +128,20 @@ var Rules = []Rule{
 			}
 			return ""
 		}},
+	{ID: "mail-out", Name: "Sends mail (spam, exfiltration)", Severity: RiskMedium, Weight: 40, Attack: []string{"T1071.003", "T1048.003"},
+		match: func(_ *agent.Report, ev agent.Event) string {
+			if ev.Type == agent.EvSMTP {
+				return ev.Addr + ": " + ev.Detail
+			}
+			return ""
+		}},
+	{ID: "web-request", Name: "Talks to a web server", Severity: RiskMedium, Weight: 20, Attack: []string{"T1071.001"},
+		match: func(r *agent.Report, ev agent.Event) string {
+			if ev.Type == agent.EvHTTP && r.How != "curl" {
+				return ev.Addr + " " + ev.Detail
+			}
+			return ""
+		}},
 	{ID: "downloader", Name: "Runs a downloader (curl, wget)", Severity: RiskMedium, Weight: 30, Attack: []string{"T1105"},
 		match: func(r *agent.Report, ev agent.Event) string {
 			if ev.Type == agent.EvExec && r.How != "curl" {

@@ -46,6 +46,21 @@ func init() {
 			enum(func(s *Settings) *string { return &s.Sandbox.OnTimeout }, "quarantine", "deliver")},
 		Key{"sandbox.on_error", "quarantine", "What happens to a message whose samples the sandbox could not analyse (libvirt down, no image, the sample did not run): quarantine (reason va-error) or deliver.",
 			enum(func(s *Settings) *string { return &s.Sandbox.OnError }, "quarantine", "deliver")},
+		Key{"sandbox.fakenet", "", "The host's address on the sandbox network, where the fake internet answers the guests (DNS for every name, HTTP, HTTPS, SMTP) and records what they sent. Empty: none here (a remote sandbox host runs its own).",
+			func(s *Settings, v string) error {
+				if v == "" {
+					s.Sandbox.FakeNet = netip.Addr{}
+					return nil
+				}
+				a, err := netip.ParseAddr(v)
+				if err != nil || !a.Is4() {
+					return fmt.Errorf("want an IPv4 address")
+				}
+				s.Sandbox.FakeNet = a
+				return nil
+			}},
+		Key{"sandbox.fakenet_smtp_port", "25", "Port of the fake internet's SMTP listener. The appliance's own smtp.listen on every address holds port 25 on the sandbox network too: then use another port here and let the guest image redirect port 25 to it.",
+			intIn(func(s *Settings) *int { return &s.Sandbox.FakeNetSMTPPort }, 1, 65535)},
 		Key{"sandbox.isolation_check", "1.1.1.1:443,8.8.8.8:53,9.9.9.9:443", "Outside addresses (host:port) the guest tries to reach before each run; if one answers, the sandbox network is not isolated and nothing is run (va-error). Empty: no check.",
 			func(s *Settings, v string) error {
 				s.Sandbox.IsolationCheck = splitList(v)

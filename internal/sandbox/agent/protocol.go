@@ -50,7 +50,7 @@ type RunRequest struct {
 type Event struct {
 	// MS is the time since the run started.
 	MS   int64  `json:"ms"`
-	Type string `json:"type"` // start, exec, write, delete, rename, connect, exit, error, report
+	Type string `json:"type"` // start, exec, write, delete, rename, connect, exit, error, report; dns, http, smtp
 	PID  int    `json:"pid,omitempty"`
 	PPID int    `json:"ppid,omitempty"`
 	Path string `json:"path,omitempty"`
@@ -74,6 +74,11 @@ const (
 	EvExit    = "exit"
 	EvError   = "error"
 	EvReport  = "report"
+	// What the fake internet saw from the guest (the host adds them):
+	// Addr is the DNS name, HTTP host or mail domain.
+	EvDNS  = "dns"
+	EvHTTP = "http"
+	EvSMTP = "smtp"
 )
 
 // Report is what a run found.
