@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova
+.PHONY: help build run test test-setup test-go fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova agent sandbox-guest sandbox-test
 IMAGE_DIR ?= build/image
 
 help: ## list the targets
@@ -72,6 +72,17 @@ image-test: image ## build the image, boot it under qemu TCG and drive it as an 
 
 image-boot-test: ## boot the built image and wait for the first-boot wizard on ttyS0 (quick check)
 	scripts/image-boot-test.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
+
+agent: ## the static guest agent for sandbox images: bin/mailinspector-agent (mailinspector agent)
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mailinspector-agent ./cmd/mailinspector
+
+sandbox-guest: image-setup agent ## the Linux sandbox guest image: build/sandbox/guest.qcow2 (~5 min)
+	scripts/sandbox-guest-rootfs.sh build/sandbox/guest-rootfs.tar
+	DATA_MB=0 scripts/image-disk.sh build/sandbox/guest-rootfs.tar build/sandbox/guest.qcow2
+
+sandbox-test: sandbox-guest ## build the guest, detonate samples in it under qemu TCG through the mail flow (root)
+	MAILINSPECTOR_SANDBOX_GUEST=$(CURDIR)/build/sandbox/guest.qcow2 MAILINSPECTOR_REQUIRE_TOOLS=1 \
+	$(GO) test -tags sandbox -count=1 -v -timeout 40m -run TestSandboxTCG ./appliance
 
 clean: ## remove build output and run-data/
 	rm -rf bin run-data build

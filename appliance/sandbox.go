@@ -80,7 +80,8 @@ func (a *Appliance) startSandbox() error {
 		img.Agents = append(img.Agents, netip.AddrPortFrom(addr, s.AgentBase.Port()).String())
 	}
 	conn := sandbox.NewConn(u, s.CallTimeout)
-	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1,
+	// A guest booting under TCG takes a minute or more before its agent answers.
+	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1, ReadyTimeout: 5 * time.Minute,
 		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))}
 	if s.FakeNet.IsValid() {
 		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort})

@@ -4,6 +4,7 @@
 # (written with mtools), the root as ext4 made with mkfs.ext4 -d, a separate
 # ext4 data partition for /var/lib/mailinspector, an MBR from syslinux.
 #   scripts/image-disk.sh ROOTFS.tar OUT.qcow2
+# DATA_MB=0 leaves out the data partition (the sandbox guest has none).
 # Needs root (to unpack the tar with its owners), mkfs.ext4, mkfs.fat,
 # mtools, syslinux, sfdisk, qemu-img.
 set -euo pipefail
@@ -22,8 +23,10 @@ used_mb=$(du -sm "$work/root" | cut -f1)
 ROOT_MB=$(( used_mb + used_mb / 3 + 512 ))
 truncate -s "${ROOT_MB}M" "$work/root.img"
 mkfs.ext4 -q -L MIROOT -d "$work/root" "$work/root.img"
-truncate -s "${DATA_MB}M" "$work/data.img"
-mkfs.ext4 -q -L MIDATA "$work/data.img"
+if (( DATA_MB > 0 )); then
+	truncate -s "${DATA_MB}M" "$work/data.img"
+	mkfs.ext4 -q -L MIDATA "$work/data.img"
+fi
 
 # Boot: kernel, initramfs, syslinux; both consoles, the serial one last so
 # that it is /dev/console (the boot test reads it).
@@ -46,15 +49,18 @@ syslinux --install "$work/boot.img"
 # The disk: 1 MiB for the MBR, then boot, root, data.
 total=$(( 1 + BOOT_MB + ROOT_MB + DATA_MB ))
 truncate -s "${total}M" "$work/disk.raw"
-sfdisk -q "$work/disk.raw" <<PART
-label: dos
-start=1MiB, size=${BOOT_MB}MiB, type=c, bootable
-size=${ROOT_MB}MiB, type=83
-size=${DATA_MB}MiB, type=83
-PART
+{
+	echo "label: dos"
+	echo "start=1MiB, size=${BOOT_MB}MiB, type=c, bootable"
+	echo "size=${ROOT_MB}MiB, type=83"
+	(( DATA_MB > 0 )) && echo "size=${DATA_MB}MiB, type=83"
+	true
+} | sfdisk -q "$work/disk.raw"
 dd if="$work/boot.img" of="$work/disk.raw" bs=1M seek=1 conv=notrunc status=none
 dd if="$work/root.img" of="$work/disk.raw" bs=1M seek=$(( 1 + BOOT_MB )) conv=notrunc,sparse status=none
-dd if="$work/data.img" of="$work/disk.raw" bs=1M seek=$(( 1 + BOOT_MB + ROOT_MB )) conv=notrunc,sparse status=none
+if (( DATA_MB > 0 )); then
+	dd if="$work/data.img" of="$work/disk.raw" bs=1M seek=$(( 1 + BOOT_MB + ROOT_MB )) conv=notrunc,sparse status=none
+fi
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$work/disk.raw" bs=440 count=1 conv=notrunc status=none
 mkdir -p "$(dirname "$OUT")"
 qemu-img convert -O qcow2 -c "$work/disk.raw" "$OUT"

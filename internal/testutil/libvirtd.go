@@ -27,6 +27,7 @@ type Libvirtd struct {
 	bin    string
 	cmd    *exec.Cmd
 	t      testing.TB
+	system bool // system mode as root (qemu driver), not session mode as nobody
 }
 
 // URI is the sandbox.libvirt setting for this daemon's test driver.
@@ -89,6 +90,11 @@ func chownTree(dir, name string) error {
 func (l *Libvirtd) Start() {
 	l.t.Helper()
 	os.Remove(l.Socket)
+	if l.system {
+		cmd := exec.Command(l.bin, "-f", filepath.Join(l.dir, "libvirtd.conf"), "-p", filepath.Join(l.dir, "pid"))
+		l.run(cmd)
+		return
+	}
 	cmd := exec.Command(l.bin, "-f", filepath.Join(l.dir, "libvirtd.conf"), "-p", filepath.Join(l.dir, "run", "pid"))
 	home := filepath.Join(l.dir, "home")
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home,
@@ -103,6 +109,12 @@ func (l *Libvirtd) Start() {
 		gid, _ := strconv.Atoi(u.Gid)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
+	l.run(cmd)
+}
+
+// run starts the daemon and waits until its socket answers.
+func (l *Libvirtd) run(cmd *exec.Cmd) {
+	l.t.Helper()
 	logf, err := os.OpenFile(filepath.Join(l.dir, "libvirtd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		l.t.Fatal(err)
@@ -143,3 +155,66 @@ func (l *Libvirtd) Freeze() { l.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Thaw lets a frozen daemon go on.
 func (l *Libvirtd) Thaw() { l.cmd.Process.Signal(syscall.SIGCONT) }
+
+// StartSystemLibvirtd starts a system-mode libvirtd as root on a private
+// socket, with its qemu driver (and virtlogd, which QEMU domains need),
+// for the end-to-end sandbox suite. Only one can run on a machine: the
+// network driver takes /run/libvirt's lock.
+func StartSystemLibvirtd(t testing.TB) *Libvirtd {
+	t.Helper()
+	bin := RequireTool(t, "libvirtd")
+	logd := RequireTool(t, "virtlogd")
+	if os.Geteuid() != 0 {
+		t.Skip("a system libvirtd needs root")
+	}
+	// QEMU domains log here; a domain on a network without dnsmasq still
+	// writes its MAC list under dnsmasq/ (start fails without the directory).
+	os.MkdirAll("/var/log/libvirt/qemu", 0o755)
+	os.MkdirAll("/var/lib/libvirt/dnsmasq", 0o755)
+	if c, err := net.Dial("unix", "/run/libvirt/virtlogd-sock"); err == nil {
+		c.Close()
+	} else {
+		cmd := exec.Command(logd)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("virtlogd: %v", err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	dir, err := os.MkdirTemp("", "mi-libvirtd-sys-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	conf := fmt.Sprintf("unix_sock_dir = %q\nunix_sock_rw_perms = \"0700\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nlisten_tls = 0\nlisten_tcp = 0\nlog_outputs = \"3:stderr\"\n", dir)
+	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := &Libvirtd{Socket: filepath.Join(dir, "libvirt-sock"), dir: dir, bin: bin, t: t, system: true}
+	l.Start()
+	t.Cleanup(l.Stop)
+	return l
+}
+
+// SystemURI is the sandbox.libvirt setting for a system libvirtd's qemu
+// driver.
+func (l *Libvirtd) SystemURI() string { return "qemu+unix:///system?socket=" + l.Socket }
+
+// CreateNetwork starts a transient libvirt network (gone with the daemon).
+func (l *Libvirtd) CreateNetwork(t testing.TB, xml string) {
+	t.Helper()
+	c, err := l.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect()
+	n, err := c.NetworkCreateXML(xml)
+	if err != nil {
+		t.Fatalf("network: %v", err)
+	}
+	t.Cleanup(func() {
+		if c, err := l.Dial(); err == nil {
+			c.NetworkDestroy(n)
+			c.Disconnect()
+		}
+	})
+}

