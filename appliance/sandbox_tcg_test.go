@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitalocean/go-libvirt"
+
 	"mailinspector/internal/cli"
 	"mailinspector/internal/testutil"
 )
@@ -53,6 +55,19 @@ func TestSandboxTCG(t *testing.T) {
 	domain = strings.ReplaceAll(domain, "/var/log/libvirt/qemu/", dir+"/")
 	must(t, os.WriteFile(filepath.Join(dir, "domain.xml"), []byte(domain), 0o644))
 
+	// The system libvirtd keeps persistent domains (/etc/libvirt/qemu)
+	// and snapshot metadata: leave none behind.
+	t.Cleanup(func() {
+		l, err := lvd.Dial()
+		if err != nil {
+			return
+		}
+		defer l.Disconnect()
+		if d, err := l.DomainLookupByName("mi-sbx-linux-0"); err == nil {
+			l.DomainDestroy(d)
+			l.DomainUndefineFlags(d, libvirt.DomainUndefineSnapshotsMetadata)
+		}
+	})
 	start := time.Now()
 	a := startApp(t, filepath.Join(dir, "data"), map[string]string{"sandbox.libvirt": lvd.SystemURI(),
 		"sandbox.domain_template": filepath.Join(dir, "domain.xml"), "sandbox.instances": "1",

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"text/template"
 	"time"
@@ -386,25 +388,67 @@ func (p *Pool) lookup(ctx context.Context, name string) (libvirt.Domain, error) 
 	})
 }
 
+// templateMark is how an instance's domain carries the hash of the XML it
+// was defined from: a domain from another template (the administrator
+// changed it, or a libvirt host kept an old one) is defined again.
+const templateMark = "urn:mailinspector:sandbox"
+
+// render is the instance's domain XML, marked with its own hash.
+func (p *Pool) render(in *instance) (string, string, error) {
+	var xml bytes.Buffer
+	if err := in.img.tmpl.Execute(&xml, map[string]any{"Name": in.domain, "Index": in.index,
+		"MAC": fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
+		"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr}); err != nil {
+		return "", "", fmt.Errorf("domain template: %w", err)
+	}
+	sum := sha256.Sum256(xml.Bytes())
+	mark := hex.EncodeToString(sum[:16])
+	x := xml.String()
+	i := strings.LastIndex(x, "</domain>")
+	if i < 0 {
+		return "", "", errors.New("domain template: no </domain>")
+	}
+	x = x[:i] + "  <metadata><mi:template xmlns:mi=\"" + templateMark + "\">" + mark + "</mi:template></metadata>\n" + x[i:]
+	return x, mark, nil
+}
+
 // prepare makes sure the instance's domain and its ready snapshot exist:
 // missing ones (a new pool, a libvirtd that lost its state) are made by
 // booting the domain, waiting for the agent and snapshotting it running.
+// A domain defined from another template is undefined first, with its
+// snapshots' metadata.
 func (p *Pool) prepare(in *instance) error {
 	ctx := p.ctx
-	d, err := p.lookup(ctx, in.domain)
-	if libvirt.IsNotFound(err) {
-		var xml bytes.Buffer
-		if err := in.img.tmpl.Execute(&xml, map[string]any{"Name": in.domain, "Index": in.index,
-			"MAC":      fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
-			"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr}); err != nil {
-			return fmt.Errorf("domain template: %w", err)
-		}
-		d, err = call(ctx, p.conn, "define "+in.domain, func(l *libvirt.Libvirt) (libvirt.Domain, error) {
-			return l.DomainDefineXML(xml.String())
-		})
-	}
+	xml, mark, err := p.render(in)
 	if err != nil {
 		return err
+	}
+	d, err := p.lookup(ctx, in.domain)
+	define := libvirt.IsNotFound(err)
+	if err == nil {
+		cur, err := call(ctx, p.conn, "read "+in.domain, func(l *libvirt.Libvirt) (string, error) { return l.DomainGetXMLDesc(d, 0) })
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(cur, mark) {
+			p.destroy(in, d)
+			if err := p.conn.Call(ctx, "undefine "+in.domain, func(l *libvirt.Libvirt) error {
+				return l.DomainUndefineFlags(d, libvirt.DomainUndefineSnapshotsMetadata)
+			}); err != nil {
+				return err
+			}
+			define = true
+		}
+	} else if !define {
+		return err
+	}
+	if define {
+		d, err = call(ctx, p.conn, "define "+in.domain, func(l *libvirt.Libvirt) (libvirt.Domain, error) {
+			return l.DomainDefineXML(xml)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	err = p.conn.Call(ctx, "look up snapshot of "+in.domain, func(l *libvirt.Libvirt) error {
 		_, err := l.DomainSnapshotLookupByName(d, ReadySnapshot, 0)

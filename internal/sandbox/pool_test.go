@@ -384,3 +384,38 @@ sleep 0.5
 		t.Fatalf("verdict %s; events %v", v.Summary(), res.Report.Events)
 	}
 }
+
+// A domain of the same name left from another template (a libvirt host
+// keeps persistent domains and their snapshots) is undefined with its
+// snapshots and defined from the current template before any run.
+func TestPoolRedefinesADomainFromAnotherTemplate(t *testing.T) {
+	b := newBench(t, 1)
+	l, err := b.lvd.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := "<domain type='test'><name>mi-sbx-linux-0</name><memory unit='MiB'>128</memory><os><type>hvm</type></os></domain>"
+	d, err := l.DomainDefineXML(old)
+	if err == nil {
+		err = l.DomainCreate(d)
+	}
+	if err == nil {
+		_, err = l.DomainSnapshotCreateXML(d, "<domainsnapshot><name>"+ReadySnapshot+"</name></domainsnapshot>", 0)
+	}
+	if err == nil {
+		err = l.DomainDestroy(d)
+	}
+	l.Disconnect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.pool(Options{})
+	res, err := p.Submit(context.Background(), task("#!/bin/sh\necho fresh\n"))
+	if err != nil || !strings.Contains(res.Report.Output, "fresh") {
+		t.Fatalf("%v %+v", err, res)
+	}
+	_, x := b.domState("mi-sbx-linux-0")
+	if !strings.Contains(string(x), templateMark) || !strings.Contains(string(x), "mailinspector-agent-key=") {
+		t.Fatalf("the old domain stayed:\n%s", x)
+	}
+}
