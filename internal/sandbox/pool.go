@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -397,7 +397,7 @@ const templateMark = "urn:mailinspector:sandbox"
 func (p *Pool) render(in *instance) (string, string, error) {
 	var xml bytes.Buffer
 	if err := in.img.tmpl.Execute(&xml, map[string]any{"Name": in.domain, "Index": in.index,
-		"MAC": fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
+		"MAC":      fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
 		"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr}); err != nil {
 		return "", "", fmt.Errorf("domain template: %w", err)
 	}
