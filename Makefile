@@ -33,8 +33,10 @@ test: test-setup vet ## install what the tests need, then run every test
 test-go: ## run the Go tests only (tests needing a missing tool are skipped)
 	$(GO) test ./...
 
-vet: ## go vet
+vet: ## go vet, also the slow suites behind build tags
 	$(GO) vet ./...
+	$(GO) vet -tags image ./internal/imagetest
+	$(GO) vet -tags sandbox ./appliance
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	scripts/fuzz.sh $${FUZZTIME:-30s}
