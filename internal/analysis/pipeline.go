@@ -16,32 +16,21 @@ import (
 
 	"mailinspector/internal/archive"
 	"mailinspector/internal/message"
+	"mailinspector/internal/risk"
 	"mailinspector/internal/store"
 )
 
 // Risk levels (DESIGN.md). Unrated means nothing could rate an object.
 const (
-	RiskNone    = "none"
-	RiskUnrated = "unrated"
-	RiskLow     = "low"
-	RiskMedium  = "medium"
-	RiskHigh    = "high"
+	RiskNone    = risk.None
+	RiskUnrated = risk.Unrated
+	RiskLow     = risk.Low
+	RiskMedium  = risk.Medium
+	RiskHigh    = risk.High
 )
 
 // Rank orders risks for "the message takes the highest risk".
-func Rank(risk string) int {
-	switch risk {
-	case RiskUnrated:
-		return 1
-	case RiskLow:
-		return 2
-	case RiskMedium:
-		return 3
-	case RiskHigh:
-		return 4
-	}
-	return 0
-}
+func Rank(r string) int { return risk.Rank(r) }
 
 // Trail outcomes.
 const (

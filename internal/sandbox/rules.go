@@ -7,15 +7,16 @@ import (
 	"sort"
 	"strings"
 
+	"mailinspector/internal/risk"
 	"mailinspector/internal/sandbox/agent"
 )
 
 // Risks of a sandbox verdict, the words the rest of the appliance uses.
 const (
-	RiskHigh   = "high"
-	RiskMedium = "medium"
-	RiskLow    = "low"
-	RiskNone   = "none"
+	RiskHigh   = risk.High
+	RiskMedium = risk.Medium
+	RiskLow    = risk.Low
+	RiskNone   = risk.None
 )
 
 // Rule maps behaviour to risk. Severity is the risk a match alone gives;
@@ -200,33 +201,19 @@ func Judge(r *agent.Report) Verdict {
 		}
 		v.Matches = append(v.Matches, Match{Rule: rule, Evidence: ev})
 		v.Score += rule.Weight
-		if rank(rule.Severity) > rank(v.Risk) {
+		if risk.Rank(rule.Severity) > risk.Rank(v.Risk) {
 			v.Risk = rule.Severity
 		}
 	}
 	// Together, medium behaviours make a sample high risk.
-	if v.Score >= 60 && rank(v.Risk) < rank(RiskHigh) {
+	if v.Score >= 60 && risk.Rank(v.Risk) < risk.Rank(RiskHigh) {
 		v.Risk = RiskHigh
 	}
 	if r.Tracer == "none" && len(v.Matches) == 0 {
 		v.Failed, v.Risk, v.Reason = true, "", "no tracer watched the sample"
 	}
-	sort.SliceStable(v.Matches, func(a, b int) bool { return rank(v.Matches[a].Severity) > rank(v.Matches[b].Severity) })
+	sort.SliceStable(v.Matches, func(a, b int) bool { return risk.Rank(v.Matches[a].Severity) > risk.Rank(v.Matches[b].Severity) })
 	return v
-}
-
-func rank(r string) int {
-	switch r {
-	case RiskNone:
-		return 1
-	case RiskLow:
-		return 2
-	case RiskMedium:
-		return 3
-	case RiskHigh:
-		return 4
-	}
-	return 0
 }
 
 // Summary is a verdict in one line, for trails.
