@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailinspector/internal/analysis"
+	"mailinspector/internal/archive"
 	"mailinspector/internal/cli"
 	"mailinspector/internal/durable"
 	"mailinspector/internal/message"
@@ -322,7 +323,9 @@ func (a *Appliance) virtualAnalyzerStage() analysis.VirtualAnalyzer {
 	s := a.Settings.Sandbox
 	st := analysis.VirtualAnalyzer{Contract: a.services.Get(services.Libvirt), FileTypes: s.FileTypes,
 		SuspiciousOnly: s.Submit == "suspicious", SubmissionTimeout: s.SubmissionTimeout, Poll: 2 * time.Second,
-		Limits: message.DefaultLimits, MaxSample: agent.MaxSample}
+		Limits: message.DefaultLimits, MaxSample: agent.MaxSample, Passwords: a.Settings.Archive.Passwords,
+		Archives: archive.Limits{MaxDepth: a.Settings.Archive.MaxDepth, MaxMembers: a.Settings.Archive.MaxMembers,
+			MaxTotalBytes: a.Settings.Archive.MaxExpandedBytes, MaxRatio: int64(a.Settings.Archive.MaxRatio), MaxInMemory: a.Settings.Archive.MaxInMemory}}
 	if a.va != nil {
 		st.Sandbox = a.va
 	}

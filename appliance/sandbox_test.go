@@ -152,6 +152,23 @@ func TestSandboxVerdictInTheMailFlow(t *testing.T) {
 			t.Errorf("the repeated sample waited for a run: %+v", e)
 		}
 	}
+	// The dropper inside a zip, under another name: the member is the
+	// sample; its verdict is the one already in.
+	zipped := sendNew(t, a, withAttachment("invoice zipped", "application/zip", "invoice.zip",
+		testutil.Zip(t, map[string][]byte{"docs/run-me.sh": []byte(dropper)})))
+	d = waitState(t, a, zipped, "quarantined", 60*time.Second)
+	if f := findingOf(d, "virtual-analyzer"); f == nil || f.Risk != "high" || !strings.Contains(f.Location, "docs/run-me.sh") {
+		t.Fatalf("zipped dropper: %+v; trail %+v", f, d.Trail)
+	}
+	// A script only in a zip, new to the sandbox: detonated from the
+	// archive.
+	inner := "#!/bin/sh\ncrontab -l >/dev/null 2>&1; mkdir -p \"$HOME/.config/autostart\"; echo x > \"$HOME/.config/autostart/z.desktop\"\n"
+	zipped = sendNew(t, a, withAttachment("tools zipped", "application/zip", "tools.zip",
+		testutil.Zip(t, map[string][]byte{"tool.sh": []byte(inner)})))
+	d = waitState(t, a, zipped, "quarantined", 60*time.Second)
+	if f := findingOf(d, "virtual-analyzer"); f == nil || f.Risk != "high" || f.Object != sha([]byte(inner)) {
+		t.Fatalf("zipped new script: %+v; trail %+v", f, d.Trail)
+	}
 	// A benign script: runs, no risk, delivered.
 	benign := sendNew(t, a, withAttachment("figures", "text/x-sh", "figures.sh", []byte("#!/bin/sh\necho quarterly figures\n")))
 	d = waitState(t, a, benign, "delivered", 60*time.Second)
@@ -162,14 +179,14 @@ func TestSandboxVerdictInTheMailFlow(t *testing.T) {
 	must(t, err)
 	st := sv.(*cli.Sandbox)
 	if !st.Configured || st.Status == nil || !st.Status.Libvirt.Connected || st.Accelerator != "test driver" ||
-		st.Status.Counters.Finished != 2 || st.Status.Counters.Reverts != 2 || len(st.Status.Recent) != 2 {
+		st.Status.Counters.Finished != 3 || st.Status.Counters.Reverts != 3 || len(st.Status.Recent) != 3 {
 		t.Fatalf("show sandbox %+v %+v", st, st.Status)
 	}
 	resp, err := http.Get("http://" + a.MetricsAddr().String() + "/metrics")
 	must(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"mailinspector_sandbox_analyses_total 2", "mailinspector_sandbox_reverts_total 2",
+	for _, want := range []string{"mailinspector_sandbox_analyses_total 3", "mailinspector_sandbox_reverts_total 3",
 		`mailinspector_sandbox_instances{state="free"} 1`, "mailinspector_sandbox_libvirt_connected 1", `mailinspector_service_state{service="libvirt",state="ok"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)

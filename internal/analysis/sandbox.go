@@ -2,12 +2,15 @@ package analysis
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"path"
 	"strings"
 	"time"
 
+	"mailinspector/internal/archive"
 	"mailinspector/internal/message"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
@@ -46,6 +49,8 @@ type VirtualAnalyzer struct {
 	SubmissionTimeout time.Duration
 	Poll              time.Duration // how soon a waiting message looks again
 	Limits            message.Limits
+	Archives          archive.Limits
+	Passwords         []string // the administrator's archive passwords
 	MaxSample         int64
 }
 
@@ -63,10 +68,17 @@ func (v VirtualAnalyzer) wanted(trueType, name string) bool {
 	return false
 }
 
-// candidates are the attachments to submit: of a wanted type, not known
-// good, not convicted already (high risk: the verdict is in), and, in
+// sample is a file to submit: an attachment or a member of an archive
+// attachment.
+type sample struct {
+	fileObject
+	name string
+}
+
+// candidates are the files to submit: of a wanted type, not known good,
+// not convicted already (high risk: the verdict is in), and, in
 // suspicious-only mode, found suspicious by another engine.
-func (v VirtualAnalyzer) candidates(m *Message) []fileObject {
+func (v VirtualAnalyzer) candidates(m *Message) []sample {
 	files, _ := messageFiles(m)
 	risk := map[string]string{}
 	for _, f := range m.Findings {
@@ -74,21 +86,68 @@ func (v VirtualAnalyzer) candidates(m *Message) []fileObject {
 			risk[f.Object] = f.Risk
 		}
 	}
-	var out []fileObject
+	memberName := map[string]string{}
+	for _, mb := range m.Members {
+		memberName[mb.Member.SHA256] = path.Base(mb.Member.Path)
+	}
+	var out []sample
 	for _, f := range files {
-		if f.Part < 0 {
-			continue // archive members: not yet (their bytes are not kept)
+		name := memberName[f.SHA256]
+		if f.Part >= 0 {
+			name = m.Extract.Parts[f.Part].Filename
 		}
-		p := &m.Extract.Parts[f.Part]
 		switch {
-		case !v.wanted(f.TrueType, p.Filename):
+		case !v.wanted(f.TrueType, name):
 		case risk[f.SHA256] == RiskHigh:
 		case v.SuspiciousOnly && Rank(risk[f.SHA256]) < Rank(RiskLow):
 		default:
-			out = append(out, f)
+			out = append(out, sample{f, name})
 		}
 	}
 	return out
+}
+
+// contents reads the candidates' bytes: attachments as decoded, archive
+// members by opening their archives again (with the passwords that opened
+// them for the extraction).
+func (v VirtualAnalyzer) contents(m *Message, files []sample) (map[string][]byte, error) {
+	want := map[string]bool{}
+	for _, f := range files {
+		want[f.SHA256] = true
+	}
+	data := map[string][]byte{}
+	keep := func(r io.Reader) error {
+		b, err := io.ReadAll(io.LimitReader(r, v.MaxSample))
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		if h := hex.EncodeToString(sum[:]); want[h] {
+			data[h] = b
+		}
+		return nil
+	}
+	pws := passwords(m, v.Passwords)
+	err := eachPart(m, v.Limits, func(p *message.Part, content io.Reader) error {
+		if !p.Attachment {
+			return nil
+		}
+		if !archive.IsArchive(p.TrueType) {
+			return keep(content) // kept when its hash is wanted
+		}
+		pk, err := archive.Peek(content, v.Archives.MaxInMemory)
+		if err != nil || pk.Data == nil {
+			return nil
+		}
+		_, err = archive.Walk(archiveName(p), pk.TrueType, pk.Data, v.Archives, pws, func(mb *archive.Member, r io.Reader) error {
+			if want[mb.SHA256] || mb.SHA256 == "" {
+				return keep(r)
+			}
+			return nil
+		})
+		return err
+	})
+	return data, err
 }
 
 func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
@@ -112,28 +171,20 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 		return res, nil
 	}
-	data := map[int][]byte{}
-	want := map[int]bool{}
-	for _, f := range files {
-		want[f.Part] = true
-	}
-	i := -1
-	if err := eachPart(m, v.Limits, func(p *message.Part, content io.Reader) error {
-		i++
-		if want[i] {
-			b, err := io.ReadAll(io.LimitReader(content, v.MaxSample))
-			data[i] = b
-			return err
-		}
-		return nil
-	}); err != nil {
+	data, err := v.contents(m, files)
+	if err != nil {
 		return Result{}, fmt.Errorf("reading attachments: %w", err)
 	}
 	var res Result
 	var waiting, done []string
 	for _, f := range files {
-		name := m.Extract.Parts[f.Part].Filename
-		a, err := v.Sandbox.Verdict(ctx, f.SHA256, name, data[f.Part], m.Meta.Received)
+		b, ok := data[f.SHA256]
+		if !ok {
+			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VAError, Risk: RiskUnrated,
+				Location: f.Where, Object: f.SHA256, Detail: "not analysed: its content could not be read again"})
+			continue
+		}
+		a, err := v.Sandbox.Verdict(ctx, f.SHA256, f.name, b, m.Meta.Received)
 		if err != nil {
 			return Result{}, err
 		}
