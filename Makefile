@@ -37,6 +37,7 @@ vet: ## go vet, also the slow suites behind build tags
 	$(GO) vet ./...
 	$(GO) vet -tags image ./internal/imagetest
 	$(GO) vet -tags sandbox ./appliance
+	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/mailinspector # the Windows guest agent still builds
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	scripts/fuzz.sh $${FUZZTIME:-30s}
@@ -75,8 +76,9 @@ image-test: image ## build the image, boot it under qemu TCG and drive it as an 
 image-boot-test: ## boot the built image and wait for the first-boot wizard on ttyS0 (quick check)
 	scripts/image-boot-test.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2
 
-agent: ## the static guest agent for sandbox images: bin/mailinspector-agent (mailinspector agent)
+agent: ## the static guest agent for sandbox images: bin/mailinspector-agent and, for Windows guests, bin/mailinspector-agent.exe
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mailinspector-agent ./cmd/mailinspector
+	GOOS=windows CGO_ENABLED=0 $(GO) build -trimpath -o bin/mailinspector-agent.exe ./cmd/mailinspector
 
 sandbox-guest: image-setup agent ## the Linux sandbox guest image: build/sandbox/guest.qcow2 (~5 min)
 	scripts/sandbox-guest-rootfs.sh build/sandbox/guest-rootfs.tar

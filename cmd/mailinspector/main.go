@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command mailinspector is the appliance's single binary; this file only
 // wires subcommands to the packages that do the work.
 package main

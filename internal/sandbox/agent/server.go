@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -197,7 +196,7 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PWD="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if traceW != nil {
@@ -235,11 +234,11 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	case werr = <-waited:
 	case <-runCtx.Done():
 		rep.TimedOut = true
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(cmd.Process.Pid)
 		werr = <-waited
 	}
 	// What the sample left running in its process group goes too.
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(cmd.Process.Pid)
 	<-traced
 	rep.MS = time.Since(start).Milliseconds()
 	rep.ExitCode = cmd.ProcessState.ExitCode()
