@@ -247,6 +247,17 @@ func (c *Conn) get(ctx context.Context) (*libvirt.Libvirt, error) {
 	if err != nil {
 		if raw != nil {
 			raw.Close()
+		} else {
+			// The dial may still succeed after we gave up: close what it
+			// makes then, or the socket leaks.
+			go func() {
+				<-done
+				select {
+				case late := <-d.conn:
+					late.Close()
+				default:
+				}
+			}()
 		}
 		c.lastErr = err.Error()
 		return nil, err

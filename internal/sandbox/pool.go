@@ -332,7 +332,8 @@ func (p *Pool) worker(in *instance) {
 		// went silent): out of the pool, and the task goes elsewhere once.
 		p.mu.Lock()
 		in.prepared = false
-		if j.attempts <= p.opts.Requeues && p.ctx.Err() == nil {
+		// Requeued only while someone still waits for it.
+		if j.attempts <= p.opts.Requeues && p.ctx.Err() == nil && j.waiters > 0 {
 			p.stats.Requeued++
 			p.queue = append([]*job{j}, p.queue...)
 			p.changed()
