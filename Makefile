@@ -80,9 +80,10 @@ agent: ## the static guest agent for sandbox images: bin/mailinspector-agent and
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/mailinspector-agent ./cmd/mailinspector
 	GOOS=windows CGO_ENABLED=0 $(GO) build -trimpath -o bin/mailinspector-agent.exe ./cmd/mailinspector
 
-sandbox-guest: image-setup agent ## the Linux sandbox guest image: build/sandbox/guest.qcow2 (~5 min)
+sandbox-guest: image-setup agent ## the Linux sandbox guest image, checked by a Packer boot: build/sandbox/guest.qcow2 (~5 min)
 	scripts/sandbox-guest-rootfs.sh build/sandbox/guest-rootfs.tar
-	DATA_MB=0 scripts/image-disk.sh build/sandbox/guest-rootfs.tar build/sandbox/guest.qcow2
+	DATA_MB=0 scripts/image-disk.sh build/sandbox/guest-rootfs.tar build/sandbox/guest-base.qcow2
+	scripts/sandbox-guest-packer.sh build/sandbox/guest-base.qcow2 build/sandbox/guest.qcow2
 
 sandbox-test: sandbox-guest ## build the guest, detonate samples in it under qemu TCG through the mail flow (root)
 	MAILINSPECTOR_SANDBOX_GUEST=$(CURDIR)/build/sandbox/guest.qcow2 MAILINSPECTOR_REQUIRE_TOOLS=1 \
