@@ -72,7 +72,7 @@ func (a *Appliance) startSandbox() error {
 	if n == 0 {
 		n = autoInstances()
 	}
-	img := sandbox.Image{Name: s.Image, DomainXML: string(tmpl)}
+	img := sandbox.Image{Name: s.Image, DomainXML: string(tmpl), BaseImage: s.BaseImage, StoragePool: s.StoragePool}
 	for i := 0; i < n; i++ {
 		addr := s.AgentBase.Addr()
 		for j := 0; j < i; j++ {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,20 +38,19 @@ func TestSandboxTCG(t *testing.T) {
 	must(t, err)
 	lvd.CreateNetwork(t, string(netXML))
 
-	// Instance disks: overlays on the guest image, readable by the qemu user.
+	// The instances' overlays: a directory pool the pool makes them in,
+	// on the guest image, both readable by the qemu user.
 	dir, err := os.MkdirTemp("/var/tmp", "mi-sandbox-test-")
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	must(t, os.Chmod(dir, 0o755))
 	must(t, os.Chmod(guest, 0o644))
-	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", guest,
-		filepath.Join(dir, "mi-sbx-linux-0.qcow2")).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img: %v %s", err, out)
-	}
+	poolXML, err := os.ReadFile("../packer/sandbox-guest/storage-pool.xml")
+	must(t, err)
+	lvd.CreateStoragePool(t, strings.ReplaceAll(string(poolXML), "/var/lib/mailinspector/sandbox/instances", dir))
 	tmpl, err := os.ReadFile("../packer/sandbox-guest/linux-domain.xml")
 	must(t, err)
-	domain := strings.ReplaceAll(string(tmpl), "/var/lib/mailinspector/sandbox/", dir+"/")
-	domain = strings.ReplaceAll(domain, "/var/log/libvirt/qemu/", dir+"/")
+	domain := strings.ReplaceAll(string(tmpl), "/var/log/libvirt/qemu/", dir+"/")
 	must(t, os.WriteFile(filepath.Join(dir, "domain.xml"), []byte(domain), 0o644))
 
 	// The system libvirtd keeps persistent domains (/etc/libvirt/qemu)
@@ -71,6 +69,7 @@ func TestSandboxTCG(t *testing.T) {
 	start := time.Now()
 	a := startApp(t, filepath.Join(dir, "data"), map[string]string{"sandbox.libvirt": lvd.SystemURI(),
 		"sandbox.domain_template": filepath.Join(dir, "domain.xml"), "sandbox.instances": "1",
+		"sandbox.base_image": guest, "sandbox.storage_pool": "mi-sandbox",
 		"sandbox.agent_base": "10.77.0.10:7480", "sandbox.fakenet": "10.77.0.1", "sandbox.call_timeout": "120s",
 		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m"})
 	t.Cleanup(func() {

@@ -28,9 +28,11 @@ func sandboxApp(t *testing.T, n int, overrides map[string]string) (*Appliance, *
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	must(t, os.WriteFile(filepath.Join(dir, "sandbox.secret"), []byte(hex.EncodeToString(secret)), 0o600))
 	g := testutil.StartSandboxGuests(t, lvd, secret, "linux", [4]byte{127, 0, 0, 10}, n)
-	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain.xml")
+	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain-overlay.xml")
 	must(t, err)
+	// The test driver's own storage pool takes the overlays.
 	vals := map[string]string{"sandbox.libvirt": lvd.URI(), "sandbox.domain_template": tmpl, "sandbox.agent_base": g.Addrs[0],
+		"sandbox.base_image": "/images/linux-guest.qcow2", "sandbox.storage_pool": "default-pool",
 		"sandbox.instances": strconv.Itoa(n), "sandbox.call_timeout": "5s", "sandbox.run_time": "20s",
 		// A closed port here: checked before every run, and quick.
 		"sandbox.isolation_check": closedPort(t)}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,13 @@ type Image struct {
 	// Agents are the instances' agent addresses on the sandbox network,
 	// one per instance: their number is how many of this image run at once.
 	Agents []string
+	// BaseImage, when set, is the guest image's path on the libvirt host:
+	// each instance gets a qcow2 overlay on it in StoragePool (made by the
+	// pool through libvirt, so a remote host needs nothing done by hand),
+	// made afresh whenever the domain is defined; the template names it
+	// {{.Disk}}. Empty: the template names each instance's disk itself.
+	BaseImage   string
+	StoragePool string
 }
 
 // Options tune the pool.
@@ -395,11 +403,11 @@ func (p *Pool) lookup(ctx context.Context, name string) (libvirt.Domain, error) 
 const templateMark = "urn:mailinspector:sandbox"
 
 // render is the instance's domain XML, marked with its own hash.
-func (p *Pool) render(in *instance) (string, string, error) {
+func (p *Pool) render(in *instance, disk string) (string, string, error) {
 	var xml bytes.Buffer
 	if err := in.img.tmpl.Execute(&xml, map[string]any{"Name": in.domain, "Index": in.index,
 		"MAC":      fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
-		"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr}); err != nil {
+		"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr, "Disk": disk}); err != nil {
 		return "", "", fmt.Errorf("domain template: %w", err)
 	}
 	sum := sha256.Sum256(xml.Bytes())
@@ -420,7 +428,11 @@ func (p *Pool) render(in *instance) (string, string, error) {
 // snapshots' metadata.
 func (p *Pool) prepare(in *instance) error {
 	ctx := p.ctx
-	xml, mark, err := p.render(in)
+	disk, err := p.overlay(ctx, in, false)
+	if err != nil {
+		return err
+	}
+	xml, mark, err := p.render(in, disk)
 	if err != nil {
 		return err
 	}
@@ -444,6 +456,11 @@ func (p *Pool) prepare(in *instance) error {
 		return err
 	}
 	if define {
+		// A new domain starts from a fresh overlay: an old one may hold
+		// the snapshot of another guest image.
+		if _, err := p.overlay(ctx, in, true); err != nil {
+			return err
+		}
 		d, err = call(ctx, p.conn, "define "+in.domain, func(l *libvirt.Libvirt) (libvirt.Domain, error) {
 			return l.DomainDefineXML(xml)
 		})
@@ -484,6 +501,48 @@ func (p *Pool) prepare(in *instance) error {
 	})
 	p.destroy(in, d)
 	return err
+}
+
+// overlay makes sure the instance's overlay volume exists (fresh: made
+// again) and returns its path; "" when the image has no BaseImage.
+func (p *Pool) overlay(ctx context.Context, in *instance, fresh bool) (string, error) {
+	im := in.img
+	if im.BaseImage == "" {
+		return "", nil
+	}
+	name := in.domain + ".qcow2"
+	return call(ctx, p.conn, "overlay "+name, func(l *libvirt.Libvirt) (string, error) {
+		sp, err := l.StoragePoolLookupByName(im.StoragePool)
+		if err != nil {
+			return "", fmt.Errorf("storage pool %q: %w", im.StoragePool, err)
+		}
+		l.StoragePoolRefresh(sp, 0)
+		vol, err := l.StorageVolLookupByName(sp, name)
+		if err == nil && fresh {
+			if err := l.StorageVolDelete(vol, 0); err != nil {
+				return "", err
+			}
+			err = libvirt.Error{Code: uint32(libvirt.ErrNoStorageVol)}
+		}
+		var le libvirt.Error
+		if errors.As(err, &le) && le.Code == uint32(libvirt.ErrNoStorageVol) {
+			// Capacity 0: the backing image's (measured with libvirt 9's
+			// qemu driver; its test driver wants the element).
+			vol, err = l.StorageVolCreateXML(sp, "<volume><name>"+name+"</name><capacity unit='bytes'>0</capacity>"+
+				"<target><format type='qcow2'/></target>"+
+				"<backingStore><path>"+xmlEscape(im.BaseImage)+"</path><format type='qcow2'/></backingStore></volume>", 0)
+		}
+		if err != nil {
+			return "", err
+		}
+		return l.StorageVolGetPath(vol)
+	})
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
 
 // destroy powers the instance off; "not running" is not an error.

@@ -87,6 +87,14 @@ func waitFor(t *testing.T, p *Pool, what string, cond func(Status) bool) Status 
 	}
 }
 
+// bounded is a test's submission context: a pool that never answers fails
+// the test in a minute instead of hanging the suite.
+func bounded(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func task(script string) *Task {
 	s := sha256.Sum256([]byte(script))
 	return &Task{Image: "linux", Name: "run.sh", SHA256: hex.EncodeToString(s[:]), Sample: []byte(script), Timeout: 20 * time.Second}
@@ -139,7 +147,7 @@ func TestPoolRunsEachTaskOnARevertedInstance(t *testing.T) {
 	b := newBench(t, 2)
 	p := b.pool(Options{})
 	waitFor(t, p, "two free instances", func(s Status) bool { return s.Images[0].Free == 2 })
-	ctx := context.Background()
+	ctx := bounded(t)
 	for i := 0; i < 3; i++ {
 		res, err := p.Submit(ctx, task(fmt.Sprintf("#!/bin/sh\necho run %d\n", i)))
 		if err != nil {
@@ -170,7 +178,7 @@ func TestPoolExhaustionQueuesAndTimesOut(t *testing.T) {
 	b := newBench(t, 2)
 	p := b.pool(Options{})
 	waitFor(t, p, "two free instances", func(s Status) bool { return s.Images[0].Free == 2 })
-	ctx := context.Background()
+	ctx := bounded(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 10)
 	for i := 0; i < 4; i++ {
@@ -226,7 +234,7 @@ func TestPoolSurvivesAStuckLibvirtd(t *testing.T) {
 	var err error
 	go func() {
 		defer close(done)
-		res, err = p.Submit(context.Background(), task("#!/bin/sh\necho after the freeze\n"))
+		res, err = p.Submit(bounded(t), task("#!/bin/sh\necho after the freeze\n"))
 	}()
 	st := waitFor(t, p, "the stuck call dropped", func(s Status) bool { return s.Libvirt.Drops >= 1 })
 	if !strings.Contains(st.Libvirt.LastError, "did not return") {
@@ -251,7 +259,7 @@ func TestPoolSurvivesAStuckLibvirtd(t *testing.T) {
 func TestPoolReconnectsAfterLibvirtdRestart(t *testing.T) {
 	b := newBench(t, 1)
 	p := b.pool(Options{})
-	ctx := context.Background()
+	ctx := bounded(t)
 	if _, err := p.Submit(ctx, task("#!/bin/sh\necho before\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +286,7 @@ func TestPoolRequeuesOnceThenFails(t *testing.T) {
 	waitFor(t, p, "two free instances", func(s Status) bool { return s.Images[0].Free == 2 })
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.Submit(context.Background(), task("#!/bin/sh\nsleep 20\n"))
+		_, err := p.Submit(bounded(t), task("#!/bin/sh\nsleep 20\n"))
 		done <- err
 	}()
 	killed := map[string]bool{}
@@ -327,7 +335,7 @@ func BenchmarkPoolAnalysis(b *testing.B) {
 	var ph Phases
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := p.Submit(context.Background(), task(fmt.Sprintf("#!/bin/sh\necho %d\n", i)))
+		res, err := p.Submit(bounded(b), task(fmt.Sprintf("#!/bin/sh\necho %d\n", i)))
 		if err != nil || !res.Report.Ran {
 			b.Fatalf("%v %+v", err, res)
 		}
@@ -371,7 +379,7 @@ sleep 0.5
 printf 'Subject: loot\r\n\r\nloot\r\n.\r\nQUIT\r\n' >&4
 sleep 0.5
 `, fn.Bound.HTTP, fn.Bound.SMTP)
-	res, err := p.Submit(context.Background(), task(script))
+	res, err := p.Submit(bounded(t), task(script))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,12 +418,49 @@ func TestPoolRedefinesADomainFromAnotherTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := b.pool(Options{})
-	res, err := p.Submit(context.Background(), task("#!/bin/sh\necho fresh\n"))
+	res, err := p.Submit(bounded(t), task("#!/bin/sh\necho fresh\n"))
 	if err != nil || !strings.Contains(res.Report.Output, "fresh") {
 		t.Fatalf("%v %+v", err, res)
 	}
 	_, x := b.domState("mi-sbx-linux-0")
 	if !strings.Contains(string(x), templateMark) || !strings.Contains(string(x), "mailinspector-agent-key=") {
 		t.Fatalf("the old domain stayed:\n%s", x)
+	}
+}
+
+// With a base image the pool makes each instance's overlay itself, through
+// libvirt's storage API, and the domain's disk is that volume.
+func TestPoolMakesTheOverlays(t *testing.T) {
+	b := newBench(t, 1)
+	tmpl, err := os.ReadFile("testdata/test-domain-overlay.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.image.DomainXML, b.image.BaseImage, b.image.StoragePool = string(tmpl), "/images/linux-guest.qcow2", "default-pool"
+	p := b.pool(Options{})
+	if _, err := p.Submit(bounded(t), task("#!/bin/sh\necho on an overlay\n")); err != nil {
+		t.Fatalf("%v; status %+v", err, p.Status().Images)
+	}
+	l, err := b.lvd.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Disconnect()
+	sp, err := l.StoragePoolLookupByName("default-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := l.StorageVolLookupByName(sp, "mi-sbx-linux-0.qcow2")
+	if err != nil {
+		t.Fatalf("no overlay volume: %v", err)
+	}
+	vx, err := l.StorageVolGetXMLDesc(vol, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, _ := l.StorageVolGetPath(vol)
+	_, x := b.domState("mi-sbx-linux-0")
+	if !strings.Contains(string(x), "<source file='"+path+"'") || !strings.Contains(vx, "/images/linux-guest.qcow2") {
+		t.Fatalf("domain disk / volume:\n%s\n%s", x, vx)
 	}
 }

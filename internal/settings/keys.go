@@ -157,6 +157,8 @@ type Settings struct {
 		OnTimeout         string // "quarantine" or "deliver"
 		OnError           string
 		IsolationCheck    []string
+		BaseImage         string
+		StoragePool       string
 		FakeNet           netip.Addr // invalid: no fake internet here
 		FakeNetSMTPPort   int
 	}

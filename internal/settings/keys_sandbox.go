@@ -19,8 +19,12 @@ func init() {
 				s.Sandbox.Image = v
 				return nil
 			}},
-		Key{"sandbox.domain_template", "/usr/share/mailinspector/sandbox/linux-domain.xml", "The libvirt domain XML of an instance, a Go text/template with .Name, .Index, .MAC, .AgentKey and .Agent (the guest image's build writes it).",
+		Key{"sandbox.domain_template", "/usr/share/mailinspector/sandbox/linux-domain.xml", "The libvirt domain XML of an instance, a Go text/template with .Name, .Index, .MAC, .AgentKey, .Agent and .Disk (packer/sandbox-guest/linux-domain.xml).",
 			func(s *Settings, v string) error { s.Sandbox.DomainTemplate = v; return nil }},
+		Key{"sandbox.base_image", "/var/lib/mailinspector/sandbox/linux-guest.qcow2", "The guest image's path on the libvirt host (make sandbox-guest builds it). Each instance gets a qcow2 overlay on it in sandbox.storage_pool, made through libvirt, fresh whenever the instance is defined; the domain template names it {{.Disk}}. Empty: the template names each instance's disk itself.",
+			func(s *Settings, v string) error { s.Sandbox.BaseImage = v; return nil }},
+		Key{"sandbox.storage_pool", "mi-sandbox", "The libvirt storage pool (a directory pool on the libvirt host) where the instances' overlays are made.",
+			func(s *Settings, v string) error { s.Sandbox.StoragePool = v; return nil }},
 		Key{"sandbox.instances", "0", "Sandbox instances run at once. 0: from this machine's cores and memory (one per core, one per free GiB beyond 2 GiB, at least one).",
 			intIn(func(s *Settings) *int { return &s.Sandbox.Instances }, 0, 64)},
 		Key{"sandbox.agent_base", "10.77.0.10:7480", "Address:port of instance 0's guest agent on the isolated sandbox network; instance N has the address N above it.",

@@ -218,3 +218,24 @@ func (l *Libvirtd) CreateNetwork(t testing.TB, xml string) {
 		}
 	})
 }
+
+// CreateStoragePool starts a transient storage pool (gone with the daemon;
+// its directory stays, the test removes it).
+func (l *Libvirtd) CreateStoragePool(t testing.TB, xml string) {
+	t.Helper()
+	c, err := l.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect()
+	sp, err := c.StoragePoolCreateXML(xml, 0)
+	if err != nil {
+		t.Fatalf("storage pool: %v", err)
+	}
+	t.Cleanup(func() {
+		if c, err := l.Dial(); err == nil {
+			c.StoragePoolDestroy(sp)
+			c.Disconnect()
+		}
+	})
+}
