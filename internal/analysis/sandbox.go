@@ -177,6 +177,7 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	var res Result
 	var waiting, done []string
+	var oldest time.Duration
 	for _, f := range files {
 		b, ok := data[f.SHA256]
 		if !ok {
@@ -192,6 +193,7 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 		case store.SandboxPending:
 			if time.Since(a.Submitted) < v.SubmissionTimeout {
 				waiting = append(waiting, f.Where)
+				oldest = max(oldest, time.Since(a.Submitted))
 				continue
 			}
 			fallthrough
@@ -214,7 +216,11 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 	}
 	if len(waiting) > 0 {
-		return Result{Hold: v.Poll, Detail: fmt.Sprintf("waiting for the sandbox: %s", strings.Join(waiting, ", "))}, nil
+		// Each look runs the whole pipeline again: look soon at first, then
+		// at half the time waited so far (a run under TCG takes tens of
+		// seconds), never less often than every 30 seconds.
+		hold := min(max(v.Poll, oldest/2), 30*time.Second)
+		return Result{Hold: hold, Detail: fmt.Sprintf("waiting for the sandbox: %s", strings.Join(waiting, ", "))}, nil
 	}
 	res.Detail = strings.Join(done, "; ")
 	if res.Detail == "" {
