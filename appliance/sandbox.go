@@ -83,7 +83,7 @@ func (a *Appliance) startSandbox() error {
 	conn := sandbox.NewConn(u, s.CallTimeout)
 	// A guest booting under TCG takes a minute or more before its agent answers.
 	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1, ReadyTimeout: 5 * time.Minute,
-		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout))}
+		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause"}
 	if s.FakeNet.IsValid() {
 		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort})
 		opts.Observed = a.observed

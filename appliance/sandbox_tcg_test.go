@@ -66,12 +66,17 @@ func TestSandboxTCG(t *testing.T) {
 			l.DomainUndefineFlags(d, libvirt.DomainUndefineSnapshotsMetadata)
 		}
 	})
+	// MAILINSPECTOR_SANDBOX_TEARDOWN=pause measures the other teardown.
+	teardown := os.Getenv("MAILINSPECTOR_SANDBOX_TEARDOWN")
+	if teardown == "" {
+		teardown = "destroy"
+	}
 	start := time.Now()
 	a := startApp(t, filepath.Join(dir, "data"), map[string]string{"sandbox.libvirt": lvd.SystemURI(),
 		"sandbox.domain_template": filepath.Join(dir, "domain.xml"), "sandbox.instances": "1",
 		"sandbox.base_image": guest, "sandbox.storage_pool": "mi-sandbox",
 		"sandbox.agent_base": "10.77.0.10:7480", "sandbox.fakenet": "10.77.0.1", "sandbox.call_timeout": "120s",
-		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m"})
+		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m", "sandbox.teardown": teardown})
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "mi-sbx-linux-0.serial.log"))
@@ -124,5 +129,5 @@ func TestSandboxTCG(t *testing.T) {
 		t.Logf("analysis %s: waited %d ms, took %d ms: revert %d ms, agent ready %d ms, run %d ms, teardown %d ms",
 			r.SHA256[:12], r.WaitedMS, r.TookMS, r.Phases.RevertMS, r.Phases.ReadyMS, r.Phases.RunMS, r.Phases.TeardownMS)
 	}
-	t.Logf("accelerator: %s; whole test %s", st.Accelerator, time.Since(start).Round(time.Second))
+	t.Logf("accelerator: %s; teardown %s; whole test %s", st.Accelerator, teardown, time.Since(start).Round(time.Second))
 }

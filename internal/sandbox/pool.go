@@ -66,6 +66,11 @@ type Options struct {
 	// Isolation are outside addresses the agent must fail to reach
 	// before each run (agent.RunRequest.Isolation).
 	Isolation []string
+	// Pause, instead of destroying an instance after its run, suspends it:
+	// a paused guest runs nothing, and the next revert replaces its whole
+	// state without starting a new qemu. Off: destroyed, as a throw-away
+	// VM should be.
+	Pause bool
 	// Observed, when set, returns what the fake internet saw from a
 	// guest (its agent's host) during a run, as events for the report.
 	Observed func(guest string, since, until time.Time) []agent.Event
@@ -499,6 +504,13 @@ func (p *Pool) prepare(in *instance) error {
 			"<description>Mail Inspector: booted, agent ready, nothing run</description></domainsnapshot>", 0)
 		return err
 	})
+	if err == nil && p.opts.Pause {
+		// Paused right at the snapshot: the first revert is as quick as
+		// the later ones.
+		if perr := p.pause(in, d); perr == nil {
+			return nil
+		}
+	}
 	p.destroy(in, d)
 	return err
 }
@@ -553,6 +565,11 @@ func (p *Pool) destroy(in *instance, d libvirt.Domain) error {
 		return nil
 	}
 	return err
+}
+
+// pause suspends the instance after a good run (Options.Pause).
+func (p *Pool) pause(in *instance, d libvirt.Domain) error {
+	return p.conn.Call(context.WithoutCancel(p.ctx), "suspend "+in.domain, func(l *libvirt.Libvirt) error { return l.DomainSuspend(d) })
 }
 
 // Phases is where an analysis's time went: the orchestration (revert,
@@ -624,7 +641,11 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 		err = c
 	}
 	t0 = time.Now()
-	if derr := p.destroy(in, d); derr != nil && err == nil {
+	teardown := p.destroy
+	if p.opts.Pause && err == nil {
+		teardown = p.pause
+	}
+	if derr := teardown(in, d); derr != nil && err == nil {
 		// The report is in; an instance that will not power off is
 		// taken out all the same.
 		p.mu.Lock()

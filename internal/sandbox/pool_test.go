@@ -464,3 +464,19 @@ func TestPoolMakesTheOverlays(t *testing.T) {
 		t.Fatalf("domain disk / volume:\n%s\n%s", x, vx)
 	}
 }
+
+// With Pause the instance is suspended after its run, not destroyed, and
+// the next revert takes it from there.
+func TestPoolPausesInsteadOfDestroying(t *testing.T) {
+	b := newBench(t, 1)
+	p := b.pool(Options{Pause: true})
+	for i := 0; i < 2; i++ {
+		res, err := p.Submit(bounded(t), task(fmt.Sprintf("#!/bin/sh\necho paused %d\n", i)))
+		if err != nil || !strings.Contains(res.Report.Output, fmt.Sprintf("paused %d", i)) {
+			t.Fatalf("run %d: %v %+v", i, err, res)
+		}
+		if st, _ := b.domState("mi-sbx-linux-0"); st != libvirt.DomainPaused {
+			t.Fatalf("after run %d the instance is %d, want paused", i, st)
+		}
+	}
+}

@@ -159,6 +159,7 @@ type Settings struct {
 		IsolationCheck    []string
 		BaseImage         string
 		StoragePool       string
+		Teardown          string     // "destroy" or "pause"
 		FakeNet           netip.Addr // invalid: no fake internet here
 		FakeNetSMTPPort   int
 	}

@@ -25,6 +25,8 @@ func init() {
 			func(s *Settings, v string) error { s.Sandbox.BaseImage = v; return nil }},
 		Key{"sandbox.storage_pool", "mi-sandbox", "The libvirt storage pool (a directory pool on the libvirt host) where the instances' overlays are made.",
 			func(s *Settings, v string) error { s.Sandbox.StoragePool = v; return nil }},
+		Key{"sandbox.teardown", "destroy", "What happens to an instance after a run: destroy (powered off; the next run starts a new qemu from the ready snapshot) or pause (suspended: it runs nothing, and the next revert replaces its state in the same qemu, which is faster).",
+			enum(func(s *Settings) *string { return &s.Sandbox.Teardown }, "destroy", "pause")},
 		Key{"sandbox.instances", "0", "Sandbox instances run at once. 0: from this machine's cores and memory (one per core, one per free GiB beyond 2 GiB, at least one).",
 			intIn(func(s *Settings) *int { return &s.Sandbox.Instances }, 0, 64)},
 		Key{"sandbox.agent_base", "10.77.0.10:7480", "Address:port of instance 0's guest agent on the isolated sandbox network; instance N has the address N above it.",
