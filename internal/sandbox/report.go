@@ -41,24 +41,33 @@ func Tree(r *agent.Report) []*Process {
 	parent := map[int]int{}
 	var order []int
 	for _, e := range r.Events {
-		if e.Type != agent.EvExec {
-			continue
-		}
-		p, ok := byPID[e.PID]
-		if !ok {
-			p = &Process{PID: e.PID}
-			byPID[e.PID] = p
-			order = append(order, e.PID)
+		switch e.Type {
+		case agent.EvFork:
 			parent[e.PID] = e.PPID
+		case agent.EvExec:
+			p, ok := byPID[e.PID]
+			if !ok {
+				p = &Process{PID: e.PID}
+				byPID[e.PID] = p
+				order = append(order, e.PID)
+			}
+			p.Path, p.Argv = e.Path, e.Argv
+			if e.PPID != 0 {
+				parent[e.PID] = e.PPID
+			}
 		}
-		p.Path, p.Argv = e.Path, e.Argv
 	}
+	// A process hangs from its nearest ancestor that exec'd (a subshell
+	// that only forked is skipped over); one with none is a root.
 	var roots []*Process
 	for _, pid := range order {
 		p := byPID[pid]
-		// A child of a process that never exec'd (a subshell) has no
-		// named parent to hang from: it becomes a root.
-		if pp, ok := byPID[parent[pid]]; ok && pp != p {
+		anc, seen := parent[pid], map[int]bool{pid: true}
+		for anc != 0 && byPID[anc] == nil && !seen[anc] {
+			seen[anc] = true
+			anc = parent[anc]
+		}
+		if pp := byPID[anc]; pp != nil && pp != p {
 			pp.Children = append(pp.Children, p)
 		} else {
 			roots = append(roots, p)

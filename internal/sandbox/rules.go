@@ -167,13 +167,25 @@ var Rules = []Rule{
 			}
 			switch path.Base(ev.Path) {
 			case "sh", "bash", "dash", "python3", "perl":
-				// The sample's own interpreter (#!) is not a child shell.
-				if ev.PPID != 0 {
+				// The sample's own interpreter (#!) is its first exec, not
+				// a child shell.
+				if ev.PID != firstExec(r) {
 					return strings.Join(ev.Argv, " ")
 				}
 			}
 			return ""
 		}},
+}
+
+// firstExec is the process of the run's first exec: the sample itself (or
+// what opened it).
+func firstExec(r *agent.Report) int {
+	for _, e := range r.Events {
+		if e.Type == agent.EvExec {
+			return e.PID
+		}
+	}
+	return 0
 }
 
 // Judge applies the rules to a report. A sample that did not run, or ran

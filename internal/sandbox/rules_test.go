@@ -113,3 +113,20 @@ func TestReportHTML(t *testing.T) {
 		t.Fatalf("process tree %+v", tree)
 	}
 }
+
+// strace may print a child's exec before its parent's clone returns: the
+// tree still hangs the child from its parent, through a subshell that
+// never exec'd.
+func TestTreeWithOutOfOrderForks(t *testing.T) {
+	r := &agent.Report{Events: []agent.Event{
+		{Type: agent.EvExec, PID: 10, Path: "/tmp/run/x.sh"},
+		{Type: agent.EvExec, PID: 12, Path: "/usr/bin/curl"},
+		{Type: agent.EvFork, PID: 11, PPID: 10}, // a subshell
+		{Type: agent.EvFork, PID: 12, PPID: 11},
+		{Type: agent.EvExec, PID: 13, PPID: 10, Path: "/usr/bin/rm"},
+	}}
+	tree := Tree(r)
+	if len(tree) != 1 || tree[0].PID != 10 || len(tree[0].Children) != 2 || tree[0].Children[0].PID != 12 {
+		t.Fatalf("tree %+v", tree)
+	}
+}

@@ -50,7 +50,7 @@ type RunRequest struct {
 type Event struct {
 	// MS is the time since the run started.
 	MS   int64  `json:"ms"`
-	Type string `json:"type"` // start, exec, write, delete, rename, connect, exit, error, report; dns, http, smtp
+	Type string `json:"type"` // start, fork, exec, write, delete, rename, connect, exit, error, report; dns, http, smtp
 	PID  int    `json:"pid,omitempty"`
 	PPID int    `json:"ppid,omitempty"`
 	Path string `json:"path,omitempty"`
@@ -66,6 +66,7 @@ type Event struct {
 // Event types.
 const (
 	EvStart   = "start"
+	EvFork    = "fork" // PID is the new process, PPID its parent
 	EvExec    = "exec"
 	EvWrite   = "write"
 	EvDelete  = "delete"

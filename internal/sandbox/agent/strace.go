@@ -101,10 +101,16 @@ func (p *traceParser) Line(l string) []Event {
 	ev := Event{PID: pid, PPID: p.parent[pid]}
 	switch name {
 	case "clone", "clone3", "fork", "vfork":
-		if n > 0 && len(p.parent) < 65536 {
+		if n <= 0 {
+			return nil
+		}
+		if len(p.parent) < 65536 {
 			p.parent[n] = pid
 		}
-		return nil
+		// Its own event: the child's exec may be printed before the
+		// parent's clone returns (strace interleaves them), so an exec's
+		// PPID alone does not make the process tree.
+		return []Event{{Type: EvFork, PID: n, PPID: pid}}
 	case "execve", "execveat":
 		if len(strs) == 0 {
 			return nil

@@ -23,8 +23,10 @@ func TestTraceParserEvents(t *testing.T) {
 	}
 	want := []Event{
 		{Type: EvExec, PID: 19932, Path: "/tmp/run/s.sh", Argv: []string{"./s.sh"}},
+		{Type: EvFork, PID: 19933, PPID: 19932},
 		{Type: EvExec, PID: 19933, PPID: 19932, Path: "/usr/bin/mkdir", Argv: []string{"mkdir", "-p", "/root/.config/autostart"}},
 		{Type: EvWrite, PID: 19932, Path: "/root/.config/autostart/evil.desktop"},
+		{Type: EvFork, PID: 19934, PPID: 19932},
 		{Type: EvConnect, PID: 19935, Addr: "10.9.9.9:80", Detail: "EINPROGRESS (Operation now in progress)"},
 		{Type: EvConnect, PID: 19935, Addr: "[2001:db8::1]:443"},
 		{Type: EvRename, PID: 19976, Path: "/root/.config/autostart/evil.desktop", To: "/root/.config/autostart/e2.desktop"},
