@@ -47,7 +47,7 @@ func TestSandboxTCG(t *testing.T) {
 	must(t, os.Chmod(guest, 0o644))
 	poolXML, err := os.ReadFile("../packer/sandbox-guest/storage-pool.xml")
 	must(t, err)
-	lvd.CreateStoragePool(t, strings.ReplaceAll(string(poolXML), "/var/lib/mailinspector/sandbox/instances", dir))
+	lvd.CreateStoragePool(t, strings.ReplaceAll(string(poolXML), "/var/lib/libvirt/images/mailinspector/instances", dir))
 	tmpl, err := os.ReadFile("../packer/sandbox-guest/linux-domain.xml")
 	must(t, err)
 	domain := strings.ReplaceAll(string(tmpl), "/var/log/libvirt/qemu/", dir+"/")

@@ -31,3 +31,14 @@ echo "in-guest watchdog: the stopped daemon (pid $pid) was restarted as pid $new
 systemctl stop mailinspector.service
 rm -rf /run/systemd/system/mailinspector.service.d
 systemctl daemon-reload
+
+# The sandbox's libvirt host: libvirtd answers the daemon's user (a member
+# of the libvirt group), the isolated network and the storage pool are up.
+if ! runuser -u mailinspector -- virsh -c qemu:///system version >/dev/null; then
+	echo "the daemon's user cannot reach libvirtd" >&2
+	exit 1
+fi
+virsh -c qemu:///system net-info mi-sandbox | grep -q '^Active:.*yes' || { echo "network mi-sandbox is not active" >&2; exit 1; }
+virsh -c qemu:///system pool-info mi-sandbox | grep -q '^State:.*running' || { echo "storage pool mi-sandbox is not running" >&2; exit 1; }
+ip -4 addr show mi-sbx0 | grep -q '10.77.0.1/24' || { echo "no 10.77.0.1 on mi-sbx0" >&2; exit 1; }
+echo "in-guest sandbox host: libvirtd answers the daemon's user; network mi-sandbox and pool mi-sandbox are up"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Step 1 of the image: the root filesystem as a tar, made by mmdebstrap from
-# Debian 12 packages, with bin/mailinspector and rootfs/ laid over it.
+# Debian 12 packages, with bin/mailinspector and rootfs/ laid over it, and
+# the sandbox's libvirt definitions (isolated network, storage pool, domain
+# template) from packer/sandbox-guest/.
 #   scripts/image-rootfs.sh [OUT.tar]        (default build/image/rootfs.tar)
 # Needs: mmdebstrap, a Debian mirror (MIRROR), bin/mailinspector (make build).
 # BUILD_KEY=FILE.pub adds build access for Packer (root by that key over SSH);
@@ -19,6 +21,7 @@ PACKAGES=(
 	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus
 	openssh-server clamav-daemon clamav-freshclam unbound chrony open-vm-tools
 	iproute2 iputils-ping ca-certificates passwd less
+	libvirt-daemon-system qemu-system-x86 qemu-utils
 )
 BUILD_HOOKS=()
 if [[ -n ${BUILD_KEY:-} ]]; then
@@ -34,6 +37,10 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook="tar-in $overlay /" \
 	--customize-hook='copy-in bin/mailinspector /usr/bin' \
 	--customize-hook='chroot "$1" systemd-sysusers' \
+	--customize-hook='mkdir -p "$1/usr/share/mailinspector/sandbox" "$1/etc/libvirt/qemu/networks/autostart" "$1/etc/libvirt/storage/autostart"' \
+	--customize-hook='copy-in packer/sandbox-guest/linux-domain.xml /usr/share/mailinspector/sandbox' \
+	--customize-hook='cp packer/sandbox-guest/network.xml "$1/etc/libvirt/qemu/networks/mi-sandbox.xml"; ln -sf ../mi-sandbox.xml "$1/etc/libvirt/qemu/networks/autostart/mi-sandbox.xml"' \
+	--customize-hook='cp packer/sandbox-guest/storage-pool.xml "$1/etc/libvirt/storage/mi-sandbox.xml"; ln -sf ../mi-sandbox.xml "$1/etc/libvirt/storage/autostart/mi-sandbox.xml"' \
 	--customize-hook='chroot "$1" sh -c "grep -qx /usr/bin/mailinspector-shell /etc/shells || echo /usr/bin/mailinspector-shell >> /etc/shells"' \
 	--customize-hook='chroot "$1" passwd -l root' \
 	--customize-hook='chroot "$1" passwd -l admin' \

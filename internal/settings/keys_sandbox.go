@@ -21,7 +21,7 @@ func init() {
 			}},
 		Key{"sandbox.domain_template", "/usr/share/mailinspector/sandbox/linux-domain.xml", "The libvirt domain XML of an instance, a Go text/template with .Name, .Index, .MAC, .AgentKey, .Agent and .Disk (packer/sandbox-guest/linux-domain.xml).",
 			func(s *Settings, v string) error { s.Sandbox.DomainTemplate = v; return nil }},
-		Key{"sandbox.base_image", "/var/lib/mailinspector/sandbox/linux-guest.qcow2", "The guest image's path on the libvirt host (make sandbox-guest builds it). Each instance gets a qcow2 overlay on it in sandbox.storage_pool, made through libvirt, fresh whenever the instance is defined; the domain template names it {{.Disk}}. Empty: the template names each instance's disk itself.",
+		Key{"sandbox.base_image", "/var/lib/libvirt/images/mailinspector/linux-guest.qcow2", "The guest image's path on the libvirt host (make sandbox-guest builds it). Each instance gets a qcow2 overlay on it in sandbox.storage_pool, made through libvirt, fresh whenever the instance is defined; the domain template names it {{.Disk}}. Empty: the template names each instance's disk itself.",
 			func(s *Settings, v string) error { s.Sandbox.BaseImage = v; return nil }},
 		Key{"sandbox.storage_pool", "mi-sandbox", "The libvirt storage pool (a directory pool on the libvirt host) where the instances' overlays are made.",
 			func(s *Settings, v string) error { s.Sandbox.StoragePool = v; return nil }},
