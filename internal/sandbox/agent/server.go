@@ -97,6 +97,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 	if timeout <= 0 || (s.MaxTimeout > 0 && timeout > s.MaxTimeout) {
 		timeout = s.MaxTimeout
 	}
+	if timeout <= 0 {
+		timeout = time.Minute // neither side said: a zero limit would kill the sample at once
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
