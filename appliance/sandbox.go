@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -41,6 +42,7 @@ type virtualAnalyzer struct {
 	runTime  time.Duration
 	contract *services.Client
 	accel    string
+	log      *slog.Logger
 	ctx      context.Context // the appliance's run context
 	wg       *sync.WaitGroup
 
@@ -93,7 +95,7 @@ func (a *Appliance) startSandbox() error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	a.va = &virtualAnalyzer{pool: pool, db: a.db, image: s.Image, timeout: s.SubmissionTimeout, runTime: s.RunTime,
-		contract: a.services.Get(services.Libvirt), accel: accelerator(string(tmpl)), ctx: a.runCtx, wg: &a.wg,
+		contract: a.services.Get(services.Libvirt), accel: accelerator(string(tmpl)), log: a.Log, ctx: a.runCtx, wg: &a.wg,
 		inflight: map[string]bool{}}
 	return nil
 }
@@ -286,7 +288,9 @@ func (v *virtualAnalyzer) submit(sha, name string, data []byte) {
 			}
 		}
 		if err := v.db.Write(context.WithoutCancel(v.ctx), func(tx *store.Tx) error { return store.FinishSandbox(tx, a) }); err != nil {
-			return
+			// The row stays pending: the next look at a message with this
+			// sample submits it again.
+			v.log.Error("sandbox: store the verdict", "sha256", sha, "err", err)
 		}
 	}()
 }

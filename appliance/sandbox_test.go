@@ -21,7 +21,7 @@ import (
 // sandboxApp starts an appliance whose virtual analyzer uses a private
 // libvirtd's test driver, with n loopback guests running the real agent
 // under strace for its instances (testutil.SandboxGuests).
-func sandboxApp(t *testing.T, n int, overrides map[string]string) (*Appliance, *testutil.Libvirtd) {
+func sandboxApp(t *testing.T, n int, overrides map[string]string) *Appliance {
 	t.Helper()
 	lvd := testutil.StartLibvirtd(t)
 	dir := t.TempDir()
@@ -39,7 +39,7 @@ func sandboxApp(t *testing.T, n int, overrides map[string]string) (*Appliance, *
 	for k, v := range overrides {
 		vals[k] = v
 	}
-	return startApp(t, dir, vals), lvd
+	return startApp(t, dir, vals)
 }
 
 // closedPort is an address nothing listens on.
@@ -98,7 +98,7 @@ rm -f "$0"
 // show sandbox tell what happened.
 func TestSandboxVerdictInTheMailFlow(t *testing.T) {
 	t.Setenv("HOME", t.TempDir()) // the loopback guests' agents run samples as us
-	a, _ := sandboxApp(t, 1, map[string]string{"metrics.listen": "127.0.0.1:0"})
+	a := sandboxApp(t, 1, map[string]string{"metrics.listen": "127.0.0.1:0"})
 	addr := a.SMTPAddr().String()
 	must(t, send(t, addr, "bob@example.org", []string{"alice@example.com"}, withAttachment("invoice", "application/octet-stream", "invoice.sh", []byte(dropper))))
 	id := onlyMessage(t, a).ID
@@ -254,7 +254,7 @@ func TestSandboxOutOfReach(t *testing.T) {
 // message is quarantined with va-timeout.
 func TestSandboxSubmissionTimeout(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
-	a, _ := sandboxApp(t, 1, map[string]string{"sandbox.submission_timeout": "2s", "sandbox.run_time": "30s"})
+	a := sandboxApp(t, 1, map[string]string{"sandbox.submission_timeout": "2s", "sandbox.run_time": "30s"})
 	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
 		withAttachment("slow", "application/octet-stream", "slow.sh", []byte("#!/bin/sh\nsleep 25\n"))))
 	d := waitState(t, a, onlyMessage(t, a).ID, "quarantined", 60*time.Second)

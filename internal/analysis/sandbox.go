@@ -133,6 +133,9 @@ func (v VirtualAnalyzer) contents(m *Message, files []sample) (map[string][]byte
 			return nil
 		}
 		if !archive.IsArchive(p.TrueType) {
+			if p.SHA256 != "" && !want[p.SHA256] {
+				return nil // known, and not a sample: not read again
+			}
 			return keep(content) // kept when its hash is wanted
 		}
 		pk, err := archive.Peek(content, v.Archives.MaxInMemory)

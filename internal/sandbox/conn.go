@@ -180,11 +180,17 @@ func (c *Conn) Call(ctx context.Context, what string, f func(*libvirt.Libvirt) e
 // a channel, never through a captured variable: a call that overruns its
 // deadline still finishes (and writes) after we have given up on it.
 func call[T any](ctx context.Context, c *Conn, what string, f func(*libvirt.Libvirt) (T, error)) (T, error) {
-	var zero T
 	lv, err := c.get(ctx)
 	if err != nil {
+		var zero T
 		return zero, err
 	}
+	return on(ctx, c, lv, what, f)
+}
+
+// on runs f on one given connection under the call deadline.
+func on[T any](ctx context.Context, c *Conn, lv *libvirt.Libvirt, what string, f func(*libvirt.Libvirt) (T, error)) (T, error) {
+	var zero T
 	type result struct {
 		v   T
 		err error
@@ -288,8 +294,10 @@ func (c *Conn) redacted() string {
 
 // watchEvents forwards lifecycle events until the connection goes. The
 // channel is always drained: go-libvirt's stream blocks on a slow reader.
+// It subscribes on its own connection, not on whatever connection is
+// current by then (a redial in between would get a second subscription).
 func (c *Conn) watchEvents(ctx context.Context, lv *libvirt.Libvirt) {
-	ch, err := call(ctx, c, "subscribe to lifecycle events", func(lv *libvirt.Libvirt) (<-chan libvirt.DomainEventLifecycleMsg, error) {
+	ch, err := on(ctx, c, lv, "subscribe to lifecycle events", func(lv *libvirt.Libvirt) (<-chan libvirt.DomainEventLifecycleMsg, error) {
 		return lv.LifecycleEvents(ctx)
 	})
 	if err != nil {
