@@ -49,6 +49,7 @@ type Net struct {
 	dns   []*dns.Server
 	http  *http.Server
 	https *http.Server
+	proxy *http.Server
 	smtp  *smtp.Server
 	lns   []net.Listener
 }
@@ -137,7 +138,10 @@ func (n *Net) Close() {
 	for _, s := range n.dns {
 		s.Shutdown()
 	}
-	for _, s := range []*http.Server{n.http, n.https} {
+	n.mu.Lock()
+	proxy := n.proxy
+	n.mu.Unlock()
+	for _, s := range []*http.Server{n.http, n.https, proxy} {
 		if s != nil {
 			s.Close()
 		}
