@@ -74,6 +74,10 @@ type Options struct {
 	// Observed, when set, returns what the fake internet saw from a
 	// guest (its agent's host) during a run, as events for the report.
 	Observed func(guest string, since, until time.Time) []agent.Event
+	// Proxy is the sandbox network's way to the real web
+	// (agent.RunRequest.Proxy); empty: the guests see the fake internet
+	// only.
+	Proxy string
 }
 
 func (o *Options) defaults() {
@@ -623,7 +627,7 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 		t0 = time.Now()
 		rctx, rcancel = context.WithTimeout(ctx, timeout+p.opts.ReadyTimeout)
 		rep, err = in.agent.Run(rctx, &agent.RunRequest{Token: agent.NewToken(), Name: j.task.Name, SHA256: j.task.SHA256,
-			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds(), Isolation: p.opts.Isolation}, nil)
+			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds(), Isolation: p.opts.Isolation, Proxy: p.opts.Proxy}, nil)
 		rcancel()
 		ph.RunMS = time.Since(t0).Milliseconds()
 		if err == nil && p.opts.Observed != nil {

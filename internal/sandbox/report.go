@@ -85,7 +85,7 @@ func HTML(a *AnalysisReport) ([]byte, error) {
 			switch e.Type {
 			case agent.EvWrite, agent.EvDelete, agent.EvRename:
 				files = append(files, e)
-			case agent.EvConnect, agent.EvDNS, agent.EvHTTP, agent.EvSMTP:
+			case agent.EvConnect, agent.EvDNS, agent.EvHTTP, agent.EvSMTP, agent.EvProxy, agent.EvFetch:
 				net = append(net, e)
 			}
 		}
@@ -121,6 +121,7 @@ ul.tree{list-style:none;padding-left:1.2em}
 <tr><th>Image, instance</th><td>{{.A.Image}}, {{.A.Instance}}</td></tr>
 <tr><th>Finished</th><td>{{.A.Finished.Format "2006-01-02 15:04:05 MST"}} after {{.A.TookMS}} ms</td></tr>
 {{with .A.Report}}<tr><th>Run</th><td>opened by {{.How}}, exit {{.ExitCode}}{{if .TimedOut}}, stopped at the time limit{{end}}, {{.MS}} ms, watched by {{.Tracer}}</td></tr>{{end}}
+{{with .A.Report}}{{with .Fetch}}<tr><th>Link</th><td><code>{{.URL}}</code> led to <code>{{.Final}}</code>: {{.Summary}}{{if .SHA256}}; body sha256 <code>{{.SHA256}}</code>{{end}}</td></tr>{{end}}{{end}}
 <tr><th>Screenshot</th><td>none: the Linux guest has no display</td></tr>
 </table>
 <h2>Matched rules</h2>

@@ -123,8 +123,9 @@ var Rules = []Rule{
 			return ""
 		}},
 	{ID: "callout", Name: "Connects out of the machine", Severity: RiskMedium, Weight: 30, Attack: []string{"T1071"},
-		match: func(_ *agent.Report, ev agent.Event) string {
-			if ev.Type == agent.EvConnect && outside(ev.Addr) {
+		match: func(r *agent.Report, ev agent.Event) string {
+			// A link's fetch connects out by design.
+			if ev.Type == agent.EvConnect && outside(ev.Addr) && r.Fetch == nil {
 				return ev.Addr
 			}
 			return ""
@@ -157,6 +158,28 @@ var Rules = []Rule{
 		match: func(r *agent.Report, ev agent.Event) string {
 			if ev.Type == agent.EvDelete && r.Name != "" && path.Base(ev.Path) == agent.SampleName(r.Name) {
 				return ev.Path
+			}
+			return ""
+		}},
+	// What a link leads to, once its redirects are followed (URL runs).
+	{ID: "link-program", Name: "The link downloads a program or script", Severity: RiskMedium, Weight: 40, Attack: []string{"T1204.001", "T1105"},
+		match: func(r *agent.Report, ev agent.Event) string {
+			if ev.Type == agent.EvFetch && r.Fetch != nil && (r.Fetch.Kind == "program" || r.Fetch.Kind == "script") {
+				return fmt.Sprintf("%s (%s, sha256 %s)", r.Fetch.Final, r.Fetch.Kind, r.Fetch.SHA256)
+			}
+			return ""
+		}},
+	{ID: "link-login", Name: "The link opens a page that asks for a password", Severity: RiskMedium, Weight: 30, Attack: []string{"T1566.002", "T1056.003"},
+		match: func(r *agent.Report, ev agent.Event) string {
+			if ev.Type == agent.EvFetch && r.Fetch != nil && r.Fetch.LoginForm {
+				return r.Fetch.Final
+			}
+			return ""
+		}},
+	{ID: "link-file", Name: "The link downloads an archive or document", Severity: RiskLow, Weight: 10, Attack: []string{"T1204.001"},
+		match: func(r *agent.Report, ev agent.Event) string {
+			if ev.Type == agent.EvFetch && r.Fetch != nil && (r.Fetch.Kind == "archive" || r.Fetch.Kind == "document") {
+				return fmt.Sprintf("%s (%s)", r.Fetch.Final, r.Fetch.Kind)
 			}
 			return ""
 		}},

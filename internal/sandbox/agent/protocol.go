@@ -38,7 +38,11 @@ type RunRequest struct {
 	SHA256 string `json:"sha256"`
 	Sample []byte `json:"sample,omitempty"`
 	// URL, instead of a sample: fetched the way a user's click would.
-	URL       string `json:"url,omitempty"`
+	URL string `json:"url,omitempty"`
+	// Proxy is the sandbox's way to the real web (http://host:port on the
+	// sandbox network), when it has one: URL fetches go through it, and
+	// samples find it in http_proxy and https_proxy.
+	Proxy     string `json:"proxy,omitempty"`
 	TimeoutMS int64  `json:"timeout_ms"`
 	// Isolation are outside addresses (host:port) the agent tries to reach
 	// before it runs anything: if one answers, the sandbox network is not
@@ -75,11 +79,16 @@ const (
 	EvExit    = "exit"
 	EvError   = "error"
 	EvReport  = "report"
+	// EvFetch is where a URL run's fetch ended: Addr the final URL,
+	// Detail what came back (the report's Fetch has it all).
+	EvFetch = "fetch"
 	// What the fake internet saw from the guest (the host adds them):
 	// Addr is the DNS name, HTTP host or mail domain.
 	EvDNS  = "dns"
 	EvHTTP = "http"
 	EvSMTP = "smtp"
+	// EvProxy is a request through the sandbox's proxy to the real web.
+	EvProxy = "proxy"
 )
 
 // Report is what a run found.
@@ -98,9 +107,29 @@ type Report struct {
 	Tracer  string    `json:"tracer"`
 	Events  []Event   `json:"events"`
 	Dropped []Dropped `json:"dropped,omitempty"`
+	// Fetch is what a URL run got.
+	Fetch *Fetch `json:"fetch,omitempty"`
 	// Output is the end of what the sample printed.
 	Output string `json:"output,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// Fetch is what a URL led to once its redirects were followed.
+type Fetch struct {
+	URL         string `json:"url"`
+	Final       string `json:"final"`
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	Redirects   int    `json:"redirects"`
+	Bytes       int64  `json:"bytes"`
+	// Kind is what the body is by its first bytes: program, script,
+	// archive, document, html or other.
+	Kind string `json:"kind"`
+	// LoginForm: an HTML page that asks for a password.
+	LoginForm bool   `json:"login_form,omitempty"`
+	Via       string `json:"via"` // "proxy" or "fake internet"
+	// SHA256 of the body (a dropped file of the run).
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Dropped is a file the sample wrote, kept for the report.

@@ -169,8 +169,9 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 		return fail(err)
 	}
 	var argv []string
+	download := filepath.Join(dir, "download")
 	if req.URL != "" {
-		rep.How, argv = "curl", []string{"curl", "-sS", "-L", "--max-time", fmt.Sprint(int(timeout.Seconds())), "-o", filepath.Join(dir, "download"), "--", req.URL}
+		rep.How, argv = "curl", curlArgs(req.URL, req.Proxy, download, int(timeout.Seconds()))
 	} else {
 		file := filepath.Join(dir, SampleName(req.Name))
 		if err := os.WriteFile(file, req.Sample, 0o755); err != nil {
@@ -199,9 +200,15 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PWD="+dir)
+	if req.Proxy != "" {
+		cmd.Env = append(cmd.Env, "http_proxy="+req.Proxy, "https_proxy="+req.Proxy, "HTTP_PROXY="+req.Proxy, "HTTPS_PROXY="+req.Proxy)
+	}
 	ownGroup(cmd)
-	var out tailBuffer
+	var out, writeOut tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	if req.URL != "" {
+		cmd.Stdout = &writeOut // curl's account of the transfer
+	}
 	if traceW != nil {
 		cmd.ExtraFiles = []*os.File{traceW}
 	}
@@ -259,6 +266,21 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	}
 	rep.Output = out.String()
 	send(Event{MS: rep.MS, Type: EvExit, PID: cmd.Process.Pid, Detail: fmt.Sprintf("exit %d", rep.ExitCode)})
+	if req.URL != "" {
+		// A link that loaded nothing cannot be judged: not a clean run.
+		f, err := fetchResult(req.URL, req.Proxy, []byte(writeOut.String()), download)
+		rep.Fetch = f
+		if err != nil {
+			rep.Ran = false
+			if rep.Error == "" {
+				rep.Error = err.Error()
+			}
+		} else {
+			e := Event{MS: rep.MS, Type: EvFetch, Addr: f.Final, Detail: f.Summary()}
+			rep.Events = append(rep.Events, e)
+			send(e)
+		}
+	}
 	rep.Dropped = dropped(rep.Events, dir)
 	return rep
 }
