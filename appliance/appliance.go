@@ -166,7 +166,7 @@ func (a *Appliance) start() error {
 				analysis.DomainCensus{Cloud: cloud},
 			},
 			lists,
-			a.virtualAnalyzerStage(),
+			a.virtualAnalyzerStage(lists.Exempt),
 			analysis.ThreatConnect{Cloud: cloud},
 		}, Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,6 +25,7 @@ import (
 	"mailinspector/internal/cli"
 	"mailinspector/internal/durable"
 	"mailinspector/internal/message"
+	"mailinspector/internal/netguard"
 	"mailinspector/internal/sandbox"
 	"mailinspector/internal/sandbox/agent"
 	"mailinspector/internal/sandbox/fakenet"
@@ -87,8 +89,11 @@ func (a *Appliance) startSandbox() error {
 	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1, ReadyTimeout: 5 * time.Minute,
 		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause"}
 	if s.FakeNet.IsValid() {
-		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort})
+		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort}, a.sandboxProxy())
 		opts.Observed = a.observed
+		if s.Proxy != "off" {
+			opts.Proxy = "http://" + netip.AddrPortFrom(s.FakeNet, uint16(s.ProxyPort)).String()
+		}
 	}
 	pool, err := sandbox.NewPool(conn, []sandbox.Image{img}, opts)
 	if err != nil {
@@ -103,10 +108,15 @@ func (a *Appliance) startSandbox() error {
 // startFakeNet runs the fake internet on the sandbox network. The address
 // exists once libvirt has brought the network up, which may be after the
 // appliance starts: until then it tries again every ten seconds.
-func (a *Appliance) startFakeNet(addr netip.Addr, ports fakenet.Ports) {
+func (a *Appliance) startFakeNet(addr netip.Addr, ports fakenet.Ports, proxy *fakenet.Proxy) {
 	a.goRun(func() {
 		for {
 			n, err := fakenet.Start(addr, ports)
+			if err == nil && proxy != nil {
+				if _, err = n.StartProxy(a.Settings.Sandbox.ProxyPort, *proxy); err != nil {
+					n.Close()
+				}
+			}
 			if err == nil {
 				a.fakenet.Store(n)
 				a.Log.Info("sandbox fake internet listening", "addr", addr.String())
@@ -122,6 +132,20 @@ func (a *Appliance) startFakeNet(addr netip.Addr, ports fakenet.Ports) {
 			}
 		}
 	})
+}
+
+// sandboxProxy is the sandbox network's way to the web (sandbox.proxy),
+// nil when off.
+func (a *Appliance) sandboxProxy() *fakenet.Proxy {
+	s := a.Settings.Sandbox
+	if s.Proxy == "off" {
+		return nil
+	}
+	p := &fakenet.Proxy{Guard: &netguard.Guard{Allow: s.ProxyAllow}}
+	if s.Proxy != "direct" {
+		p.Upstream, _ = url.Parse(s.Proxy) // checked by the settings
+	}
+	return p
 }
 
 // observed is what the fake internet saw from a guest during a run.
@@ -212,7 +236,8 @@ func (v *virtualAnalyzer) Usable() error {
 // Verdict returns a sample's row, submitting it when it has none, when a
 // try that failed before since is to be repeated, or when its run was lost
 // (pending, but not in flight here: the appliance restarted).
-func (v *virtualAnalyzer) Verdict(ctx context.Context, sha, name string, data []byte, since time.Time) (*store.SandboxAnalysis, error) {
+func (v *virtualAnalyzer) Verdict(ctx context.Context, smp analysis.SandboxSample, since time.Time) (*store.SandboxAnalysis, error) {
+	sha, name := smp.Key, smp.Name
 	row, err := v.db.SandboxAnalysis(ctx, sha)
 	if err != nil && !errors.Is(err, store.ErrNoAnalysis) {
 		return nil, err
@@ -242,13 +267,14 @@ func (v *virtualAnalyzer) Verdict(ctx context.Context, sha, name string, data []
 		return nil, err
 	}
 	if won {
-		v.submit(sha, name, data)
+		v.submit(smp)
 	}
 	return &store.SandboxAnalysis{SHA256: sha, Name: name, Image: v.image, State: store.SandboxPending, Submitted: now}, nil
 }
 
 // submit detonates a sample in the background and stores its outcome.
-func (v *virtualAnalyzer) submit(sha, name string, data []byte) {
+func (v *virtualAnalyzer) submit(smp analysis.SandboxSample) {
+	sha, name := smp.Key, smp.Name
 	v.mu.Lock()
 	v.inflight[sha] = true
 	v.mu.Unlock()
@@ -261,7 +287,7 @@ func (v *virtualAnalyzer) submit(sha, name string, data []byte) {
 			v.mu.Unlock()
 		}()
 		ctx, cancel := context.WithTimeout(v.ctx, v.timeout)
-		res, err := v.pool.Submit(ctx, &sandbox.Task{Image: v.image, Name: name, SHA256: sha, Sample: data, Timeout: v.runTime})
+		res, err := v.pool.Submit(ctx, &sandbox.Task{Image: v.image, Name: name, SHA256: sha, Sample: smp.Data, URL: smp.URL, Timeout: v.runTime})
 		cancel()
 		if v.ctx.Err() != nil {
 			return // stopping: the row stays pending and is submitted again after the restart
@@ -306,6 +332,14 @@ func (a *Appliance) SandboxStatus(ctx context.Context) (*cli.Sandbox, error) {
 
 // Analysis is `show analysis SHA256`.
 func (a *Appliance) Analysis(ctx context.Context, sha string) (*cli.Analysis, error) {
+	if strings.HasPrefix(sha, "http://") || strings.HasPrefix(sha, "https://") {
+		// A link: its verdict is filed under its normalised form's key.
+		u, ok := message.Normalize(sha, nil)
+		if !ok {
+			return nil, fmt.Errorf("%s: not a URL the analysis can read", sha)
+		}
+		sha = analysis.LinkKey(u)
+	}
 	row, err := a.db.SandboxAnalysis(ctx, strings.ToLower(sha))
 	if errors.Is(err, store.ErrNoAnalysis) {
 		return nil, fmt.Errorf("no analysis of %s", sha)
@@ -323,9 +357,9 @@ func (a *Appliance) Analysis(ctx context.Context, sha string) (*cli.Analysis, er
 
 // virtualAnalyzerStage is the pipeline's step for the sandbox: after the
 // other engines, so that it sees what they found.
-func (a *Appliance) virtualAnalyzerStage() analysis.VirtualAnalyzer {
+func (a *Appliance) virtualAnalyzerStage(exempt func(analysis.Finding) (string, bool)) analysis.VirtualAnalyzer {
 	s := a.Settings.Sandbox
-	st := analysis.VirtualAnalyzer{Contract: a.services.Get(services.Libvirt), FileTypes: s.FileTypes,
+	st := analysis.VirtualAnalyzer{Contract: a.services.Get(services.Libvirt), FileTypes: s.FileTypes, Links: s.URLs, Exempt: exempt,
 		SuspiciousOnly: s.Submit == "suspicious", SubmissionTimeout: s.SubmissionTimeout, Poll: 2 * time.Second,
 		Limits: message.DefaultLimits, MaxSample: agent.MaxSample, Passwords: a.Settings.Archive.Passwords,
 		Archives: archive.Limits{MaxDepth: a.Settings.Archive.MaxDepth, MaxMembers: a.Settings.Archive.MaxMembers,

@@ -262,3 +262,71 @@ func TestSandboxSubmissionTimeout(t *testing.T) {
 		t.Fatalf("reason %q; trail %+v", d.Reason, d.Trail)
 	}
 }
+
+// Links through the mail flow: with sandbox.urls the sandbox opens each
+// link of a message through its proxy (the guard lets it reach the test's
+// web server only because sandbox.proxy_allow names loopback), the message
+// waits for the verdict, a page that asks for a password is a medium-risk
+// suspicious URL (tagged and delivered by the default policy), a plain
+// page is no risk, and show analysis takes the link itself.
+func TestSandboxLinksInTheMailFlow(t *testing.T) {
+	web := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		if r.URL.Path == "/login" {
+			io.WriteString(w, `<html><body><form method=post><input name=u><input type="password" name=p></form></body></html>`)
+			return
+		}
+		io.WriteString(w, "<html><body>Our news</body></html>")
+	})}
+	ln, err := net.Listen("tcp", "127.77.0.2:80") // the proxy's guard allows ports 80 and 443 only
+	if err != nil {
+		t.Skipf("a web server on port 80 of a loopback address wants root: %v", err)
+	}
+	go web.Serve(ln)
+	defer web.Close()
+	_, smtpPort, _ := net.SplitHostPort(closedPort(t))
+	a := sandboxApp(t, 1, map[string]string{"sandbox.urls": "unrated", "sandbox.proxy": "direct", "sandbox.fakenet": "127.77.0.1",
+		"sandbox.fakenet_smtp_port": smtpPort, "sandbox.proxy_allow": "127.0.0.0/8"})
+	body := func(subject, link string) string {
+		return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: " + subject + "\r\n\r\nPlease sign in at " + link + " today.\r\n"
+	}
+	id := sendNew(t, a, body("sign in", "http://127.77.0.2/login"))
+	d := waitState(t, a, id, "delivered", 90*time.Second)
+	f := findingOf(d, "virtual-analyzer")
+	if f == nil || f.Risk != "medium" || f.Threat != "suspicious URL" || f.Object != "http://127.77.0.2/login" || !strings.Contains(f.Detail, "link-login") {
+		t.Fatalf("finding %+v; trail %+v", f, d.Trail)
+	}
+	var held bool
+	for _, e := range d.Trail {
+		held = held || (e.Stage == "virtual-analyzer" && strings.Contains(e.Detail, "waiting for the sandbox: link http://127.77.0.2/login"))
+	}
+	if !held {
+		t.Errorf("the message never waited for the link's verdict: %+v", d.Trail)
+	}
+	v, err := cli.Exec(context.Background(), a, "show analysis http://127.77.0.2/login")
+	must(t, err)
+	an := v.(*cli.Analysis)
+	var rep struct {
+		Report struct {
+			How   string
+			Fetch struct {
+				Final     string
+				Via       string
+				LoginForm bool `json:"login_form"`
+			}
+		}
+	}
+	must(t, json.Unmarshal(an.Report, &rep))
+	if an.Risk != "medium" || rep.Report.How != "curl" || rep.Report.Fetch.Via != "proxy" || !rep.Report.Fetch.LoginForm {
+		t.Fatalf("analysis %+v / %+v", an, rep)
+	}
+
+	id = sendNew(t, a, body("news", "http://127.77.0.2/news"))
+	d = waitState(t, a, id, "delivered", 90*time.Second)
+	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "ok" || !strings.Contains(e.Detail, "no risk") {
+		t.Errorf("the plain page: %+v", e)
+	}
+	if f := findingOf(d, "virtual-analyzer"); f != nil {
+		t.Errorf("the plain page got a finding: %+v", f)
+	}
+}

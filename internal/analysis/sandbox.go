@@ -33,8 +33,28 @@ type Sandbox interface {
 	// Verdict returns where a sample stands, submitting it when no one
 	// has, or when its last try failed before since (the message's
 	// arrival: a later message gets a fresh try).
-	Verdict(ctx context.Context, sha, name string, data []byte, since time.Time) (*store.SandboxAnalysis, error)
+	Verdict(ctx context.Context, s SandboxSample, since time.Time) (*store.SandboxAnalysis, error)
 }
+
+// SandboxSample is a file or a link to analyse.
+type SandboxSample struct {
+	// Key files the verdict: a file's SHA-256, or a link's LinkKey.
+	Key  string
+	Name string // the file's name, or the link
+	Data []byte
+	URL  string // a link: fetched, not run
+}
+
+// LinkKey is what a link's sandbox verdict is filed under: the SHA-256 of
+// "url:" and the normalised URL, so that a file whose bytes happen to be a
+// URL never shares a verdict with the link.
+func LinkKey(u string) string {
+	s := sha256.Sum256([]byte("url:" + u))
+	return hex.EncodeToString(s[:])
+}
+
+// MaxSandboxLinks bounds the links of one message sent to the sandbox.
+const MaxSandboxLinks = 5
 
 // VirtualAnalyzer sends what stays unrated (or suspicious) after the other
 // engines to the sandbox. In MTA mode the message waits (Hold) until every
@@ -45,7 +65,13 @@ type VirtualAnalyzer struct {
 	// FileTypes are true types and ".ext" file name extensions.
 	FileTypes []string
 	// SuspiciousOnly: only files another engine already found suspicious.
-	SuspiciousOnly    bool
+	SuspiciousOnly bool
+	// Links: "off", "suspicious" (links another engine found suspicious)
+	// or "unrated" (every link not convicted, at most MaxSandboxLinks).
+	Links string
+	// Exempt is the administrator's object exceptions: an approved link
+	// or file is not analysed (nil: none).
+	Exempt            func(Finding) (string, bool)
 	SubmissionTimeout time.Duration
 	Poll              time.Duration // how soon a waiting message looks again
 	Limits            message.Limits
@@ -68,11 +94,61 @@ func (v VirtualAnalyzer) wanted(trueType, name string) bool {
 	return false
 }
 
-// sample is a file to submit: an attachment or a member of an archive
-// attachment.
+// sample is a file to submit (an attachment or a member of an archive
+// attachment) or a link (url set, fileObject's SHA256 its LinkKey).
 type sample struct {
 	fileObject
 	name string
+	url  string
+}
+
+// objectRisk is the highest risk any finding gave each object.
+func objectRisk(m *Message) map[string]string {
+	risk := map[string]string{}
+	for _, f := range m.Findings {
+		if Rank(f.Risk) > Rank(risk[f.Object]) {
+			risk[f.Object] = f.Risk
+		}
+	}
+	return risk
+}
+
+// links are the links to submit: not convicted already, not approved, and
+// found suspicious by another engine unless every unrated link goes.
+func (v VirtualAnalyzer) links(m *Message, risk map[string]string) []sample {
+	if v.Links == "" || v.Links == "off" || m.Extract == nil {
+		return nil
+	}
+	var out []sample
+	seen := map[string]bool{}
+	for _, u := range m.Extract.URLs {
+		r := risk[u.URL]
+		switch {
+		case seen[u.URL] || len(out) == MaxSandboxLinks:
+		case !strings.HasPrefix(u.URL, "http://") && !strings.HasPrefix(u.URL, "https://"):
+		case r == RiskHigh:
+		case v.Links == "suspicious" && Rank(r) < Rank(RiskLow):
+		case v.Exempt != nil && exempt(v.Exempt, u.URL):
+		default:
+			out = append(out, sample{fileObject: fileObject{SHA256: LinkKey(u.URL), Where: "link " + u.URL + " in part " + u.Where, Part: -1}, name: u.URL, url: u.URL})
+		}
+		seen[u.URL] = true
+	}
+	return out
+}
+
+// object is what findings about the sample name: a file's SHA-256, or the
+// link itself.
+func (s sample) object() string {
+	if s.url != "" {
+		return s.url
+	}
+	return s.SHA256
+}
+
+func exempt(f func(Finding) (string, bool), object string) bool {
+	_, ok := f(Finding{Object: object})
+	return ok
 }
 
 // candidates are the files to submit: of a wanted type, not known good,
@@ -80,12 +156,7 @@ type sample struct {
 // suspicious-only mode, found suspicious by another engine.
 func (v VirtualAnalyzer) candidates(m *Message) []sample {
 	files, _ := messageFiles(m)
-	risk := map[string]string{}
-	for _, f := range m.Findings {
-		if Rank(f.Risk) > Rank(risk[f.Object]) {
-			risk[f.Object] = f.Risk
-		}
-	}
+	risk := objectRisk(m)
 	memberName := map[string]string{}
 	for _, mb := range m.Members {
 		memberName[mb.Member.SHA256] = path.Base(mb.Member.Path)
@@ -100,11 +171,12 @@ func (v VirtualAnalyzer) candidates(m *Message) []sample {
 		case !v.wanted(f.TrueType, name):
 		case risk[f.SHA256] == RiskHigh:
 		case v.SuspiciousOnly && Rank(risk[f.SHA256]) < Rank(RiskLow):
+		case v.Exempt != nil && exempt(v.Exempt, f.SHA256):
 		default:
-			out = append(out, sample{f, name})
+			out = append(out, sample{fileObject: f, name: name})
 		}
 	}
-	return out
+	return append(out, v.links(m, risk)...)
 }
 
 // contents reads the candidates' bytes: attachments as decoded, archive
@@ -113,7 +185,12 @@ func (v VirtualAnalyzer) candidates(m *Message) []sample {
 func (v VirtualAnalyzer) contents(m *Message, files []sample) (map[string][]byte, error) {
 	want := map[string]bool{}
 	for _, f := range files {
-		want[f.SHA256] = true
+		if f.url == "" {
+			want[f.SHA256] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil // links only: no part to read again
 	}
 	data := map[string][]byte{}
 	keep := func(r io.Reader) error {
@@ -170,7 +247,7 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 		res := Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("%s: %v; sandbox.on_error applies", services.Libvirt, err)}
 		for _, f := range files {
 			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VAError, Risk: RiskUnrated,
-				Location: f.Where, Object: f.SHA256, Detail: "not analysed: " + err.Error()})
+				Location: f.Where, Object: f.object(), Detail: "not analysed: " + err.Error()})
 		}
 		return res, nil
 	}
@@ -183,12 +260,15 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 	var oldest time.Duration
 	for _, f := range files {
 		b, ok := data[f.SHA256]
+		if f.url != "" {
+			ok = true
+		}
 		if !ok {
 			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VAError, Risk: RiskUnrated,
-				Location: f.Where, Object: f.SHA256, Detail: "not analysed: its content could not be read again"})
+				Location: f.Where, Object: f.object(), Detail: "not analysed: its content could not be read again"})
 			continue
 		}
-		a, err := v.Sandbox.Verdict(ctx, f.SHA256, f.name, b, m.Meta.Received)
+		a, err := v.Sandbox.Verdict(ctx, SandboxSample{Key: f.SHA256, Name: f.name, Data: b, URL: f.url}, m.Meta.Received)
 		if err != nil {
 			return Result{}, err
 		}
@@ -202,19 +282,27 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 			fallthrough
 		case store.SandboxTimeout:
 			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VATimeout, Risk: RiskUnrated,
-				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("no verdict within %s", v.SubmissionTimeout)})
+				Location: f.Where, Object: f.object(), Detail: fmt.Sprintf("no verdict within %s", v.SubmissionTimeout)})
 		case store.SandboxError:
 			res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Name: VAError, Risk: RiskUnrated,
-				Location: f.Where, Object: f.SHA256, Detail: a.Error})
+				Location: f.Where, Object: f.object(), Detail: a.Error})
 		case store.SandboxDone:
 			done = append(done, fmt.Sprintf("%s: %s", f.Where, a.Summary))
 			if Rank(a.Risk) >= Rank(RiskLow) {
-				threat := "suspicious file"
+				threat, object := "suspicious file", f.SHA256
 				if a.Risk == RiskHigh {
 					threat = "malware"
 				}
+				if f.url != "" {
+					// The link is the object, so that the policy's link
+					// actions (rewrite to the block page) apply to it.
+					threat, object = "suspicious URL", f.url
+					if a.Risk == RiskHigh {
+						threat = "malicious URL"
+					}
+				}
 				res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Threat: threat, Risk: a.Risk,
-					Name: "sandbox-behaviour", Location: f.Where, Object: f.SHA256, Detail: a.Summary})
+					Name: "sandbox-behaviour", Location: f.Where, Object: object, Detail: a.Summary + " (show analysis " + f.SHA256 + ")"})
 			}
 		}
 	}

@@ -173,10 +173,11 @@ var commands = []command{
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }},
 	{[]string{"show", "sandbox"}, "", "the virtual analyzer: libvirt connection, instances, queue, recent analyses", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }},
-	{[]string{"show", "analysis"}, "SHA256", "the virtual analyzer's verdict and report for one sample", 1, 1,
+	{[]string{"show", "analysis"}, "SHA256|URL", "the virtual analyzer's verdict and report for one sample or link", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
-			if len(a[0]) != 64 || strings.Trim(strings.ToLower(a[0]), "0123456789abcdef") != "" {
-				return nil, fmt.Errorf("%w: SHA256 is 64 hex digits", ErrUsage)
+			link := strings.HasPrefix(a[0], "http://") || strings.HasPrefix(a[0], "https://")
+			if !link && (len(a[0]) != 64 || strings.Trim(strings.ToLower(a[0]), "0123456789abcdef") != "") {
+				return nil, fmt.Errorf("%w: SHA256 is 64 hex digits, or give the link (http:// or https://)", ErrUsage)
 			}
 			return b.Analysis(ctx, a[0])
 		}},

@@ -99,6 +99,14 @@ func Build(vals map[string]string) (*Settings, error) {
 	if (s.SMTP.TLSCert == "") != (s.SMTP.TLSKey == "") {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key go together: set both or neither"))
 	}
+	if s.Sandbox.Proxy != "off" && !s.Sandbox.FakeNet.IsValid() {
+		errs = append(errs, errors.New("sandbox.proxy listens on the host's sandbox address: set sandbox.fakenet too"))
+	}
+	if s.Sandbox.URLs != "off" && s.Sandbox.Proxy == "off" {
+		// Against the fake internet every link answers the same page: an
+		// analysis of it would be a hollow "no risk".
+		errs = append(errs, errors.New("sandbox.urls wants the sandbox's way to the web: set sandbox.proxy (direct or an upstream proxy), or sandbox.urls = off"))
+	}
 	if s.Hostname == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {

@@ -162,6 +162,10 @@ type Settings struct {
 		Teardown          string     // "destroy" or "pause"
 		FakeNet           netip.Addr // invalid: no fake internet here
 		FakeNetSMTPPort   int
+		URLs              string // "off", "suspicious" or "unrated"
+		Proxy             string // "off", "direct" or an upstream proxy's http:// URL
+		ProxyPort         int
+		ProxyAllow        []netip.Prefix
 	}
 }
 

@@ -3,6 +3,7 @@ package settings
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -67,6 +68,35 @@ func init() {
 			}},
 		Key{"sandbox.fakenet_smtp_port", "25", "Port of the fake internet's SMTP listener. The appliance's own smtp.listen on every address holds port 25 on the sandbox network too: then use another port here and let the guest image redirect port 25 to it.",
 			intIn(func(s *Settings) *int { return &s.Sandbox.FakeNetSMTPPort }, 1, 65535)},
+		Key{"sandbox.urls", "off", "Links sent to the sandbox, which opens them through sandbox.proxy the way a click would: off; suspicious (links another engine found suspicious, not those already convicted); unrated (every link no engine rated, at most 5 per message). Needs sandbox.proxy and sandbox.fakenet.",
+			enum(func(s *Settings) *string { return &s.Sandbox.URLs }, "off", "suspicious", "unrated")},
+		Key{"sandbox.proxy", "off", "The sandbox network's way to the real web: off (guests see the fake internet only); direct (a proxy on sandbox.fakenet, port sandbox.proxy_port, fetches from the appliance to public addresses only); or http://[user:password@]host:port, the site's proxy that proxy goes through. Guests still have no route out: links go through it, and samples find it in http_proxy.",
+			func(s *Settings, v string) error {
+				if v == "off" || v == "direct" {
+					s.Sandbox.Proxy = v
+					return nil
+				}
+				u, err := url.Parse(v)
+				if err != nil || u.Scheme != "http" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+					return fmt.Errorf("want off, direct or http://host:port")
+				}
+				s.Sandbox.Proxy = v
+				return nil
+			}},
+		Key{"sandbox.proxy_port", "3128", "Port of the sandbox proxy on sandbox.fakenet.",
+			intIn(func(s *Settings) *int { return &s.Sandbox.ProxyPort }, 1, 65535)},
+		Key{"sandbox.proxy_allow", "", "Inside networks (CIDR, comma-separated) the sandbox proxy may fetch from; everything else not on the public internet is refused (SSRF guard). Empty: public addresses only.",
+			func(s *Settings, v string) error {
+				s.Sandbox.ProxyAllow = nil
+				for _, n := range splitList(v) {
+					p, err := netip.ParsePrefix(n)
+					if err != nil {
+						return fmt.Errorf("%s: want a network in CIDR notation", n)
+					}
+					s.Sandbox.ProxyAllow = append(s.Sandbox.ProxyAllow, p.Masked())
+				}
+				return nil
+			}},
 		Key{"sandbox.isolation_check", "1.1.1.1:443,8.8.8.8:53,9.9.9.9:443", "Outside addresses (host:port) the guest tries to reach before each run; if one answers, the sandbox network is not isolated and nothing is run (va-error). Empty: no check.",
 			func(s *Settings, v string) error {
 				s.Sandbox.IsolationCheck = splitList(v)

@@ -182,3 +182,27 @@ func TestRootWritesSettingsAsTheDataDirectorysOwner(t *testing.T) {
 		}
 	}
 }
+
+// Links go to the sandbox only with a way to the web, and that way listens
+// on the host's sandbox address.
+func TestSandboxLinksWantAProxy(t *testing.T) {
+	for _, c := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"sandbox.urls": "suspicious"}, "sandbox.urls wants the sandbox's way to the web"},
+		{map[string]string{"sandbox.proxy": "direct"}, "set sandbox.fakenet too"},
+		{map[string]string{"sandbox.proxy": "https://proxy.example:3128", "sandbox.fakenet": "10.77.0.1"}, "want off, direct or http://host:port"},
+		{map[string]string{"sandbox.proxy_allow": "10.1.0.0/16,intranet"}, "intranet: want a network in CIDR notation"},
+	} {
+		_, err := Load(t.TempDir(), c.set)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.set, err, c.want)
+		}
+	}
+	s, err := Load(t.TempDir(), map[string]string{"sandbox.urls": "unrated", "sandbox.proxy": "http://u:p@proxy.example:3128",
+		"sandbox.fakenet": "10.77.0.1", "sandbox.proxy_allow": "10.1.2.3/16"})
+	if err != nil || s.Sandbox.URLs != "unrated" || s.Sandbox.ProxyAllow[0].String() != "10.1.0.0/16" || s.Sandbox.ProxyPort != 3128 {
+		t.Fatalf("%v %+v", err, s.Sandbox)
+	}
+}
