@@ -76,7 +76,7 @@ func (a *Appliance) startSandbox() error {
 	if n == 0 {
 		n = autoInstances()
 	}
-	img := sandbox.Image{Name: s.Image, DomainXML: string(tmpl), BaseImage: s.BaseImage, StoragePool: s.StoragePool}
+	img := sandbox.Image{Name: s.Image, DomainXML: string(tmpl), BaseImage: s.BaseImage, StoragePool: s.StoragePool, SMTPPort: s.FakeNetSMTPPort}
 	for i := 0; i < n; i++ {
 		addr := s.AgentBase.Addr()
 		for j := 0; j < i; j++ {
@@ -87,7 +87,7 @@ func (a *Appliance) startSandbox() error {
 	conn := sandbox.NewConn(u, s.CallTimeout)
 	// A guest booting under TCG takes a minute or more before its agent answers.
 	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1, ReadyTimeout: 5 * time.Minute,
-		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause"}
+		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause", Screenshot: s.Screenshot}
 	if s.FakeNet.IsValid() {
 		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort}, a.sandboxProxy())
 		opts.Observed = a.observed
@@ -304,6 +304,7 @@ func (v *virtualAnalyzer) submit(smp analysis.SandboxSample) {
 			verdict := sandbox.Judge(res.Report)
 			rep := &sandbox.AnalysisReport{SHA256: sha, Name: name, Image: v.image, Instance: res.Instance,
 				Finished: a.Finished.UTC(), TookMS: res.Took.Milliseconds(), Verdict: verdict, Report: res.Report}
+			rep.SetScreenshot(res.Screenshot)
 			a.Report, _ = json.Marshal(rep)
 			a.HTML, _ = sandbox.HTML(rep)
 			a.Summary = verdict.Summary()

@@ -142,6 +142,10 @@ func TestSandboxVerdictInTheMailFlow(t *testing.T) {
 	if !strings.Contains(string(row.HTML), "<h1>Virtual analyzer report") {
 		t.Errorf("no HTML report stored")
 	}
+	// sandbox.screenshot is on by default: the test driver's picture.
+	if !strings.Contains(string(row.HTML), `<img src="data:image/png;base64,`) || !strings.Contains(string(an.Report), `"screenshot":{"bytes":`) {
+		t.Errorf("no screenshot in the report")
+	}
 
 	// The same sample again: the stored verdict, no second run.
 	again := sendNew(t, a, withAttachment("invoice again", "application/octet-stream", "copy.sh", []byte(dropper)))

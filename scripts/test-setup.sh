@@ -28,6 +28,9 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 [[ -x /usr/sbin/libvirtd ]] || need+=(libvirt-daemon-system libvirt-clients)
 # strace watches samples in the sandbox agent's tests (the guest image has it too).
 command -v strace >/dev/null || need+=(strace)
+# curl fetches links and pdftoppm opens PDFs in the agent's tests, as in the guest.
+command -v curl >/dev/null || need+=(curl)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
 if ((${#need[@]} == 0)); then
 	echo "test-setup: everything is installed"
 	exit 0

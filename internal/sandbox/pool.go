@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,7 +32,7 @@ type Image struct {
 	// DomainXML is the text/template of an instance's domain. Fields:
 	// .Name (the domain name), .Index, .MAC, .AgentKey (hex; the template
 	// puts it in an SMBIOS OEM string "mailinspector-agent-key=…" for the
-	// agent to read) and .Agent (its address).
+	// agent to read), .Agent (its address), .Disk and .SMTPPort.
 	DomainXML string
 	// Agents are the instances' agent addresses on the sandbox network,
 	// one per instance: their number is how many of this image run at once.
@@ -43,6 +44,10 @@ type Image struct {
 	// {{.Disk}}. Empty: the template names each instance's disk itself.
 	BaseImage   string
 	StoragePool string
+	// SMTPPort is the fake internet's SMTP port, {{.SMTPPort}} in the
+	// template (25 when 0): the guest sends every connection to port 25
+	// there, whatever address the sample dialled.
+	SMTPPort int
 }
 
 // Options tune the pool.
@@ -74,6 +79,8 @@ type Options struct {
 	// Observed, when set, returns what the fake internet saw from a
 	// guest (its agent's host) during a run, as events for the report.
 	Observed func(guest string, since, until time.Time) []agent.Event
+	// Screenshot takes the guest's display at the end of each run.
+	Screenshot bool
 	// Proxy is the sandbox network's way to the real web
 	// (agent.RunRequest.Proxy); empty: the guests see the fake internet
 	// only.
@@ -116,6 +123,8 @@ type Result struct {
 	Waited   time.Duration // in the queue
 	Took     time.Duration // from submission to report
 	Phases   Phases
+	// Screenshot is nil unless Options.Screenshot.
+	Screenshot *Screenshot
 }
 
 // Instance states.
@@ -339,9 +348,9 @@ func (p *Pool) worker(in *instance) {
 		if j == nil {
 			continue // stopping, or the instance needs preparing again
 		}
-		rep, ph, err := p.run(in, j)
+		rep, ph, shot, err := p.run(in, j)
 		if err == nil {
-			p.finish(j, &Result{Report: rep, Instance: in.domain, Attempts: j.attempts, Phases: ph}, nil)
+			p.finish(j, &Result{Report: rep, Instance: in.domain, Attempts: j.attempts, Phases: ph, Screenshot: shot}, nil)
 			p.setState(in, StateFree, "")
 			continue
 		}
@@ -416,7 +425,7 @@ func (p *Pool) render(in *instance, disk string) (string, string, error) {
 	var xml bytes.Buffer
 	if err := in.img.tmpl.Execute(&xml, map[string]any{"Name": in.domain, "Index": in.index,
 		"MAC":      fmt.Sprintf("52:54:00:4d:%02x:%02x", len(in.img.Name)&0xff, in.index&0xff),
-		"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr, "Disk": disk}); err != nil {
+		"AgentKey": hex.EncodeToString(in.agent.Key), "Agent": in.agent.Addr, "Disk": disk, "SMTPPort": cmp.Or(in.img.SMTPPort, 25)}); err != nil {
 		return "", "", fmt.Errorf("domain template: %w", err)
 	}
 	sum := sha256.Sum256(xml.Bytes())
@@ -587,13 +596,14 @@ type Phases struct {
 
 // run reverts the instance to its ready snapshot, has the agent detonate
 // the task and tears the instance down again.
-func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
+func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, *Screenshot, error) {
 	var ph Phases
+	var shot *Screenshot
 	ctx, cancel := context.WithCancelCause(p.ctx)
 	defer cancel(nil)
 	d, err := p.lookup(ctx, in.domain)
 	if err != nil {
-		return nil, ph, err
+		return nil, ph, nil, err
 	}
 	t0 := time.Now()
 	err = p.conn.Call(ctx, "revert "+in.domain, func(l *libvirt.Libvirt) error {
@@ -604,7 +614,7 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 		return l.DomainRevertToSnapshot(s, uint32(libvirt.DomainSnapshotRevertRunning))
 	})
 	if err != nil {
-		return nil, ph, err
+		return nil, ph, nil, err
 	}
 	ph.RevertMS = time.Since(t0).Milliseconds()
 	p.mu.Lock()
@@ -638,6 +648,10 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 			}
 		}
 	}
+	if err == nil && p.opts.Screenshot {
+		// What the display shows once the sample has had its time.
+		shot = p.screenshot(ctx, in.domain, d)
+	}
 	p.mu.Lock()
 	in.watching = false
 	p.mu.Unlock()
@@ -657,7 +671,37 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, error) {
 		p.mu.Unlock()
 	}
 	ph.TeardownMS = time.Since(t0).Milliseconds()
-	return rep, ph, err
+	return rep, ph, shot, err
+}
+
+// screenshot takes the domain's display; a failure is said in the
+// screenshot, never a failed run.
+//
+// go-libvirt (v0.0.0-20261013) decodes the call's reply, the image's MIME
+// type, from the stream's closing packet, which is empty: the call then
+// fails with an XDR decoding error after the whole image has streamed in.
+// The type is read from the image's own first bytes instead, and that one
+// error is taken as the end of a good stream.
+func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *Screenshot {
+	out := &capped{max: maxScreenshot}
+	err := p.conn.Call(ctx, "screenshot "+name, func(l *libvirt.Libvirt) error {
+		_, err := l.DomainScreenshot(d, out, 0, 0)
+		if err != nil && strings.HasPrefix(err.Error(), "xdr:") && out.buf.Len() > 0 {
+			return nil
+		}
+		return err
+	})
+	if err == nil && out.lost > 0 {
+		err = fmt.Errorf("screenshot larger than %d bytes", maxScreenshot)
+	}
+	if err != nil {
+		return &Screenshot{Error: err.Error()}
+	}
+	png, err := screenshotPNG(out.buf.Bytes())
+	if err != nil {
+		return &Screenshot{Error: err.Error()}
+	}
+	return &Screenshot{PNG: png}
 }
 
 // Ping asks libvirtd for its version: the cheapest call that proves the

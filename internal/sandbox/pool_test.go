@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"image/png"
 	"net/netip"
 	"os"
 	"strings"
@@ -478,5 +480,29 @@ func TestPoolPausesInsteadOfDestroying(t *testing.T) {
 		if st, _ := b.domState("mi-sbx-linux-0"); st != libvirt.DomainPaused {
 			t.Fatalf("after run %d the instance is %d, want paused", i, st)
 		}
+	}
+}
+
+// With Screenshot set, each run brings back the display the driver gives
+// (the test driver's own picture), as PNG; without it, none is taken.
+func TestPoolTakesAScreenshot(t *testing.T) {
+	b := newBench(t, 1)
+	p := b.pool(Options{Screenshot: true})
+	res, err := p.Submit(bounded(t), task("#!/bin/sh\necho shown\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Screenshot
+	if s == nil || s.Error != "" {
+		t.Fatalf("screenshot %+v", s)
+	}
+	img, err := png.Decode(bytes.NewReader(s.PNG))
+	if err != nil || img.Bounds().Dx() < 2 {
+		t.Fatalf("not a picture: %v", err)
+	}
+	b2 := newBench(t, 1)
+	res, err = b2.pool(Options{}).Submit(bounded(t), task("#!/bin/sh\necho shown\n"))
+	if err != nil || res.Screenshot != nil {
+		t.Fatalf("unasked screenshot: %v %+v", err, res.Screenshot)
 	}
 }

@@ -2,6 +2,9 @@ package sandbox
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"html/template"
 	"sort"
 	"strings"
@@ -21,6 +24,30 @@ type AnalysisReport struct {
 	TookMS   int64         `json:"took_ms"`
 	Verdict  Verdict       `json:"verdict"`
 	Report   *agent.Report `json:"report"`
+	// Screenshot describes the display at the end of the run; the
+	// picture itself is in the HTML page only.
+	Screenshot *ShotInfo `json:"screenshot,omitempty"`
+	PNG        []byte    `json:"-"`
+}
+
+// ShotInfo is a screenshot in the JSON report.
+type ShotInfo struct {
+	Bytes  int    `json:"bytes,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// SetScreenshot puts a run's screenshot into the report.
+func (a *AnalysisReport) SetScreenshot(s *Screenshot) {
+	if s == nil {
+		return
+	}
+	if s.Error != "" {
+		a.Screenshot, a.PNG = &ShotInfo{Error: s.Error}, nil
+		return
+	}
+	sum := sha256.Sum256(s.PNG)
+	a.Screenshot, a.PNG = &ShotInfo{Bytes: len(s.PNG), SHA256: hex.EncodeToString(sum[:])}, s.PNG
 }
 
 // Process is one node of the process tree.
@@ -91,8 +118,13 @@ func HTML(a *AnalysisReport) ([]byte, error) {
 		}
 	}
 	sort.SliceStable(files, func(i, j int) bool { return files[i].MS < files[j].MS })
+	var shot template.URL
+	if len(a.PNG) > 0 {
+		// Only our own PNG encoding or a PNG checked to decode gets here.
+		shot = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(a.PNG))
+	}
 	var b bytes.Buffer
-	err := page.Execute(&b, map[string]any{"A": a, "Tree": Tree(a.Report), "Files": files, "Net": net})
+	err := page.Execute(&b, map[string]any{"A": a, "Tree": Tree(a.Report), "Files": files, "Net": net, "Shot": shot})
 	return b.Bytes(), err
 }
 
@@ -106,7 +138,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>Virtual analyzer: {{.A.Name}}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -122,7 +154,7 @@ ul.tree{list-style:none;padding-left:1.2em}
 <tr><th>Finished</th><td>{{.A.Finished.Format "2006-01-02 15:04:05 MST"}} after {{.A.TookMS}} ms</td></tr>
 {{with .A.Report}}<tr><th>Run</th><td>opened by {{.How}}, exit {{.ExitCode}}{{if .TimedOut}}, stopped at the time limit{{end}}, {{.MS}} ms, watched by {{.Tracer}}</td></tr>{{end}}
 {{with .A.Report}}{{with .Fetch}}<tr><th>Link</th><td><code>{{.URL}}</code> led to <code>{{.Final}}</code>: {{.Summary}}{{if .SHA256}}; body sha256 <code>{{.SHA256}}</code>{{end}}</td></tr>{{end}}{{end}}
-<tr><th>Screenshot</th><td>none: the Linux guest has no display</td></tr>
+<tr><th>Screenshot</th><td>{{if .Shot}}<img src="{{.Shot}}" alt="the guest's display at the end of the run" style="max-width:100%;border:1px solid #ccc">{{else if .A.Screenshot}}none: {{.A.Screenshot.Error}}{{else}}none taken (sandbox.screenshot is off){{end}}</td></tr>
 </table>
 <h2>Matched rules</h2>
 {{if .A.Verdict.Matches}}<table><tr><th>Rule</th><th>Severity</th><th>Weight</th><th>ATT&amp;CK</th><th>Evidence</th></tr>

@@ -114,6 +114,28 @@ func TestReportHTML(t *testing.T) {
 	if len(tree) != 1 || len(tree[0].Children) == 0 {
 		t.Fatalf("process tree %+v", tree)
 	}
+	if !strings.Contains(h, "none taken") {
+		t.Error("the page does not say no screenshot was taken")
+	}
+	// A screenshot is in the page as a data URL the page's policy allows;
+	// a failed one is said.
+	png, err := screenshotPNG([]byte("P6\n1 1\n255\n\x00\x80\xff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetScreenshot(&Screenshot{PNG: png})
+	page, err = HTML(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := string(page); !strings.Contains(h, `<img src="data:image/png;base64,`) || !strings.Contains(h, "img-src data:") || a.Screenshot.Bytes != len(png) {
+		t.Errorf("screenshot in the page: %+v", a.Screenshot)
+	}
+	a.SetScreenshot(&Screenshot{Error: "no display <here>"})
+	page, _ = HTML(a)
+	if !strings.Contains(string(page), "none: no display &lt;here&gt;") {
+		t.Error("a failed screenshot is not said")
+	}
 }
 
 // strace may print a child's exec before its parent's clone returns: the

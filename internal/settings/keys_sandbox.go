@@ -85,18 +85,10 @@ func init() {
 			}},
 		Key{"sandbox.proxy_port", "3128", "Port of the sandbox proxy on sandbox.fakenet.",
 			intIn(func(s *Settings) *int { return &s.Sandbox.ProxyPort }, 1, 65535)},
-		Key{"sandbox.proxy_allow", "", "Inside networks (CIDR, comma-separated) the sandbox proxy may fetch from; everything else not on the public internet is refused (SSRF guard). Empty: public addresses only.",
-			func(s *Settings, v string) error {
-				s.Sandbox.ProxyAllow = nil
-				for _, n := range splitList(v) {
-					p, err := netip.ParsePrefix(n)
-					if err != nil {
-						return fmt.Errorf("%s: want a network in CIDR notation", n)
-					}
-					s.Sandbox.ProxyAllow = append(s.Sandbox.ProxyAllow, p.Masked())
-				}
-				return nil
-			}},
+		Key{"sandbox.proxy_allow", "", "Inside networks or addresses (comma-separated) the sandbox proxy may fetch from; everything else not on the public internet is refused (SSRF guard). Empty: public addresses only.",
+			nets(func(s *Settings) *[]netip.Prefix { return &s.Sandbox.ProxyAllow })},
+		Key{"sandbox.screenshot", "true", "Take the guest's display at the end of each run, for the report's HTML page (the domain needs a video device: the Linux guest's template has one).",
+			boolean(func(s *Settings) *bool { return &s.Sandbox.Screenshot })},
 		Key{"sandbox.isolation_check", "1.1.1.1:443,8.8.8.8:53,9.9.9.9:443", "Outside addresses (host:port) the guest tries to reach before each run; if one answers, the sandbox network is not isolated and nothing is run (va-error). Empty: no check.",
 			func(s *Settings, v string) error {
 				s.Sandbox.IsolationCheck = splitList(v)

@@ -193,7 +193,7 @@ func TestSandboxLinksWantAProxy(t *testing.T) {
 		{map[string]string{"sandbox.urls": "suspicious"}, "sandbox.urls wants the sandbox's way to the web"},
 		{map[string]string{"sandbox.proxy": "direct"}, "set sandbox.fakenet too"},
 		{map[string]string{"sandbox.proxy": "https://proxy.example:3128", "sandbox.fakenet": "10.77.0.1"}, "want off, direct or http://host:port"},
-		{map[string]string{"sandbox.proxy_allow": "10.1.0.0/16,intranet"}, "intranet: want a network in CIDR notation"},
+		{map[string]string{"sandbox.proxy_allow": "10.1.0.0/16,intranet"}, `"intranet" is not an address or network`},
 	} {
 		_, err := Load(t.TempDir(), c.set)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

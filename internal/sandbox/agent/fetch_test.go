@@ -111,3 +111,25 @@ func TestAgentALinkThatDoesNotLoadIsAFailure(t *testing.T) {
 		t.Fatalf("report %+v fetch %+v", rep, rep.Fetch)
 	}
 }
+
+// A PDF is opened with the viewer the guest has (poppler's pdftoppm), as
+// a user's click would, under the tracer: it ran, and rendered its page.
+func TestAgentOpensAPDFWithTheViewer(t *testing.T) {
+	testutil.RequireTool(t, "pdftoppm")
+	pdf := testutil.OnePagePDF()
+	c := startAgent(t, []byte("k"), true)
+	rep, err := c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: "statement.PDF", SHA256: sum(pdf), Sample: pdf, TimeoutMS: 15000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Ran || rep.How != "pdftoppm" || rep.ExitCode != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	var page bool
+	for _, e := range rep.Events {
+		page = page || (e.Type == agent.EvWrite && strings.HasSuffix(e.Path, "/page-1.png"))
+	}
+	if !page {
+		t.Fatalf("no rendered page among %v", rep.Events)
+	}
+}

@@ -148,6 +148,10 @@ func how(file string, head []byte) (string, []string) {
 		return "python3", []string{"python3", file}
 	case ext == ".pl":
 		return "perl", []string{"perl", file}
+	case bytes.HasPrefix(head, []byte("%PDF")) || ext == ".pdf":
+		// The viewer this guest has: poppler renders the first pages as a
+		// viewer would (it runs no JavaScript).
+		return "pdftoppm", []string{"pdftoppm", "-r", "50", "-l", "3", "-png", file, filepath.Join(filepath.Dir(file), "page")}
 	}
 	return "", nil
 }
