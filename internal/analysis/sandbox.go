@@ -64,8 +64,12 @@ type VirtualAnalyzer struct {
 	Contract *services.Client // the "libvirt" part's status
 	// FileTypes are true types and ".ext" file name extensions.
 	FileTypes []string
-	// SuspiciousOnly: only files another engine already found suspicious.
-	SuspiciousOnly bool
+	// MinRisk: only files another engine already rated at least this
+	// (low: suspicious; medium: highly suspicious). Empty: every file of
+	// FileTypes not convicted.
+	MinRisk string
+	// ForcedTypes go whatever MinRisk says (true types and ".ext").
+	ForcedTypes []string
 	// Links: "off", "suspicious" (links another engine found suspicious)
 	// or "unrated" (every link not convicted, at most MaxSandboxLinks).
 	Links string
@@ -85,8 +89,13 @@ func (VirtualAnalyzer) Service() string { return services.Libvirt }
 
 // wanted says whether a file goes to the sandbox by its type or name.
 func (v VirtualAnalyzer) wanted(trueType, name string) bool {
+	return typeIn(v.FileTypes, trueType, name) || typeIn(v.ForcedTypes, trueType, name)
+}
+
+// typeIn says whether a file's true type or name extension is listed.
+func typeIn(types []string, trueType, name string) bool {
 	ext := strings.ToLower(path.Ext(name))
-	for _, t := range v.FileTypes {
+	for _, t := range types {
 		if t == trueType || (strings.HasPrefix(t, ".") && strings.EqualFold(t, ext)) {
 			return true
 		}
@@ -170,7 +179,7 @@ func (v VirtualAnalyzer) candidates(m *Message) []sample {
 		switch {
 		case !v.wanted(f.TrueType, name):
 		case risk[f.SHA256] == RiskHigh:
-		case v.SuspiciousOnly && Rank(risk[f.SHA256]) < Rank(RiskLow):
+		case v.MinRisk != "" && Rank(risk[f.SHA256]) < Rank(v.MinRisk) && !typeIn(v.ForcedTypes, f.TrueType, name):
 		case v.Exempt != nil && exempt(v.Exempt, f.SHA256):
 		default:
 			out = append(out, sample{fileObject: f, name: name})

@@ -150,7 +150,8 @@ type Settings struct {
 		Instances         int
 		AgentBase         netip.AddrPort
 		FileTypes         []string
-		Submit            string // "unrated" or "suspicious"
+		Submit            string // "unrated", "suspicious" or "highly-suspicious"
+		ForcedTypes       []string
 		SubmissionTimeout time.Duration
 		RunTime           time.Duration
 		CallTimeout       time.Duration
