@@ -377,41 +377,56 @@ func (a *Appliance) sandboxMetrics() prometheus.Collector {
 	if a.va == nil {
 		return multiCollector(nil)
 	}
-	pool := a.va.pool
-	counter := func(name, help string, f func(sandbox.Counters) int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailinspector_sandbox_" + name, Help: help},
-			func() float64 { return float64(f(pool.Status().Counters)) })
+	return sandboxCollector{a.va.pool}
+}
+
+// sandboxCollector reads the pool's status once per scrape.
+type sandboxCollector struct{ pool *sandbox.Pool }
+
+var (
+	sbxConnected = prometheus.NewDesc("mailinspector_sandbox_libvirt_connected", "1 while the libvirt connection is up.", nil, nil)
+	sbxQueue     = prometheus.NewDesc("mailinspector_sandbox_queue", "Samples waiting for an instance.", nil, nil)
+	sbxInstances = prometheus.NewDesc("mailinspector_sandbox_instances", "Sandbox instances by state.", []string{"state"}, nil)
+	sbxCounters  = []struct {
+		desc *prometheus.Desc
+		get  func(sandbox.Counters) int64
+	}{
+		{prometheus.NewDesc("mailinspector_sandbox_submitted_total", "Samples submitted.", nil, nil), func(c sandbox.Counters) int64 { return c.Submitted }},
+		{prometheus.NewDesc("mailinspector_sandbox_reused_total", "Submissions that joined a run of the same sample.", nil, nil), func(c sandbox.Counters) int64 { return c.Reused }},
+		{prometheus.NewDesc("mailinspector_sandbox_analyses_total", "Samples analysed to a report.", nil, nil), func(c sandbox.Counters) int64 { return c.Finished }},
+		{prometheus.NewDesc("mailinspector_sandbox_failed_total", "Samples the sandbox failed to analyse.", nil, nil), func(c sandbox.Counters) int64 { return c.Failed }},
+		{prometheus.NewDesc("mailinspector_sandbox_requeued_total", "Tasks run again after their instance failed.", nil, nil), func(c sandbox.Counters) int64 { return c.Requeued }},
+		{prometheus.NewDesc("mailinspector_sandbox_reverts_total", "Instance reverts to the ready snapshot.", nil, nil), func(c sandbox.Counters) int64 { return c.Reverts }},
 	}
-	instances := func(state string) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_sandbox_instances", Help: "Sandbox instances by state.",
-			ConstLabels: prometheus.Labels{"state": state}}, func() float64 {
-			n := 0
-			for _, im := range pool.Status().Images {
-				for _, in := range im.Instances {
-					if in.State == state {
-						n++
-					}
-				}
-			}
-			return float64(n)
-		})
+)
+
+func (sandboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sbxConnected
+	ch <- sbxQueue
+	ch <- sbxInstances
+	for _, c := range sbxCounters {
+		ch <- c.desc
 	}
-	return multiCollector{
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_sandbox_libvirt_connected", Help: "1 while the libvirt connection is up."},
-			func() float64 {
-				if pool.Status().Libvirt.Connected {
-					return 1
-				}
-				return 0
-			}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_sandbox_queue", Help: "Samples waiting for an instance."},
-			func() float64 { return float64(pool.Status().Queue) }),
-		instances(sandbox.StateFree), instances(sandbox.StateBusy), instances(sandbox.StateOut), instances(sandbox.StatePreparing),
-		counter("submitted_total", "Samples submitted.", func(c sandbox.Counters) int64 { return c.Submitted }),
-		counter("reused_total", "Submissions that joined a run of the same sample.", func(c sandbox.Counters) int64 { return c.Reused }),
-		counter("analyses_total", "Samples analysed to a report.", func(c sandbox.Counters) int64 { return c.Finished }),
-		counter("failed_total", "Samples the sandbox failed to analyse.", func(c sandbox.Counters) int64 { return c.Failed }),
-		counter("requeued_total", "Tasks run again after their instance failed.", func(c sandbox.Counters) int64 { return c.Requeued }),
-		counter("reverts_total", "Instance reverts to the ready snapshot.", func(c sandbox.Counters) int64 { return c.Reverts }),
+}
+
+func (c sandboxCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.pool.Status()
+	up := 0.0
+	if st.Libvirt.Connected {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(sbxConnected, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(sbxQueue, prometheus.GaugeValue, float64(st.Queue))
+	n := map[string]int{sandbox.StateFree: 0, sandbox.StateBusy: 0, sandbox.StateOut: 0, sandbox.StatePreparing: 0}
+	for _, im := range st.Images {
+		for _, in := range im.Instances {
+			n[in.State]++
+		}
+	}
+	for state, k := range n {
+		ch <- prometheus.MustNewConstMetric(sbxInstances, prometheus.GaugeValue, float64(k), state)
+	}
+	for _, m := range sbxCounters {
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(m.get(st.Counters)))
 	}
 }
