@@ -28,7 +28,9 @@ func TestSandboxCandidates(t *testing.T) {
 	m := &Message{Extract: &message.Result{Parts: parts, URLs: urls}, KnownGood: map[string]string{"ee": "csss"},
 		Findings: []Finding{{Object: "bb", Risk: RiskLow}, {Object: "cc", Risk: RiskMedium}, {Object: "dd", Risk: RiskHigh},
 			{Object: "https://b.example/", Risk: RiskMedium}, {Object: "https://bad.example/", Risk: RiskHigh}}}
-	exempt := func(f Finding) (string, bool) { return "approved", f.Object == "22" || f.Object == "https://c.example/" }
+	exempt := func(f Finding) (string, bool) {
+		return "approved", f.Object == "22" || f.Object == "https://c.example/"
+	}
 	names := func(v VirtualAnalyzer) string {
 		var out []string
 		for _, s := range v.candidates(m) {

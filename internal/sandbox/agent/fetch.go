@@ -22,12 +22,16 @@ const browserAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 F
 // out, and curl's own account of the transfer as JSON on stdout.
 func curlArgs(url, proxy, out string, seconds int) []string {
 	args := []string{"curl", "-sS", "-L", "--max-redirs", "10", "--insecure", "-A", browserAgent,
-		"--max-time", strconv.Itoa(max(seconds, 1)), "--max-filesize", strconv.Itoa(MaxSample), "-o", out, "-w", "%{json}"}
+		"--max-time", strconv.Itoa(max(seconds, 1)), "--max-filesize", strconv.Itoa(MaxSample), "-o", out, "-w", "%{json}\n%header{" + proxyHeader + "}\n"}
 	if proxy != "" {
 		args = append(args, "--proxy", proxy)
 	}
 	return append(args, "--", url)
 }
+
+// proxyHeader marks the sandbox proxy's own error answers (fakenet's
+// ProxyHeader: the agent does not import the host's packages).
+const proxyHeader = "X-Mailinspector-Proxy"
 
 // curlOut is the part of curl's --write-out %{json} the report keeps.
 type curlOut struct {
@@ -42,9 +46,12 @@ type curlOut struct {
 // fetchResult reads what curl said and what it saved.
 func fetchResult(url, proxy string, writeOut []byte, body string) (*Fetch, error) {
 	var c curlOut
-	if i := bytes.IndexByte(writeOut, '{'); i < 0 || json.Unmarshal(writeOut[i:], &c) != nil {
+	i := bytes.IndexByte(writeOut, '{')
+	j := bytes.LastIndexByte(writeOut, '}')
+	if i < 0 || j < i || json.Unmarshal(writeOut[i:j+1], &c) != nil {
 		return nil, fmt.Errorf("curl gave no account of the transfer")
 	}
+	proxied := string(bytes.TrimSpace(writeOut[j+1:])) // the proxy's mark, if the answer was its own
 	f := &Fetch{URL: url, Final: c.URLEffective, Status: c.Code, ContentType: c.ContentType, Redirects: c.Redirects,
 		Bytes: c.Size, Via: "fake internet"}
 	if proxy != "" {
@@ -60,6 +67,14 @@ func fetchResult(url, proxy string, writeOut []byte, body string) (*Fetch, error
 	b, err := os.ReadFile(body)
 	if err != nil && !os.IsNotExist(err) {
 		return f, err
+	}
+	// Nothing of the site's to judge: the proxy's own refusal or failure,
+	// or a server error.
+	if proxied != "" {
+		return f, fmt.Errorf("the link did not load: the sandbox proxy %s it (HTTP %d: %s)", proxied, c.Code, firstLine(b))
+	}
+	if c.Code >= 500 {
+		return f, fmt.Errorf("the link did not load: HTTP %d from %s", c.Code, c.URLEffective)
 	}
 	f.Kind, f.LoginForm = sniff(b)
 	if len(b) > 0 {
@@ -114,4 +129,12 @@ func (f *Fetch) Summary() string {
 		s += "; the page asks for a password"
 	}
 	return s
+}
+
+func firstLine(b []byte) string {
+	b = b[:min(len(b), 200)]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }

@@ -133,3 +133,44 @@ func TestAgentOpensAPDFWithTheViewer(t *testing.T) {
 		t.Fatalf("no rendered page among %v", rep.Events)
 	}
 }
+
+// A link the proxy refuses (an inside address) or cannot fetch, and a
+// server error: nothing of the site's to judge, so a failed run.
+func TestAgentALinkTheProxyRefusesIsAFailure(t *testing.T) {
+	testutil.RequireTool(t, "curl")
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "oops", 500) }))
+	defer broken.Close()
+	_, bp, _ := net.SplitHostPort(strings.TrimPrefix(broken.URL, "http://"))
+	brokenPort, _ := strconv.Atoi(bp)
+	fn, err := fakenet.Start(netip.MustParseAddr("127.0.0.1"), fakenet.Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Close()
+	guarded, err := fn.StartProxy(0, fakenet.Proxy{})
+	must(t, err)
+	open, err := fn.StartProxy(0, fakenet.Proxy{Guard: &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Ports: []int{brokenPort}}})
+	must(t, err)
+	for _, c := range []struct {
+		proxy int
+		want  string
+	}{
+		{guarded, "the sandbox proxy refused it (HTTP 403"},
+		{open, "HTTP 500 from " + broken.URL},
+	} {
+		a := startAgent(t, []byte("k"), true)
+		rep, err := a.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: "link", URL: broken.URL + "/",
+			Proxy: fmt.Sprintf("http://127.0.0.1:%d", c.proxy), TimeoutMS: 10000}, nil)
+		must(t, err)
+		if rep.Ran || !strings.Contains(rep.Error, c.want) {
+			t.Errorf("report ran=%v error %q, want %q", rep.Ran, rep.Error, c.want)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -22,6 +22,10 @@ import (
 // address. Guests still have no route out; what goes through here is a
 // web request the proxy makes itself, to public addresses only (the
 // netguard), and it is recorded like everything else the guest sent.
+// ProxyHeader marks the proxy's own error answers: "refused" (the guard)
+// or "failed" (the destination or the upstream did not answer).
+const ProxyHeader = "X-Mailinspector-Proxy"
+
 type Proxy struct {
 	Guard *netguard.Guard
 	// Upstream is the site's own proxy the appliance reaches the web
@@ -161,6 +165,8 @@ func (h *proxyHandler) refuse(w http.ResponseWriter, r *http.Request, what strin
 		host, _, _ = net.SplitHostPort(r.Host)
 	}
 	h.n.record(r.RemoteAddr, "proxy", host, fmt.Sprintf("%s → %d: %v", what, code, err))
+	// The guest tells the proxy's own answer from the site's by this.
+	w.Header().Set(ProxyHeader, map[int]string{http.StatusForbidden: "refused", http.StatusBadGateway: "failed"}[code])
 	http.Error(w, err.Error(), code)
 }
 
