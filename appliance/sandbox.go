@@ -89,7 +89,13 @@ func (a *Appliance) startSandbox() error {
 	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1, ReadyTimeout: 5 * time.Minute,
 		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause", Screenshot: s.Screenshot}
 	if s.FakeNet.IsValid() {
-		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort}, a.sandboxProxy())
+		proxy := a.sandboxProxy()
+		if proxy != nil {
+			for _, ag := range img.Agents {
+				proxy.Clients = append(proxy.Clients, netip.MustParseAddrPort(ag).Addr())
+			}
+		}
+		a.startFakeNet(s.FakeNet, fakenet.Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: s.FakeNetSMTPPort}, proxy)
 		opts.Observed = a.observed
 		if s.Proxy != "off" {
 			opts.Proxy = "http://" + netip.AddrPortFrom(s.FakeNet, uint16(s.ProxyPort)).String()

@@ -22,12 +22,17 @@ import (
 // libvirtd's test driver, with n loopback guests running the real agent
 // under strace for its instances (testutil.SandboxGuests).
 func sandboxApp(t *testing.T, n int, overrides map[string]string) *Appliance {
+	return sandboxAppAt(t, [4]byte{127, 0, 0, 10}, n, overrides)
+}
+
+// sandboxAppAt puts the loopback guests' agents at base and up.
+func sandboxAppAt(t *testing.T, base [4]byte, n int, overrides map[string]string) *Appliance {
 	t.Helper()
 	lvd := testutil.StartLibvirtd(t)
 	dir := t.TempDir()
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	must(t, os.WriteFile(filepath.Join(dir, "sandbox.secret"), []byte(hex.EncodeToString(secret)), 0o600))
-	g := testutil.StartSandboxGuests(t, lvd, secret, "linux", [4]byte{127, 0, 0, 10}, n)
+	g := testutil.StartSandboxGuests(t, lvd, secret, "linux", base, n)
 	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain-overlay.xml")
 	must(t, err)
 	// The test driver's own storage pool takes the overlays.
@@ -289,7 +294,9 @@ func TestSandboxLinksInTheMailFlow(t *testing.T) {
 	go web.Serve(ln)
 	defer web.Close()
 	_, smtpPort, _ := net.SplitHostPort(closedPort(t))
-	a := sandboxApp(t, 1, map[string]string{"sandbox.urls": "unrated", "sandbox.proxy": "direct", "sandbox.fakenet": "127.77.0.1",
+	// The guest's agent at 127.0.0.1, the address its curl connects
+	// from: the proxy serves the guests' addresses only.
+	a := sandboxAppAt(t, [4]byte{127, 0, 0, 1}, 1, map[string]string{"sandbox.urls": "unrated", "sandbox.proxy": "direct", "sandbox.fakenet": "127.77.0.1",
 		"sandbox.fakenet_smtp_port": smtpPort, "sandbox.proxy_allow": "127.0.0.0/8"})
 	body := func(subject, link string) string {
 		return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: " + subject + "\r\n\r\nPlease sign in at " + link + " today.\r\n"

@@ -31,6 +31,8 @@ command -v strace >/dev/null || need+=(strace)
 # curl fetches links and pdftoppm opens PDFs in the agent's tests, as in the guest.
 command -v curl >/dev/null || need+=(curl)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
+# nft checks the sandbox guest's port-25 redirect ruleset.
+command -v nft >/dev/null || [[ -x /usr/sbin/nft ]] || need+=(nftables)
 if ((${#need[@]} == 0)); then
 	echo "test-setup: everything is installed"
 	exit 0

@@ -588,10 +588,12 @@ func (p *Pool) pause(in *instance, d libvirt.Domain) error {
 // Phases is where an analysis's time went: the orchestration (revert,
 // agent ready, teardown) against the run itself.
 type Phases struct {
-	RevertMS   int64 `json:"revert_ms"`
-	ReadyMS    int64 `json:"ready_ms"`
-	RunMS      int64 `json:"run_ms"`
-	TeardownMS int64 `json:"teardown_ms"`
+	RevertMS int64 `json:"revert_ms"`
+	ReadyMS  int64 `json:"ready_ms"`
+	RunMS    int64 `json:"run_ms"`
+	// ScreenshotMS is the screenshot after the run (Options.Screenshot).
+	ScreenshotMS int64 `json:"screenshot_ms,omitempty"`
+	TeardownMS   int64 `json:"teardown_ms"`
 }
 
 // run reverts the instance to its ready snapshot, has the agent detonate
@@ -650,7 +652,9 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, *Screenshot, er
 	}
 	if err == nil && p.opts.Screenshot {
 		// What the display shows once the sample has had its time.
+		t0 := time.Now()
 		shot = p.screenshot(ctx, in.domain, d)
+		ph.ScreenshotMS = time.Since(t0).Milliseconds()
 	}
 	p.mu.Lock()
 	in.watching = false

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,11 @@ type Proxy struct {
 	// Idle ends a CONNECT tunnel that carried nothing this long (0: a
 	// minute).
 	Idle time.Duration
+	// Clients are the guests' addresses, the only ones served (nil: any).
+	// Linux takes a packet for a local address on any interface, so
+	// without this a machine routing to the sandbox network through the
+	// appliance would have an open proxy.
+	Clients []netip.Addr
 }
 
 // StartProxy listens on port of the fake internet's address (0: chosen)
@@ -117,6 +123,14 @@ func (h *proxyHandler) checkName(ctx context.Context, hostport string) error {
 }
 
 func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.p.Clients != nil {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !slices.Contains(h.p.Clients, ap.Addr().Unmap()) {
+			h.n.record(r.RemoteAddr, "proxy", r.Host, "refused: not a sandbox guest")
+			http.Error(w, "this proxy serves the sandbox's guests only", http.StatusForbidden)
+			return
+		}
+	}
 	if r.Method == http.MethodConnect {
 		h.connect(w, r)
 		return

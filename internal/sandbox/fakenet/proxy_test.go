@@ -127,6 +127,24 @@ func TestProxyFetchesWhatTheGuardAllows(t *testing.T) {
 		}
 		return b.String()
 	}
+	// Only the guests: another address on the host is refused.
+	n3, err := Start(netip.MustParseAddr("127.0.0.1"), Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n3.Close()
+	only, err := n3.StartProxy(0, Proxy{Guard: allow, Clients: []netip.Addr{netip.MustParseAddr("10.77.0.10")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = proxyClient(only, nil).Get(web.URL + "/payload.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a client that is no guest: %s", resp.Status)
+	}
 	if s := seen(n); strings.Count(s, "→ 403") != 3 || !strings.Contains(s, "proxy localhost GET") {
 		t.Errorf("refusals recorded:\n%s", s)
 	}
