@@ -244,7 +244,7 @@ func (v *virtualAnalyzer) Usable() error {
 // (pending, but not in flight here: the appliance restarted).
 func (v *virtualAnalyzer) Verdict(ctx context.Context, smp analysis.SandboxSample, since time.Time) (*store.SandboxAnalysis, error) {
 	sha, name := smp.Key, smp.Name
-	row, err := v.db.SandboxAnalysis(ctx, sha)
+	row, err := v.db.SandboxVerdict(ctx, sha)
 	if err != nil && !errors.Is(err, store.ErrNoAnalysis) {
 		return nil, err
 	}

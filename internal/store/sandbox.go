@@ -33,12 +33,23 @@ type SandboxAnalysis struct {
 // ErrNoAnalysis: the sample was never submitted.
 var ErrNoAnalysis = errors.New("no such analysis")
 
-// SandboxAnalysis reads one sample's row.
+// SandboxAnalysis reads one sample's row, its report and page included.
 func (db *DB) SandboxAnalysis(ctx context.Context, sha string) (*SandboxAnalysis, error) {
+	return db.sandboxRow(ctx, sha, "report, html")
+}
+
+// SandboxVerdict reads one sample's row without its report and page (a
+// page carries its screenshot): what a message waiting for the sandbox
+// looks at on each pass.
+func (db *DB) SandboxVerdict(ctx context.Context, sha string) (*SandboxAnalysis, error) {
+	return db.sandboxRow(ctx, sha, "'', ''")
+}
+
+func (db *DB) sandboxRow(ctx context.Context, sha, blobs string) (*SandboxAnalysis, error) {
 	var a SandboxAnalysis
 	var report, html string
 	var sub, fin int64
-	err := db.r.QueryRowContext(ctx, `SELECT sha256, name, image, state, risk, summary, error, report, html, submitted, finished
+	err := db.r.QueryRowContext(ctx, `SELECT sha256, name, image, state, risk, summary, error, `+blobs+`, submitted, finished
 		FROM sandbox_analyses WHERE sha256 = ?`, sha).Scan(&a.SHA256, &a.Name, &a.Image, &a.State, &a.Risk, &a.Summary, &a.Error,
 		&report, &html, &sub, &fin)
 	if errors.Is(err, sql.ErrNoRows) {
