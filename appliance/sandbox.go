@@ -87,7 +87,7 @@ func (a *Appliance) startSandbox() error {
 	conn := sandbox.NewConn(u, s.CallTimeout)
 	// A guest booting under TCG takes a minute or more before its agent answers.
 	opts := sandbox.Options{Secret: secret, CallTimeout: s.CallTimeout, RunTimeout: s.RunTime, Requeues: 1, ReadyTimeout: 5 * time.Minute,
-		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause", Screenshot: s.Screenshot}
+		Isolation: s.IsolationCheck, Retry: min(30*time.Second, max(time.Second, s.CallTimeout)), Pause: s.Teardown == "pause", Screenshot: s.Screenshot, ProxySamples: s.ProxySamples}
 	if s.FakeNet.IsValid() {
 		proxy := a.sandboxProxy()
 		if proxy != nil {

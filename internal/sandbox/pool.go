@@ -82,9 +82,12 @@ type Options struct {
 	// Screenshot takes the guest's display at the end of each run.
 	Screenshot bool
 	// Proxy is the sandbox network's way to the real web
-	// (agent.RunRequest.Proxy); empty: the guests see the fake internet
-	// only.
+	// (agent.RunRequest.Proxy) for links; empty: the guests see the fake
+	// internet only.
 	Proxy string
+	// ProxySamples hands Proxy to files too (in http_proxy): a sample
+	// then reaches the real web through it, second stages included.
+	ProxySamples bool
 }
 
 func (o *Options) defaults() {
@@ -638,8 +641,12 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, *Screenshot, er
 		// The agent enforces the time limit; the margin covers the report.
 		t0 = time.Now()
 		rctx, rcancel = context.WithTimeout(ctx, timeout+p.opts.ReadyTimeout)
+		proxy := p.opts.Proxy
+		if j.task.URL == "" && !p.opts.ProxySamples {
+			proxy = ""
+		}
 		rep, err = in.agent.Run(rctx, &agent.RunRequest{Token: agent.NewToken(), Name: j.task.Name, SHA256: j.task.SHA256,
-			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds(), Isolation: p.opts.Isolation, Proxy: p.opts.Proxy}, nil)
+			Sample: j.task.Sample, URL: j.task.URL, TimeoutMS: timeout.Milliseconds(), Isolation: p.opts.Isolation, Proxy: proxy}, nil)
 		rcancel()
 		ph.RunMS = time.Since(t0).Milliseconds()
 		if err == nil && p.opts.Observed != nil {

@@ -506,3 +506,22 @@ func TestPoolTakesAScreenshot(t *testing.T) {
 		t.Fatalf("unasked screenshot: %v %+v", err, res.Screenshot)
 	}
 }
+
+// The proxy is handed to links always, to files only with ProxySamples.
+func TestPoolGivesFilesTheProxyOnlyWhenAsked(t *testing.T) {
+	for _, give := range []bool{false, true} {
+		b := newBench(t, 1)
+		p := b.pool(Options{Proxy: "http://10.77.0.1:3128", ProxySamples: give})
+		res, err := p.Submit(bounded(t), task("#!/bin/sh\necho \"proxy=[$http_proxy]\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "proxy=[]"
+		if give {
+			want = "proxy=[http://10.77.0.1:3128]"
+		}
+		if !strings.Contains(res.Report.Output, want) {
+			t.Errorf("ProxySamples %v: output %q", give, res.Report.Output)
+		}
+	}
+}

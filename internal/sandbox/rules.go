@@ -139,7 +139,7 @@ var Rules = []Rule{
 		}},
 	{ID: "web-request", Name: "Talks to a web server", Severity: RiskMedium, Weight: 20, Attack: []string{"T1071.001"},
 		match: func(r *agent.Report, ev agent.Event) string {
-			if ev.Type == agent.EvHTTP && r.How != "curl" {
+			if (ev.Type == agent.EvHTTP || ev.Type == agent.EvProxy) && r.Fetch == nil {
 				return ev.Addr + " " + ev.Detail
 			}
 			return ""

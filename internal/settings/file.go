@@ -102,6 +102,9 @@ func Build(vals map[string]string) (*Settings, error) {
 	if s.Sandbox.Proxy != "off" && !s.Sandbox.FakeNet.IsValid() {
 		errs = append(errs, errors.New("sandbox.proxy listens on the host's sandbox address: set sandbox.fakenet too"))
 	}
+	if s.Sandbox.ProxySamples && s.Sandbox.Proxy == "off" {
+		errs = append(errs, errors.New("sandbox.proxy_samples gives files sandbox.proxy, which is off"))
+	}
 	if s.Sandbox.URLs != "off" && s.Sandbox.Proxy == "off" {
 		// Against the fake internet every link answers the same page: an
 		// analysis of it would be a hollow "no risk".

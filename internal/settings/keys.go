@@ -167,6 +167,7 @@ type Settings struct {
 		Proxy             string // "off", "direct" or an upstream proxy's http:// URL
 		ProxyPort         int
 		ProxyAllow        []netip.Prefix
+		ProxySamples      bool
 		Screenshot        bool
 	}
 }

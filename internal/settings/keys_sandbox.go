@@ -72,7 +72,7 @@ func init() {
 			intIn(func(s *Settings) *int { return &s.Sandbox.FakeNetSMTPPort }, 1, 65535)},
 		Key{"sandbox.urls", "off", "Links sent to the sandbox, which opens them through sandbox.proxy the way a click would: off; suspicious (links another engine found suspicious, not those already convicted); unrated (every link no engine rated, at most 5 per message). Needs sandbox.proxy and sandbox.fakenet.",
 			enum(func(s *Settings) *string { return &s.Sandbox.URLs }, "off", "suspicious", "unrated")},
-		Key{"sandbox.proxy", "off", "The sandbox network's way to the real web: off (guests see the fake internet only); direct (a proxy on sandbox.fakenet, port sandbox.proxy_port, fetches from the appliance to public addresses only); or http://[user:password@]host:port, the site's proxy that proxy goes through. Guests still have no route out: links go through it, and samples find it in http_proxy.",
+		Key{"sandbox.proxy", "off", "The sandbox network's way to the real web: off (guests see the fake internet only); direct (a proxy on sandbox.fakenet, port sandbox.proxy_port, fetches from the appliance to public addresses only); or http://[user:password@]host:port, the site's proxy that proxy goes through. Guests still have no route out: links go through it (and files, with sandbox.proxy_samples).",
 			func(s *Settings, v string) error {
 				if v == "off" || v == "direct" {
 					s.Sandbox.Proxy = v
@@ -89,6 +89,8 @@ func init() {
 			intIn(func(s *Settings) *int { return &s.Sandbox.ProxyPort }, 1, 65535)},
 		Key{"sandbox.proxy_allow", "", "Inside networks or addresses (comma-separated) the sandbox proxy may fetch from; everything else not on the public internet is refused (SSRF guard). Empty: public addresses only.",
 			nets(func(s *Settings) *[]netip.Prefix { return &s.Sandbox.ProxyAllow })},
+		Key{"sandbox.proxy_samples", "false", "Give files, not only links, the sandbox proxy (in http_proxy and https_proxy): a sample then reaches the real web through it (public addresses only), a second stage included. false: samples see the fake internet only.",
+			boolean(func(s *Settings) *bool { return &s.Sandbox.ProxySamples })},
 		Key{"sandbox.screenshot", "true", "Take the guest's display at the end of each run, for the report's HTML page (the domain needs a video device: the Linux guest's template has one).",
 			boolean(func(s *Settings) *bool { return &s.Sandbox.Screenshot })},
 		Key{"sandbox.isolation_check", "1.1.1.1:443,8.8.8.8:53,9.9.9.9:443", "Outside addresses (host:port) the guest tries to reach before each run; if one answers, the sandbox network is not isolated and nothing is run (va-error). Empty: no check.",

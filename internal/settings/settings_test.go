@@ -192,6 +192,7 @@ func TestSandboxLinksWantAProxy(t *testing.T) {
 	}{
 		{map[string]string{"sandbox.urls": "suspicious"}, "sandbox.urls wants the sandbox's way to the web"},
 		{map[string]string{"sandbox.proxy": "direct"}, "set sandbox.fakenet too"},
+		{map[string]string{"sandbox.proxy_samples": "true"}, "sandbox.proxy_samples gives files sandbox.proxy, which is off"},
 		{map[string]string{"sandbox.proxy": "https://proxy.example:3128", "sandbox.fakenet": "10.77.0.1"}, "want off, direct or http://host:port"},
 		{map[string]string{"sandbox.proxy_allow": "10.1.0.0/16,intranet"}, `"intranet" is not an address or network`},
 	} {

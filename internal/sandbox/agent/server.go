@@ -203,7 +203,16 @@ func (s *Server) detonate(ctx context.Context, req *RunRequest, timeout time.Dur
 	defer cancel()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PWD="+dir)
+	// The run's own proxy or none: never one the agent inherited.
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) {
+		case "http_proxy", "https_proxy", "all_proxy", "no_proxy":
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	cmd.Env = append(cmd.Env, "PWD="+dir)
 	if req.Proxy != "" {
 		cmd.Env = append(cmd.Env, "http_proxy="+req.Proxy, "https_proxy="+req.Proxy, "HTTP_PROXY="+req.Proxy, "HTTPS_PROXY="+req.Proxy)
 	}
