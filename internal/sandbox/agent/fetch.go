@@ -16,12 +16,12 @@ import (
 // from tools show it to a browser.
 const browserAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
-// curlArgs fetch a URL the way a click would: redirects followed (at most
-// ten), a browser's name, certificates not checked (a sandbox wants the
+// curlArgs fetch a URL the way a click would: web addresses only, redirects
+// followed (at most ten, to web addresses), a browser's name, certificates not checked (a sandbox wants the
 // content, as a user clicking through a warning would get it), the body to
 // out, and curl's own account of the transfer as JSON on stdout.
 func curlArgs(url, proxy, out string, seconds int) []string {
-	args := []string{"curl", "-sS", "-L", "--max-redirs", "10", "--insecure", "-A", browserAgent,
+	args := []string{"curl", "-sS", "-L", "--max-redirs", "10", "--proto", "=http,https", "--proto-redir", "=http,https", "--insecure", "-A", browserAgent,
 		"--max-time", strconv.Itoa(max(seconds, 1)), "--max-filesize", strconv.Itoa(MaxSample), "-o", out, "-w", "%{json}\n%header{" + proxyHeader + "}\n"}
 	if proxy != "" {
 		args = append(args, "--proxy", proxy)

@@ -110,6 +110,15 @@ func TestAgentALinkThatDoesNotLoadIsAFailure(t *testing.T) {
 	if rep.Ran || !strings.Contains(rep.Error, "the link did not load") || rep.Fetch == nil || rep.Fetch.Via != "fake internet" {
 		t.Fatalf("report %+v fetch %+v", rep, rep.Fetch)
 	}
+	// Web addresses only: not the guest's own files.
+	c = startAgent(t, []byte("k"), true)
+	rep, err = c.Run(context.Background(), &agent.RunRequest{Token: agent.NewToken(), Name: "link", URL: "file:///etc/hostname", TimeoutMS: 10000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ran || !strings.Contains(rep.Error, `Protocol "file" not supported`) {
+		t.Fatalf("a file: link: ran=%v error %q", rep.Ran, rep.Error)
+	}
 }
 
 // A PDF is opened with the viewer the guest has (poppler's pdftoppm), as
