@@ -259,6 +259,10 @@ func (v *virtualAnalyzer) Verdict(ctx context.Context, smp analysis.SandboxSampl
 		was, claim = row.State, true
 	case (row.State == store.SandboxError || row.State == store.SandboxTimeout) && row.Finished.Before(since):
 		was, claim = row.State, true
+	case smp.URL != "" && row.State == store.SandboxDone && row.Finished.Before(since.Add(-linkVerdictTTL)):
+		// A file stays what it is; a page changes (a phishing kit goes up
+		// on a clean page): a link's verdict is redone once it is old.
+		was, claim = row.State, true
 	}
 	if !claim {
 		return row, nil
@@ -277,6 +281,9 @@ func (v *virtualAnalyzer) Verdict(ctx context.Context, smp analysis.SandboxSampl
 	}
 	return &store.SandboxAnalysis{SHA256: sha, Name: name, Image: v.image, State: store.SandboxPending, Submitted: now}, nil
 }
+
+// linkVerdictTTL is how long a link's verdict serves later messages.
+const linkVerdictTTL = 24 * time.Hour
 
 // submit detonates a sample in the background and stores its outcome.
 func (v *virtualAnalyzer) submit(smp analysis.SandboxSample) {

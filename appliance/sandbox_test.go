@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailinspector/internal/cli"
+	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
 
@@ -287,10 +288,11 @@ func TestSandboxLinksInTheMailFlow(t *testing.T) {
 		}
 		io.WriteString(w, "<html><body>Our news</body></html>")
 	})}
-	ln, err := net.Listen("tcp", "127.77.0.2:80") // the proxy's guard allows ports 80 and 443 only
-	if err != nil {
-		t.Skipf("a web server on port 80 of a loopback address wants root: %v", err)
+	if os.Geteuid() != 0 {
+		t.Skip("a web server on port 80 and the fake internet's DNS on 53 want root")
 	}
+	ln, err := net.Listen("tcp", "127.77.0.2:80") // the proxy's guard allows ports 80 and 443 only
+	must(t, err)
 	go web.Serve(ln)
 	defer web.Close()
 	_, smtpPort, _ := net.SplitHostPort(closedPort(t))
@@ -330,6 +332,29 @@ func TestSandboxLinksInTheMailFlow(t *testing.T) {
 	must(t, json.Unmarshal(an.Report, &rep))
 	if an.Risk != "medium" || rep.Report.How != "curl" || rep.Report.Fetch.Via != "proxy" || !rep.Report.Fetch.LoginForm {
 		t.Fatalf("analysis %+v / %+v", an, rep)
+	}
+
+	// A day later the same link is fetched again (pages change); until
+	// then its verdict serves.
+	id = sendNew(t, a, body("sign in again", "http://127.77.0.2/login"))
+	d = waitState(t, a, id, "delivered", 90*time.Second)
+	for _, e := range d.Trail {
+		if e.Stage == "virtual-analyzer" && strings.HasPrefix(e.Detail, "waiting") {
+			t.Errorf("a fresh link verdict was not reused: %+v", e)
+		}
+	}
+	must(t, a.db.Write(context.Background(), func(tx *store.Tx) error {
+		_, err := tx.Exec(`UPDATE sandbox_analyses SET finished = finished - ? WHERE name = ?`, int64(25*time.Hour), "http://127.77.0.2/login")
+		return err
+	}))
+	id = sendNew(t, a, body("sign in tomorrow", "http://127.77.0.2/login"))
+	d = waitState(t, a, id, "delivered", 90*time.Second)
+	held = false
+	for _, e := range d.Trail {
+		held = held || (e.Stage == "virtual-analyzer" && strings.HasPrefix(e.Detail, "waiting"))
+	}
+	if f := findingOf(d, "virtual-analyzer"); !held || f == nil || f.Risk != "medium" {
+		t.Errorf("an old link verdict was not redone: finding %+v; trail %+v", f, d.Trail)
 	}
 
 	id = sendNew(t, a, body("news", "http://127.77.0.2/news"))
