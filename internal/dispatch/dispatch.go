@@ -27,7 +27,7 @@ type Dispatcher struct {
 	pushed   chan string
 	kick     chan struct{}
 	mu       sync.Mutex
-	inflight map[string]bool
+	inflight map[string]bool // id → asked for again while busy
 }
 
 func (d *Dispatcher) init() {
@@ -79,8 +79,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			for id := range work {
 				d.Work(ctx, id)
 				d.mu.Lock()
+				again := d.inflight[id]
 				delete(d.inflight, id)
 				d.mu.Unlock()
+				if again {
+					// A scan found it due while it was busy (its retry
+					// came due before this run ended): scan again now,
+					// or it would wait for the next unrelated scan.
+					d.Kick()
+				}
 			}
 		}()
 	}
@@ -90,8 +97,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}()
 	send := func(id string) bool {
 		d.mu.Lock()
-		busy := d.inflight[id]
-		d.inflight[id] = true
+		_, busy := d.inflight[id]
+		d.inflight[id] = busy
 		d.mu.Unlock()
 		if busy {
 			return true
