@@ -78,3 +78,15 @@ func fmtErr(err error) string {
 	}
 	return err.Error()
 }
+
+// show analysis names a link as a link, a file by its hash and name.
+func TestAnalysisText(t *testing.T) {
+	link := analysisText(&Analysis{SHA256: "ab12", Name: "https://login.example/x", Image: "linux", State: "done", Risk: "medium"})
+	file := analysisText(&Analysis{SHA256: "cd34", Name: "invoice.sh", Image: "linux", State: "error", Error: "va-error: x"})
+	if !strings.HasPrefix(link, "Link https://login.example/x (key ab12), image linux") || !strings.Contains(link, "risk      medium") {
+		t.Errorf("link:\n%s", link)
+	}
+	if !strings.HasPrefix(file, "Sample cd34 (invoice.sh), image linux") || !strings.Contains(file, "error     va-error: x") {
+		t.Errorf("file:\n%s", file)
+	}
+}

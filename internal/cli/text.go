@@ -129,7 +129,11 @@ func sandboxText(s *Sandbox) string {
 
 func analysisText(a *Analysis) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Sample %s (%s), image %s\n  state     %s\n", a.SHA256, a.Name, a.Image, a.State)
+	if strings.HasPrefix(a.Name, "http://") || strings.HasPrefix(a.Name, "https://") {
+		fmt.Fprintf(&b, "Link %s (key %s), image %s\n  state     %s\n", a.Name, a.SHA256, a.Image, a.State)
+	} else {
+		fmt.Fprintf(&b, "Sample %s (%s), image %s\n  state     %s\n", a.SHA256, a.Name, a.Image, a.State)
+	}
 	if a.Risk != "" {
 		fmt.Fprintf(&b, "  risk      %s\n", a.Risk)
 	}
