@@ -224,9 +224,9 @@ func (h *proxyHandler) connect(w http.ResponseWriter, r *http.Request) {
 	var sent, got atomic.Int64
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn, r io.Reader, n *atomic.Int64) {
+		b := make([]byte, 32<<10)
 		for {
 			src.SetReadDeadline(time.Now().Add(h.p.Idle))
-			b := make([]byte, 32<<10)
 			k, err := r.Read(b)
 			if k > 0 {
 				if _, werr := dst.Write(b[:k]); werr != nil {
