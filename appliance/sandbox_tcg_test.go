@@ -80,10 +80,9 @@ func TestSandboxTCG(t *testing.T) {
 		"sandbox.base_image": guest, "sandbox.storage_pool": "mi-sandbox",
 		"sandbox.agent_base": "10.77.0.10:7480", "sandbox.fakenet": "10.77.0.1", "sandbox.call_timeout": "120s",
 		"sandbox.run_time": "20s", "sandbox.submission_timeout": "20m", "sandbox.teardown": teardown,
-		// Off port 25, so the guest's redirect of port 25 is what brings
-		// the sample's mail to it.
-		"sandbox.fakenet_smtp_port": "2525",
-		"sandbox.file_types":        "text/x-script,.sh,application/pdf",
+		// sandbox.fakenet_smtp_port is 2525 by default: the guest's
+		// redirect of port 25 is what brings the sample's mail to it.
+		"sandbox.file_types": "text/x-script,.sh,application/pdf",
 		// Links through the proxy on the host's sandbox address, to the
 		// test's web server on the host's loopback.
 		"sandbox.urls": "unrated", "sandbox.proxy": "direct", "sandbox.proxy_allow": "127.0.0.0/8"})

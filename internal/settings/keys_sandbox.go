@@ -68,7 +68,7 @@ func init() {
 				s.Sandbox.FakeNet = a
 				return nil
 			}},
-		Key{"sandbox.fakenet_smtp_port", "25", "Port of the fake internet's SMTP listener. The appliance's own smtp.listen on every address holds port 25 on the sandbox network too: then use another port here and let the guest image redirect port 25 to it.",
+		Key{"sandbox.fakenet_smtp_port", "2525", "Port of the fake internet's SMTP listener. Not 25: the appliance's own SMTP listens on port 25 of every address once set up, the sandbox network's included. The Linux guest sends every connection to port 25 here (an nftables rule; the port reaches it as an SMBIOS OEM string); a guest of your own without such a redirect needs 25 here and smtp.listen off the sandbox address.",
 			intIn(func(s *Settings) *int { return &s.Sandbox.FakeNetSMTPPort }, 1, 65535)},
 		Key{"sandbox.urls", "off", "Links sent to the sandbox, which opens them through sandbox.proxy the way a click would: off; suspicious (links another engine found suspicious, not those already convicted); unrated (every link no engine rated, at most 5 per message). Needs sandbox.proxy and sandbox.fakenet.",
 			enum(func(s *Settings) *string { return &s.Sandbox.URLs }, "off", "suspicious", "unrated")},
