@@ -691,42 +691,62 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, *Screenshot, er
 // screenshot takes the domain's display; a failure is said in the
 // screenshot, never a failed run.
 //
-// go-libvirt (v0.0.0-20261013) decodes the call's reply, the image's MIME
-// type, from the stream's closing packet, which is empty: the call then
-// fails with an XDR decoding error after the whole image has streamed in.
-// The type is read from the image's own first bytes instead, and that one
-// error is taken as the end of a good stream.
-//
-// It has a deadline of its own, far below the call timeout: once in a few
-// dozen TCG runs the stream never ended and the run waited out the whole
-// call timeout (2 minutes there) for a picture that normally takes 50 ms.
-// Running past it gives up the picture without dropping the connection
-// other instances' calls share.
+// go-libvirt (v0.0.0-20261013) reads a download stream's call fragilely:
+// it takes the first packet of the call for the reply (the image's MIME
+// type) and ends at the first empty data packet, and libvirtd sends the
+// reply and the stream's packets from different threads. Usually the
+// reply comes first, the image streams in, and decoding the MIME type
+// from the empty closing packet fails with an XDR error after the whole
+// image is here: the type is read from the image's own first bytes, and
+// that one error is taken as the end of a good stream. Sometimes the image
+// came first and was taken for the reply (no bytes; about one
+// screenshot in ten under TCG), and once the stream never ended. So a
+// try has its own deadline, far below the call timeout, and there are
+// three; a try past its deadline gives up without dropping the
+// connection other instances' calls share.
 func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *Screenshot {
-	ctx, cancel := context.WithTimeout(ctx, min(screenshotTimeout, p.opts.CallTimeout))
+	each := min(screenshotTimeout, p.opts.CallTimeout) / 3
+	var last error
+	for try := 0; try < 3; try++ {
+		png, err := p.screenshotOnce(ctx, name, d, each)
+		if err == nil {
+			return &Screenshot{PNG: png}
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return &Screenshot{Error: fmt.Sprintf("no screenshot in three tries: %v", last)}
+}
+
+func (p *Pool) screenshotOnce(ctx context.Context, name string, d libvirt.Domain, within time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	out := &capped{max: maxScreenshot}
+	done := make(chan struct{})
 	err := p.conn.Call(ctx, "screenshot "+name, func(l *libvirt.Libvirt) error {
+		defer close(done)
 		_, err := l.DomainScreenshot(d, out, 0, 0)
 		if err != nil && strings.HasPrefix(err.Error(), "xdr:") && out.buf.Len() > 0 {
 			return nil
 		}
+		if err != nil && strings.HasPrefix(err.Error(), "xdr:") {
+			return errors.New("the stream brought no image")
+		}
 		return err
 	})
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &Screenshot{Error: fmt.Sprintf("no screenshot within %s", min(screenshotTimeout, p.opts.CallTimeout))}
-	}
-	if err == nil && out.lost > 0 {
-		err = fmt.Errorf("screenshot larger than %d bytes", maxScreenshot)
+		return nil, fmt.Errorf("none within %s", within)
 	}
 	if err != nil {
-		return &Screenshot{Error: err.Error()}
+		return nil, err
 	}
-	png, err := screenshotPNG(out.buf.Bytes())
-	if err != nil {
-		return &Screenshot{Error: err.Error()}
+	<-done // the stream's writer has returned: out is ours
+	if out.lost > 0 {
+		return nil, fmt.Errorf("larger than %d bytes", maxScreenshot)
 	}
-	return &Screenshot{PNG: png}
+	return screenshotPNG(out.buf.Bytes())
 }
 
 // Ping asks libvirtd for its version: the cheapest call that proves the
