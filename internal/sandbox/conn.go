@@ -172,7 +172,17 @@ func (c *Conn) Status() ConnStatus {
 // there is no connection. A call that does not return in time drops the
 // connection and returns ErrStuck.
 func (c *Conn) Call(ctx context.Context, what string, f func(*libvirt.Libvirt) error) error {
-	_, err := call(ctx, c, what, func(l *libvirt.Libvirt) (struct{}, error) { return struct{}{}, f(l) })
+	return c.CallWithin(ctx, what, c.timeout, f)
+}
+
+// CallWithin is Call with a deadline of its own (shorter than the call
+// timeout, for a call known to take milliseconds when it works).
+func (c *Conn) CallWithin(ctx context.Context, what string, within time.Duration, f func(*libvirt.Libvirt) error) error {
+	lv, err := c.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = on(ctx, c, lv, what, within, func(l *libvirt.Libvirt) (struct{}, error) { return struct{}{}, f(l) })
 	return err
 }
 
@@ -185,11 +195,11 @@ func call[T any](ctx context.Context, c *Conn, what string, f func(*libvirt.Libv
 		var zero T
 		return zero, err
 	}
-	return on(ctx, c, lv, what, f)
+	return on(ctx, c, lv, what, c.timeout, f)
 }
 
 // on runs f on one given connection under the call deadline.
-func on[T any](ctx context.Context, c *Conn, lv *libvirt.Libvirt, what string, f func(*libvirt.Libvirt) (T, error)) (T, error) {
+func on[T any](ctx context.Context, c *Conn, lv *libvirt.Libvirt, what string, within time.Duration, f func(*libvirt.Libvirt) (T, error)) (T, error) {
 	var zero T
 	type result struct {
 		v   T
@@ -200,7 +210,7 @@ func on[T any](ctx context.Context, c *Conn, lv *libvirt.Libvirt, what string, f
 		v, err := f(lv)
 		done <- result{v, err}
 	}()
-	t := time.NewTimer(c.timeout)
+	t := time.NewTimer(within)
 	defer t.Stop()
 	select {
 	case r := <-done:
@@ -213,7 +223,7 @@ func on[T any](ctx context.Context, c *Conn, lv *libvirt.Libvirt, what string, f
 		}
 		return r.v, r.err
 	case <-t.C:
-		err := fmt.Errorf("%s: %w within %s; connection dropped", what, ErrStuck, c.timeout)
+		err := fmt.Errorf("%s: %w within %s; connection dropped", what, ErrStuck, within)
 		c.drop(lv, err)
 		return zero, err
 	case <-ctx.Done():
@@ -297,7 +307,7 @@ func (c *Conn) redacted() string {
 // It subscribes on its own connection, not on whatever connection is
 // current by then (a redial in between would get a second subscription).
 func (c *Conn) watchEvents(ctx context.Context, lv *libvirt.Libvirt) {
-	ch, err := on(ctx, c, lv, "subscribe to lifecycle events", func(lv *libvirt.Libvirt) (<-chan libvirt.DomainEventLifecycleMsg, error) {
+	ch, err := on(ctx, c, lv, "subscribe to lifecycle events", c.timeout, func(lv *libvirt.Libvirt) (<-chan libvirt.DomainEventLifecycleMsg, error) {
 		return lv.LifecycleEvents(ctx)
 	})
 	if err != nil {

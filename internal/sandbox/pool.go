@@ -700,10 +700,11 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, *Screenshot, er
 // image is here: the type is read from the image's own first bytes, and
 // that one error is taken as the end of a good stream. Sometimes the image
 // came first and was taken for the reply (no bytes; about one
-// screenshot in ten under TCG), and once the stream never ended. So a
-// try has its own deadline, far below the call timeout, and there are
-// three; a try past its deadline gives up without dropping the
-// connection other instances' calls share.
+// screenshot in ten under TCG), and sometimes the stream never ends and
+// the connection's next calls hang behind it (a destroy waited out the
+// whole call timeout). So a try has its own deadline, far below the call
+// timeout, past which the connection is dropped like any stuck call's
+// (the next call dials again), and there are three tries.
 func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *Screenshot {
 	each := min(screenshotTimeout, p.opts.CallTimeout) / 3
 	var last error
@@ -721,11 +722,9 @@ func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *S
 }
 
 func (p *Pool) screenshotOnce(ctx context.Context, name string, d libvirt.Domain, within time.Duration) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
 	out := &capped{max: maxScreenshot}
 	done := make(chan struct{})
-	err := p.conn.Call(ctx, "screenshot "+name, func(l *libvirt.Libvirt) error {
+	err := p.conn.CallWithin(ctx, "screenshot "+name, within, func(l *libvirt.Libvirt) error {
 		defer close(done)
 		_, err := l.DomainScreenshot(d, out, 0, 0)
 		if err != nil && strings.HasPrefix(err.Error(), "xdr:") && out.buf.Len() > 0 {
@@ -736,9 +735,6 @@ func (p *Pool) screenshotOnce(ctx context.Context, name string, d libvirt.Domain
 		}
 		return err
 	})
-	if errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("none within %s", within)
-	}
 	if err != nil {
 		return nil, err
 	}
