@@ -178,11 +178,7 @@ func (c *Conn) Call(ctx context.Context, what string, f func(*libvirt.Libvirt) e
 // CallWithin is Call with a deadline of its own (shorter than the call
 // timeout, for a call known to take milliseconds when it works).
 func (c *Conn) CallWithin(ctx context.Context, what string, within time.Duration, f func(*libvirt.Libvirt) error) error {
-	lv, err := c.get(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = on(ctx, c, lv, what, within, func(l *libvirt.Libvirt) (struct{}, error) { return struct{}{}, f(l) })
+	_, err := callWithin(ctx, c, what, within, func(l *libvirt.Libvirt) (struct{}, error) { return struct{}{}, f(l) })
 	return err
 }
 
@@ -190,12 +186,16 @@ func (c *Conn) CallWithin(ctx context.Context, what string, within time.Duration
 // a channel, never through a captured variable: a call that overruns its
 // deadline still finishes (and writes) after we have given up on it.
 func call[T any](ctx context.Context, c *Conn, what string, f func(*libvirt.Libvirt) (T, error)) (T, error) {
+	return callWithin(ctx, c, what, c.timeout, f)
+}
+
+func callWithin[T any](ctx context.Context, c *Conn, what string, within time.Duration, f func(*libvirt.Libvirt) (T, error)) (T, error) {
 	lv, err := c.get(ctx)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return on(ctx, c, lv, what, c.timeout, f)
+	return on(ctx, c, lv, what, within, f)
 }
 
 // on runs f on one given connection under the call deadline.

@@ -723,22 +723,21 @@ func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *S
 
 func (p *Pool) screenshotOnce(ctx context.Context, name string, d libvirt.Domain, within time.Duration) ([]byte, error) {
 	out := &capped{max: maxScreenshot}
-	done := make(chan struct{})
 	err := p.conn.CallWithin(ctx, "screenshot "+name, within, func(l *libvirt.Libvirt) error {
-		defer close(done)
 		_, err := l.DomainScreenshot(d, out, 0, 0)
-		if err != nil && strings.HasPrefix(err.Error(), "xdr:") && out.buf.Len() > 0 {
-			return nil
-		}
-		if err != nil && strings.HasPrefix(err.Error(), "xdr:") {
+		switch {
+		case err == nil || !strings.HasPrefix(err.Error(), "xdr:"):
+			return err
+		case out.buf.Len() == 0:
 			return errors.New("the stream brought no image")
 		}
-		return err
+		return nil // the MIME type lost after a whole image
 	})
+	// Without an error the call has returned, and with it the stream's
+	// writer: out is ours.
 	if err != nil {
 		return nil, err
 	}
-	<-done // the stream's writer has returned: out is ours
 	if out.lost > 0 {
 		return nil, fmt.Errorf("larger than %d bytes", maxScreenshot)
 	}

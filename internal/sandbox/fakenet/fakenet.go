@@ -46,12 +46,12 @@ type Net struct {
 	mu       sync.Mutex
 	contacts []Contact
 
-	dns   []*dns.Server
-	http  *http.Server
-	https *http.Server
-	proxy *http.Server
-	smtp  *smtp.Server
-	lns   []net.Listener
+	dns     []*dns.Server
+	http    *http.Server
+	https   *http.Server
+	proxies []*http.Server
+	smtp    *smtp.Server
+	lns     []net.Listener
 }
 
 // Ports lets tests move the services off the privileged ports.
@@ -139,9 +139,9 @@ func (n *Net) Close() {
 		s.Shutdown()
 	}
 	n.mu.Lock()
-	proxy := n.proxy
+	proxies := n.proxies
 	n.mu.Unlock()
-	for _, s := range []*http.Server{n.http, n.https, proxy} {
+	for _, s := range append([]*http.Server{n.http, n.https}, proxies...) {
 		if s != nil {
 			s.Close()
 		}

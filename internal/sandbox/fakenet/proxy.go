@@ -75,7 +75,7 @@ func (n *Net) StartProxy(port int, p Proxy) (int, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	n.mu.Lock()
 	n.lns = append(n.lns, ln)
-	n.proxy = srv
+	n.proxies = append(n.proxies, srv)
 	n.mu.Unlock()
 	go srv.Serve(ln)
 	return ln.Addr().(*net.TCPAddr).Port, nil
