@@ -125,15 +125,15 @@ func objectRisk(m *Message) map[string]string {
 // links are the links to submit: not convicted already, not approved, and
 // found suspicious by another engine unless every unrated link goes.
 func (v VirtualAnalyzer) links(m *Message, risk map[string]string) []sample {
-	if v.Links == "" || v.Links == "off" || m.Extract == nil {
+	if v.Links == "" || v.Links == "off" {
 		return nil
 	}
+	urls, _ := messageURLs(m) // distinct, as the other link checks saw them
 	var out []sample
-	seen := map[string]bool{}
-	for _, u := range m.Extract.URLs {
+	for _, u := range urls {
 		r := risk[u.URL]
 		switch {
-		case seen[u.URL] || len(out) == MaxSandboxLinks:
+		case len(out) == MaxSandboxLinks:
 		case !strings.HasPrefix(u.URL, "http://") && !strings.HasPrefix(u.URL, "https://"):
 		case r == RiskHigh:
 		case v.Links == "suspicious" && Rank(r) < Rank(RiskLow):
@@ -141,7 +141,6 @@ func (v VirtualAnalyzer) links(m *Message, risk map[string]string) []sample {
 		default:
 			out = append(out, sample{fileObject: fileObject{SHA256: LinkKey(u.URL), Where: "link " + u.URL + " in part " + u.Where, Part: -1}, name: u.URL, url: u.URL})
 		}
-		seen[u.URL] = true
 	}
 	return out
 }
@@ -160,9 +159,10 @@ func exempt(f func(Finding) (string, bool), object string) bool {
 	return ok
 }
 
-// candidates are the files to submit: of a wanted type, not known good,
-// not convicted already (high risk: the verdict is in), and, in
-// suspicious-only mode, found suspicious by another engine.
+// candidates are the files to submit (of a wanted type, not known good,
+// not convicted already: high risk means the verdict is in; with MinRisk,
+// rated at least that by another engine unless of a forced type), and
+// the links.
 func (v VirtualAnalyzer) candidates(m *Message) []sample {
 	files, _ := messageFiles(m)
 	risk := objectRisk(m)
@@ -298,20 +298,21 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 		case store.SandboxDone:
 			done = append(done, fmt.Sprintf("%s: %s", f.Where, a.Summary))
 			if Rank(a.Risk) >= Rank(RiskLow) {
-				threat, object := "suspicious file", f.SHA256
+				threat := "suspicious file"
 				if a.Risk == RiskHigh {
 					threat = "malware"
 				}
 				if f.url != "" {
-					// The link is the object, so that the policy's link
-					// actions (rewrite to the block page) apply to it.
-					threat, object = "suspicious URL", f.url
+					// The link is the object (f.object()), so that the
+					// policy's link actions (rewrite to the block page)
+					// apply to it.
+					threat = "suspicious URL"
 					if a.Risk == RiskHigh {
 						threat = "malicious URL"
 					}
 				}
 				res.Findings = append(res.Findings, Finding{Engine: "virtual-analyzer", Threat: threat, Risk: a.Risk,
-					Name: "sandbox-behaviour", Location: f.Where, Object: object, Detail: a.Summary + " (show analysis " + f.SHA256 + ")"})
+					Name: "sandbox-behaviour", Location: f.Where, Object: f.object(), Detail: a.Summary + " (show analysis " + f.SHA256 + ")"})
 			}
 		}
 	}
