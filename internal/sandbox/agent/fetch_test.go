@@ -40,17 +40,8 @@ func TestAgentFetchesALinkThroughTheProxy(t *testing.T) {
 		io.WriteString(w, loginPage)
 	}))
 	defer web.Close()
-	_, wp, _ := net.SplitHostPort(strings.TrimPrefix(web.URL, "http://"))
-	webPort, _ := strconv.Atoi(wp)
-	fn, err := fakenet.Start(netip.MustParseAddr("127.0.0.1"), fakenet.Ports{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fn.Close()
-	pp, err := fn.StartProxy(0, fakenet.Proxy{Guard: &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Ports: []int{webPort}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fn := startFakeNet(t)
+	pp := openProxy(t, fn, web)
 	proxy := fmt.Sprintf("http://127.0.0.1:%d", pp)
 
 	key := []byte("instance key")
@@ -149,17 +140,10 @@ func TestAgentALinkTheProxyRefusesIsAFailure(t *testing.T) {
 	testutil.RequireTool(t, "curl")
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "oops", 500) }))
 	defer broken.Close()
-	_, bp, _ := net.SplitHostPort(strings.TrimPrefix(broken.URL, "http://"))
-	brokenPort, _ := strconv.Atoi(bp)
-	fn, err := fakenet.Start(netip.MustParseAddr("127.0.0.1"), fakenet.Ports{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fn.Close()
+	fn := startFakeNet(t)
 	guarded, err := fn.StartProxy(0, fakenet.Proxy{})
 	must(t, err)
-	open, err := fn.StartProxy(0, fakenet.Proxy{Guard: &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Ports: []int{brokenPort}}})
-	must(t, err)
+	open := openProxy(t, fn, broken)
 	for _, c := range []struct {
 		proxy int
 		want  string
@@ -182,4 +166,23 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func startFakeNet(t *testing.T) *fakenet.Net {
+	t.Helper()
+	fn, err := fakenet.Start(netip.MustParseAddr("127.0.0.1"), fakenet.Ports{})
+	must(t, err)
+	t.Cleanup(fn.Close)
+	return fn
+}
+
+// openProxy starts a sandbox proxy on fn whose guard lets it reach srv, a
+// test server on loopback, and returns its port.
+func openProxy(t *testing.T, fn *fakenet.Net, srv *httptest.Server) int {
+	t.Helper()
+	_, p, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	port, _ := strconv.Atoi(p)
+	pp, err := fn.StartProxy(0, fakenet.Proxy{Guard: &netguard.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Ports: []int{port}}})
+	must(t, err)
+	return pp
 }
