@@ -345,18 +345,19 @@ func (a *Appliance) SandboxStatus(ctx context.Context) (*cli.Sandbox, error) {
 }
 
 // Analysis is `show analysis SHA256`.
-func (a *Appliance) Analysis(ctx context.Context, sha string) (*cli.Analysis, error) {
-	if strings.HasPrefix(sha, "http://") || strings.HasPrefix(sha, "https://") {
+func (a *Appliance) Analysis(ctx context.Context, what string) (*cli.Analysis, error) {
+	key := strings.ToLower(what)
+	if strings.HasPrefix(what, "http://") || strings.HasPrefix(what, "https://") {
 		// A link: its verdict is filed under its normalised form's key.
-		u, ok := message.Normalize(sha, nil)
+		u, ok := message.Normalize(what, nil)
 		if !ok {
-			return nil, fmt.Errorf("%s: not a URL the analysis can read", sha)
+			return nil, fmt.Errorf("%s: not a URL the analysis can read", what)
 		}
-		sha = analysis.LinkKey(u)
+		key = analysis.LinkKey(u)
 	}
-	row, err := a.db.SandboxAnalysis(ctx, strings.ToLower(sha))
+	row, err := a.db.SandboxAnalysis(ctx, key)
 	if errors.Is(err, store.ErrNoAnalysis) {
-		return nil, fmt.Errorf("no analysis of %s", sha)
+		return nil, fmt.Errorf("no analysis of %s", what)
 	}
 	if err != nil {
 		return nil, err
