@@ -3,9 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${1:-30s}"
-for pkg in $(go list ./...); do
-	for f in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
-		echo "== $pkg $f ($t)"
-		go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg"
+# The module's packages, then our patched copy of go-smtp (its own module).
+for mod in . third_party/go-smtp; do
+	for pkg in $(cd "$mod" && go list ./...); do
+		for f in $(cd "$mod" && go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+			echo "== $pkg $f ($t)"
+			(cd "$mod" && go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg")
+		done
 	done
 done

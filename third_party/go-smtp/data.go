@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -92,6 +93,15 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		stateEOF              // reached .\r\n end marker line
 	)
 	for n < len(b) && r.state != stateEOF {
+		if r.state == stateData {
+			// Fast path: in the middle of a line only a CR can change
+			// the state, so everything before the next CR is copied as
+			// is, straight from the buffer.
+			if m := r.copyData(b[n:]); m > 0 {
+				n += m
+				continue
+			}
+		}
 		var c byte
 		c, err = r.r.ReadByte()
 		if err != nil {
@@ -145,4 +155,24 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		r.n -= int64(n)
 	}
 	return
+}
+
+// copyData copies buffered bytes up to (not including) the next CR into b
+// and returns how many it copied. It returns 0 when nothing is buffered or
+// the next byte is a CR; the byte-wise state machine then takes over.
+func (r *dataReader) copyData(b []byte) int {
+	avail := r.r.Buffered()
+	if avail == 0 {
+		return 0
+	}
+	if avail > len(b) {
+		avail = len(b)
+	}
+	buf, _ := r.r.Peek(avail)
+	if i := bytes.IndexByte(buf, '\r'); i >= 0 {
+		buf = buf[:i]
+	}
+	m := copy(b, buf)
+	r.r.Discard(m)
+	return m
 }

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -32,15 +33,24 @@ func (r *lineLimitReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 
-	for _, chr := range b[:n] {
-		if chr == '\n' {
-			r.curLineLength = 0
+	// Same count as byte by byte (a LF starts the next line at length 1),
+	// with the LFs found by bytes.IndexByte.
+	rest := b[:n]
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			r.curLineLength += len(rest)
+			break
 		}
-		r.curLineLength++
-
+		r.curLineLength += i
 		if r.curLineLength > r.LineLimit {
-			return 0, ErrTooLongLine
+			return 0, ErrTooLongLine // and stays so: the connection is broken
 		}
+		r.curLineLength = 1
+		rest = rest[i+1:]
+	}
+	if r.curLineLength > r.LineLimit {
+		return 0, ErrTooLongLine
 	}
 
 	return n, nil
