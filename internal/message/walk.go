@@ -20,6 +20,7 @@ import (
 	gomessage "github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8 and Latin-1 (RFC 2047, RFC 2046 4.1.2)
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // Limits bound the walk.
@@ -102,7 +103,7 @@ func (w *walker) malformed(where, format string, args ...any) {
 
 // message walks one message (the top level or an attached one).
 func (w *walker) message(r io.Reader, where string, depth, inMsg int) error {
-	e, err := gomessage.ReadWithOptions(r, &gomessage.ReadOptions{MaxHeaderBytes: w.lim.MaxHeaderBytes})
+	e, err := readEntity(r, w.lim.MaxHeaderBytes)
 	if e == nil {
 		w.malformed(where, "header does not parse: %v", err)
 		// What follows cannot be told apart from the header: look at it
@@ -136,13 +137,14 @@ func (w *walker) entity(e *gomessage.Entity, where string, depth, inMsg int) err
 	if ct == "" {
 		ct = "text/plain" // RFC 2045 5.2
 	}
-	if mr := e.MultipartReader(); mr != nil {
+	if strings.HasPrefix(ct, "multipart/") {
 		if params["boundary"] == "" {
 			w.malformed(where, "multipart without a boundary")
 		}
+		mr := textproto.NewMultipartReader(e.Body, params["boundary"])
 		n := 0
 		for {
-			p, err := mr.NextPart()
+			p, err := nextPart(mr)
 			if err == io.EOF {
 				break
 			}
