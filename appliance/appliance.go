@@ -159,7 +159,8 @@ func (a *Appliance) start() error {
 			// on different services: they run at the same time.
 			analysis.Concurrent{
 				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
-					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd)},
+					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd),
+					EachMember: s.Engine.ClamdArchives == "members"},
 				analysis.Sequence{analysis.CSSS{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.ML{Cloud: cloud, Limits: message.DefaultLimits}},
 				analysis.WebReputation{Cloud: cloud},
 				analysis.WebInspection{Cloud: cloud},

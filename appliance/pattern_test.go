@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"mailinspector/internal/cli"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -309,4 +310,64 @@ func TestApprovedHashIsAnObjectException(t *testing.T) {
 	if !found {
 		t.Fatalf("no exception in the trail: %+v", d.Trail)
 	}
+}
+
+// TestClamdArchivesWholeOrMembers: engine.clamd_archives. whole sends an
+// archive to clamd once (the trail counts the scans); members sends each
+// file. Whole also catches what lies past our own archive limits, since
+// clamd opens the archive itself: then the finding names the archive.
+func TestClamdArchivesWholeOrMembers(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	files := map[string][]byte{}
+	for i := range 5 {
+		files[fmt.Sprintf("word/part%d.xml", i)] = []byte(strings.Repeat("<w:t>harmless</w:t>", 50))
+	}
+	clean := withAttachment("clean", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "report.docx", zipped(t, files))
+	// Our walker opens five files (archive.max_members=5); EICAR is the sixth.
+	six := map[string][]byte{"z.com": []byte(eicar)}
+	for i := range 5 {
+		six[fmt.Sprintf("a%d.txt", i)] = []byte("harmless")
+	}
+	pastLimit := withAttachment("past", "application/zip", "six.zip", zipped(t, six))
+	for _, tc := range []struct {
+		mode, cleanScans string
+		pastFinding      bool // clamd finds EICAR past our member limit
+	}{
+		{"whole", "2 parts scanned", true},    // the body text and the .docx
+		{"members", "6 parts scanned", false}, // the body text and 5 files
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(),
+				"engine.clamd_archives": tc.mode, "archive.max_members": "5"})
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, clean))
+			d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 10*time.Second)
+			if got := stageDetail(d, "pattern-engine"); got != tc.cleanScans {
+				t.Errorf("clean .docx: pattern engine %q, want %q", got, tc.cleanScans)
+			}
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, pastLimit))
+			ms, _ := a.Messages(t.Context(), 10)
+			d = waitState(t, a, ms[0].ID, map[bool]string{true: store.StateQuarantined, false: store.StateDelivered}[tc.pastFinding], 10*time.Second)
+			var got []string
+			for _, f := range d.Findings {
+				if f.Engine == "clamd" {
+					got = append(got, f.Name+" at "+f.Location)
+				}
+			}
+			// The archive itself is named: no file of it alone that we opened is infected.
+			found := len(got) == 1 && strings.HasPrefix(got[0], "MailInspector.Test.EICAR") && strings.HasSuffix(got[0], " at part 2 (six.zip)")
+			if found != tc.pastFinding || !found && len(got) > 0 {
+				t.Errorf("EICAR past the member limit: clamd findings %q, want one on part 2 (six.zip): %v", got, tc.pastFinding)
+			}
+		})
+	}
+}
+
+func stageDetail(d *cli.MessageDetail, stage string) string {
+	for _, e := range d.Trail {
+		if e.Stage == stage {
+			return e.Detail
+		}
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +26,12 @@ type PatternEngine struct {
 	Limits    message.Limits
 	Archives  archive.Limits
 	Passwords []string // the administrator's list for encrypted archives
+	// EachMember sends every file of an archive to clamd on its own (for a
+	// clamd with ScanArchive off). Otherwise an archive goes whole and
+	// clamd opens it: one scan instead of one per file (a .docx is a zip
+	// of a dozen), and clamd's own per-scan cost (a temporary file, type
+	// detection) paid once. See scanArchive.
+	EachMember bool
 	// Service is clamd's place under the services contract (breaker,
 	// status); nil: called directly.
 	Contract *services.Client
@@ -59,8 +66,11 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 	var out Result
 	scanned, unscanned := 0, 0
 	pws := passwords(m, pe.Passwords)
-	// scan sends one file to clamd; where says where it was found.
-	scan := func(p *message.Part, where string, content io.Reader) error {
+	// scanOne sends one file to clamd; where says where it was found. A
+	// file past clamd's StreamMaxLength is a finding (unscannable), not an
+	// error; report false keeps an infection out of the findings (the
+	// caller looks for where it is).
+	scanOne := func(p *message.Part, where string, content io.Reader, report bool) (bool, error) {
 		h := sha256.New()
 		res, err := pe.Clamd.Scan(ctx, io.TeeReader(content, h))
 		switch {
@@ -68,16 +78,16 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 			unscanned++
 			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskLow, Name: "unscannable", Location: where,
 				Detail: "larger than clamd's StreamMaxLength"})
-			return nil
+			return false, nil
 		case err != nil:
-			return err
+			return false, err
 		}
 		scanned++
-		if res.Infected {
+		if res.Infected && report {
 			out.Findings = append(out.Findings, Finding{Engine: "clamd", Threat: "malware", Risk: RiskHigh, Name: res.Signature,
 				Location: where, Detail: "declared as " + p.DeclaredType, Object: hex.EncodeToString(h.Sum(nil))})
 		}
-		return nil
+		return res.Infected, nil
 	}
 	err := eachPart(m, pe.Limits, func(p *message.Part, content io.Reader) error {
 		pk, err := archive.Peek(content, pe.Archives.MaxInMemory)
@@ -85,15 +95,10 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 			return nil // a damaged body: the extraction stage reports it
 		}
 		if pk.Data == nil {
-			return scan(p, partLocation(p), pk.Stream)
+			_, err := scanOne(p, partLocation(p), pk.Stream, true)
+			return err
 		}
-		// Each file of an archive is scanned on its own, decrypted where a
-		// password opened it; what could not be opened the extraction stage
-		// reports as unscannable.
-		_, err = archive.Walk(archiveName(p), pk.TrueType, pk.Data, pe.Archives, pws, func(mb *archive.Member, r io.Reader) error {
-			return scan(p, partLocation(p)+": "+mb.Path, r)
-		})
-		return err
+		return pe.scanArchive(m, p, pk, pws, scanOne)
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v (after %d of the parts)", ErrUnavailable, err, scanned)
@@ -103,4 +108,55 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 		out.Detail += fmt.Sprintf(", %d too large to scan", unscanned)
 	}
 	return out, nil
+}
+
+// scanArchive scans an archive part. With EachMember, or when the extraction
+// stage did not run, every file in it goes to clamd on its own, decrypted
+// where a password opened it. Otherwise the archive goes whole and clamd
+// opens it; then only what clamd cannot see is sent on its own: the files
+// we decrypted with a password. When clamd finds something in the whole,
+// each file is scanned to say which one; if none alone is infected (a
+// signature on the archive itself), the finding names the archive. What
+// could not be opened the extraction stage reports as unscannable.
+func (pe PatternEngine) scanArchive(m *Message, p *message.Part, pk archive.Peeked, pws []string,
+	scanOne func(*message.Part, string, io.Reader, bool) (bool, error)) error {
+	where := partLocation(p)
+	each := pe.EachMember || m.Extract == nil
+	infected := false
+	if !each {
+		var err error
+		if infected, err = scanOne(p, where, bytes.NewReader(pk.Data), false); err != nil {
+			return err
+		}
+		if !infected && !decryptedIn(m, p) {
+			return nil
+		}
+	}
+	located := false
+	_, err := archive.Walk(archiveName(p), pk.TrueType, pk.Data, pe.Archives, pws, func(mb *archive.Member, r io.Reader) error {
+		if !each && !infected && mb.Password == "" {
+			return nil // clamd saw it in the whole archive
+		}
+		hit, err := scanOne(p, where+": "+mb.Path, r, true)
+		located = located || hit
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if infected && !located {
+		_, err = scanOne(p, where, bytes.NewReader(pk.Data), true)
+	}
+	return err
+}
+
+// decryptedIn reports whether the extraction stage opened a file of part p
+// with a password: clamd cannot look inside an encrypted archive.
+func decryptedIn(m *Message, p *message.Part) bool {
+	for _, mb := range m.Members {
+		if mb.Part.Path == p.Path && mb.Member.Password != "" {
+			return true
+		}
+	}
+	return false
 }
