@@ -6,8 +6,8 @@
 #
 # Knobs: CONCS [16], N [2000], SUT_ADDR [127.0.0.1:2600], CLAMD [0; 1 starts a
 # private clamd with testdata/clamav's signatures, sets engine.clamd, and
-# expects EICAR quarantined], EXPECT_EICAR [accept, or quarantine with
-# CLAMD=1], HUB [none; up starts a mailinspector hub on loopback with the
+# expects EICAR quarantined], CLAMD_TMP [tmpfs, as the image gives clamd; or
+# disk], EXPECT_EICAR [accept, or quarantine with CLAMD=1], HUB [none; up starts a mailinspector hub on loopback with the
 # project's test feeds and points every hub service at it; blackhole points
 # them at a port that accepts and never answers, so that their breakers
 # open], plus every knob of run-sut.sh.
@@ -23,11 +23,20 @@ CLAMD_PID=""
 if [[ ${CLAMD:-0} == 1 ]]; then
 	export EXPECT_EICAR="${EXPECT_EICAR:-quarantine}"
 	mkdir -p "$DATA/clamd/db"
+	# clamd's temporary files (one per scan) on a tmpfs, as the appliance
+	# image gives Debian's clamd (rootfs/usr/lib/systemd/system/
+	# clamav-daemon.service.d/); CLAMD_TMP=disk keeps them on the disk.
+	if [[ ${CLAMD_TMP:-tmpfs} == disk ]]; then
+		CLAMD_TMP="$DATA/clamd"
+	else
+		CLAMD_SHM="$(mktemp -d /dev/shm/mailinspector-bench-clamd.XXXXXX)"
+		CLAMD_TMP="$CLAMD_SHM"
+	fi
 	cp testdata/clamav/mailinspector-test.* "$DATA/clamd/db/"
 	cat >"$DATA/clamd/clamd.conf" <<CONF
 LocalSocket $DATA/clamd/clamd.sock
 DatabaseDirectory $DATA/clamd/db
-TemporaryDirectory $DATA/clamd
+TemporaryDirectory $CLAMD_TMP
 LogFile $DATA/clamd/clamd.log
 Foreground yes
 ScanMail yes
@@ -75,7 +84,7 @@ export EXPECT_EICAR="${EXPECT_EICAR:-accept}"
 bin/mailinspector serve --data-dir "$DATA" --set smtp.listen="$SUT_ADDR" --set delivery.relay=127.0.0.1:10025 \
 	--set hostname=mi.bench "${EXTRA[@]}" ${SUT_SETTINGS:-} 2>"$LOG" &
 PID=$!
-trap 'kill -TERM $PID $CLAMD_PID $HUB_PID 2>/dev/null; wait $PID $CLAMD_PID $HUB_PID 2>/dev/null; rm -rf "$DATA"' EXIT
+trap 'kill -TERM $PID $CLAMD_PID $HUB_PID 2>/dev/null; wait $PID $CLAMD_PID $HUB_PID 2>/dev/null; rm -rf "$DATA" ${CLAMD_SHM:+"$CLAMD_SHM"}' EXIT
 for _ in $(seq 50); do
 	ss -Hltn "sport = :${SUT_ADDR##*:}" | grep -q . && break
 	sleep 0.1

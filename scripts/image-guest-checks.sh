@@ -42,3 +42,10 @@ virsh -c qemu:///system net-info mi-sandbox | grep -q '^Active:.*yes' || { echo 
 virsh -c qemu:///system pool-info mi-sandbox | grep -q '^State:.*running' || { echo "storage pool mi-sandbox is not running" >&2; exit 1; }
 ip -4 addr show mi-sbx0 | grep -q '10.77.0.1/24' || { echo "no 10.77.0.1 on mi-sbx0" >&2; exit 1; }
 echo "in-guest sandbox host: libvirtd answers the daemon's user; network mi-sandbox and pool mi-sandbox are up"
+
+# clamd's temporary files go to a private tmpfs (our drop-in for Debian's unit).
+systemctl show -p TemporaryFileSystem clamav-daemon.service | grep -q '/tmp:size=1G' || {
+	echo "clamav-daemon.service has no private tmpfs on /tmp: $(systemctl show -p TemporaryFileSystem clamav-daemon.service)" >&2
+	exit 1
+}
+echo "in-guest clamd: temporary files on a private 1G tmpfs"
