@@ -81,8 +81,18 @@ func (p *Parts) Open(i int) io.Reader {
 	if p.file != nil {
 		return io.NewSectionReader(p.file, s.off, s.n)
 	}
-	return bytes.NewReader(p.mem[s.off : s.off+s.n])
+	b := p.mem[s.off : s.off+s.n : s.off+s.n]
+	return &memPart{Reader: bytes.NewReader(b), b: b}
 }
+
+// memPart is a kept part in memory. Bytes (what is left to read) lets
+// archive.Peek take an archive as it is instead of copying it.
+type memPart struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (m *memPart) Bytes() []byte { return m.b[len(m.b)-m.Len():] }
 
 // Close drops the content.
 func (p *Parts) Close() {

@@ -29,3 +29,23 @@ func TestPartsKeepContentInMemoryThenInAFile(t *testing.T) {
 		}
 	}
 }
+
+// TestPartInMemoryOffersItsBytes: a part kept in memory hands archive.Peek
+// what is left to read, so an archive is opened without a copy.
+func TestPartInMemoryOffersItsBytes(t *testing.T) {
+	p := NewParts(t.TempDir(), 1<<20)
+	defer p.Close()
+	p.Add(strings.NewReader("first"))
+	p.Add(strings.NewReader("second part"))
+	r, ok := p.Open(1).(interface{ Bytes() []byte })
+	if !ok {
+		t.Fatal("a part in memory has no Bytes")
+	}
+	if got := string(r.Bytes()); got != "second part" {
+		t.Fatalf("Bytes %q", got)
+	}
+	io.ReadFull(r.(io.Reader), make([]byte, 7))
+	if got := string(r.Bytes()); got != "part" {
+		t.Fatalf("Bytes after 7 read: %q", got)
+	}
+}

@@ -20,6 +20,9 @@ type Peeked struct {
 // Peek reads the first bytes of r to learn its true type and, for an
 // archive of at most maxInMemory bytes, the whole of it.
 func Peek(r io.Reader, maxInMemory int64) (Peeked, error) {
+	if m, ok := r.(inMemory); ok {
+		return peekBytes(m.Bytes(), maxInMemory), nil
+	}
 	head := make([]byte, 512)
 	n, err := io.ReadFull(r, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
@@ -42,4 +45,21 @@ func Peek(r io.Reader, maxInMemory int64) (Peeked, error) {
 	p.Data = buf.Bytes()
 	p.Stream = bytes.NewReader(p.Data)
 	return p, nil
+}
+
+// inMemory is content already in memory (a *bytes.Buffer, a kept part):
+// Bytes returns what is left to read. Peek then copies nothing.
+type inMemory interface{ Bytes() []byte }
+
+func peekBytes(b []byte, maxInMemory int64) Peeked {
+	p := Peeked{TrueType: message.TrueType(b[:min(len(b), 512)]), Stream: bytes.NewReader(b)}
+	if !IsArchive(p.TrueType) {
+		return p
+	}
+	if int64(len(b)) > maxInMemory {
+		p.TooBig = true
+		return p
+	}
+	p.Data = b
+	return p
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -108,41 +109,51 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	return c.command(ctx, "VERSION")
 }
 
-// Scan streams r to clamd and returns its verdict.
+// chunkSize is the most data one INSTREAM chunk carries.
+const chunkSize = 64 * 1024
+
+// chunkBufs holds write buffers of the command, one chunk with its length
+// and the terminator: a message's parts are scanned one after another and
+// each would otherwise allocate (and zero) its own.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, len("zINSTREAM\x00")+4+chunkSize+4); return &b }}
+
+// Scan streams r to clamd and returns its verdict. Each chunk goes out in
+// one write with its length before it; the command rides with the first
+// and the zero-length terminator with the last.
 func (c *Client) Scan(ctx context.Context, r io.Reader) (Result, error) {
 	conn, err := c.dial(ctx)
 	if err != nil {
 		return Result{}, err
 	}
 	defer conn.Close()
-	w := bufio.NewWriterSize(conn, 64*1024+4)
-	w.WriteString("zINSTREAM\x00")
-	buf := make([]byte, 64*1024)
-	var size [4]byte
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	buf := *bp
+	off := copy(buf, "zINSTREAM\x00")
 	for {
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			binary.BigEndian.PutUint32(size[:], uint32(n))
-			w.Write(size[:])
-			if _, err := w.Write(buf[:n]); err != nil {
-				// clamd closes early when the stream passes its limit:
-				// its reply says why.
-				return c.scanReply(conn, fmt.Errorf("clamd INSTREAM: %w", err))
-			}
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
+		n, rerr := io.ReadFull(r, buf[off+4:off+4+chunkSize])
+		end := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !end {
 			return Result{}, fmt.Errorf("reading what to scan: %w", rerr)
 		}
+		if n > 0 {
+			binary.BigEndian.PutUint32(buf[off:], uint32(n))
+			off += 4 + n
+		}
+		if end {
+			binary.BigEndian.PutUint32(buf[off:], 0)
+			off += 4
+		}
+		if _, err := conn.Write(buf[:off]); err != nil {
+			// clamd closes early when the stream passes its limit: its
+			// reply says why.
+			return c.scanReply(conn, fmt.Errorf("clamd INSTREAM: %w", err))
+		}
+		if end {
+			return c.scanReply(conn, nil)
+		}
+		off = 0
 	}
-	binary.BigEndian.PutUint32(size[:], 0)
-	w.Write(size[:])
-	if err := w.Flush(); err != nil {
-		return c.scanReply(conn, fmt.Errorf("clamd INSTREAM: %w", err))
-	}
-	return c.scanReply(conn, nil)
 }
 
 func (c *Client) scanReply(conn net.Conn, writeErr error) (Result, error) {
