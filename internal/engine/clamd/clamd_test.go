@@ -41,6 +41,10 @@ func TestScanWithTheProjectSignatures(t *testing.T) {
 		{"by hash only", "mailinspector hash-only test sample", "MailInspector.Test.HashOnly.SHA256"},
 		{"EICAR in a text", "some text before " + eicar + " and after", "MailInspector.Test.EICAR.Body"},
 		{"EICAR in a zip", zipped.String(), "MailInspector.Test.EICAR"},
+		// The framing: a signature cut by a chunk boundary, and a stream of
+		// exactly two chunks (the terminator goes alone).
+		{"EICAR across chunks", strings.Repeat("x", chunkSize-20) + " " + eicar + " tail", "MailInspector.Test.EICAR.Body"},
+		{"two whole chunks", strings.Repeat("y", 2*chunkSize), ""},
 		{"marker", "xx MAILINSPECTOR-TEST-MALWARE-MARKER yy", "MailInspector.Test.Marker"},
 		{"YARA rule", "payload MAILINSPECTOR-YARA-TEST-7f3c payload", "YARA.MailInspector_Test_YARA"},
 	}
