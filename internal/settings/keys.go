@@ -246,7 +246,7 @@ var keys = []Key{
 			return nil
 		}},
 
-	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs, four times when a hub is configured (hub calls wait on the network, not the CPU).",
+	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs, four times when a hub or clamd is configured (their calls wait on another process, not the CPU).",
 		func(s *Settings, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 1024 {
