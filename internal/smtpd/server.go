@@ -299,7 +299,10 @@ func (ss *session) Data(r io.Reader) error {
 		return errTemporary
 	}
 	body := &lineEndings{r: &idleDeadline{r: r, conn: ss.conn.Conn(), timeout: s.cfg.DataTimeout}, normalize: s.cfg.NormalizeBareLF}
-	if _, err := io.Copy(f, body); err != nil {
+	bp := dataBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(f, body, *bp)
+	dataBufs.Put(bp)
+	if err != nil {
 		f.Abort()
 		s.Stats.add(&s.Stats.Rejected)
 		var se *smtp.SMTPError
