@@ -52,22 +52,50 @@ var base64Chars = func() (t [256]bool) {
 }()
 
 // scan is the one pass over a file: its byte histogram (for the entropy)
-// and its runs of 200 or more base64 characters.
+// and its runs of 200 or more base64 characters. It was a quarter of the
+// analysis with the hub answering; two things make it several times
+// faster on binary content: a run is extended or cut by a mask, not by a
+// branch the processor cannot predict on random bytes, and four histograms
+// take turns so that a run of one byte value does not wait on its own
+// counter.
 func scan(content []byte) (entropy float64, longRuns int) {
-	var counts [256]int
-	run := 0
-	for _, c := range content {
-		counts[c]++
-		if base64Chars[c] {
-			if run++; run == 200 {
+	var h [4][256]uint32
+	run := uint32(0)
+	i := 0
+	for ; i+4 <= len(content); i += 4 {
+		b := content[i : i+4 : i+4]
+		h[0][b[0]]++
+		h[1][b[1]]++
+		h[2][b[2]]++
+		h[3][b[3]]++
+		for _, c := range b {
+			if run = (run + 1) & base64Mask[c]; run == 200 {
 				longRuns++
 			}
-		} else {
-			run = 0
 		}
+	}
+	for _, c := range content[i:] {
+		h[0][c]++
+		if run = (run + 1) & base64Mask[c]; run == 200 {
+			longRuns++
+		}
+	}
+	var counts [256]int
+	for c := range counts {
+		counts[c] = int(h[0][c]) + int(h[1][c]) + int(h[2][c]) + int(h[3][c])
 	}
 	return entropyOf(&counts, len(content)), longRuns
 }
+
+// base64Mask is all ones for a byte of the base64 alphabet, zero otherwise.
+var base64Mask = func() (t [256]uint32) {
+	for c, ok := range base64Chars {
+		if ok {
+			t[c] = ^uint32(0)
+		}
+	}
+	return
+}()
 
 // textual says whether markers of script obfuscation mean anything in a
 // file of this type: in compressed or binary content they would be chance.

@@ -3,6 +3,7 @@ package mlfeatures
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,68 @@ func TestMarkersMatchPlainCount(t *testing.T) {
 		if got := obfuscationCount([]byte(text), 0); got != min(want, maxMarkers) {
 			t.Errorf("%q: %d, want %d", text, got, want)
 		}
+	}
+}
+
+// scanReference is scan written plainly: the fast one must agree with it.
+func scanReference(content []byte) (float64, int) {
+	var counts [256]int
+	run, long := 0, 0
+	for _, c := range content {
+		counts[c]++
+		if base64Chars[c] {
+			if run++; run == 200 {
+				long++
+			}
+		} else {
+			run = 0
+		}
+	}
+	return entropyOf(&counts, len(content)), long
+}
+
+func FuzzScan(f *testing.F) {
+	f.Add([]byte("QUJD"), uint8(0))
+	f.Add(bytes.Repeat([]byte("A"), 450), uint8(3))
+	f.Fuzz(func(t *testing.T, content []byte, rep uint8) {
+		// Repeating the input makes long base64 runs likely.
+		content = bytes.Repeat(content, int(rep)%64+1)
+		e, n := scan(content)
+		we, wn := scanReference(content)
+		if e != we || n != wn {
+			t.Fatalf("scan %v %d, reference %v %d", e, n, we, wn)
+		}
+	})
+}
+
+func TestScanSameAsReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range []int{0, 1, 3, 4, 5, 199, 200, 201, 1000, 65537} {
+		content := make([]byte, size)
+		for i := range content {
+			content[i] = byte(rng.IntN(256))
+			if rng.IntN(2) == 0 { // long stretches of the alphabet too
+				content[i] = "ABCDabcd0189+/"[rng.IntN(14)]
+			}
+		}
+		for _, c := range [][]byte{content, bytes.Repeat([]byte("Zz"), size)} {
+			e, n := scan(c)
+			we, wn := scanReference(c)
+			if e != we || n != wn {
+				t.Fatalf("size %d: scan %v %d, reference %v %d", size, e, n, we, wn)
+			}
+		}
+	}
+}
+
+func BenchmarkScanBinary(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	content := make([]byte, 1<<20)
+	for i := range content {
+		content[i] = byte(rng.IntN(256))
+	}
+	b.SetBytes(int64(len(content)))
+	for b.Loop() {
+		scan(content)
 	}
 }
