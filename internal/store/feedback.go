@@ -21,12 +21,11 @@ const maxOutbox = 1_000_000
 
 // QueueFeedback adds records to the outbox, in the caller's transaction.
 func QueueFeedback(tx *Tx, recs []FeedbackRecord) error {
-	for _, r := range recs {
-		if _, err := tx.Exec(`INSERT INTO feedback_outbox (kind, object, verdict, at) VALUES (?,?,?,?)`, r.Kind, r.Object, r.Verdict, ns(r.At)); err != nil {
-			return err
-		}
+	rows := make([][]any, len(recs))
+	for i, r := range recs {
+		rows[i] = []any{r.Kind, r.Object, r.Verdict, ns(r.At)}
 	}
-	return nil
+	return insertRows(tx, "feedback_outbox", []string{"kind", "object", "verdict", "at"}, rows)
 }
 
 // FeedbackBatch reads the oldest n records of the outbox.

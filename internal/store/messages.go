@@ -231,14 +231,14 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 	if _, err := tx.Exec(`DELETE FROM findings WHERE message_id = ?`, id); err != nil {
 		return err
 	}
+	rows := make([][]any, len(v.Findings))
 	for i, f := range v.Findings {
-		if _, err := tx.Exec(`INSERT INTO findings (message_id, seq, stage, engine, threat, risk, name, location, detail, object) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-			id, i+1, f.Stage, f.Engine, f.Threat, f.Risk, f.Name, f.Location, f.Detail, f.Object); err != nil {
-			return err
-		}
+		rows[i] = []any{id, i + 1, f.Stage, f.Engine, f.Threat, f.Risk, f.Name, f.Location, f.Detail, f.Object}
 	}
-	return nil
+	return insertRows(tx, "findings", findingCols, rows)
 }
+
+var findingCols = []string{"message_id", "seq", "stage", "engine", "threat", "risk", "name", "location", "detail", "object"}
 
 // AddTrail appends entries to a message's trail (analysis, delivery,
 // quarantine release, …).
@@ -247,18 +247,18 @@ func AddTrail(tx *Tx, id string, entries ...TrailEntry) error {
 	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq), 0) FROM trail WHERE message_id = ?`, id).Scan(&seq); err != nil {
 		return err
 	}
-	for _, t := range entries {
+	rows := make([][]any, len(entries))
+	for i, t := range entries {
 		seq++
 		if t.At.IsZero() {
 			t.At = time.Now()
 		}
-		if _, err := tx.Exec(`INSERT INTO trail (message_id, seq, at, stage, service, outcome, detail, ms) VALUES (?,?,?,?,?,?,?,?)`,
-			id, seq, ns(t.At), t.Stage, t.Service, t.Outcome, t.Detail, t.Elapsed.Milliseconds()); err != nil {
-			return err
-		}
+		rows[i] = []any{id, seq, ns(t.At), t.Stage, t.Service, t.Outcome, t.Detail, t.Elapsed.Milliseconds()}
 	}
-	return nil
+	return insertRows(tx, "trail", trailCols, rows)
 }
+
+var trailCols = []string{"message_id", "seq", "at", "stage", "service", "outcome", "detail", "ms"}
 
 // QueueRecipients puts recipients of a message in the delivery queue, due
 // now, and marks the message queued. Recipients already there are reset.
