@@ -49,12 +49,13 @@ func BenchmarkStages(b *testing.B) {
 	}
 	for _, only := range []string{"extraction", "extraction+pattern-engine"} {
 		b.Run(only, func(b *testing.B) {
+			scratch := b.TempDir()
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				data := msgs[i%len(msgs)]
 				m := &Message{Meta: &store.Message{ID: "bench"}, Open: func() (io.ReadCloser, error) {
 					return io.NopCloser(bytes.NewReader(data)), nil
-				}, Parts: NewParts(b.TempDir(), 16<<20)}
+				}, Parts: NewParts(scratch, 16<<20, int64(len(data)))}
 				for _, st := range stages {
 					if only == "extraction" && st.Name() != "extraction" {
 						continue

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPartsKeepContentInMemoryThenInAFile(t *testing.T) {
-	p := NewParts(t.TempDir(), 100)
+	p := NewParts(t.TempDir(), 100, 0)
 	defer p.Close()
 	contents := []string{"first part", strings.Repeat("x", 80), strings.Repeat("y", 500), ""}
 	for i, c := range contents {
@@ -33,7 +33,7 @@ func TestPartsKeepContentInMemoryThenInAFile(t *testing.T) {
 // TestPartInMemoryOffersItsBytes: a part kept in memory hands archive.Peek
 // what is left to read, so an archive is opened without a copy.
 func TestPartInMemoryOffersItsBytes(t *testing.T) {
-	p := NewParts(t.TempDir(), 1<<20)
+	p := NewParts(t.TempDir(), 1<<20, 30)
 	defer p.Close()
 	p.Add(strings.NewReader("first"))
 	p.Add(strings.NewReader("second part"))

@@ -101,7 +101,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 		}
 		f.Close()
 	}
-	m.Parts = NewParts(r.ScratchDir, r.ScratchMem)
+	m.Parts = NewParts(r.ScratchDir, r.ScratchMem, meta.Size)
 	rep := r.Pipeline.Run(ctx, m)
 	m.Parts.Close()
 	if ctx.Err() != nil {
