@@ -22,11 +22,14 @@ func unscannable(p *message.Part, pr archive.Problem) Finding {
 }
 
 // passwords are the candidates for encrypted archives: what the message
-// text offers first, then the administrator's list.
-func passwords(m *Message, admin []string) []string {
-	var out []string
-	if m.Extract != nil {
-		out = append(out, m.Extract.PasswordHints...)
+// text offers first, then the administrator's list; looked for only when
+// an archive asks.
+func passwords(m *Message, admin []string) archive.Passwords {
+	return func() []string {
+		var out []string
+		if m.Extract != nil {
+			out = append(out, m.Extract.PasswordHints()...)
+		}
+		return append(out, admin...)
 	}
-	return append(out, admin...)
 }

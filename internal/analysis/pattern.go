@@ -118,7 +118,7 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 // each file is scanned to say which one; if none alone is infected (a
 // signature on the archive itself), the finding names the archive. What
 // could not be opened the extraction stage reports as unscannable.
-func (pe PatternEngine) scanArchive(m *Message, p *message.Part, pk archive.Peeked, pws []string,
+func (pe PatternEngine) scanArchive(m *Message, p *message.Part, pk archive.Peeked, pws archive.Passwords,
 	scanOne func(*message.Part, string, io.Reader, bool) (bool, error)) error {
 	where := partLocation(p)
 	each := pe.EachMember || m.Extract == nil

@@ -68,8 +68,18 @@ type Result struct {
 	Problems []Problem
 }
 
+// Passwords gives the candidates for encrypted members. It is called only
+// when an archive has one: finding them in the message's text costs a pass
+// over it that most messages never need.
+type Passwords func() []string
+
+// List is a fixed list of passwords.
+func List(pws ...string) Passwords { return func() []string { return pws } }
+
 type walker struct {
 	lim       Limits
+	pwSource  Passwords
+	pwAsked   bool
 	passwords []string
 	visit     Visit
 	res       *Result
@@ -81,8 +91,8 @@ type walker struct {
 // Walk opens data (of the given true type, named name) and everything in
 // it. passwords are tried on encrypted zip members. It returns an error
 // only when visit does.
-func Walk(name, trueType string, data []byte, lim Limits, passwords []string, visit Visit) (*Result, error) {
-	w := &walker{lim: lim, passwords: passwords, visit: visit, res: &Result{}}
+func Walk(name, trueType string, data []byte, lim Limits, passwords Passwords, visit Visit) (*Result, error) {
+	w := &walker{lim: lim, pwSource: passwords, visit: visit, res: &Result{}}
 	err := w.open(name, trueType, data, 1)
 	return w.res, err
 }

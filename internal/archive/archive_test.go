@@ -38,7 +38,7 @@ func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 func collect(t *testing.T, name, typ string, data []byte, lim Limits, pw []string) (*Result, map[string][]byte) {
 	t.Helper()
 	got := map[string][]byte{}
-	res, err := Walk(name, typ, data, lim, pw, func(m *Member, r io.Reader) error {
+	res, err := Walk(name, typ, data, lim, List(pw...), func(m *Member, r io.Reader) error {
 		b, err := io.ReadAll(r)
 		got[m.Path] = b
 		return err
@@ -99,6 +99,20 @@ func TestZipCryptoWithInfoZIP(t *testing.T) {
 	res, got = collect(t, "enc.zip", "application/zip", data, DefaultLimits, []string{"wrong", "also wrong"})
 	if len(got) != 0 || len(res.Problems) != 1 || res.Problems[0].Reason != "encrypted" {
 		t.Fatalf("wrong passwords: got %v, problems %+v", keys(got), res.Problems)
+	}
+
+	// The candidates are asked for once, and only by an archive that has
+	// an encrypted member.
+	asked := 0
+	lazy := func() []string { asked++; return []string{"s3cret!"} }
+	plain := testutil.Zip(t, map[string][]byte{"a.txt": []byte("open")})
+	if _, err := Walk("plain.zip", "application/zip", plain, DefaultLimits, lazy, nil); err != nil || asked != 0 {
+		t.Fatalf("plain zip: passwords asked %d times (%v)", asked, err)
+	}
+	twice := testutil.Zip(t, map[string][]byte{"one.zip": data, "two.zip": data})
+	res, err := Walk("twice.zip", "application/zip", twice, DefaultLimits, lazy, nil)
+	if err != nil || asked != 1 || len(res.Problems) != 0 || len(res.Members) != 4 {
+		t.Fatalf("two encrypted zips: passwords asked %d times, members %d, problems %+v (%v)", asked, len(res.Members), res.Problems, err)
 	}
 }
 
@@ -171,7 +185,7 @@ func FuzzArchives(f *testing.F) {
 		if kind < 0 {
 			kind = -kind
 		}
-		res, err := Walk("f", types[kind%3], data, lim, []string{"pw"}, func(m *Member, r io.Reader) error {
+		res, err := Walk("f", types[kind%3], data, lim, List("pw"), func(m *Member, r io.Reader) error {
 			_, err := io.Copy(io.Discard, r)
 			return err
 		})

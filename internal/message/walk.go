@@ -15,6 +15,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	gomessage "github.com/emersion/go-message"
@@ -62,9 +63,30 @@ type Result struct {
 	Parts     []Part
 	URLs      []URL
 	Malformed []string // what was wrong, in order found
-	// PasswordHints are words the text offers as a password ("password:
-	// x7Gh2"), for encrypted attachments.
-	PasswordHints []string
+
+	texts     []bodyText // the text and HTML bodies, for PasswordHints
+	hintsOnce sync.Once
+	hints     []string
+}
+
+type bodyText struct {
+	b    []byte
+	html bool
+}
+
+// PasswordHints are words the text offers as a password ("password:
+// x7Gh2"), for encrypted attachments. They are looked for on the first
+// call only: most messages have no encrypted archive, and the search (the
+// HTML's visible text, then every cue) was a twentieth of the daemon's CPU
+// when the walk did it for every message.
+func (r *Result) PasswordHints() []string {
+	r.hintsOnce.Do(func() {
+		for _, t := range r.texts {
+			r.hints = appendHints(r.hints, t.b, t.html)
+		}
+		r.texts = nil
+	})
+	return r.hints
 }
 
 // Visit is called for every leaf part with its decoded content; content
@@ -253,7 +275,7 @@ func (w *walker) leaf(p *Part, body io.Reader) error {
 	if text {
 		html := p.ContentType == "text/html"
 		w.res.URLs = append(w.res.URLs, ExtractURLs(textBuf.Bytes(), html, p.Path)...)
-		w.res.PasswordHints = appendHints(w.res.PasswordHints, textBuf.Bytes(), html)
+		w.res.texts = append(w.res.texts, bodyText{textBuf.Bytes(), html})
 	}
 	w.res.Parts = append(w.res.Parts, *p)
 	if err != nil {

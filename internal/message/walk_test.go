@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"mailinspector/internal/testutil"
@@ -239,6 +240,28 @@ func FuzzExtractURLs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPasswordHintsFromTheWalk: the hints of every text and HTML body,
+// found on the first call, the same for calls at once.
+func TestPasswordHintsFromTheWalk(t *testing.T) {
+	msg := crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nThe password is: Xk29!aa\n" +
+		"--b\nContent-Type: text/html\n\n<p>Use <b>password</b> &quot;tulip77&quot;</p>\n--b--\n")
+	res, err := Walk(strings.NewReader(msg), DefaultLimits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([][]string, 4)
+	for i := range got {
+		wg.Go(func() { got[i] = res.PasswordHints() })
+	}
+	wg.Wait()
+	for _, g := range got {
+		if strings.Join(g, " ") != "Xk29!aa tulip77" {
+			t.Fatalf("hints %q, want Xk29!aa and tulip77", g)
+		}
+	}
 }
 
 func TestPasswordHints(t *testing.T) {
