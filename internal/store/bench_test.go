@@ -39,3 +39,26 @@ func BenchmarkSaveVerdict(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetMessage is the read the analysis and the delivery make of
+// each message's row.
+func BenchmarkGetMessage(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	id := NewID(time.Now())
+	if err := db.Write(ctx, func(tx *Tx) error {
+		return InsertMessage(tx, &Message{ID: id, Received: time.Now(), From: "a@example.org", To: []string{"b@example.com"}, State: StateReceived})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.GetMessage(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -317,7 +317,11 @@ func scanMessage(s scanner) (*Message, error) {
 
 // GetMessage reads one message.
 func (db *DB) GetMessage(ctx context.Context, id string) (*Message, error) {
-	m, err := scanMessage(db.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))
+	st, err := db.readStmt(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	m, err := scanMessage(st.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -428,7 +432,11 @@ func (db *DB) Findings(ctx context.Context, id string) ([]Finding, error) {
 
 // Recipients reads a message's delivery rows.
 func (db *DB) Recipients(ctx context.Context, id string) ([]Recipient, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT message_id, rcpt, status, attempts, next_attempt, last_error FROM recipients WHERE message_id = ? ORDER BY rcpt`, id)
+	st, err := db.readStmt(ctx, `SELECT message_id, rcpt, status, attempts, next_attempt, last_error FROM recipients WHERE message_id = ? ORDER BY rcpt`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -33,6 +34,9 @@ type DB struct {
 	lazy         bool      // the writer connection is at synchronous=NORMAL
 	stmts        map[string]*sql.Stmt
 	afterDurable []func()
+
+	rmu    sync.Mutex
+	rstmts map[string]*sql.Stmt // hot reads, prepared once on the read pool
 }
 
 type writeReq struct {
@@ -84,6 +88,9 @@ func (db *DB) Close() error {
 	for _, st := range db.stmts {
 		st.Close()
 	}
+	for _, st := range db.rstmts {
+		st.Close()
+	}
 	return errors.Join(db.wc.Close(), db.w.Close(), db.r.Close())
 }
 
@@ -129,6 +136,26 @@ func (db *DB) migrate() error {
 		}
 	}
 	return nil
+}
+
+// readStmt prepares a hot read once: without it database/sql prepares
+// (parses and plans) the query again on every call, which was most of the
+// cost of reading a message row on the analysis and delivery paths.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.rmu.Lock()
+	defer db.rmu.Unlock()
+	if st, ok := db.rstmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if db.rstmts == nil {
+		db.rstmts = map[string]*sql.Stmt{}
+	}
+	db.rstmts[query] = st
+	return st, nil
 }
 
 // Tx is a write transaction. Its statements are prepared once per
