@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -12,11 +11,7 @@ import (
 // answering makes it: 15 trail entries, 2 findings, 8 feedback records,
 // each in its own transaction (lazy commit, as the analysis writes it).
 func BenchmarkSaveVerdict(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(b)
 	ctx := context.Background()
 	v := &Verdict{State: StateQueued, Risk: "low", Action: "deliver"}
 	for i := range 15 {
@@ -43,11 +38,7 @@ func BenchmarkSaveVerdict(b *testing.B) {
 // BenchmarkGetMessage is the read the analysis and the delivery make of
 // each message's row.
 func BenchmarkGetMessage(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(b)
 	ctx := context.Background()
 	id := NewID(time.Now())
 	if err := db.Write(ctx, func(tx *Tx) error {

@@ -13,11 +13,7 @@ import (
 // writes, reads back whole and in order, and the multi-row inserts behind
 // it prepare at most five statements.
 func TestTrailOfAnyLengthInOrder(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	ctx := context.Background()
 	for n := 0; n <= 40; n++ {
 		id := NewID(time.Now())
@@ -56,4 +52,15 @@ func TestTrailOfAnyLengthInOrder(t *testing.T) {
 	if prepared > 5 {
 		t.Errorf("%d trail insert statements prepared, want at most 5", prepared)
 	}
+}
+
+// testDB opens a database in a throw-away directory, closed when the test ends.
+func testDB(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(filepath.Join(tb.TempDir(), "db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -12,11 +11,7 @@ import (
 // a failed try is claimed again only from the state it was read in; the
 // verdict look-up leaves the report and page out, the full one has them.
 func TestSandboxRows(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	ctx := context.Background()
 	if _, err := db.SandboxVerdict(ctx, "ab"); !errors.Is(err, ErrNoAnalysis) {
 		t.Fatalf("unknown sample: %v", err)

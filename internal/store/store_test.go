@@ -66,14 +66,10 @@ func TestConcurrentWritesShareCommitsAndFailAlone(t *testing.T) {
 }
 
 func TestVerdictTrailAndQueue(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	ctx := context.Background()
 	id := NewID(time.Now())
-	err = db.Write(ctx, func(tx *Tx) error {
+	err := db.Write(ctx, func(tx *Tx) error {
 		if err := InsertMessage(tx, &Message{ID: id, Received: time.Now(), From: "a@example.org", To: []string{"b@example.com", "c@example.com"}, State: StateReceived}); err != nil {
 			return err
 		}
@@ -161,11 +157,7 @@ func TestLazyAndDurableWritesMix(t *testing.T) {
 }
 
 func TestWorkAfterALazyWriteWaitsForDurability(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	ctx := context.Background()
 	done := make(chan string, 3)
 	noop := func(*Tx) error { return nil }
