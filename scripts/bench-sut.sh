@@ -7,10 +7,11 @@
 # Knobs: CONCS [16], N [2000], SUT_ADDR [127.0.0.1:2600], CLAMD [0; 1 starts a
 # private clamd with testdata/clamav's signatures, sets engine.clamd, and
 # expects EICAR quarantined], CLAMD_TMP [tmpfs, as the image gives clamd; or
-# disk], EXPECT_EICAR [accept, or quarantine with CLAMD=1], HUB [none; up starts a mailinspector hub on loopback with the
-# project's test feeds and points every hub service at it; blackhole points
-# them at a port that accepts and never answers, so that their breakers
-# open], plus every knob of run-sut.sh.
+# disk], EXPECT_EICAR [accept, or quarantine with CLAMD=1], HUB [none; up
+# starts a mailinspector hub on loopback with the project's test feeds and
+# points every hub service at it; blackhole points them at a port that
+# accepts and never answers, so that their breakers open], plus every knob of
+# run-sut.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${BENCH:-../shared/bench}"

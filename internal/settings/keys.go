@@ -387,7 +387,7 @@ var keys = []Key{
 		intIn(func(s *Settings) *int { return &s.Archive.MaxRatio }, 2, 100000)},
 	{"archive.max_in_memory", "33554432", "Largest archive held in memory to be opened (per message being analysed); larger ones are unscannable.",
 		bytesIn(func(s *Settings) *int64 { return &s.Archive.MaxInMemory }, 1<<20, 1<<30)},
-	{"engine.clamd_archives", "whole", "How archive attachments go to clamd. whole: each archive as one file, opened by clamd (its ScanArchive, on by default), with the files we decrypted with a password sent on their own, and each file scanned on its own only when clamd finds something, to say which. members: every file of every archive sent on its own (for a clamd with ScanArchive off; one clamd scan per file, slower).",
+	{"engine.clamd_archives", "whole", "How archive attachments go to clamd. whole: each archive as one file, opened by clamd (its ScanArchive, on by default), with the files we decrypted with a password sent on their own, and each file scanned on its own only when clamd finds something, to say which. members: every file of every archive sent on its own, one clamd scan per file (for a clamd with ScanArchive off).",
 		enum(func(s *Settings) *string { return &s.Engine.ClamdArchives }, "whole", "members")},
 	{"engine.clamd_timeout", "30s", "Longest wait for clamd on one message; past it the pattern-engine scan is skipped (the trail says so) and the message goes on.",
 		dur(func(s *Settings) *time.Duration { return &s.Engine.ClamdTimeout }, 100*time.Millisecond)},
