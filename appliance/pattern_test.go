@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"mailinspector/internal/cli"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -342,7 +341,7 @@ func TestClamdArchivesWholeOrMembers(t *testing.T) {
 				"engine.clamd_archives": tc.mode, "archive.max_members": "5"})
 			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, clean))
 			d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 10*time.Second)
-			if got := stageDetail(d, "pattern-engine"); got != tc.cleanScans {
+			if got := trailEntry(d, "pattern-engine").Detail; got != tc.cleanScans {
 				t.Errorf("clean .docx: pattern engine %q, want %q", got, tc.cleanScans)
 			}
 			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, pastLimit))
@@ -361,13 +360,4 @@ func TestClamdArchivesWholeOrMembers(t *testing.T) {
 			}
 		})
 	}
-}
-
-func stageDetail(d *cli.MessageDetail, stage string) string {
-	for _, e := range d.Trail {
-		if e.Stage == stage {
-			return e.Detail
-		}
-	}
-	return ""
 }
