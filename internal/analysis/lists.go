@@ -42,9 +42,11 @@ func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
 			}
 		}
 	}
+	files := len(m.Members) // the count in the detail: files whose hashes were matched, not body texts
 	for i := range m.Extract.Parts {
 		p := &m.Extract.Parts[i]
 		if p.Attachment {
+			files++
 			checkHash(partLocation(p), p.SHA256, p.SHA1)
 		}
 	}
@@ -70,7 +72,7 @@ func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(approved) > 0 {
 		out.Detail = strings.Join(approved, "; ")
 	} else if len(out.Findings) == 0 {
-		out.Detail = fmt.Sprintf("%d files and %d URLs checked", len(m.Extract.Parts)+len(m.Members), len(m.Extract.URLs))
+		out.Detail = fmt.Sprintf("%d files and %d URLs checked", files, len(m.Extract.URLs))
 	}
 	return out, nil
 }
