@@ -49,3 +49,13 @@ systemctl show -p TemporaryFileSystem clamav-daemon.service | grep -q '/tmp:size
 	exit 1
 }
 echo "in-guest clamd: temporary files on a private 1G tmpfs"
+
+# The local resolver the DNS reputation checks ask (dns.resolver =
+# 127.0.0.1:53) runs: unbound with DNSSEC needs the root trust anchor
+# (dns-root-data), without which it exits at every start.
+systemctl is-active --quiet unbound.service || {
+	echo "unbound.service is not running" >&2
+	journalctl -u unbound.service --no-pager | tail -10 >&2
+	exit 1
+}
+echo "in-guest unbound: running on 127.0.0.1:53"

@@ -17,9 +17,12 @@ mkdir -p "$(dirname "$OUT")"
 overlay="$(mktemp /tmp/mailinspector-overlay.XXXXXX.tar)"
 trap 'rm -f "$overlay"' EXIT
 tar --owner=root --group=root -C rootfs -cf "$overlay" .
+# dns-root-data: the root trust anchor and hints unbound needs to validate
+# (a Recommends of unbound's, which minbase leaves out; without it unbound
+# exits at every start and the DNS reputation checks have no resolver).
 PACKAGES=(
 	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus
-	openssh-server clamav-daemon clamav-freshclam unbound chrony open-vm-tools
+	openssh-server clamav-daemon clamav-freshclam unbound dns-root-data chrony open-vm-tools
 	iproute2 iputils-ping ca-certificates passwd less
 	libvirt-daemon-system qemu-system-x86 qemu-utils
 )
