@@ -20,6 +20,10 @@ variable "version" {
   type = string
 }
 
+variable "serial_log" {
+  type = string
+}
+
 variable "disk_mb" {
   type    = string
   default = "8192"
@@ -48,6 +52,20 @@ source "qemu" "appliance" {
   # The reset removes the build key: the guest powers itself off instead.
   shutdown_command = ""
   shutdown_timeout = "5m"
+  # The guest's serial console (kernel and boot messages, the first-boot
+  # console) goes to a file that image-packer.sh shows when the build
+  # fails: without it a guest that stops answering leaves nothing but
+  # Packer's "Script disconnected unexpectedly".
+  # TCG runs both vCPUs in one host thread (thread=single): two CI builds
+  # in a row had the guest wedge with both of qemu's vCPU threads spinning
+  # and no word from the guest kernel, as TestImage once did; the guest
+  # still sees two CPUs. -machine is given here because qemu refuses
+  # -accel beside -machine accel=, which Packer's accelerator sets.
+  qemuargs = [
+    ["-machine", "type=pc"],
+    ["-accel", "tcg,thread=single"],
+    ["-serial", "file:${var.serial_log}"],
+  ]
 }
 
 build {
@@ -55,6 +73,8 @@ build {
 
   provisioner "shell" {
     script = "scripts/image-guest-checks.sh"
+    # A guest that stops answering fails the build in bounded time.
+    timeout = "10m"
   }
 
   provisioner "shell" {

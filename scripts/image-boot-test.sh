@@ -5,7 +5,7 @@
 set -euo pipefail
 IMG="$1" TIMEOUT="${2:-600}"
 work="$(mktemp -d /var/tmp/mailinspector-boot.XXXXXX)"
-qemu-system-x86_64 -machine q35 -accel tcg -m 1536 -smp 2 -display none \
+qemu-system-x86_64 -machine q35 -accel tcg,thread=single -m 1536 -smp 2 -display none \
 	-drive "file=$IMG,if=virtio,snapshot=on" -nic user,model=virtio-net-pci \
 	-serial "file:$work/serial.log" -pidfile "$work/qemu.pid" -daemonize
 trap 'kill "$(cat "$work/qemu.pid")" 2>/dev/null; echo "serial log: $work/serial.log"' EXIT

@@ -7,9 +7,16 @@ cd "$(dirname "$0")/.."
 BASE="$(realpath "$1")" KEY="$2" OUT="$3" VERSION="$4"
 outdir="$(mktemp -d /var/tmp/mailinspector-packer.XXXXXX)"
 rmdir "$outdir" # packer wants to create it
-trap 'rm -rf "$outdir"' EXIT
-CHECKPOINT_DISABLE=1 PACKER_LOG="${PACKER_LOG:-0}" packer build -color=false \
+serial="$(mktemp /var/tmp/mailinspector-packer-serial.XXXXXX.log)"
+trap 'rm -rf "$outdir" "$serial"' EXIT
+if ! CHECKPOINT_DISABLE=1 PACKER_LOG="${PACKER_LOG:-0}" packer build -color=false \
 	-var "base_image=$BASE" -var "output_dir=$outdir" -var "build_key=$KEY" -var "version=$VERSION" \
-	packer/appliance.pkr.hcl
+	-var "serial_log=$serial" packer/appliance.pkr.hcl; then
+	# What the guest said last (kernel, systemd, the console), so that a
+	# guest that stopped answering says why, or at least when.
+	echo "packer failed; the guest's serial console, last 60 lines:" >&2
+	tail -n 60 "$serial" | tr -d '\r' | sed 's/\x1b\[[0-9;]*m//g' >&2
+	exit 1
+fi
 mv "$outdir/mailinspector-$VERSION.qcow2" "$OUT"
 echo "packer: $OUT"
