@@ -30,14 +30,17 @@ test-setup: ## install what the tests need (apt-get), when missing
 test: test-setup vet ## install what the tests need, then run every test
 	MAILINSPECTOR_REQUIRE_TOOLS=1 $(GO) test -race -count=1 -timeout 30m ./...
 	cd third_party/go-smtp && $(GO) test -race -count=1 ./... # our patched copy: upstream's tests and ours
+	cd third_party/go-libvirt && $(GO) test -race -count=1 ./... # likewise
 
 test-go: ## run the Go tests only (tests needing a missing tool are skipped)
 	$(GO) test ./...
 	cd third_party/go-smtp && $(GO) test ./...
+	cd third_party/go-libvirt && $(GO) test ./...
 
 vet: ## go vet, also the slow suites behind build tags
 	$(GO) vet ./...
 	cd third_party/go-smtp && $(GO) vet .
+	cd third_party/go-libvirt && $(GO) vet .
 	$(GO) vet -tags image ./internal/imagetest
 	$(GO) vet -tags sandbox ./appliance
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/mailinspector # the Windows guest agent still builds

@@ -30,3 +30,5 @@ require (
 )
 
 replace github.com/emersion/go-smtp => ./third_party/go-smtp
+
+replace github.com/digitalocean/go-libvirt => ./third_party/go-libvirt

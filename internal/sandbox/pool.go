@@ -691,20 +691,16 @@ func (p *Pool) run(in *instance, j *job) (*agent.Report, Phases, *Screenshot, er
 // screenshot takes the domain's display; a failure is said in the
 // screenshot, never a failed run.
 //
-// go-libvirt (v0.0.0-20261013) reads a download stream's call fragilely:
-// it takes the first packet of the call for the reply (the image's MIME
-// type) and ends at the first empty data packet, and libvirtd sends the
-// reply and the stream's packets from different threads. Usually the
-// reply comes first, the image streams in, and decoding the MIME type
-// from the empty closing packet fails with an XDR error after the whole
-// image is here: the type is read from the image's own first bytes, and
-// that one error is taken as the end of a good stream. Sometimes the image
-// came first and was taken for the reply (no bytes; about one
-// screenshot in ten under TCG), and sometimes the stream never ends and
-// the connection's next calls hang behind it (a destroy waited out the
-// whole call timeout). So a try has its own deadline, far below the call
-// timeout, past which the connection is dropped like any stuck call's
-// (the next call dials again), and there are three tries.
+// libvirtd sends a download call's reply (the image's MIME type) and its
+// stream packets from different threads, in either order. Published
+// go-libvirt took the first packet for the reply: the MIME type was always
+// lost, about one screenshot in ten under TCG lost its image, and then the
+// stream's remaining packets blocked the connection for every later call.
+// Our copy (third_party/go-libvirt, PATCHES.md) waits for the reply by
+// packet type. A try still has its own deadline, far below the call
+// timeout, past which the connection is dropped like any stuck call's (the
+// next call dials again), and there are three tries: a screenshot is worth
+// less than the destroy that comes after it.
 func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *Screenshot {
 	each := min(screenshotTimeout, p.opts.CallTimeout) / 3
 	var last error
@@ -724,14 +720,15 @@ func (p *Pool) screenshot(ctx context.Context, name string, d libvirt.Domain) *S
 func (p *Pool) screenshotOnce(ctx context.Context, name string, d libvirt.Domain, within time.Duration) ([]byte, error) {
 	out := &capped{max: maxScreenshot}
 	err := p.conn.CallWithin(ctx, "screenshot "+name, within, func(l *libvirt.Libvirt) error {
-		_, err := l.DomainScreenshot(d, out, 0, 0)
-		switch {
-		case err == nil || !strings.HasPrefix(err.Error(), "xdr:"):
+		// The MIME type is not used: the image's own first bytes say
+		// what it is (screenshotPNG).
+		if _, err := l.DomainScreenshot(d, out, 0, 0); err != nil {
 			return err
-		case out.buf.Len() == 0:
+		}
+		if out.buf.Len() == 0 && out.lost == 0 {
 			return errors.New("the stream brought no image")
 		}
-		return nil // the MIME type lost after a whole image
+		return nil
 	})
 	// Without an error the call has returned, and with it the stream's
 	// writer: out is ours.

@@ -40,6 +40,7 @@ var ErrInterrupted = errors.New("procedure interrupted while awaiting response")
 type response struct {
 	Payload []byte
 	Status  uint32
+	Type    uint32 // socket.Reply, socket.Stream, ...: a call's reply and its stream share a serial
 }
 
 // Error reponse from libvirt
@@ -110,7 +111,7 @@ func (l *Libvirt) Route(h *socket.Header, buf []byte) {
 	}
 
 	// send response to caller
-	l.callback(h.Serial, response{Payload: buf, Status: h.Status})
+	l.callback(h.Serial, response{Payload: buf, Status: h.Status, Type: h.Type})
 }
 
 func eventFromProcedureID(procID uint32) event.Event {
@@ -270,6 +271,15 @@ func (l *Libvirt) requestStream(proc uint32, program uint32, payload []byte,
 
 	l.register(serial, c)
 	defer func() {
+		// Packets of this serial may still come (a stream given up after
+		// a write error, say): callback sends them holding cmux, so
+		// taking cmux without reading c would wait forever, and so would
+		// every other call on the connection. Drain c until deregister
+		// closes it.
+		go func() {
+			for range c {
+			}
+		}()
 		l.cmux.Lock()
 		defer l.cmux.Unlock()
 
@@ -282,7 +292,10 @@ func (l *Libvirt) requestStream(proc uint32, program uint32, payload []byte,
 		return response{}, err
 	}
 
-	resp, err := l.getResponse(c)
+	// libvirtd sends a call's reply and its stream packets from different
+	// threads: a download's first data (even its end) can come before the
+	// reply. Stream packets that come first wait in early.
+	resp, early, err := l.getReply(c)
 	if err != nil {
 		return resp, err
 	}
@@ -295,10 +308,9 @@ func (l *Libvirt) requestStream(proc uint32, program uint32, payload []byte,
 		}()
 
 		// Even without incoming stream server sends confirmation once all data is received
-		resp, err = l.processIncomingStream(c, in)
-		if err != nil {
+		if end, err := l.processIncomingStream(c, in, early); err != nil {
 			abort <- true
-			return resp, err
+			return end, err
 		}
 
 		if in == nil {
@@ -331,17 +343,44 @@ func (l *Libvirt) requestStream(proc uint32, program uint32, payload []byte,
 	if in == nil {
 		return resp, nil
 	}
-	return l.processIncomingStream(c, in)
+	// The reply carries the call's return values (a screenshot's MIME
+	// type); the stream's last packet carries none.
+	if end, err := l.processIncomingStream(c, in, early); err != nil {
+		return end, err
+	}
+	return resp, nil
+}
+
+// getReply waits for the reply to a call: the first packet of its serial
+// that is not a stream packet. Stream packets before it are returned in
+// early, in order, for processIncomingStream.
+func (l *Libvirt) getReply(c chan response) (response, []response, error) {
+	var early []response
+	for {
+		resp, err := l.getResponse(c)
+		if err != nil {
+			return resp, nil, err
+		}
+		if resp.Type != socket.Stream {
+			return resp, early, nil
+		}
+		early = append(early, resp)
+	}
 }
 
 // processIncomingStream is called once we've successfully sent a request to
 // libvirt. It writes the responses back to the stream passed by the caller
 // until libvirt sends a packet with statusOK or an error.
-func (l *Libvirt) processIncomingStream(c chan response, inStream io.Writer) (response, error) {
+func (l *Libvirt) processIncomingStream(c chan response, inStream io.Writer, early []response) (response, error) {
 	for {
-		resp, err := l.getResponse(c)
-		if err != nil {
-			return resp, err
+		var resp response
+		if len(early) > 0 {
+			resp, early = early[0], early[1:]
+		} else {
+			var err error
+			if resp, err = l.getResponse(c); err != nil {
+				return resp, err
+			}
 		}
 
 		// StatusOK indicates end of stream
@@ -358,8 +397,7 @@ func (l *Libvirt) processIncomingStream(c chan response, inStream io.Writer) (re
 			return resp, nil
 		}
 		if inStream != nil {
-			_, err = inStream.Write(resp.Payload)
-			if err != nil {
+			if _, err := inStream.Write(resp.Payload); err != nil {
 				return response{}, err
 			}
 		}
