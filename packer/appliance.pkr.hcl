@@ -56,10 +56,10 @@ source "qemu" "appliance" {
   # console) goes to a file that image-packer.sh shows when the build
   # fails: without it a guest that stops answering leaves nothing but
   # Packer's "Script disconnected unexpectedly".
-  # TCG runs both vCPUs in one host thread (thread=single): two CI builds
-  # in a row had the guest wedge with both of qemu's vCPU threads spinning
-  # and no word from the guest kernel, as TestImage once did; the guest
-  # still sees two CPUs. -machine is given here because qemu refuses
+  # TCG runs both vCPUs in one host thread (thread=single): a CI build and
+  # the next build here had the guest wedge with both of qemu's vCPU
+  # threads spinning and no word from the guest kernel, as TestImage once
+  # did; the guest still sees two CPUs. -machine is given here because qemu refuses
   # -accel beside -machine accel=, which Packer's accelerator sets.
   qemuargs = [
     ["-machine", "type=pc"],
