@@ -24,11 +24,12 @@ type fakePacket struct {
 	payload     []byte
 }
 
-// fakeLibvirtd answers auth-list, connect-open, connect-close and
-// get-lib-version, and a
-// screenshot call with the packets of the next entry of screenshots.
-func fakeLibvirtd(t *testing.T, conn net.Conn, screenshots [][]fakePacket) {
+// fakeLibvirtd connects a client to a fake libvirtd on a pipe, which
+// answers auth-list, connect-open, connect-close and get-lib-version, and
+// each screenshot call with the packets of the next entry of screenshots.
+func fakeLibvirtd(t *testing.T, screenshots [][]fakePacket) *Libvirt {
 	t.Helper()
+	client, conn := net.Pipe()
 	send := func(h socket.Header, payload []byte) error {
 		var b bytes.Buffer
 		binary.Write(&b, binary.BigEndian, uint32(28+len(payload)))
@@ -83,6 +84,12 @@ func fakeLibvirtd(t *testing.T, conn net.Conn, screenshots [][]fakePacket) {
 			}
 		}
 	}()
+	l := NewWithDialer(dialers.NewAlreadyConnected(client))
+	if err := l.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Disconnect() })
+	return l
 }
 
 // failingWriter takes no bytes: the caller gives the stream up at once.
@@ -130,13 +137,7 @@ func TestDownloadReplyAndStreamInAnyOrder(t *testing.T) {
 	for _, c := range cases {
 		screenshots = append(screenshots, c.packets)
 	}
-	client, server := net.Pipe()
-	fakeLibvirtd(t, server, screenshots)
-	l := NewWithDialer(dialers.NewAlreadyConnected(client))
-	if err := l.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	defer l.Disconnect()
+	l := fakeLibvirtd(t, screenshots)
 	want := string(d1.payload) + string(d2.payload)
 	for _, c := range cases {
 		var img bytes.Buffer
@@ -169,13 +170,7 @@ func TestStreamGivenUpDoesNotWedgeTheConnection(t *testing.T) {
 		packets = append(packets, fakePacket{socket.Stream, socket.StatusContinue, bytes.Repeat([]byte{byte(i)}, 1000)})
 	}
 	packets = append(packets, fakePacket{socket.Stream, socket.StatusOK, nil})
-	client, server := net.Pipe()
-	fakeLibvirtd(t, server, [][]fakePacket{packets})
-	l := NewWithDialer(dialers.NewAlreadyConnected(client))
-	if err := l.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	defer l.Disconnect()
+	l := fakeLibvirtd(t, [][]fakePacket{packets})
 	var err error
 	callWithin(t, "the screenshot", func() { _, err = l.DomainScreenshot(Domain{Name: "g"}, failingWriter{}, 0, 0) })
 	if err == nil || err.Error() != "disk full" {
