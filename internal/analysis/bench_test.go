@@ -11,6 +11,7 @@ import (
 	"mailinspector/internal/archive"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
+	"mailinspector/internal/mlfeatures"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -67,5 +68,43 @@ func BenchmarkStages(b *testing.B) {
 				m.Parts.Close()
 			}
 		})
+	}
+}
+
+// BenchmarkMLFeatures measures the ML step's local half over the bench
+// corpus: every attachment's features, from the parts the extraction kept.
+func BenchmarkMLFeatures(b *testing.B) {
+	msgs := benchCorpus(b)
+	scratch := b.TempDir()
+	type prepared struct {
+		m    *Message
+		want map[int]bool
+	}
+	var ms []prepared
+	for _, data := range msgs {
+		m := &Message{Meta: &store.Message{ID: "bench"}, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}, Parts: NewParts(scratch, 16<<20, int64(len(data)))}
+		if _, err := (Extraction{Limits: message.DefaultLimits, Archives: archive.DefaultLimits}).Run(context.Background(), m); err != nil {
+			b.Fatal(err)
+		}
+		files, _ := messageFiles(m)
+		want := map[int]bool{}
+		for _, f := range files {
+			if f.Part >= 0 {
+				want[f.Part] = true
+			}
+		}
+		if len(want) > 0 {
+			ms = append(ms, prepared{m, want})
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := ms[i%len(ms)]
+		if err := mlVectors(p.m, message.DefaultLimits, p.want, map[int]mlfeatures.Vector{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

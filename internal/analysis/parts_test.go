@@ -49,3 +49,31 @@ func TestPartInMemoryOffersItsBytes(t *testing.T) {
 		t.Fatalf("Bytes after 7 read: %q", got)
 	}
 }
+
+// TestMLContentSameInMemoryAndOnDisk: the ML step scans a part in memory
+// where it lies and reads a spilled one; both give the first mlPrefix
+// bytes, and the in-memory slice cannot be appended into the kept parts.
+func TestMLContentSameInMemoryAndOnDisk(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), mlPrefix/16+100) // past the prefix
+	small := []byte("MZ small attachment")
+	for _, maxMem := range []int64{64 << 20, 10} { // in memory; spilled at once
+		p := NewParts(t.TempDir(), maxMem, 0)
+		p.Add(bytes.NewReader(small))
+		p.Add(bytes.NewReader(big))
+		p.Add(bytes.NewReader(small))
+		_, inMem := p.Open(0).(interface{ Bytes() []byte })
+		if inMem != (maxMem > 10) {
+			t.Fatalf("maxMem %d: in memory %v", maxMem, inMem)
+		}
+		for i, want := range [][]byte{small, big[:mlPrefix], small} {
+			got, err := mlContent(p.Open(i))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("maxMem %d part %d: %d bytes, %v; want %d", maxMem, i, len(got), err, len(want))
+			}
+			if cap(got) > len(got) && inMem {
+				t.Fatalf("part %d: the slice reaches into the next part (cap %d > len %d)", i, cap(got), len(got))
+			}
+		}
+		p.Close()
+	}
+}
