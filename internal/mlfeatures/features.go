@@ -51,16 +51,13 @@ var base64Chars = func() (t [256]bool) {
 	return
 }()
 
-// scan is the one pass over a file: its byte histogram (for the entropy)
-// and its runs of 200 or more base64 characters. It was a quarter of the
-// analysis with the hub answering; two things make it several times
-// faster on binary content: a run is extended or cut by a mask, not by a
-// branch the processor cannot predict on random bytes, and four histograms
-// take turns so that a run of one byte value does not wait on its own
-// counter.
+// scan is the pass over a file for its byte histogram (for the entropy)
+// and its runs of longRun or more base64 characters. It was a quarter of
+// the analysis with the hub answering. Four histograms take turns so that
+// a run of one byte value does not wait on its own counter; the runs are
+// found by countLongRuns without a second look at every byte.
 func scan(content []byte) (entropy float64, longRuns int) {
 	var h [4][256]uint32
-	run := uint32(0)
 	i := 0
 	for ; i+4 <= len(content); i += 4 {
 		b := content[i : i+4 : i+4]
@@ -68,34 +65,48 @@ func scan(content []byte) (entropy float64, longRuns int) {
 		h[1][b[1]]++
 		h[2][b[2]]++
 		h[3][b[3]]++
-		for _, c := range b {
-			if run = (run + 1) & base64Mask[c]; run == 200 {
-				longRuns++
-			}
-		}
 	}
 	for _, c := range content[i:] {
 		h[0][c]++
-		if run = (run + 1) & base64Mask[c]; run == 200 {
-			longRuns++
-		}
 	}
 	var counts [256]int
 	for c := range counts {
 		counts[c] = int(h[0][c]) + int(h[1][c]) + int(h[2][c]) + int(h[3][c])
 	}
-	return entropyOf(&counts, len(content)), longRuns
+	return entropyOf(&counts, len(content)), countLongRuns(content)
 }
 
-// base64Mask is all ones for a byte of the base64 alphabet, zero otherwise.
-var base64Mask = func() (t [256]uint32) {
-	for c, ok := range base64Chars {
-		if ok {
-			t[c] = ^uint32(0)
+// longRun is how many base64 characters in a row count as an encoded blob.
+const longRun = 200
+
+// countLongRuns counts the maximal runs of at least longRun base64
+// characters. Every such run covers one of the positions longRun-1,
+// 2*longRun-1, …, so only those are probed; from a probe inside the
+// alphabet the run is measured both ways, and the next probe is the first
+// one past its end. Binary content is mostly probes that miss: about 1/200
+// of the bytes looked at, where a byte-by-byte run counter was half of the
+// scan's time.
+func countLongRuns(b []byte) int {
+	n := 0
+	for p := longRun - 1; p < len(b); {
+		if !base64Chars[b[p]] {
+			p += longRun
+			continue
 		}
+		s, e := p, p+1
+		for s > 0 && base64Chars[b[s-1]] {
+			s--
+		}
+		for e < len(b) && base64Chars[b[e]] {
+			e++
+		}
+		if e-s >= longRun {
+			n++
+		}
+		p += longRun * ((e-p)/longRun + 1)
 	}
-	return
-}()
+	return n
+}
 
 // textual says whether markers of script obfuscation mean anything in a
 // file of this type: in compressed or binary content they would be chance.

@@ -134,7 +134,14 @@ func TestScanSameAsReference(t *testing.T) {
 				content[i] = "ABCDabcd0189+/"[rng.IntN(14)]
 			}
 		}
-		for _, c := range [][]byte{content, bytes.Repeat([]byte("Zz"), size)} {
+		// Runs of lengths around longRun, cut by one other byte, so that
+		// runs begin and end on and beside the probed positions.
+		var cut []byte
+		for _, n := range []int{199, 200, 201, 1, 399, 400, 0, 200, 599, 198} {
+			cut = append(append(cut, bytes.Repeat([]byte("Q"), n)...), '\n')
+		}
+		for _, c := range [][]byte{content, bytes.Repeat([]byte("Zz"), size), cut, cut[1:], cut[:len(cut)-1], append([]byte("\n"), cut...),
+			bytes.Repeat([]byte("Q"), 200), bytes.Repeat([]byte("Q"), 199), append(bytes.Repeat([]byte{0}, 7), bytes.Repeat([]byte("Q"), 200)...)} {
 			e, n := scan(c)
 			we, wn := scanReference(c)
 			if e != we || n != wn {
