@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 BENCH="${BENCH:-../shared/bench}"
 [[ -x $BENCH/run-sut.sh ]] || { echo "no shared bench harness at $BENCH" >&2; exit 1; }
 export SUT_ADDR="${SUT_ADDR:-127.0.0.1:2600}" CONCS="${CONCS:-16}" LABEL="${LABEL:-mailinspector}"
+# The harness tells the watched processes apart by name; clamd's is "clamd".
+[[ $LABEL != clamd ]] || { echo "LABEL=clamd would make the harness watch clamd twice and the daemon not at all" >&2; exit 1; }
 DATA="$(mktemp -d /var/tmp/mailinspector-bench-data.XXXXXX)"
 LOG="$DATA.log"
 EXTRA=()
