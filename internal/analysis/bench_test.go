@@ -34,6 +34,14 @@ func benchCorpus(b *testing.B) [][]byte {
 	return msgs
 }
 
+// benchMessage is one corpus message as the runner hands it to the stages,
+// its parts kept in memory up to 16 MB as the appliance keeps them.
+func benchMessage(scratch string, data []byte) *Message {
+	return &Message{Meta: &store.Message{ID: "bench"}, Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}, Parts: NewParts(scratch, 16<<20, int64(len(data)))}
+}
+
 // BenchmarkStages measures each analysis stage over the bench corpus, one
 // message at a time, clamd included (a private one with the project's
 // signatures), so the next optimisation can be chosen by numbers.
@@ -53,10 +61,7 @@ func BenchmarkStages(b *testing.B) {
 			scratch := b.TempDir()
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				data := msgs[i%len(msgs)]
-				m := &Message{Meta: &store.Message{ID: "bench"}, Open: func() (io.ReadCloser, error) {
-					return io.NopCloser(bytes.NewReader(data)), nil
-				}, Parts: NewParts(scratch, 16<<20, int64(len(data)))}
+				m := benchMessage(scratch, msgs[i%len(msgs)])
 				for _, st := range stages {
 					if only == "extraction" && st.Name() != "extraction" {
 						continue
@@ -82,9 +87,7 @@ func BenchmarkMLFeatures(b *testing.B) {
 	}
 	var ms []prepared
 	for _, data := range msgs {
-		m := &Message{Meta: &store.Message{ID: "bench"}, Open: func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(data)), nil
-		}, Parts: NewParts(scratch, 16<<20, int64(len(data)))}
+		m := benchMessage(scratch, data)
 		if _, err := (Extraction{Limits: message.DefaultLimits, Archives: archive.DefaultLimits}).Run(context.Background(), m); err != nil {
 			b.Fatal(err)
 		}
