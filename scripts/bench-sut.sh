@@ -90,7 +90,7 @@ export EXPECT_EICAR="${EXPECT_EICAR:-accept}"
 bin/mailinspector serve --data-dir "$DATA" --set smtp.listen="$SUT_ADDR" --set delivery.relay=127.0.0.1:10025 \
 	--set hostname=mi.bench "${EXTRA[@]}" ${SUT_SETTINGS:-} 2>"$LOG" &
 PID=$!
-trap 'kill -TERM $PID $CLAMD_PID $HUB_PID 2>/dev/null; wait $PID $CLAMD_PID $HUB_PID 2>/dev/null; rm -rf "$DATA" ${CLAMD_SHM:+"$CLAMD_SHM"}' EXIT
+trap 'kill -TERM $PID $CLAMD_PID $HUB_PID 2>/dev/null; wait $PID $CLAMD_PID $HUB_PID 2>/dev/null || true; rm -rf "$DATA" ${CLAMD_SHM:+"$CLAMD_SHM"}' EXIT
 for _ in $(seq 50); do
 	ss -Hltn "sport = :${SUT_ADDR##*:}" | grep -q . && break
 	sleep 0.1
