@@ -22,6 +22,11 @@ BENCH="${BENCH:-../shared/bench}"
 export SUT_ADDR="${SUT_ADDR:-127.0.0.1:2600}" CONCS="${CONCS:-16}" LABEL="${LABEL:-mailinspector}"
 # The harness tells the watched processes apart by name; clamd's is "clamd".
 [[ $LABEL != clamd ]] || { echo "LABEL=clamd would make the harness watch clamd twice and the daemon not at all" >&2; exit 1; }
+if [[ ${BREAKERS:-cold} == open ]]; then
+	[[ ${HUB:-none} == blackhole ]] || { echo "BREAKERS=open needs HUB=blackhole" >&2; exit 1; }
+	CORPUS="${BENCH_WORK:-/var/tmp/mailinspector-bench}/corpus"
+	[[ -f $CORPUS/manifest.tsv ]] || { echo "BREAKERS=open sends messages of the harness's corpus: run the harness once first" >&2; exit 1; }
+fi
 DATA="$(mktemp -d /var/tmp/mailinspector-bench-data.XXXXXX)"
 LOG="$DATA.log"
 EXTRA=()
@@ -96,11 +101,8 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 if [[ ${BREAKERS:-cold} == open ]]; then
-	[[ ${HUB:-none} == blackhole ]] || { echo "BREAKERS=open needs HUB=blackhole" >&2; exit 1; }
 	# Messages with attachments and links reach every hub service; the
 	# breakers open after services.failures failures, each one deadline.
-	CORPUS="${BENCH_WORK:-/var/tmp/mailinspector-bench}/corpus"
-	[[ -f $CORPUS/manifest.tsv ]] || { echo "BREAKERS=open sends messages of the harness's corpus: run the harness once first" >&2; exit 1; }
 	python3 - "$SUT_ADDR" "$CORPUS" <<'PY'
 import smtplib, sys, threading
 host, port = sys.argv[1].rsplit(":", 1)
