@@ -134,9 +134,11 @@ else
 fi
 if [[ -n $HUB_PID ]]; then
 	bin/mailinspector shell --data-dir "$DATA" -c 'show services'
-	# utime + stime in clock ticks (fields 14 and 15; the name in field 2
-	# has no spaces here): ps's own column rounds to whole seconds.
-	read -r -a st <"/proc/$HUB_PID/stat"
-	echo "hub CPU time (user+system, whole run): $(awk -v t=$((st[13] + st[14])) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}') s"
+	if [[ ${HUB:-none} == up ]]; then # with blackhole, HUB_PID is the black hole, not a hub
+		# utime + stime in clock ticks (fields 14 and 15; the name in field 2
+		# has no spaces here): ps's own column rounds to whole seconds.
+		read -r -a st <"/proc/$HUB_PID/stat"
+		echo "hub CPU time (user+system, whole run): $(awk -v t=$((st[13] + st[14])) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", t/hz}') s"
+	fi
 fi
 echo "daemon log: $LOG"
