@@ -60,6 +60,33 @@ type Ports struct{ DNS, HTTP, HTTPS, SMTP int }
 // DefaultPorts are the real ones, as the guest expects them.
 var DefaultPorts = Ports{DNS: 53, HTTP: 80, HTTPS: 443, SMTP: 25}
 
+// listenDNS binds DNS's UDP and TCP sockets on one port. With port 0 the
+// kernel picks a free UDP port, and the same TCP port may be taken (an
+// outgoing connection's ephemeral port, another test's listener: a CI
+// run failed that way), so a few other UDP ports are tried before giving
+// up. A fixed port is tried once.
+func listenDNS(hp func(int) string, port int) (net.PacketConn, net.Listener, error) {
+	tries := 1
+	if port == 0 {
+		tries = 20
+	}
+	var err error
+	for range tries {
+		var udp net.PacketConn
+		udp, err = net.ListenPacket("udp", hp(port))
+		if err != nil {
+			return nil, nil, err
+		}
+		var tcp net.Listener
+		tcp, err = net.Listen("tcp", hp(udp.LocalAddr().(*net.UDPAddr).Port))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+	}
+	return nil, nil, err
+}
+
 // Start listens on addr (the host's address on the sandbox network).
 func Start(addr netip.Addr, ports Ports) (*Net, error) {
 	n := &Net{addr: addr}
@@ -68,16 +95,11 @@ func Start(addr netip.Addr, ports Ports) (*Net, error) {
 		return nil, err
 	}
 	hp := func(p int) string { return netip.AddrPortFrom(addr, uint16(p)).String() }
-	udp, err := net.ListenPacket("udp", hp(ports.DNS))
+	udp, tcp, err := listenDNS(hp, ports.DNS)
 	if err != nil {
 		return fail(fmt.Errorf("fake DNS: %w", err))
 	}
 	n.Bound.DNS = udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", hp(n.Bound.DNS))
-	if err != nil {
-		udp.Close()
-		return fail(fmt.Errorf("fake DNS: %w", err))
-	}
 	n.lns = append(n.lns, tcp)
 	h := dns.HandlerFunc(n.answer)
 	n.dns = []*dns.Server{{PacketConn: udp, Handler: h}, {Listener: tcp, Handler: h}}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -76,5 +77,45 @@ func TestFakeInternetAnswersAndRecords(t *testing.T) {
 	}
 	if len(n.Seen("10.77.0.11", start, time.Now())) != 0 {
 		t.Error("another guest's contacts leak into this one's")
+	}
+}
+
+// DNS needs UDP and TCP on one port. A CI run failed when the port the
+// kernel gave UDP was taken for TCP; with port 0 another port is tried,
+// a fixed port that is taken is an error.
+func TestDNSPortTakenForTCP(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	p := taken.Addr().(*net.TCPAddr).Port
+	first := true
+	hp := func(port int) string {
+		if port == 0 && first { // the kernel "chooses" the taken port once
+			first = false
+			port = p
+		}
+		return fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	udp, tcp, err := listenDNS(hp, 0)
+	if err != nil {
+		t.Fatalf("port 0 with the first choice taken: %v", err)
+	}
+	got := udp.LocalAddr().(*net.UDPAddr).Port
+	if got == p || tcp.Addr().(*net.TCPAddr).Port != got {
+		t.Fatalf("udp %d tcp %v, taken %d", got, tcp.Addr(), p)
+	}
+	udp.Close()
+	tcp.Close()
+	if first {
+		t.Fatal("the taken port was never tried")
+	}
+
+	fixed := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+	if u, l, err := listenDNS(fixed, p); err == nil {
+		u.Close()
+		l.Close()
+		t.Fatalf("fixed port %d taken for TCP was accepted", p)
 	}
 }
