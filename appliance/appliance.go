@@ -90,6 +90,7 @@ func Start(dataDir string, s *settings.Settings, log *slog.Logger) (*Appliance, 
 
 func (a *Appliance) start() error {
 	s := a.Settings
+	applyMemory(s, a.Log)
 	if err := os.MkdirAll(a.DataDir, 0o750); err != nil {
 		return err
 	}

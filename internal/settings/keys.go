@@ -117,6 +117,11 @@ type Settings struct {
 		PprofListen string
 	}
 
+	Runtime struct {
+		GCPercent   int
+		MemoryLimit int64
+	}
+
 	// Hub, Services, ERS, Metrics and Schedules: the cloud services and
 	// their contract (keys_services.go).
 	Hub struct {
@@ -394,6 +399,11 @@ var keys = []Key{
 }
 
 func init() {
+	keys = append(keys,
+		Key{"runtime.gc_percent", "400", "How far the daemon's heap may grow over the data it holds before Go's garbage collector runs again, in percent (Go's GOGC; Go's own default is 100). 400 spends memory to save CPU (docs/performance.md has what it bought under the load harness). runtime.memory_limit keeps the growth bounded. The GOGC environment variable, when set, wins.",
+			intIn(func(s *Settings) *int { return &s.Runtime.GCPercent }, 50, 2000)},
+		Key{"runtime.memory_limit", "536870912", "Soft limit in bytes on the memory the daemon's Go runtime uses (Go's GOMEMLIMIT): near it the garbage collector runs as often as it must, whatever runtime.gc_percent says; it never refuses memory. The GOMEMLIMIT environment variable, when set, wins.",
+			bytesIn(func(s *Settings) *int64 { return &s.Runtime.MemoryLimit }, 64<<20, 1<<40)})
 	keys = append(keys, Key{"debug.pprof_listen", "", "Loopback address (127.0.0.1:port) to serve Go's pprof profiles on, for performance work. Empty: off. Only loopback addresses are accepted.",
 		func(s *Settings, v string) error {
 			s.Debug.PprofListen = v
