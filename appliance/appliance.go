@@ -192,7 +192,7 @@ func (a *Appliance) start() error {
 		AcceptedDomains: s.SMTP.AcceptedDomains, NormalizeBareLF: s.SMTP.BareLF == "normalize", RequireHeloDomain: s.SMTP.RequireHeloDomain,
 		ProxyNetworks: s.SMTP.ProxyNetworks, ERSAction: s.ERS.Action, CheckClient: a.edgeCheck(),
 		ERSWait: 2 * s.ServiceFor(services.ERS).Deadline,
-	}, a.spool, a.db, a.runner.Submit, a.Log)
+	}, a.spool, a.db, smtpd.Handoff{Accepted: a.runner.Submit, Expect: a.runner.Expect, Forget: a.runner.Forget}, a.Log)
 
 	if a.control, err = control.Listen(filepath.Join(a.DataDir, control.SocketName), a, a.Log); err != nil {
 		return err

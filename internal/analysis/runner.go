@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,10 +71,32 @@ type Runner struct {
 
 	d         dispatch.Dispatcher
 	Processed atomic.Int64 // messages decided; the watchdog checks it moves
+	// expected holds the rows of messages being accepted (id ->
+	// *store.Message), exactly as they are being inserted: the first
+	// analysis of each takes its row from here instead of reading it
+	// back, which was 5% of the relay path's CPU. Whatever analyses an id
+	// first takes the row (LoadAndDelete), so a row is never used twice
+	// nor after the message moved on.
+	expected sync.Map
 }
 
 // Submit hands over a message that was just received.
 func (r *Runner) Submit(id string) { r.d.Submit(id) }
+
+// Expect is given a received message's row before the row is committed.
+func (r *Runner) Expect(m *store.Message) { r.expected.Store(m.ID, m) }
+
+// Forget drops what Expect was given: the row was not committed.
+func (r *Runner) Forget(id string) { r.expected.Delete(id) }
+
+// message is the row of message id: the one Expect was given, or the
+// database's.
+func (r *Runner) message(ctx context.Context, id string) (*store.Message, error) {
+	if m, ok := r.expected.LoadAndDelete(id); ok {
+		return m.(*store.Message), nil
+	}
+	return r.DB.GetMessage(ctx, id)
+}
 
 // Run analyses until ctx ends, then waits for messages in progress.
 func (r *Runner) Run(ctx context.Context) {
@@ -84,7 +107,7 @@ func (r *Runner) Run(ctx context.Context) {
 
 func (r *Runner) process(ctx context.Context, id string) {
 	log := r.Log.With("id", id)
-	meta, err := r.DB.GetMessage(ctx, id)
+	meta, err := r.message(ctx, id)
 	if err != nil {
 		log.Error("analysis: read message", "err", err)
 		return

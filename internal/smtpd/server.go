@@ -66,20 +66,34 @@ func (s *Stats) add(c *atomic.Int64) { c.Add(1) }
 
 // Server receives mail.
 type Server struct {
-	cfg      Config
-	spool    *spool.Spool
-	db       *store.DB
-	accepted func(id string) // called after a message is durable
-	log      *slog.Logger
-	srv      *smtp.Server
-	ln       net.Listener
-	Stats    Stats
+	cfg   Config
+	spool *spool.Spool
+	db    *store.DB
+	next  Handoff
+	log   *slog.Logger
+	srv   *smtp.Server
+	ln    net.Listener
+	Stats Stats
 }
 
-// New makes a server; accepted is called with the id of each message once
-// it is durable (to wake the analysis pool).
-func New(cfg Config, sp *spool.Spool, db *store.DB, accepted func(id string), log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, spool: sp, db: db, accepted: accepted, log: log}
+// Handoff is how accepted messages reach the analysis.
+type Handoff struct {
+	// Accepted is called with the id of each message once it is durable
+	// (to wake the analysis pool).
+	Accepted func(id string)
+	// Expect, when set, is given the message's row before the row is
+	// committed, so that the analysis need not read back what it is about
+	// to be handed; Forget (with it) undoes that when the commit fails.
+	// Before, not after the commit: the analysis may find the committed
+	// row on its own before Accepted is called, and must then take this
+	// copy too, or it would be left for a later, stale use.
+	Expect func(m *store.Message)
+	Forget func(id string)
+}
+
+// New makes a server that hands accepted messages over through next.
+func New(cfg Config, sp *spool.Spool, db *store.DB, next Handoff, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, spool: sp, db: db, next: next, log: log}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxRecipients = cfg.MaxRecipients
@@ -331,15 +345,21 @@ func (ss *session) Data(r io.Reader) error {
 		ClientIP: ss.ip.String(), Helo: ss.conn.Hostname(), TLS: tlsInfo, Size: f.Size(), State: store.StateReceived, ERS: ss.ers}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if s.next.Expect != nil {
+		s.next.Expect(m)
+	}
 	if err := s.db.Write(ctx, func(tx *store.Tx) error { return store.InsertMessage(tx, m) }); err != nil {
+		if s.next.Forget != nil {
+			s.next.Forget(id)
+		}
 		s.spool.Remove(id)
 		s.log.Error("store message", "id", id, "err", err)
 		return errTemporary
 	}
 	s.Stats.add(&s.Stats.Accepted)
 	s.log.Info("message accepted", "id", id, "client", ss.ip.String(), "from", ss.from, "rcpts", len(ss.rcpts), "size", f.Size())
-	if s.accepted != nil {
-		s.accepted(id)
+	if s.next.Accepted != nil {
+		s.next.Accepted(id)
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK queued as " + id}
 }

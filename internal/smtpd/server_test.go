@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +27,9 @@ type harness struct {
 	addr  string
 	mu    sync.Mutex
 	ids   []string
+	// handed is what Expect was given and whether the row was already
+	// committed then ("id committed=false").
+	handed []string
 }
 
 func defaultConfig() Config {
@@ -52,11 +56,16 @@ func newHarness(t testing.TB, mod func(*Config)) *harness {
 		mod(&cfg)
 	}
 	h := &harness{db: db, spool: sp}
-	h.srv = New(cfg, sp, db, func(id string) {
+	h.srv = New(cfg, sp, db, Handoff{Accepted: func(id string) {
 		h.mu.Lock()
 		h.ids = append(h.ids, id)
 		h.mu.Unlock()
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, Expect: func(m *store.Message) {
+		_, err := db.GetMessage(context.Background(), m.ID)
+		h.mu.Lock()
+		h.handed = append(h.handed, fmt.Sprintf("%s committed=%v", m.ID, err == nil))
+		h.mu.Unlock()
+	}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := h.srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -369,5 +378,31 @@ func TestAcceptedMessageIsDurableBefore250(t *testing.T) {
 	}
 	if !strings.HasSuffix(string(data), "\r\nSubject: durable\r\n\r\nbody\r\n") || int64(len(data)) != m.Size {
 		t.Fatalf("spool file %q (size %d, row %d)", data, len(data), m.Size)
+	}
+}
+
+// The analysis is handed the row before it is committed (it may find the
+// committed row by itself before Accepted arrives) and told Accepted only
+// after; a refused message is handed to nobody.
+func TestRowIsHandedOverBeforeItsCommitAndAcceptedAfter(t *testing.T) {
+	h := newHarness(t, nil)
+	r := dialRaw(t, h.addr)
+	r.greet()
+	r.expect("MAIL FROM:<a@example.org> SIZE=20000", "552 5.3.4")
+	r.expect("MAIL FROM:<a@example.org>", "250")
+	r.expect("RCPT TO:<b@example.com>", "250")
+	r.expect("DATA", "354")
+	r.expect("Subject: hi\r\n\r\nbody\r\n.", "250 2.0.0")
+	ids := h.accepted()
+	if len(ids) != 1 {
+		t.Fatalf("accepted %v", ids)
+	}
+	if m, err := h.db.GetMessage(context.Background(), ids[0]); err != nil || m.From != "a@example.org" {
+		t.Fatalf("row %+v, %v", m, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if want := ids[0] + " committed=false"; len(h.handed) != 1 || h.handed[0] != want {
+		t.Fatalf("handed %q, want [%s]", h.handed, want)
 	}
 }

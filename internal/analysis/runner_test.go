@@ -1,0 +1,139 @@
+package analysis
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mailinspector/internal/spool"
+	"mailinspector/internal/store"
+)
+
+// runnerHarness is a Runner on a throw-away database and spool, with a
+// one-stage pipeline, a policy that delivers, and a record of what the
+// policy saw and what went to delivery.
+type runnerHarness struct {
+	r      *Runner
+	db     *store.DB
+	sp     *spool.Spool
+	mu     sync.Mutex
+	seen   []string // From of every message the policy decided
+	queued []string
+}
+
+func newRunnerHarness(t *testing.T) *runnerHarness {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sp, err := spool.Open(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &runnerHarness{db: db, sp: sp}
+	h.r = &Runner{DB: db, Spool: sp, Workers: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Pipeline:   &Pipeline{Stages: []Stage{HeaderSanity{}}},
+		ScratchDir: filepath.Join(dir, "scratch"), ScratchMem: 1 << 20,
+		Decide: func(m *store.Message, _ Report) Decision {
+			h.mu.Lock()
+			h.seen = append(h.seen, m.From)
+			h.mu.Unlock()
+			return Decision{State: store.StateQueued, Action: "deliver"}
+		},
+		Queued: func(id string) { h.mu.Lock(); h.queued = append(h.queued, id); h.mu.Unlock() }}
+	return h
+}
+
+// receive does what the SMTP server does: spool file, then Expect, then
+// the row (row may differ from what Expect is given, to tell them apart).
+func (h *runnerHarness) receive(t *testing.T, expect, row *store.Message) {
+	t.Helper()
+	if err := h.sp.Put(row.ID, strings.NewReader("From: a@example.org\r\nSubject: s\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-Id: <x@example.org>\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if expect != nil {
+		h.r.Expect(expect)
+	}
+	if err := h.db.Write(context.Background(), func(tx *store.Tx) error { return store.InsertMessage(tx, row) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *runnerHarness) run(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (h *runnerHarness) waitQueued(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		h.mu.Lock()
+		got := len(h.queued)
+		h.mu.Unlock()
+		if got >= n {
+			return
+		}
+	}
+	t.Fatalf("fewer than %d messages queued in 10s", n)
+}
+
+func receivedRow(from string) *store.Message {
+	return &store.Message{ID: store.NewID(time.Now()), Received: time.Now(), Kind: store.KindInbound, From: from,
+		To: []string{"b@example.com"}, Size: 80, State: store.StateReceived}
+}
+
+// The analysis takes the row it was handed instead of reading it back,
+// and takes it once: when its own scan finds the committed row before the
+// SMTP server's Accepted call arrives, that call finds the message decided
+// and does not analyse (nor queue) it a second time.
+func TestHandedRowIsUsedOnceEvenWhenTheScanFindsTheMessageFirst(t *testing.T) {
+	h := newRunnerHarness(t)
+	row := receivedRow("a@example.org")
+	handed := *row
+	handed.From = "handed@example.org" // tells the handed copy from the row
+	h.receive(t, &handed, row)
+	h.run(t) // its first scan finds the received row
+	h.waitQueued(t, 1)
+	h.r.Submit(row.ID) // the Accepted call, late
+	later := receivedRow("next@example.org")
+	h.receive(t, nil, later)
+	h.r.Submit(later.ID)
+	h.waitQueued(t, 2)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if strings.Join(h.seen, " ") != "handed@example.org next@example.org" {
+		t.Fatalf("the policy saw %q; want the handed row once, then the next message read from the database", h.seen)
+	}
+	if len(h.queued) != 2 || h.queued[0] != row.ID || h.queued[1] != later.ID {
+		t.Fatalf("queued %q", h.queued)
+	}
+}
+
+// A row whose commit failed is forgotten: a message later stored under
+// that id is read from the database.
+func TestForgottenRowIsNotUsed(t *testing.T) {
+	h := newRunnerHarness(t)
+	row := receivedRow("db@example.org")
+	handed := *row
+	handed.From = "handed@example.org"
+	h.r.Expect(&handed)
+	h.r.Forget(row.ID)
+	h.receive(t, nil, row)
+	h.run(t)
+	h.waitQueued(t, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.seen) != 1 || h.seen[0] != "db@example.org" {
+		t.Fatalf("the policy saw %q, want the database's row", h.seen)
+	}
+}
