@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bufio"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -84,7 +85,15 @@ func (c *Conn) init() {
 	}
 
 	c.text = textproto.NewConn(rwc)
+	// Mail Inspector patch: a 64 KB read buffer instead of textproto's
+	// 4 KB. DATA is read through it, so a 100 KB message took at least 25
+	// read calls; with 64 KB it takes two or three.
+	c.text.R = bufio.NewReaderSize(rwc, readBufferSize)
 }
+
+// readBufferSize is the size of a connection's read buffer (Mail Inspector
+// patch).
+const readBufferSize = 64 << 10
 
 // Commands are dispatched to the appropriate handler functions.
 func (c *Conn) handle(cmd string, arg string) {
