@@ -178,7 +178,8 @@ func (a *Appliance) start() error {
 		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
 			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients,
-			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError}.Decide, Queued: a.queue.Submit}
+			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError}.Decide,
+		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {

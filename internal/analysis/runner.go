@@ -60,6 +60,12 @@ type Runner struct {
 	Workers  int
 	Log      *slog.Logger
 	Queued   func(id string) // hands a message to delivery
+	// ExpectQueued, when set, is given the row of a message the verdict
+	// queues and its recipients' rows, as the verdict writes them, before
+	// it is committed (smtpd.Handoff says why before); ForgetQueued when
+	// that commit failed. Delivery then need not read them back.
+	ExpectQueued func(m *store.Message, rcpts []store.Recipient)
+	ForgetQueued func(id string)
 	// LinkFor is where a link of message id goes for the block-links and
 	// warn-links actions (mode "block" or "warn").
 	LinkFor func(id, mode, url string) string
@@ -84,7 +90,7 @@ type Runner struct {
 func (r *Runner) Submit(id string) { r.d.Submit(id) }
 
 // Expect is given a received message's row before the row is committed.
-func (r *Runner) Expect(m *store.Message) { r.expected.Store(m.ID, m) }
+func (r *Runner) Expect(m *store.Message) { r.expected.Store(m.ID, m.Stored()) }
 
 // Forget drops what Expect was given: the row was not committed.
 func (r *Runner) Forget(id string) { r.expected.Delete(id) }
@@ -211,6 +217,17 @@ func (r *Runner) process(ctx context.Context, id string) {
 		extra = append(extra, &store.Message{ID: oid, Received: time.Now(), Kind: store.KindNotification, From: o.From, To: o.To,
 			Size: int64(len(o.Body)), State: store.StateQueued, Action: "deliver", Risk: RiskNone, Subject: "notification about " + id})
 	}
+	var queued []store.Recipient
+	if v.State == store.StateQueued {
+		to := meta.To
+		if len(dec.Recipients) > 0 {
+			to = dec.Recipients
+		}
+		queued = store.PendingRecipients(id, dedupe(append(append([]string(nil), to...), dec.Bcc...)), time.Now())
+		if r.ExpectQueued != nil {
+			r.ExpectQueued(queuedRow(meta, v), append([]store.Recipient(nil), queued...))
+		}
+	}
 	err = r.DB.WriteLazy(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		if err := store.SaveVerdict(tx, id, v); err != nil {
 			return err
@@ -224,15 +241,14 @@ func (r *Runner) process(ctx context.Context, id string) {
 			}
 		}
 		if v.State == store.StateQueued {
-			to := meta.To
-			if len(dec.Recipients) > 0 {
-				to = dec.Recipients
-			}
-			return store.QueueRecipients(tx, id, dedupe(append(append([]string(nil), to...), dec.Bcc...)))
+			return store.QueueRecipientRows(tx, id, queued)
 		}
 		return nil
 	}, removeFile)
 	if err != nil {
+		if queued != nil && r.ForgetQueued != nil {
+			r.ForgetQueued(id)
+		}
 		log.Error("analysis: save verdict", "err", err)
 		return
 	}
@@ -249,6 +265,21 @@ func (r *Runner) process(ctx context.Context, id string) {
 	if v.State == store.StateAnalysing {
 		r.d.Kick() // the dispatcher learns when the hold ends
 	}
+}
+
+// queuedRow is the message's row as the verdict v that queues it leaves it
+// (SaveVerdict, then QueueRecipients), as a reader gets it back.
+func queuedRow(meta *store.Message, v *store.Verdict) *store.Message {
+	q := *meta
+	q.State, q.Risk, q.Action, q.Reason = store.StateQueued, v.Risk, v.Action, v.Reason
+	q.AnalyseAfter, q.Subject, q.HeaderFrom, q.MessageID = v.AnalyseAfter, v.Subject, v.HeaderFrom, v.MessageID
+	q.Rewrite = nil
+	if !v.Rewrite.Empty() {
+		rw := *v.Rewrite
+		q.Rewrite = &rw
+	}
+	q.Updated = time.Now()
+	return q.Stored()
 }
 
 // decodeHeader decodes RFC 2047 encoded words for display; undecodable text

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,14 @@ type runnerHarness struct {
 	mu     sync.Mutex
 	seen   []string // From of every message the policy decided
 	queued []string
+	decide Decision // what the policy says
+	// handed is what ExpectQueued was given, by id.
+	handed map[string]handedRows
+}
+
+type handedRows struct {
+	meta  *store.Message
+	rcpts []store.Recipient
 }
 
 func newRunnerHarness(t *testing.T) *runnerHarness {
@@ -38,7 +47,7 @@ func newRunnerHarness(t *testing.T) *runnerHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &runnerHarness{db: db, sp: sp}
+	h := &runnerHarness{db: db, sp: sp, decide: Decision{State: store.StateQueued, Action: "deliver"}, handed: map[string]handedRows{}}
 	h.r = &Runner{DB: db, Spool: sp, Workers: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Pipeline:   &Pipeline{Stages: []Stage{HeaderSanity{}}},
 		ScratchDir: filepath.Join(dir, "scratch"), ScratchMem: 1 << 20,
@@ -46,9 +55,14 @@ func newRunnerHarness(t *testing.T) *runnerHarness {
 			h.mu.Lock()
 			h.seen = append(h.seen, m.From)
 			h.mu.Unlock()
-			return Decision{State: store.StateQueued, Action: "deliver"}
+			return h.decide
 		},
-		Queued: func(id string) { h.mu.Lock(); h.queued = append(h.queued, id); h.mu.Unlock() }}
+		Queued: func(id string) { h.mu.Lock(); h.queued = append(h.queued, id); h.mu.Unlock() },
+		ExpectQueued: func(m *store.Message, rcpts []store.Recipient) {
+			h.mu.Lock()
+			h.handed[m.ID] = handedRows{m, rcpts}
+			h.mu.Unlock()
+		}}
 	return h
 }
 
@@ -135,5 +149,52 @@ func TestForgottenRowIsNotUsed(t *testing.T) {
 	defer h.mu.Unlock()
 	if len(h.seen) != 1 || h.seen[0] != "db@example.org" {
 		t.Fatalf("the policy saw %q, want the database's row", h.seen)
+	}
+}
+
+// What the analysis hands to delivery is exactly what delivery would read
+// back from the database: the message row after the verdict (state, risk,
+// action, subject, rewrite …) and the recipients' rows (the policy's
+// recipients and Bcc, ordered by address, due now). Only the row's update
+// time may differ.
+func TestQueuedRowsHandedToDeliveryAreTheDatabasesRows(t *testing.T) {
+	h := newRunnerHarness(t)
+	h.decide = Decision{State: store.StateQueued, Action: "pass and tag", Reason: "a rule",
+		Rewrite:    &store.Rewrite{SubjectPrefix: "[tag] ", AddHeaders: []string{"X-MailInspector-Risk: none"}},
+		Recipients: []string{"zed@example.com", "amy@example.com"}, Bcc: []string{"audit@example.com", "amy@example.com"}}
+	row := receivedRow("a@example.org")
+	row.ERS = &store.ERSCheck{IP: "192.0.2.1", Outcome: "ok", Detail: "not listed"}
+	h.receive(t, row, row)
+	h.run(t)
+	h.r.Submit(row.ID)
+	h.waitQueued(t, 1)
+	h.mu.Lock()
+	got := h.handed[row.ID]
+	h.mu.Unlock()
+	if got.meta == nil {
+		t.Fatal("nothing handed to delivery")
+	}
+	ctx := context.Background()
+	want, err := h.db.GetMessage(ctx, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRcpts, err := h.db.Recipients(ctx, row.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.meta.Updated.IsZero() {
+		t.Error("handed row has no update time")
+	}
+	gm, wm := *got.meta, *want
+	gm.Updated, wm.Updated = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(gm, wm) {
+		t.Errorf("handed row\n%+v\nthe database's\n%+v", gm, wm)
+	}
+	if !reflect.DeepEqual(got.rcpts, wantRcpts) {
+		t.Errorf("handed recipients\n%+v\nthe database's\n%+v", got.rcpts, wantRcpts)
+	}
+	if len(wantRcpts) != 3 || wantRcpts[0].Rcpt != "amy@example.com" {
+		t.Errorf("the database's recipients %+v: want amy, audit, zed", wantRcpts)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,14 @@ type Queue struct {
 	OnAttempt func(err error)
 
 	d dispatch.Dispatcher
+	// expected holds (id -> *handed) the rows of messages the analysis
+	// is about to queue, as it writes them: the first attempt takes them
+	// from here instead of reading them back (5-6% of the relay path's
+	// CPU). Whatever attempt comes first for the id takes them
+	// (LoadAndDelete), so they are never used twice nor after the
+	// attempt recorded its outcome; every later attempt reads the
+	// database.
+	expected sync.Map
 
 	Delivered atomic.Int64
 	Deferred  atomic.Int64
@@ -42,6 +51,39 @@ type Queue struct {
 
 // Submit hands over a message whose recipients are due now.
 func (q *Queue) Submit(id string) { q.d.Submit(id) }
+
+type handed struct {
+	meta  *store.Message
+	rcpts []store.Recipient
+}
+
+// Expect is given a message's row and its recipients' rows before the
+// commit that queues them (smtpd.Handoff says why before); Submit follows
+// the commit.
+func (q *Queue) Expect(m *store.Message, rcpts []store.Recipient) {
+	q.expected.Store(m.ID, &handed{m, rcpts})
+}
+
+// Forget drops what Expect was given: the commit failed.
+func (q *Queue) Forget(id string) { q.expected.Delete(id) }
+
+// load is the message's row and its recipients' rows: those Expect was
+// given, or the database's.
+func (q *Queue) load(ctx context.Context, id string) (*store.Message, []store.Recipient, error) {
+	if h, ok := q.expected.LoadAndDelete(id); ok {
+		h := h.(*handed)
+		return h.meta, h.rcpts, nil
+	}
+	meta, err := q.DB.GetMessage(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read message: %w", err)
+	}
+	rcpts, err := q.DB.Recipients(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read recipients: %w", err)
+	}
+	return meta, rcpts, nil
+}
 
 // Kick makes the queue look in the database for what is due.
 func (q *Queue) Kick() { q.d.Kick() }
@@ -65,14 +107,9 @@ func (q *Queue) nextWait(n int) time.Duration {
 
 func (q *Queue) attempt(ctx context.Context, id string) {
 	log := q.Log.With("id", id)
-	meta, err := q.DB.GetMessage(ctx, id)
+	meta, rcpts, err := q.load(ctx, id)
 	if err != nil {
-		log.Error("delivery: read message", "err", err)
-		return
-	}
-	rcpts, err := q.DB.Recipients(ctx, id)
-	if err != nil {
-		log.Error("delivery: read recipients", "err", err)
+		log.Error("delivery: load", "err", err)
 		return
 	}
 	now := time.Now()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -263,17 +264,42 @@ var trailCols = []string{"message_id", "seq", "at", "stage", "service", "outcome
 // QueueRecipients puts recipients of a message in the delivery queue, due
 // now, and marks the message queued. Recipients already there are reset.
 func QueueRecipients(tx *Tx, id string, rcpts []string) error {
-	now := time.Now().UnixNano()
+	return QueueRecipientRows(tx, id, PendingRecipients(id, rcpts, time.Now()))
+}
+
+// PendingRecipients are the rows QueueRecipients writes for rcpts, due at
+// now, as Recipients reads them back (ordered by address, times as stored).
+func PendingRecipients(id string, rcpts []string, now time.Time) []Recipient {
+	out := make([]Recipient, len(rcpts))
+	for i, r := range rcpts {
+		out[i] = Recipient{MessageID: id, Rcpt: r, Status: RcptPending, NextAttempt: fromNS(ns(now))}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rcpt < out[j].Rcpt })
+	return out
+}
+
+// QueueRecipientRows is QueueRecipients with the rows made by
+// PendingRecipients.
+func QueueRecipientRows(tx *Tx, id string, rows []Recipient) error {
 	if _, err := tx.Exec(`DELETE FROM recipients WHERE message_id = ?`, id); err != nil {
 		return err
 	}
-	for _, r := range rcpts {
+	now := time.Now().UnixNano()
+	for _, r := range rows {
 		if _, err := tx.Exec(`INSERT INTO recipients (message_id, rcpt, status, attempts, next_attempt, updated) VALUES (?,?,?,0,?,?)`,
-			id, r, RcptPending, now, now); err != nil {
+			id, r.Rcpt, RcptPending, ns(r.NextAttempt), now); err != nil {
 			return err
 		}
 	}
 	return SetState(tx, id, StateQueued)
+}
+
+// Stored is a copy of m with its times as the database gives them back
+// (UTC, no monotonic reading): what a reader of the row would see.
+func (m *Message) Stored() *Message {
+	c := *m
+	c.Received, c.AnalyseAfter, c.Updated = fromNS(ns(m.Received)), fromNS(ns(m.AnalyseAfter)), fromNS(ns(m.Updated))
+	return &c
 }
 
 // UpdateRecipient records the outcome of a delivery attempt.
