@@ -138,7 +138,7 @@ func (f *File) nameAnon(id string) error {
 	tmp := ""
 	err := f.s.link.link(f.f, path)
 	if errors.Is(err, os.ErrExist) {
-		tmp = filepath.Join(f.s.dir, "tmp", "re-"+id)
+		tmp = filepath.Join(f.s.dir, "tmp", "re-"+filepath.Base(path)) // Path's checked name
 		os.Remove(tmp) // a leftover of a crash in this very step
 		err = f.s.link.link(f.f, tmp)
 	}
