@@ -43,6 +43,7 @@ vet: ## go vet, also the slow suites behind build tags
 	cd third_party/go-libvirt && $(GO) vet .
 	$(GO) vet -tags image ./internal/imagetest
 	$(GO) vet -tags sandbox ./appliance
+	$(GO) vet -tags benchspine ./appliance # the experiment build of scripts/bench-sut.sh SPINE=1
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/mailinspector # the Windows guest agent still builds
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)

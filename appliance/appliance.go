@@ -151,7 +151,7 @@ func (a *Appliance) start() error {
 		}}
 	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log,
 		Feedback: a.services.Get(services.SmartFeedback).Usable() == nil,
-		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: []analysis.Stage{
+		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: pipelineStages([]analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
 			ers,
@@ -170,7 +170,7 @@ func (a *Appliance) start() error {
 			lists,
 			a.virtualAnalyzerStage(lists.Exempt),
 			analysis.ThreatConnect{Cloud: cloud},
-		}, Exempt: lists.Exempt},
+		}), Exempt: lists.Exempt},
 		ScratchDir: filepath.Join(a.DataDir, "spool", "tmp"), ScratchMem: 16 << 20,
 		LinkFor: func(id, mode, u string) string {
 			return guard.Rewrite(clickguard.Link{URL: u, MessageID: id, Mode: mode})

@@ -13,8 +13,11 @@
 # accepts and never answers, so that their breakers open], BREAKERS [cold;
 # open, with HUB=blackhole, first sends a few messages of the corpus and
 # waits until every hub service's breaker is open, so that the measured
-# phase is the steady state of an outage and not its first deadline], plus
-# every knob of run-sut.sh.
+# phase is the steady state of an outage and not its first deadline], SPINE
+# [0; 1 measures the benchspine experiment build: the mail engine of issue 2
+# without the content analysis after it (appliance/stages_benchspine.go),
+# built into the data directory, never shipped], plus every knob of
+# run-sut.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${BENCH:-../shared/bench}"
@@ -29,6 +32,11 @@ if [[ ${BREAKERS:-cold} == open ]]; then
 fi
 DATA="$(mktemp -d /var/tmp/mailinspector-bench-data.XXXXXX)"
 LOG="$DATA.log"
+MI=bin/mailinspector
+if [[ ${SPINE:-0} == 1 ]]; then
+	MI="$DATA/mailinspector-spine"
+	CGO_ENABLED=1 go build -trimpath -tags benchspine -o "$MI" ./cmd/mailinspector
+fi
 EXTRA=()
 CLAMD_PID=""
 if [[ ${CLAMD:-0} == 1 ]]; then
@@ -92,7 +100,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 export EXPECT_EICAR="${EXPECT_EICAR:-accept}"
-bin/mailinspector serve --data-dir "$DATA" --set smtp.listen="$SUT_ADDR" --set delivery.relay=127.0.0.1:10025 \
+"$MI" serve --data-dir "$DATA" --set smtp.listen="$SUT_ADDR" --set delivery.relay=127.0.0.1:10025 \
 	--set hostname=mi.bench "${EXTRA[@]}" ${SUT_SETTINGS:-} 2>"$LOG" &
 PID=$!
 trap 'kill -TERM $PID $CLAMD_PID $HUB_PID 2>/dev/null; wait $PID $CLAMD_PID $HUB_PID 2>/dev/null || true; rm -rf "$DATA" ${CLAMD_SHM:+"$CLAMD_SHM"}' EXIT
