@@ -36,12 +36,20 @@ func BenchmarkReceive(b *testing.B) {
 	}
 }
 
-func benchReceive(b *testing.B, body string) {
+// benchHarness is a server for parallel clients sending body, with the
+// benchmark's bytes and allocations reported; the returned func reports
+// the CPU per operation and goes in a defer.
+func benchHarness(b *testing.B, body string) (*harness, func()) {
 	h := newHarness(b, func(c *Config) { c.MaxMessageBytes = 1 << 20; c.MaxConnectionsIP = 1000 })
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.SetParallelism(8) // 16 clients on two cores, as in the load harness
-	defer cpuPerOp(b)()
+	return h, cpuPerOp(b)
+}
+
+func benchReceive(b *testing.B, body string) {
+	h, report := benchHarness(b, body)
+	defer report()
 	b.RunParallel(func(pb *testing.PB) {
 		conn, err := net.Dial("tcp", h.addr)
 		if err != nil {
@@ -83,11 +91,8 @@ func benchReceive(b *testing.B, body string) {
 // session's own replies (the multi-line EHLO above all) cost.
 func BenchmarkSession(b *testing.B) {
 	body := "Subject: bench\r\n\r\n" + strings.Repeat(strings.Repeat("x", 78)+"\r\n", 128)
-	h := newHarness(b, func(c *Config) { c.MaxMessageBytes = 1 << 20; c.MaxConnectionsIP = 1000 })
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	b.SetParallelism(8) // 16 clients on two cores, as in the load harness
-	defer cpuPerOp(b)()
+	h, report := benchHarness(b, body)
+	defer report()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			c, err := smtp.Dial(h.addr)

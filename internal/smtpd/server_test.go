@@ -383,16 +383,20 @@ func TestAcceptedMessageIsDurableBefore250(t *testing.T) {
 
 // The analysis is handed the row before it is committed (it may find the
 // committed row by itself before Accepted arrives) and told Accepted only
-// after; a refused message is handed to nobody.
+// after; a message refused after its data (too big) is handed to nobody.
 func TestRowIsHandedOverBeforeItsCommitAndAcceptedAfter(t *testing.T) {
 	h := newHarness(t, nil)
 	r := dialRaw(t, h.addr)
 	r.greet()
-	r.expect("MAIL FROM:<a@example.org> SIZE=20000", "552 5.3.4")
-	r.expect("MAIL FROM:<a@example.org>", "250")
-	r.expect("RCPT TO:<b@example.com>", "250")
-	r.expect("DATA", "354")
-	r.expect("Subject: hi\r\n\r\nbody\r\n.", "250 2.0.0")
+	for _, m := range []struct{ body, reply string }{
+		{"Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 98)+"\r\n", 150) + ".", "552 5.3.4"},
+		{"Subject: hi\r\n\r\nbody\r\n.", "250 2.0.0"},
+	} {
+		r.expect("MAIL FROM:<a@example.org>", "250")
+		r.expect("RCPT TO:<b@example.com>", "250")
+		r.expect("DATA", "354")
+		r.expect(m.body, m.reply)
+	}
 	ids := h.accepted()
 	if len(ids) != 1 {
 		t.Fatalf("accepted %v", ids)
