@@ -138,8 +138,10 @@ func (f *File) nameAnon(id string) error {
 	tmp := ""
 	err := f.s.link.link(f.f, path)
 	if errors.Is(err, os.ErrExist) {
-		tmp = filepath.Join(f.s.dir, "tmp", "re-"+filepath.Base(path)) // Path's checked name
-		os.Remove(tmp) // a leftover of a crash in this very step
+		// From Path's checked name; a leftover of a crash in this very
+		// step is removed first.
+		tmp = filepath.Join(f.s.dir, "tmp", "re-"+filepath.Base(path))
+		os.Remove(tmp)
 		err = f.s.link.link(f.f, tmp)
 	}
 	if err != nil {
