@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,14 +33,10 @@ type Queue struct {
 	OnAttempt func(err error)
 
 	d dispatch.Dispatcher
-	// expected holds (id -> *handed) the rows of messages the analysis
-	// is about to queue, as it writes them: the first attempt takes them
-	// from here instead of reading them back (5-6% of the relay path's
-	// CPU). Whatever attempt comes first for the id takes them
-	// (LoadAndDelete), so they are never used twice nor after the
-	// attempt recorded its outcome; every later attempt reads the
-	// database.
-	expected sync.Map
+	// expected holds the rows of messages the analysis is about to
+	// queue, as it writes them: the first attempt takes them from here
+	// instead of reading them back (5-6% of the relay path's CPU).
+	expected dispatch.Handover[handed]
 
 	Delivered atomic.Int64
 	Deferred  atomic.Int64
@@ -58,20 +53,19 @@ type handed struct {
 }
 
 // Expect is given a message's row and its recipients' rows before the
-// commit that queues them (smtpd.Handoff says why before); Submit follows
-// the commit.
+// commit that queues them (dispatch.Handover says why before); Submit
+// follows the commit.
 func (q *Queue) Expect(m *store.Message, rcpts []store.Recipient) {
-	q.expected.Store(m.ID, &handed{m, rcpts})
+	q.expected.Put(m.ID, handed{m, rcpts})
 }
 
 // Forget drops what Expect was given: the commit failed.
-func (q *Queue) Forget(id string) { q.expected.Delete(id) }
+func (q *Queue) Forget(id string) { q.expected.Drop(id) }
 
 // load is the message's row and its recipients' rows: those Expect was
 // given, or the database's.
 func (q *Queue) load(ctx context.Context, id string) (*store.Message, []store.Recipient, error) {
-	if h, ok := q.expected.LoadAndDelete(id); ok {
-		h := h.(*handed)
+	if h, ok := q.expected.Take(id); ok {
 		return h.meta, h.rcpts, nil
 	}
 	meta, err := q.DB.GetMessage(ctx, id)

@@ -84,9 +84,7 @@ type Handoff struct {
 	// Expect, when set, is given the message's row before the row is
 	// committed, so that the analysis need not read back what it is about
 	// to be handed; Forget (with it) undoes that when the commit fails.
-	// Before, not after the commit: the analysis may find the committed
-	// row on its own before Accepted is called, and must then take this
-	// copy too, or it would be left for a later, stale use.
+	// dispatch.Handover says why before, not after the commit.
 	Expect func(m *store.Message)
 	Forget func(id string)
 }
