@@ -35,7 +35,7 @@ LOG="$DATA.log"
 MI=bin/mailinspector
 if [[ ${SPINE:-0} == 1 ]]; then
 	MI="$DATA/mailinspector-spine"
-	CGO_ENABLED=1 go build -trimpath -tags benchspine -o "$MI" ./cmd/mailinspector
+	CGO_ENABLED=1 go build -trimpath -tags benchspine -o "$MI" ./cmd/mailinspector || { rm -rf "$DATA"; exit 1; }
 fi
 EXTRA=()
 CLAMD_PID=""
