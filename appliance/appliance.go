@@ -162,7 +162,7 @@ func (a *Appliance) start() error {
 				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
 					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd),
 					EachMember: s.Engine.ClamdArchives == "members"},
-				analysis.Sequence{analysis.CSSS{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.ML{Cloud: cloud, Limits: message.DefaultLimits}},
+				analysis.Sequence{analysis.CSSS{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.ML{Cloud: cloud}},
 				analysis.WebReputation{Cloud: cloud},
 				analysis.WebInspection{Cloud: cloud},
 				analysis.DomainCensus{Cloud: cloud},

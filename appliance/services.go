@@ -18,6 +18,7 @@ import (
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/cli"
+	"mailinspector/internal/message"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -111,7 +112,7 @@ func (a *Appliance) checkClient(ctx context.Context, ip netip.Addr) *store.ERSCh
 // attachment known-good, (pattern engine,) file census and ML; per URL web
 // reputation, web inspection and domain census.
 func (a *Appliance) cloud() analysis.Cloud {
-	return analysis.Cloud{Hub: a.hub, Services: a.services}
+	return analysis.Cloud{Hub: a.hub, Services: a.services, Limits: message.DefaultLimits}
 }
 
 // Services is `show services`.

@@ -13,7 +13,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +47,18 @@ type testHub struct {
 	Store *hub.Store
 	Key   string
 	Proxy *testutil.FaultProxy
+
+	mu       sync.Mutex
+	requests []string // "POST /v1/lookup", in order
+	// intercept, when set, answers instead of the hub (next is the hub).
+	intercept atomic.Pointer[func(w http.ResponseWriter, r *http.Request, next http.Handler)]
+}
+
+// Requests are the requests the hub was sent so far ("METHOD /path").
+func (h *testHub) Requests() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.requests)
 }
 
 func startTestHub(t *testing.T) *testHub {
@@ -74,10 +89,22 @@ func startTestHub(t *testing.T) *testHub {
 	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	hs := &http.Server{Handler: srv.Handler()}
+	th := &testHub{Store: st, Key: key}
+	next := srv.Handler()
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		th.mu.Lock()
+		th.requests = append(th.requests, r.Method+" "+r.URL.Path)
+		th.mu.Unlock()
+		if f := th.intercept.Load(); f != nil {
+			(*f)(w, r, next)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
-	return &testHub{Store: st, Key: key, Proxy: testutil.StartFaultProxy(t, ln.Addr().String())}
+	th.Proxy = testutil.StartFaultProxy(t, ln.Addr().String())
+	return th
 }
 
 // serviceSettings point an appliance at the hub and the DNSBL, with short

@@ -33,6 +33,8 @@ const maxObjects = 64
 type Cloud struct {
 	Hub      *services.Hub
 	Services *services.Registry
+	// Limits bound reading attachments back for ML's features.
+	Limits message.Limits
 }
 
 // hubBatch is how many objects one request to the hub carries (the hub
@@ -214,7 +216,7 @@ func (CSSS) Name() string    { return "known-good" }
 func (CSSS) Service() string { return services.CSSS }
 
 func (s CSSS) Run(ctx context.Context, m *Message) (Result, error) {
-	cl, err := s.client(services.CSSS)
+	cl, err := s.jointClient(ctx, m, services.CSSS)
 	if err != nil {
 		return Result{}, err
 	}
@@ -222,7 +224,10 @@ func (s CSSS) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(files) == 0 {
 		return Result{Detail: "no files"}, nil
 	}
-	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/csss", "sha256", fileKeys(files), func(a csssAnswer) bool { return a.KnownGood })
+	found := func(a csssAnswer) bool { return a.KnownGood }
+	ans, failed := jointAsk(ctx, m, cl, fileKeys(files), found, func(keys []string) (map[string]csssAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, "/v1/csss", "sha256", keys, found)
+	})
 	var good []string
 	for _, f := range files {
 		if a, ok := ans[f.SHA256]; ok && a.KnownGood {
@@ -268,7 +273,7 @@ type censusAnswer struct {
 }
 
 func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
-	cl, err := s.client(services.FileCensus)
+	cl, err := s.jointClient(ctx, m, services.FileCensus)
 	if err != nil {
 		return Result{}, err
 	}
@@ -276,8 +281,10 @@ func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(files) == 0 {
 		return Result{Detail: "no files to ask about"}, nil
 	}
-	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/file-census", "sha256", fileKeys(files),
-		func(a censusAnswer) bool { return a.Sightings > 0 || a.Malware != nil })
+	found := func(a censusAnswer) bool { return a.Sightings > 0 || a.Malware != nil }
+	ans, failed := jointAsk(ctx, m, cl, fileKeys(files), found, func(keys []string) (map[string]censusAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, "/v1/file-census", "sha256", keys, found)
+	})
 	var res Result
 	nrare := 0
 	for _, f := range files {
@@ -304,10 +311,7 @@ func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
 
 // ML extracts static features of each attachment here and has the hub's
 // model score them; only the features leave the appliance.
-type ML struct {
-	Cloud
-	Limits message.Limits
-}
+type ML struct{ Cloud }
 
 func (ML) Name() string    { return "predictive-ml" }
 func (ML) Service() string { return services.ML }
@@ -316,31 +320,14 @@ func (ML) Service() string { return services.ML }
 const mlPrefix = 4 << 20
 
 func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
-	cl, err := s.client(services.ML)
+	cl, err := s.jointClient(ctx, m, services.ML)
 	if err != nil {
 		return Result{}, err
 	}
 	files, extra := messageFiles(m)
-	vecs := map[int]mlfeatures.Vector{}
-	want := map[int]bool{}
-	cached := map[string]bool{}
-	for _, f := range files {
-		switch {
-		case f.Part < 0:
-		case services.Cached(cl, f.SHA256):
-			cached[f.SHA256] = true // scored before: no need to read it again
-		default:
-			want[f.Part] = true
-		}
-	}
-	if len(want) > 0 {
-		if err := mlVectors(m, s.Limits, want, vecs); err != nil {
-			return Result{}, fmt.Errorf("reading attachments: %w", err)
-		}
-	}
 	var scored []fileObject
 	for _, f := range files {
-		if vecs[f.Part] != nil || cached[f.SHA256] {
+		if f.Part >= 0 {
 			scored = append(scored, f)
 		}
 	}
@@ -348,22 +335,55 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 		return Result{Detail: "no attachments to score"}, nil
 	}
 	keys := fileKeys(scored)
-	vecOf := map[string]mlfeatures.Vector{}
+	var readErr error
+	ans, failed := jointAsk(ctx, m, cl, keys, func(mlAnswer) bool { return true }, func(keys []string) (map[string]mlAnswer, map[string]error) {
+		a, f, err := s.score(ctx, m, cl, scored, keys)
+		readErr = err
+		return a, f
+	})
+	if readErr != nil {
+		return Result{}, fmt.Errorf("reading attachments: %w", readErr)
+	}
+	var res Result
 	for _, f := range scored {
-		vecOf[f.SHA256] = vecs[f.Part]
+		if a, ok := ans[f.SHA256]; ok && a.Malicious {
+			res.Findings = append(res.Findings, Finding{Engine: "ml", Threat: "suspicious file", Risk: RiskMedium, Name: "ml-malicious",
+				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("model %s scored %.2f (threshold %.2f)", a.Model, a.Score, a.Threshold)})
+		}
+	}
+	res.Detail = fmt.Sprintf("%d attachments scored", len(scored))
+	return settle(res, "attachments", errsOf(keys, failed), extra)
+}
+
+// score has the hub score the files of keys in requests of ML's own
+// (cache first): the features of those the cache does not answer are read
+// here.
+func (s ML) score(ctx context.Context, m *Message, cl *services.Client, files []fileObject, keys []string) (map[string]mlAnswer, map[string]error, error) {
+	partOf := map[string]int{}
+	for _, f := range files {
+		partOf[f.SHA256] = f.Part
+	}
+	want := map[int]bool{}
+	for _, k := range keys {
+		if !services.Cached(cl, k) {
+			want[partOf[k]] = true // scored before: no need to read it again
+		}
+	}
+	vecs := map[int]mlfeatures.Vector{}
+	if len(want) > 0 {
+		if err := mlVectors(m, s.Limits, want, vecs); err != nil {
+			return nil, nil, err
+		}
 	}
 	ans, failed := services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]mlAnswer, error) {
-		type item struct {
-			Features mlfeatures.Vector `json:"features"`
-		}
-		items := make([]item, len(ks))
+		items := make([]mlItem, len(ks))
 		for i, k := range ks {
-			if vecOf[k] == nil {
+			if vecs[partOf[k]] == nil {
 				// Its cached score expired between the look and the
 				// call (microseconds): the file was not read.
 				return nil, errors.New("cached score expired before use; attachments not scored")
 			}
-			items[i] = item{vecOf[k]}
+			items[i] = mlItem{vecs[partOf[k]]}
 		}
 		var a struct {
 			Results []mlAnswer `json:"results"`
@@ -380,15 +400,7 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 		return out, nil
 	}, func(mlAnswer) bool { return true })
-	var res Result
-	for _, f := range scored {
-		if a, ok := ans[f.SHA256]; ok && a.Malicious {
-			res.Findings = append(res.Findings, Finding{Engine: "ml", Threat: "suspicious file", Risk: RiskMedium, Name: "ml-malicious",
-				Location: f.Where, Object: f.SHA256, Detail: fmt.Sprintf("model %s scored %.2f (threshold %.2f)", a.Model, a.Score, a.Threshold)})
-		}
-	}
-	res.Detail = fmt.Sprintf("%d attachments scored", len(scored))
-	return settle(res, "attachments", errsOf(keys, failed), extra)
+	return ans, failed, nil
 }
 
 // mlVectors extracts the features of the parts in want (by index) into
@@ -441,7 +453,7 @@ type reputationAnswer struct {
 }
 
 func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
-	cl, err := s.client(services.WebReputation)
+	cl, err := s.jointClient(ctx, m, services.WebReputation)
 	if err != nil {
 		return Result{}, err
 	}
@@ -449,8 +461,10 @@ func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(urls) == 0 {
 		return Result{Detail: "no URLs"}, nil
 	}
-	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/web-reputation", "urls", urlKeys(urls),
-		func(a reputationAnswer) bool { return a.Rating != "unrated" })
+	found := func(a reputationAnswer) bool { return a.Rating != "unrated" }
+	ans, failed := jointAsk(ctx, m, cl, urlKeys(urls), found, func(keys []string) (map[string]reputationAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, "/v1/web-reputation", "urls", keys, found)
+	})
 	var res Result
 	unrated := 0
 	for _, u := range urls {
@@ -495,7 +509,7 @@ type inspectionAnswer struct {
 }
 
 func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
-	cl, err := s.client(services.WebInspection)
+	cl, err := s.jointClient(ctx, m, services.WebInspection)
 	if err != nil {
 		return Result{}, err
 	}
@@ -503,7 +517,10 @@ func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(urls) == 0 {
 		return Result{Detail: "no URLs"}, nil
 	}
-	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/web-inspection", "urls", urlKeys(urls), func(a inspectionAnswer) bool { return a.Found })
+	found := func(a inspectionAnswer) bool { return a.Found }
+	ans, failed := jointAsk(ctx, m, cl, urlKeys(urls), found, func(keys []string) (map[string]inspectionAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, "/v1/web-inspection", "urls", keys, found)
+	})
 	var res Result
 	for _, u := range urls {
 		a, ok := ans[u.URL]
@@ -545,7 +562,7 @@ func (DomainCensus) Service() string { return services.DomainCensus }
 const newDomainDays = 2
 
 func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
-	cl, err := s.client(services.DomainCensus)
+	cl, err := s.jointClient(ctx, m, services.DomainCensus)
 	if err != nil {
 		return Result{}, err
 	}
@@ -557,7 +574,10 @@ func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	for i, n := range names {
 		keys[i] = n.name
 	}
-	ans, failed := askBatch(ctx, cl, s.Hub, "/v1/domain-census", "names", keys, func(a censusAnswer) bool { return a.Sightings > 0 })
+	found := func(a censusAnswer) bool { return a.Sightings > 0 }
+	ans, failed := jointAsk(ctx, m, cl, keys, found, func(keys []string) (map[string]censusAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, "/v1/domain-census", "names", keys, found)
+	})
 	var res Result
 	unseen := 0
 	for _, n := range names {

@@ -60,6 +60,9 @@ type Message struct {
 	// KnownGood holds the SHA-256 of files the csss stage found known
 	// good: later file checks skip them (the pattern engine does not).
 	KnownGood map[string]string
+	// joint is the message's one request to the hub for the per-object
+	// services (joint.go).
+	joint joint
 }
 
 // ArchiveMember is a file inside an archive attachment.

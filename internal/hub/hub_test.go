@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -300,5 +301,63 @@ func TestMLScoreBatch(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+key)
 	if code := do(t, req, nil); code != 400 {
 		t.Fatalf("both forms at once: %d", code)
+	}
+}
+
+// TestLookupAnswersEachPartAsItsEndpoint: POST /v1/lookup answers every
+// service's part exactly as that service's own batch endpoint answers the
+// same request; a bad part, or an unknown service, fails alone.
+func TestLookupAnswersEachPartAsItsEndpoint(t *testing.T) {
+	base, key, _ := startHub(t)
+	post := func(path, body string) (int, map[string]json.RawMessage) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		var out map[string]json.RawMessage
+		return do(t, req, &out), out
+	}
+	parts := map[string]string{
+		"web-reputation": `{"urls":["https://www.example.com/","http://cdn.badfiles.test/payload.exe"]}`,
+		"web-inspection": `{"urls":["http://cdn.badfiles.test/payload.exe","https://www.example.com/"]}`,
+		"domain-census":  `{"names":["badfiles.test","192.0.2.7"]}`,
+		"file-census":    `{"sha256":["` + strings.Repeat("a", 64) + `"]}`,
+		"csss":           `{"sha256":["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","` + strings.Repeat("0", 64) + `"]}`,
+		"ml/score":       `{"items":[{"features":{"size_log2":12,"entropy":4.5}},{"features":{"office_macros":1,"script_obfuscation":6}}]}`,
+	}
+	var all []string
+	for path, body := range parts {
+		all = append(all, fmt.Sprintf("%q:%s", strings.TrimSuffix(path, "/score"), body))
+	}
+	all = append(all, `"nonsense":{"x":[]}`, `"web-reputation-bad":{}`)
+	code, joint := post("/v1/lookup", "{"+strings.Join(all, ",")+"}")
+	if code != 200 {
+		t.Fatalf("lookup: %d %s", code, joint)
+	}
+	for path, body := range parts {
+		code, alone := post("/v1/"+path, body)
+		if code != 200 {
+			t.Fatalf("%s: %d", path, code)
+		}
+		want, _ := json.Marshal(alone)
+		got := joint[strings.TrimSuffix(path, "/score")]
+		var g map[string]json.RawMessage
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s part: %s", path, got)
+		}
+		if g2, _ := json.Marshal(g); string(g2) != string(want) {
+			t.Errorf("%s: joint part %s, alone %s", path, g2, want)
+		}
+	}
+	if !strings.Contains(string(joint["nonsense"]), `"unknown_service"`) || !strings.Contains(string(joint["web-reputation-bad"]), `"unknown_service"`) {
+		t.Errorf("unknown services: %s %s", joint["nonsense"], joint["web-reputation-bad"])
+	}
+	// A bad item fails its part only.
+	code, joint = post("/v1/lookup", `{"web-reputation":{"urls":["http://ok.test/","javascript:x"]},"csss":{"sha256":["`+strings.Repeat("0", 64)+`"]}}`)
+	if code != 200 || !strings.Contains(string(joint["web-reputation"]), `"item 1`) || !strings.Contains(string(joint["csss"]), `"results"`) {
+		t.Fatalf("bad item: %d %s", code, joint)
+	}
+	for _, bad := range []string{`{}`, `[]`, `garbage`} {
+		if code, _ := post("/v1/lookup", bad); code != 400 {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
 	}
 }

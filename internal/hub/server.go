@@ -54,20 +54,12 @@ func NewServer(st *Store, dataDir string, log *slog.Logger) (*Server, error) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
-	for _, ep := range []struct {
-		path, param, batch string
-		f                  answerFunc
-	}{
-		{"web-reputation", "url", "urls", s.reputationOf},
-		{"web-inspection", "url", "urls", s.inspectionOf},
-		{"domain-census", "name", "names", s.domainCensusOf},
-		{"file-census", "sha256", "sha256", s.fileCensusOf},
-		{"csss", "sha256", "sha256", s.csssOf},
-	} {
+	for _, ep := range s.lookups() {
 		mux.HandleFunc("GET /v1/"+ep.path, s.single(ep.param, ep.f))
 		mux.HandleFunc("POST /v1/"+ep.path, s.batch(ep.batch, ep.f))
 	}
 	mux.HandleFunc("POST /v1/ml/score", s.mlScore)
+	mux.HandleFunc("POST /v1/lookup", s.lookup)
 	mux.HandleFunc("GET /v1/threat-connect/{kind}", s.threatConnect)
 	mux.HandleFunc("POST /v1/feedback", s.feedback)
 	mux.HandleFunc("GET /v1/updates", s.updates)
@@ -167,31 +159,50 @@ const maxBatch = 100
 func (s *Server) batch(field string, f answerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req map[string][]string
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req[field] == nil {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
 			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", field))
 			return
 		}
-		items := req[field]
-		if len(items) > maxBatch {
-			apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch))
+		out, e := s.answerBatch(r.Context(), field, req, f)
+		if e != nil {
+			e.write(w)
 			return
-		}
-		out := make([]any, 0, len(items))
-		for i, it := range items {
-			ans, err := f(r.Context(), it)
-			var bad badInput
-			switch {
-			case errors.As(err, &bad):
-				apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("item %d: %s", i, bad))
-				return
-			case err != nil:
-				s.internal(w, err)
-				return
-			}
-			out = append(out, ans)
 		}
 		reply(w, map[string]any{"results": out})
 	}
+}
+
+// apiErr is an error answer: its HTTP status, code and message.
+type apiErr struct {
+	status        int
+	code, message string
+}
+
+func (e *apiErr) write(w http.ResponseWriter) { apiError(w, e.status, e.code, e.message) }
+
+// answerBatch answers the items of req[field] in order.
+func (s *Server) answerBatch(ctx context.Context, field string, req map[string][]string, f answerFunc) ([]any, *apiErr) {
+	items := req[field]
+	if items == nil {
+		return nil, &apiErr{http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", field)}
+	}
+	if len(items) > maxBatch {
+		return nil, &apiErr{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch)}
+	}
+	out := make([]any, 0, len(items))
+	for i, it := range items {
+		ans, err := f(ctx, it)
+		var bad badInput
+		switch {
+		case errors.As(err, &bad):
+			return nil, &apiErr{http.StatusBadRequest, "bad_request", fmt.Sprintf("item %d: %s", i, bad)}
+		case err != nil:
+			s.Log.Error("hub: request failed", "err", err)
+			return nil, &apiErr{http.StatusInternalServerError, "internal", "the hub could not answer"}
+		}
+		out = append(out, ans)
+	}
+	return out, nil
 }
 
 // normURL normalises a URL parameter.
@@ -384,31 +395,42 @@ func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
 func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Features mlfeatures.Vector `json:"features"`
-		Items    []struct {
-			Features mlfeatures.Vector `json:"features"`
-		} `json:"items"`
+		Items    []mlItem          `json:"items"`
 	}
 	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req)
 	switch {
 	case err != nil || (req.Features == nil) == (req.Items == nil):
 		apiError(w, http.StatusBadRequest, "bad_request", "want {\"features\": {name: number, …}} or {\"items\": [{\"features\": …}, …]}")
 		return
-	case len(req.Items) > maxBatch:
-		apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch))
-		return
 	case req.Features != nil:
 		reply(w, s.score(req.Features))
 		return
 	}
-	out := make([]any, len(req.Items))
-	for i, it := range req.Items {
+	out, e := s.scoreItems(req.Items)
+	if e != nil {
+		e.write(w)
+		return
+	}
+	reply(w, map[string]any{"results": out})
+}
+
+type mlItem struct {
+	Features mlfeatures.Vector `json:"features"`
+}
+
+// scoreItems scores several files' features in order.
+func (s *Server) scoreItems(items []mlItem) ([]any, *apiErr) {
+	if len(items) > maxBatch {
+		return nil, &apiErr{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch)}
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
 		if it.Features == nil {
-			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("item %d: no features", i))
-			return
+			return nil, &apiErr{http.StatusBadRequest, "bad_request", fmt.Sprintf("item %d: no features", i)}
 		}
 		out[i] = s.score(it.Features)
 	}
-	reply(w, map[string]any{"results": out})
+	return out, nil
 }
 
 func (s *Server) score(v mlfeatures.Vector) map[string]any {

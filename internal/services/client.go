@@ -138,29 +138,17 @@ func Call[T any](ctx context.Context, c *Client, key string, fn func(ctx context
 		return zero, err
 	}
 	c.calls.Add(1)
-	// The wait is the service's deadline, or what is left of the
-	// caller's if that is shorter (the hub's own breaker runs inside a
-	// service's call).
-	wait := c.cfg.Deadline
-	if cd, ok := ctx.Deadline(); ok && time.Until(cd) < wait {
-		wait = max(time.Until(cd), 0).Round(time.Millisecond)
-	}
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	v, found, err := fn(cctx)
-	// A reader whose socket deadline came from cctx may report its own
-	// i/o timeout a moment before cctx says so: past the deadline, it is
-	// the deadline.
-	dl, _ := cctx.Deadline()
-	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl)
-	cancel()
+	var found bool
+	v, err := within(ctx, c.cfg.Deadline, func(ctx context.Context) (T, error) {
+		v, f, err := fn(ctx)
+		found = f
+		return v, err
+	})
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// Our caller gave up (shutting down): not the service's fault.
 		c.release()
 		c.skips.Add(1)
 		return zero, ctx.Err()
-	}
-	if err != nil && (timedOut || errors.Is(err, context.DeadlineExceeded)) {
-		err = fmt.Errorf("no answer within %s", wait)
 	}
 	c.Record(err)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type Hub struct {
 	// every one of them would otherwise wait out its own deadline before
 	// learning it (a message's file checks run one after the other).
 	host *Client
+	// noJointAt is when the hub last answered POST /v1/lookup 404 (Unix
+	// nanoseconds; 0: never).
+	noJointAt atomic.Int64
 }
 
 // SetHostBreaker makes the hub fail fast for backoff once failures
@@ -177,3 +181,17 @@ func LoadRoots(file string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// jointRetry is how long the appliance believes a hub that did not know
+// joint requests (POST /v1/lookup) before trying again (it may have been
+// upgraded).
+const jointRetry = time.Hour
+
+// JointOK says whether joint requests are worth trying on this hub.
+func (h *Hub) JointOK() bool {
+	t := h.noJointAt.Load()
+	return t == 0 || time.Since(time.Unix(0, t)) > jointRetry
+}
+
+// SetNoJoint remembers that the hub answered a joint request 404.
+func (h *Hub) SetNoJoint() { h.noJointAt.Store(time.Now().UnixNano()) }

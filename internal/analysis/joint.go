@@ -1,0 +1,288 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"mailinspector/internal/mlfeatures"
+	"mailinspector/internal/services"
+)
+
+// The per-object hub services of a message (known-good, file census, ML,
+// web reputation, web inspection, domain census) are asked in one round
+// trip, POST /v1/lookup, instead of one request each: with the hub on
+// loopback, the requests themselves cost more than the answers (issue 4's
+// speed target). Whichever of their stages runs first prepares the
+// request for all of them; each stage then takes its own part. Every
+// service keeps its contract (services.Joint): its own breaker decides
+// whether it goes in, its own counters, status and trail entry; services
+// with different deadlines go in different requests, so none waits past
+// its own. A hub without /v1/lookup gets the requests of one service each,
+// as before.
+
+// jointServices are the services a joint request carries, in the order
+// they are prepared.
+var jointServices = []string{services.CSSS, services.FileCensus, services.ML, services.WebReputation,
+	services.WebInspection, services.DomainCensus}
+
+// joint is a message's joint request.
+type joint struct {
+	once  sync.Once
+	parts map[string]*jointPart // by service; nil: no joint request
+}
+
+// jointPart is one service's share of a joint request.
+type jointPart struct {
+	keys []string // objects asked, in order
+	body any      // the service's batch request
+	done chan struct{}
+	// After done: the answers by key, or the service's error.
+	results map[string]json.RawMessage
+	err     error
+}
+
+// part is service's share, nil when the joint request does not carry it.
+func (j *joint) part(service string) *jointPart { return j.parts[service] }
+
+// jointClient is client for the stages of jointServices: it prepares the
+// message's joint request first, so that a service the request already
+// let through its breaker (as the half-open probe, say) is not found busy
+// by its own stage.
+func (c Cloud) jointClient(ctx context.Context, m *Message, service string) (*services.Client, error) {
+	m.joint.once.Do(func() { c.prepareJoint(ctx, m) })
+	if m.joint.part(service) != nil {
+		return c.Services.Get(service), nil
+	}
+	return c.client(service)
+}
+
+// prepareJoint builds and sends the message's joint request(s): one per
+// distinct deadline among the services that can be asked and have
+// something to ask that the cache does not answer.
+func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
+	if c.Hub == nil || !c.Hub.JointOK() || m.Extract == nil {
+		return
+	}
+	var usable []*services.Client
+	for _, name := range jointServices {
+		if cl := c.Services.Get(name); cl != nil && cl.Usable() == nil {
+			usable = append(usable, cl)
+		}
+	}
+	if len(usable) == 0 {
+		return // not configured, or every breaker open: each stage skips alone
+	}
+	files, _ := messageFiles(m)
+	// Files the cache already knows good skip the deeper checks, as
+	// they would after the known-good stage.
+	deeper := files
+	if cl := c.Services.Get(services.CSSS); cl != nil {
+		deeper = slices.DeleteFunc(slices.Clone(files), func(f fileObject) bool {
+			a, ok := services.Peek[csssAnswer](cl, f.SHA256)
+			return ok && a.KnownGood
+		})
+	}
+	urls, _ := messageURLs(m)
+	names, _ := messageNames(m)
+	uncached := func(cl *services.Client, keys []string) []string {
+		var out []string
+		for _, k := range keys {
+			if !services.Cached(cl, k) && !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	parts := map[string]*jointPart{}
+	groups := map[time.Duration][]*services.Client{}
+	for _, cl := range usable {
+		p := &jointPart{done: make(chan struct{})}
+		switch cl.Name() {
+		case services.CSSS:
+			p.keys = uncached(cl, fileKeys(files))
+			p.body = map[string][]string{"sha256": p.keys}
+		case services.FileCensus:
+			p.keys = uncached(cl, fileKeys(deeper))
+			p.body = map[string][]string{"sha256": p.keys}
+		case services.WebReputation, services.WebInspection:
+			p.keys = uncached(cl, urlKeys(urls))
+			p.body = map[string][]string{"urls": p.keys}
+		case services.DomainCensus:
+			keys := make([]string, len(names))
+			for i, n := range names {
+				keys[i] = n.name
+			}
+			p.keys = uncached(cl, keys)
+			p.body = map[string][]string{"names": p.keys}
+		case services.ML:
+			var err error
+			if p.keys, p.body, err = c.mlRequest(m, deeper, cl); err != nil {
+				// The stage reads the attachments again and says so.
+				continue
+			}
+		}
+		if len(p.keys) == 0 {
+			continue
+		}
+		parts[cl.Name()] = p
+		if err := cl.Admit(); err != nil {
+			p.err = err
+			close(p.done)
+			continue
+		}
+		groups[cl.Deadline()] = append(groups[cl.Deadline()], cl)
+	}
+	m.joint.parts = parts
+	// The requests outlive the stage that happened to prepare them (the
+	// others wait on their parts), bounded by their deadlines.
+	ctx = context.WithoutCancel(ctx)
+	for _, cs := range groups {
+		go c.sendJoint(ctx, cs, parts)
+	}
+}
+
+// mlRequest reads the features of the attachments whose score the cache
+// does not hold.
+func (c Cloud) mlRequest(m *Message, files []fileObject, cl *services.Client) ([]string, any, error) {
+	want := map[int]bool{}
+	var asked []fileObject
+	for _, f := range files {
+		if f.Part >= 0 && !services.Cached(cl, f.SHA256) && !want[f.Part] {
+			want[f.Part] = true
+			asked = append(asked, f)
+		}
+	}
+	if len(asked) == 0 {
+		return nil, nil, nil
+	}
+	vecs := map[int]mlfeatures.Vector{}
+	if err := mlVectors(m, c.Limits, want, vecs); err != nil {
+		return nil, nil, err
+	}
+	keys := make([]string, len(asked))
+	items := make([]mlItem, len(asked))
+	for i, f := range asked {
+		keys[i], items[i] = f.SHA256, mlItem{vecs[f.Part]}
+	}
+	return keys, map[string]any{"items": items}, nil
+}
+
+type mlItem struct {
+	Features mlfeatures.Vector `json:"features"`
+}
+
+// jointAnswer is one service's part of the hub's answer.
+type jointAnswer struct {
+	Results []json.RawMessage `json:"results"`
+	Error   *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// sendJoint asks the hub for the parts of cs in one request.
+func (c Cloud) sendJoint(ctx context.Context, cs []*services.Client, parts map[string]*jointPart) {
+	outcome := services.Joint(ctx, cs, func(ctx context.Context) (map[*services.Client]error, error) {
+		body := make(map[string]any, len(cs))
+		for _, cl := range cs {
+			body[cl.Name()] = parts[cl.Name()].body
+		}
+		var ans map[string]jointAnswer
+		if err := c.Hub.Post(ctx, "/v1/lookup", body, &ans); err != nil {
+			var se *services.StatusError
+			if errors.As(err, &se) && se.Code == http.StatusNotFound {
+				c.Hub.SetNoJoint()
+				return nil, services.ErrJointUnsupported
+			}
+			return nil, err
+		}
+		per := map[*services.Client]error{}
+		for _, cl := range cs {
+			p, a := parts[cl.Name()], ans[cl.Name()]
+			switch {
+			case a.Error != nil:
+				per[cl] = fmt.Errorf("hub: %s (%s)", a.Error.Message, a.Error.Code)
+			case len(a.Results) != len(p.keys):
+				per[cl] = fmt.Errorf("hub answered %d results for %d items", len(a.Results), len(p.keys))
+			default:
+				p.results = make(map[string]json.RawMessage, len(p.keys))
+				for i, k := range p.keys {
+					p.results[k] = a.Results[i]
+				}
+			}
+		}
+		return per, nil
+	})
+	for _, cl := range cs {
+		p := parts[cl.Name()]
+		if p.err = outcome[cl]; p.err != nil {
+			p.results = nil
+		}
+		close(p.done)
+	}
+}
+
+// jointAsk gives a stage its service's answers for keys: from the joint
+// request, from the cache for what the request did not carry, and from own
+// (the service's own request) for the rest — all of them when the joint
+// request does not carry the service or the hub does not know it.
+func jointAsk[T any](ctx context.Context, m *Message, cl *services.Client, keys []string, found func(T) bool,
+	own func(keys []string) (map[string]T, map[string]error)) (map[string]T, map[string]error) {
+	p := m.joint.part(cl.Name())
+	if p == nil {
+		return own(keys)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		errs := map[string]error{}
+		for _, k := range keys {
+			errs[k] = ctx.Err()
+		}
+		return nil, errs
+	}
+	if errors.Is(p.err, services.ErrJointUnsupported) {
+		return own(keys)
+	}
+	out, errs := map[string]T{}, map[string]error{}
+	var rest []string
+	for _, k := range keys {
+		if raw, ok := p.results[k]; ok {
+			var v T
+			if err := json.Unmarshal(raw, &v); err != nil {
+				errs[k] = fmt.Errorf("hub answered garbage: %v", err)
+				continue
+			}
+			out[k] = v
+			services.Remember(cl, k, v, found(v))
+			continue
+		}
+		if v, ok := services.Lookup[T](cl, k); ok {
+			out[k] = v
+			continue
+		}
+		if p.err != nil {
+			// Not asked again alone: the service just failed once for
+			// this message, and its deadline is spent.
+			errs[k] = p.err
+			continue
+		}
+		rest = append(rest, k) // its cached answer expired since the request was made
+	}
+	if len(rest) > 0 {
+		o, e := own(rest)
+		for k, v := range o {
+			out[k] = v
+		}
+		for k, err := range e {
+			errs[k] = err
+		}
+	}
+	return out, errs
+}

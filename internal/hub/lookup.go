@@ -1,0 +1,73 @@
+package hub
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+)
+
+// lookupEndpoint is one per-object service: its path, its GET parameter,
+// its batch field and how it answers one item.
+type lookupEndpoint struct {
+	path, param, batch string
+	f                  answerFunc
+}
+
+func (s *Server) lookups() []lookupEndpoint {
+	return []lookupEndpoint{
+		{"web-reputation", "url", "urls", s.reputationOf},
+		{"web-inspection", "url", "urls", s.inspectionOf},
+		{"domain-census", "name", "names", s.domainCensusOf},
+		{"file-census", "sha256", "sha256", s.fileCensusOf},
+		{"csss", "sha256", "sha256", s.csssOf},
+	}
+}
+
+// lookup serves POST /v1/lookup: the batch requests of several services in
+// one round trip, {SERVICE: BATCH-REQUEST, …}, answered {SERVICE:
+// BATCH-ANSWER, …} where each part is what the service's own batch endpoint
+// would answer — {"results": […]} or {"error": {…}} — so that one service's
+// bad part does not fail the others (docs/hub-api.md). An appliance asks
+// once per message for everything it needs to know of it, instead of once
+// per service.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
+	var req map[string]json.RawMessage
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&req); err != nil || len(req) == 0 {
+		apiError(w, http.StatusBadRequest, "bad_request", `want {"service": {batch request}, …}`)
+		return
+	}
+	eps := s.lookups()
+	out := make(map[string]any, len(req))
+	for name, raw := range req {
+		var results []any
+		var e *apiErr
+		i := slices.IndexFunc(eps, func(ep lookupEndpoint) bool { return ep.path == name })
+		switch {
+		case name == "ml":
+			var part struct {
+				Items []mlItem `json:"items"`
+			}
+			if json.Unmarshal(raw, &part) != nil || part.Items == nil {
+				e = &apiErr{http.StatusBadRequest, "bad_request", `want {"items": [{"features": …}, …]}`}
+				break
+			}
+			results, e = s.scoreItems(part.Items)
+		case i >= 0:
+			var part map[string][]string
+			if json.Unmarshal(raw, &part) != nil {
+				e = &apiErr{http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", eps[i].batch)}
+				break
+			}
+			results, e = s.answerBatch(r.Context(), eps[i].batch, part, eps[i].f)
+		default:
+			e = &apiErr{http.StatusNotFound, "unknown_service", fmt.Sprintf("no per-object service %q", name)}
+		}
+		if e != nil {
+			out[name] = map[string]any{"error": map[string]string{"code": e.code, "message": e.message}}
+			continue
+		}
+		out[name] = map[string]any{"results": results}
+	}
+	reply(w, out)
+}
