@@ -151,11 +151,29 @@ func (c Cloud) client(name string) (*services.Client, error) {
 	return cl, nil
 }
 
+// asked memoises the objects the hub stages ask about: the joint request,
+// several stages and the Smart Feedback records each want them, and taking
+// the link hosts apart (url.Parse) was a visible part of a message's cost
+// with the hub up. Computed once the extraction ran; read-only after.
+type asked struct {
+	urlsOnce, namesOnce sync.Once
+	urls                []message.URL
+	urlsExtra           int
+	names               []namedObject
+	namesExtra          int
+}
+
 // messageURLs are the distinct URLs of the message, at most maxObjects.
-func messageURLs(m *Message) (urls []message.URL, extra int) {
+// The slice is shared: callers must not change it.
+func messageURLs(m *Message) ([]message.URL, int) {
 	if m.Extract == nil {
 		return nil, 0
 	}
+	m.asked.urlsOnce.Do(func() { m.asked.urls, m.asked.urlsExtra = distinctURLs(m) })
+	return m.asked.urls, m.asked.urlsExtra
+}
+
+func distinctURLs(m *Message) (urls []message.URL, extra int) {
 	seen := map[string]bool{}
 	for _, u := range m.Extract.URLs {
 		if seen[u.URL] {
@@ -599,8 +617,17 @@ func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
 type namedObject struct{ name, where string }
 
 // messageNames are the distinct link hosts, the sender's domain and the
-// public relay IPs of the message.
+// public relay IPs of the message. The slice is shared once the extraction
+// ran: callers must not change it.
 func messageNames(m *Message) ([]namedObject, int) {
+	if m.Extract == nil {
+		return distinctNames(m)
+	}
+	m.asked.namesOnce.Do(func() { m.asked.names, m.asked.namesExtra = distinctNames(m) })
+	return m.asked.names, m.asked.namesExtra
+}
+
+func distinctNames(m *Message) ([]namedObject, int) {
 	seen := map[string]bool{}
 	var out []namedObject
 	extra := 0

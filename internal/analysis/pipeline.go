@@ -63,6 +63,8 @@ type Message struct {
 	// joint is the message's one request to the hub for the per-object
 	// services (joint.go).
 	joint joint
+	// asked are the URLs and names the hub stages ask about (cloud.go).
+	asked asked
 }
 
 // ArchiveMember is a file inside an archive attachment.

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -38,6 +39,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	eps := s.lookups()
+	ctx := context.WithValue(r.Context(), memoKey{}, urlMemo{})
 	out := make(map[string]any, len(req))
 	for name, raw := range req {
 		var results []any
@@ -59,7 +61,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 				e = &apiErr{http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", eps[i].batch)}
 				break
 			}
-			results, e = s.answerBatch(r.Context(), eps[i].batch, part, eps[i].f)
+			results, e = s.answerBatch(ctx, eps[i].batch, part, eps[i].f)
 		default:
 			e = &apiErr{http.StatusNotFound, "unknown_service", fmt.Sprintf("no per-object service %q", name)}
 		}

@@ -288,11 +288,7 @@ type ReputationAnswer struct {
 }
 
 func (s *Server) reputationOf(ctx context.Context, raw string) (any, error) {
-	u, err := normURL(raw)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := s.Store.lookupURL(ctx, u)
+	u, ms, err := s.matchURL(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -300,19 +296,54 @@ func (s *Server) reputationOf(ctx context.Context, raw string) (any, error) {
 	return ReputationAnswer{URL: u, Rating: rate, Score: score, Matches: len(ms)}, nil
 }
 
+// InspectionAnswer is web-inspection's answer for one URL.
+type InspectionAnswer struct {
+	URL     string     `json:"url"`
+	Found   bool       `json:"found"`
+	Details []URLMatch `json:"details"`
+}
+
 func (s *Server) inspectionOf(ctx context.Context, raw string) (any, error) {
-	u, err := normURL(raw)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := s.Store.lookupURL(ctx, u)
+	u, ms, err := s.matchURL(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	if ms == nil {
 		ms = []URLMatch{}
 	}
-	return map[string]any{"url": u, "found": len(ms) > 0, "details": ms}, nil
+	return InspectionAnswer{URL: u, Found: len(ms) > 0, Details: ms}, nil
+}
+
+// urlMemo keeps the URL lookups of one request: a joint request asks
+// web-reputation and web-inspection about the same URLs, and normalising
+// and looking one up was most of what either costs.
+type urlMemo map[string]urlMatches
+
+type urlMatches struct {
+	url string
+	ms  []URLMatch
+}
+
+type memoKey struct{}
+
+// matchURL normalises raw and finds its feed rows, once per request.
+func (s *Server) matchURL(ctx context.Context, raw string) (string, []URLMatch, error) {
+	memo, _ := ctx.Value(memoKey{}).(urlMemo)
+	if m, ok := memo[raw]; ok {
+		return m.url, m.ms, nil
+	}
+	u, err := normURL(raw)
+	if err != nil {
+		return "", nil, err
+	}
+	ms, err := s.Store.lookupURL(ctx, u)
+	if err != nil {
+		return "", nil, err
+	}
+	if memo != nil {
+		memo[raw] = urlMatches{u, ms}
+	}
+	return u, ms, nil
 }
 
 // census counts the appliances and sightings of an object in Smart
@@ -322,11 +353,25 @@ func (s *Store) census(ctx context.Context, kind, object string) (appliances, si
 	return
 }
 
-func censusReply(kind, object string, appliances, sightings int, first int64) map[string]any {
-	out := map[string]any{"kind": kind, "object": object, "appliances": appliances, "sightings": sightings}
+// CensusAnswer is the domain and file census's answer for one object.
+type CensusAnswer struct {
+	Kind       string     `json:"kind"`
+	Object     string     `json:"object"`
+	Appliances int        `json:"appliances"`
+	Sightings  int        `json:"sightings"`
+	FirstSeen  *time.Time `json:"first_seen,omitempty"`
+	AgeDays    *int       `json:"age_days,omitempty"`
+	// Malware is what the MalwareBazaar feed says of a file (feed,
+	// signature, file_name).
+	Malware map[string]string `json:"malware,omitempty"`
+}
+
+func censusReply(kind, object string, appliances, sightings int, first int64) CensusAnswer {
+	out := CensusAnswer{Kind: kind, Object: object, Appliances: appliances, Sightings: sightings}
 	if first > 0 {
-		out["first_seen"] = time.Unix(first, 0).UTC()
-		out["age_days"] = int(time.Since(time.Unix(first, 0)).Hours() / 24)
+		t := time.Unix(first, 0).UTC()
+		age := int(time.Since(t).Hours() / 24)
+		out.FirstSeen, out.AgeDays = &t, &age
 	}
 	return out
 }
@@ -369,9 +414,16 @@ func (s *Server) fileCensusOf(ctx context.Context, h string) (any, error) {
 		return nil, err
 	}
 	if r, ok := ix.malware[h]; ok {
-		out["malware"] = map[string]string{"feed": "malwarebazaar-csv", "signature": r.signature, "file_name": r.name}
+		out.Malware = map[string]string{"feed": "malwarebazaar-csv", "signature": r.signature, "file_name": r.name}
 	}
 	return out, nil
+}
+
+// CSSSAnswer is known-good's answer for one file.
+type CSSSAnswer struct {
+	SHA256    string `json:"sha256"`
+	KnownGood bool   `json:"known_good"`
+	Name      string `json:"name,omitempty"`
 }
 
 func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
@@ -384,10 +436,7 @@ func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
 		return nil, err
 	}
 	name, ok := ix.good[h]
-	if !ok {
-		return map[string]any{"sha256": h, "known_good": false}, nil
-	}
-	return map[string]any{"sha256": h, "known_good": true, "name": name}, nil
+	return CSSSAnswer{SHA256: h, KnownGood: ok, Name: name}, nil
 }
 
 // mlScore scores one file's features ({"features": {…}}) or several
@@ -433,9 +482,17 @@ func (s *Server) scoreItems(items []mlItem) ([]any, *apiErr) {
 	return out, nil
 }
 
-func (s *Server) score(v mlfeatures.Vector) map[string]any {
+// ScoreAnswer is ml's answer for one file.
+type ScoreAnswer struct {
+	Score     float64 `json:"score"`
+	Malicious bool    `json:"malicious"`
+	Threshold float64 `json:"threshold"`
+	Model     string  `json:"model"`
+}
+
+func (s *Server) score(v mlfeatures.Vector) ScoreAnswer {
 	score := s.model.Score(v)
-	return map[string]any{"score": score, "malicious": score >= s.model.Threshold, "threshold": s.model.Threshold, "model": s.model.Version}
+	return ScoreAnswer{Score: score, Malicious: score >= s.model.Threshold, Threshold: s.model.Threshold, Model: s.model.Version}
 }
 
 // FeedbackRecord is one Smart Feedback record.
