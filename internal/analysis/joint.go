@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,7 +42,7 @@ type jointPart struct {
 	body any      // the service's batch request
 	done chan struct{}
 	// After done: the answers by key, or the service's error.
-	results map[string]json.RawMessage
+	results map[string]any // the service's answer type
 	err     error
 }
 
@@ -177,13 +176,62 @@ type mlItem struct {
 	Features mlfeatures.Vector `json:"features"`
 }
 
-// jointAnswer is one service's part of the hub's answer.
-type jointAnswer struct {
-	Results []json.RawMessage `json:"results"`
+// jointResponse is the hub's answer to a joint request, each part decoded
+// straight into its service's answer type (decoding every result twice,
+// through json.RawMessage, was a visible part of a message's cost).
+type jointResponse struct {
+	CSSS          jointResults[csssAnswer]       `json:"csss"`
+	FileCensus    jointResults[censusAnswer]     `json:"file-census"`
+	ML            jointResults[mlAnswer]         `json:"ml"`
+	WebReputation jointResults[reputationAnswer] `json:"web-reputation"`
+	WebInspection jointResults[inspectionAnswer] `json:"web-inspection"`
+	DomainCensus  jointResults[censusAnswer]     `json:"domain-census"`
+}
+
+// jointResults is one service's part: its results in the order asked, or
+// its error.
+type jointResults[T any] struct {
+	Results []T `json:"results"`
 	Error   *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+}
+
+// answers lines the part up with the keys asked.
+func (r *jointResults[T]) answers(keys []string) (map[string]any, error) {
+	switch {
+	case r.Error != nil:
+		return nil, fmt.Errorf("hub: %s (%s)", r.Error.Message, r.Error.Code)
+	case r.Results == nil:
+		return nil, errors.New("hub answered without this service's part")
+	case len(r.Results) != len(keys):
+		return nil, fmt.Errorf("hub answered %d results for %d items", len(r.Results), len(keys))
+	}
+	out := make(map[string]any, len(keys))
+	for i, k := range keys {
+		out[k] = r.Results[i]
+	}
+	return out, nil
+}
+
+// part is service's part of the answer.
+func (r *jointResponse) part(service string, keys []string) (map[string]any, error) {
+	switch service {
+	case services.CSSS:
+		return r.CSSS.answers(keys)
+	case services.FileCensus:
+		return r.FileCensus.answers(keys)
+	case services.ML:
+		return r.ML.answers(keys)
+	case services.WebReputation:
+		return r.WebReputation.answers(keys)
+	case services.WebInspection:
+		return r.WebInspection.answers(keys)
+	case services.DomainCensus:
+		return r.DomainCensus.answers(keys)
+	}
+	return nil, fmt.Errorf("%s is not asked in joint requests", service)
 }
 
 // sendJoint asks the hub for the parts of cs in one request.
@@ -193,7 +241,7 @@ func (c Cloud) sendJoint(ctx context.Context, cs []*services.Client, parts map[s
 		for _, cl := range cs {
 			body[cl.Name()] = parts[cl.Name()].body
 		}
-		var ans map[string]jointAnswer
+		var ans jointResponse
 		if err := c.Hub.Post(ctx, "/v1/lookup", body, &ans); err != nil {
 			var se *services.StatusError
 			if errors.As(err, &se) && se.Code == http.StatusNotFound {
@@ -204,17 +252,9 @@ func (c Cloud) sendJoint(ctx context.Context, cs []*services.Client, parts map[s
 		}
 		per := map[*services.Client]error{}
 		for _, cl := range cs {
-			p, a := parts[cl.Name()], ans[cl.Name()]
-			switch {
-			case a.Error != nil:
-				per[cl] = fmt.Errorf("hub: %s (%s)", a.Error.Message, a.Error.Code)
-			case len(a.Results) != len(p.keys):
-				per[cl] = fmt.Errorf("hub answered %d results for %d items", len(a.Results), len(p.keys))
-			default:
-				p.results = make(map[string]json.RawMessage, len(p.keys))
-				for i, k := range p.keys {
-					p.results[k] = a.Results[i]
-				}
+			p := parts[cl.Name()]
+			if p.results, per[cl] = ans.part(cl.Name(), p.keys); per[cl] != nil {
+				p.results = nil
 			}
 		}
 		return per, nil
@@ -253,10 +293,10 @@ func jointAsk[T any](ctx context.Context, m *Message, cl *services.Client, keys 
 	out, errs := map[string]T{}, map[string]error{}
 	var rest []string
 	for _, k := range keys {
-		if raw, ok := p.results[k]; ok {
-			var v T
-			if err := json.Unmarshal(raw, &v); err != nil {
-				errs[k] = fmt.Errorf("hub answered garbage: %v", err)
+		if a, ok := p.results[k]; ok {
+			v, ok := a.(T)
+			if !ok { // a stage asked with another answer type than jointResponse has
+				errs[k] = fmt.Errorf("internal: %s answer is %T", cl.Name(), a)
 				continue
 			}
 			out[k] = v
