@@ -2,9 +2,11 @@ package appliance
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,6 +174,115 @@ func TestJointLookupOlderHub(t *testing.T) {
 	for _, svc := range perObjectStages {
 		if st := serviceStatus(t, a, svc); st.State != "ok" || st.Failures != 0 {
 			t.Errorf("%s: %+v", svc, st)
+		}
+	}
+}
+
+// sendConcurrently submits n copies of the service message at once.
+func sendConcurrently(t *testing.T, a *Appliance, n int, subject string) {
+	t.Helper()
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			errs <- sendVia(a.SMTPAddr().String(), "198.51.100.54", "bob@example.org", []string{"alice@example.com"}, serviceMessage(fmt.Sprint(subject, i)))
+		}()
+	}
+	for i := 0; i < n; i++ {
+		must(t, <-errs)
+	}
+}
+
+// waitAnalysed waits until n messages are past analysis.
+func waitAnalysed(t *testing.T, a *Appliance, n int) []*cli.MessageDetail {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ms, err := a.Messages(t.Context(), 100)
+		must(t, err)
+		var out []*cli.MessageDetail
+		for _, m := range ms {
+			d, err := a.Message(t.Context(), m.ID)
+			must(t, err)
+			if d.State != store.StateReceived && d.State != store.StateAnalysing {
+				out = append(out, d)
+			}
+		}
+		if len(out) >= n {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages analysed", len(out), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestJointQueueGroupsConcurrentMessages: while one joint request is in
+// flight, the requests of other messages wait for it and then leave
+// together; every message gets its own answers, and each service counts
+// one call per request.
+func TestJointQueueGroupsConcurrentMessages(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	var first sync.Once
+	f := func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.URL.Path == "/v1/lookup" {
+			first.Do(func() { time.Sleep(300 * time.Millisecond) }) // the others arrive meanwhile
+		}
+		next.ServeHTTP(w, r)
+	}
+	h.intercept.Store(&f)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, nil))
+	const n = 4
+	sendConcurrently(t, a, n, "group")
+	for _, d := range waitAnalysed(t, a, n) {
+		for stage := range perObjectStages {
+			if e := entry(d, stage); e.Outcome == "skipped" || e.Outcome == "error" || e.Outcome == "" {
+				t.Errorf("%s: %s: %+v", d.Subject, stage, e)
+			}
+		}
+		if !hasFinding(d, "file-census", "TestLoader") || !hasFinding(d, "web-inspection", "malware_download") {
+			t.Errorf("%s: findings %+v", d.Subject, d.Findings)
+		}
+	}
+	joint, single := countRequests(h)
+	if joint >= n || joint < 2 || single != 0 {
+		t.Fatalf("%d joint and %d per-service requests for %d messages, want fewer joint requests than messages: %v", joint, single, n, h.Requests())
+	}
+	for _, svc := range perObjectStages {
+		if st := serviceStatus(t, a, svc); st.Calls != int64(joint) || st.Failures != 0 {
+			t.Errorf("%s: %+v, want %d calls", svc, st, joint)
+		}
+	}
+}
+
+// TestJointQueueKeepsDeadlines: messages queued behind a request the hub
+// never answers wait no longer than their deadline in all, waiting
+// included: their own request has only what is left of it.
+func TestJointQueueKeepsDeadlines(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	f := func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.URL.Path == "/v1/lookup" {
+			<-r.Context().Done() // accepted, never answered
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+	h.intercept.Store(&f)
+	// Breakers that stay closed, so that the queued messages' request is
+	// sent, with what is left of their deadline.
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"services.failures": "100"}))
+	const n = 4
+	sendConcurrently(t, a, n, "hang")
+	deadline := 400 * time.Millisecond
+	for _, d := range waitAnalysed(t, a, n) {
+		for stage, svc := range perObjectStages {
+			e := entry(d, stage)
+			if e.Outcome != "skipped" || !strings.HasPrefix(e.Detail, svc+": ") {
+				t.Errorf("%s: %s: %+v, want skipped naming %s", d.Subject, stage, e, svc)
+			}
+			if time.Duration(e.MS)*time.Millisecond > deadline+300*time.Millisecond {
+				t.Errorf("%s: %s waited %d ms on a %s deadline", d.Subject, stage, e.MS, deadline)
+			}
 		}
 	}
 }

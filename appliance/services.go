@@ -112,7 +112,7 @@ func (a *Appliance) checkClient(ctx context.Context, ip netip.Addr) *store.ERSCh
 // attachment known-good, (pattern engine,) file census and ML; per URL web
 // reputation, web inspection and domain census.
 func (a *Appliance) cloud() analysis.Cloud {
-	return analysis.Cloud{Hub: a.hub, Services: a.services, Limits: message.DefaultLimits}
+	return analysis.Cloud{Hub: a.hub, Services: a.services, Limits: message.DefaultLimits, Joints: analysis.NewJointQueue()}
 }
 
 // Services is `show services`.

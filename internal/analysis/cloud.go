@@ -35,6 +35,9 @@ type Cloud struct {
 	Services *services.Registry
 	// Limits bound reading attachments back for ML's features.
 	Limits message.Limits
+	// Joints groups the joint requests of concurrent messages
+	// (joint_queue.go); nil sends each message's alone.
+	Joints *JointQueue
 }
 
 // hubBatch is how many objects one request to the hub carries (the hub

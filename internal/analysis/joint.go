@@ -22,8 +22,9 @@ import (
 // service keeps its contract (services.Joint): its own breaker decides
 // whether it goes in, its own counters, status and trail entry; services
 // with different deadlines go in different requests, so none waits past
-// its own. A hub without /v1/lookup gets the requests of one service each,
-// as before.
+// its own. The requests of concurrent messages may leave together
+// (joint_queue.go). A hub without /v1/lookup gets the requests of one
+// service each, as before.
 
 // jointServices are the services a joint request carries, in the order
 // they are prepared.
@@ -38,9 +39,9 @@ type joint struct {
 
 // jointPart is one service's share of a joint request.
 type jointPart struct {
-	keys []string // objects asked, in order
-	body any      // the service's batch request
-	done chan struct{}
+	keys  []string // objects asked, in order
+	items []any    // for ml, the features of each key; nil for the others (the key is the item)
+	done  chan struct{}
 	// After done: the answers by key, or the service's error.
 	results map[string]any // the service's answer type
 	err     error
@@ -61,9 +62,10 @@ func (c Cloud) jointClient(ctx context.Context, m *Message, service string) (*se
 	return c.client(service)
 }
 
-// prepareJoint builds and sends the message's joint request(s): one per
-// distinct deadline among the services that can be asked and have
-// something to ask that the cache does not answer.
+// prepareJoint builds the message's joint request(s) and hands them to the
+// queue: one per distinct deadline among the services that can be asked
+// and have something to ask that the cache does not answer. The services
+// go through their breakers when the request is sent.
 func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 	if c.Hub == nil || !c.Hub.JointOK() || m.Extract == nil {
 		return
@@ -105,23 +107,19 @@ func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 		switch cl.Name() {
 		case services.CSSS:
 			p.keys = uncached(cl, fileKeys(files))
-			p.body = map[string][]string{"sha256": p.keys}
 		case services.FileCensus:
 			p.keys = uncached(cl, fileKeys(deeper))
-			p.body = map[string][]string{"sha256": p.keys}
 		case services.WebReputation, services.WebInspection:
 			p.keys = uncached(cl, urlKeys(urls))
-			p.body = map[string][]string{"urls": p.keys}
 		case services.DomainCensus:
 			keys := make([]string, len(names))
 			for i, n := range names {
 				keys[i] = n.name
 			}
 			p.keys = uncached(cl, keys)
-			p.body = map[string][]string{"names": p.keys}
 		case services.ML:
 			var err error
-			if p.keys, p.body, err = c.mlRequest(m, deeper, cl); err != nil {
+			if p.keys, p.items, err = c.mlRequest(m, deeper, cl); err != nil {
 				// The stage reads the attachments again and says so.
 				continue
 			}
@@ -130,25 +128,25 @@ func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 			continue
 		}
 		parts[cl.Name()] = p
-		if err := cl.Admit(); err != nil {
-			p.err = err
-			close(p.done)
-			continue
-		}
 		groups[cl.Deadline()] = append(groups[cl.Deadline()], cl)
 	}
 	m.joint.parts = parts
 	// The requests outlive the stage that happened to prepare them (the
 	// others wait on their parts), bounded by their deadlines.
 	ctx = context.WithoutCancel(ctx)
-	for _, cs := range groups {
-		go c.sendJoint(ctx, cs, parts)
+	for deadline, cs := range groups {
+		ask := &jointMessage{clients: cs, parts: parts, deadline: deadline, expires: time.Now().Add(deadline)}
+		if c.Joints == nil {
+			go c.sendJoint(ctx, []*jointMessage{ask})
+			continue
+		}
+		c.Joints.enqueue(ctx, c, ask)
 	}
 }
 
 // mlRequest reads the features of the attachments whose score the cache
 // does not hold.
-func (c Cloud) mlRequest(m *Message, files []fileObject, cl *services.Client) ([]string, any, error) {
+func (c Cloud) mlRequest(m *Message, files []fileObject, cl *services.Client) ([]string, []any, error) {
 	want := map[int]bool{}
 	var asked []fileObject
 	for _, f := range files {
@@ -165,11 +163,11 @@ func (c Cloud) mlRequest(m *Message, files []fileObject, cl *services.Client) ([
 		return nil, nil, err
 	}
 	keys := make([]string, len(asked))
-	items := make([]mlItem, len(asked))
+	items := make([]any, len(asked))
 	for i, f := range asked {
 		keys[i], items[i] = f.SHA256, mlItem{vecs[f.Part]}
 	}
-	return keys, map[string]any{"items": items}, nil
+	return keys, items, nil
 }
 
 type mlItem struct {
@@ -234,37 +232,114 @@ func (r *jointResponse) part(service string, keys []string) (map[string]any, err
 	return nil, fmt.Errorf("%s is not asked in joint requests", service)
 }
 
-// sendJoint asks the hub for the parts of cs in one request.
-func (c Cloud) sendJoint(ctx context.Context, cs []*services.Client, parts map[string]*jointPart) {
-	outcome := services.Joint(ctx, cs, func(ctx context.Context) (map[*services.Client]error, error) {
-		body := make(map[string]any, len(cs))
-		for _, cl := range cs {
-			body[cl.Name()] = parts[cl.Name()].body
+// sendJoint asks the hub the questions of asks (one message each, all of
+// one deadline) in one request. Each service goes through its breaker once
+// for the request; the answer is handed to every ask by key.
+func (c Cloud) sendJoint(ctx context.Context, asks []*jointMessage) {
+	now := time.Now()
+	var live []*jointMessage
+	for _, a := range asks {
+		if now.Before(a.expires) {
+			live = append(live, a)
+			continue
 		}
-		var ans jointResponse
-		if err := c.Hub.Post(ctx, "/v1/lookup", body, &ans); err != nil {
-			var se *services.StatusError
-			if errors.As(err, &se) && se.Code == http.StatusNotFound {
-				c.Hub.SetNoJoint()
-				return nil, services.ErrJointUnsupported
+		// It waited its whole deadline behind the request before it:
+		// not sent, and not the service's failure (that one counts).
+		a.fail(fmt.Errorf("no answer within %s", a.deadline))
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The union of the questions, service by service, and the clients
+	// that take part (each admitted once).
+	type union struct {
+		keys  []string
+		items []any
+		seen  map[string]bool
+	}
+	unions := map[string]*union{}
+	var cs []*services.Client
+	refused := map[string]error{}
+	for _, a := range live {
+		for _, cl := range a.clients {
+			name := cl.Name()
+			if _, ok := unions[name]; !ok {
+				if _, ok := refused[name]; ok {
+					continue
+				}
+				if err := cl.Admit(); err != nil {
+					refused[name] = err
+					continue
+				}
+				unions[name] = &union{seen: map[string]bool{}}
+				cs = append(cs, cl)
 			}
-			return nil, err
-		}
-		per := map[*services.Client]error{}
-		for _, cl := range cs {
-			p := parts[cl.Name()]
-			if p.results, per[cl] = ans.part(cl.Name(), p.keys); per[cl] != nil {
-				p.results = nil
+			u, p := unions[name], a.parts[name]
+			for i, k := range p.keys {
+				if u.seen[k] {
+					continue
+				}
+				u.seen[k] = true
+				u.keys = append(u.keys, k)
+				if p.items != nil {
+					u.items = append(u.items, p.items[i])
+				}
 			}
 		}
-		return per, nil
-	})
-	for _, cl := range cs {
-		p := parts[cl.Name()]
-		if p.err = outcome[cl]; p.err != nil {
-			p.results = nil
+	}
+	answers := map[string]map[string]any{}
+	outcome := map[*services.Client]error{}
+	if len(cs) > 0 {
+		// No ask waits past its own deadline: the request has what is
+		// left of the oldest one's.
+		rctx, cancel := context.WithDeadline(ctx, live[0].expires)
+		defer cancel()
+		outcome = services.Joint(rctx, cs, func(ctx context.Context) (map[*services.Client]error, error) {
+			body := make(map[string]any, len(cs))
+			for _, cl := range cs {
+				u := unions[cl.Name()]
+				switch cl.Name() {
+				case services.CSSS, services.FileCensus:
+					body[cl.Name()] = map[string][]string{"sha256": u.keys}
+				case services.WebReputation, services.WebInspection:
+					body[cl.Name()] = map[string][]string{"urls": u.keys}
+				case services.DomainCensus:
+					body[cl.Name()] = map[string][]string{"names": u.keys}
+				case services.ML:
+					body[cl.Name()] = map[string][]any{"items": u.items}
+				}
+			}
+			var ans jointResponse
+			if err := c.Hub.Post(ctx, "/v1/lookup", body, &ans); err != nil {
+				var se *services.StatusError
+				if errors.As(err, &se) && se.Code == http.StatusNotFound {
+					c.Hub.SetNoJoint()
+					return nil, services.ErrJointUnsupported
+				}
+				return nil, err
+			}
+			per := map[*services.Client]error{}
+			for _, cl := range cs {
+				answers[cl.Name()], per[cl] = ans.part(cl.Name(), unions[cl.Name()].keys)
+			}
+			return per, nil
+		})
+	}
+	byName := map[string]error{}
+	for cl, err := range outcome {
+		byName[cl.Name()] = err
+	}
+	for name, err := range refused {
+		byName[name] = err
+	}
+	for _, a := range live {
+		for _, cl := range a.clients {
+			p := a.parts[cl.Name()]
+			if p.err = byName[cl.Name()]; p.err == nil {
+				p.results = answers[cl.Name()]
+			}
+			close(p.done)
 		}
-		close(p.done)
 	}
 }
 
