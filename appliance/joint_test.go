@@ -220,7 +220,7 @@ func waitAnalysed(t *testing.T, a *Appliance, n int) []*cli.MessageDetail {
 // TestJointQueueGroupsConcurrentMessages: while one joint request is in
 // flight, the requests of other messages wait for it and then leave
 // together; every message gets its own answers, and each service counts
-// one call per request.
+// one call per message.
 func TestJointQueueGroupsConcurrentMessages(t *testing.T) {
 	h, bl := startTestHub(t), startDNSBL(t)
 	var first sync.Once
@@ -248,9 +248,10 @@ func TestJointQueueGroupsConcurrentMessages(t *testing.T) {
 	if joint >= n || joint < 2 || single != 0 {
 		t.Fatalf("%d joint and %d per-service requests for %d messages, want fewer joint requests than messages: %v", joint, single, n, h.Requests())
 	}
+	// Each message counts as a call of each service, as if asked alone.
 	for _, svc := range perObjectStages {
-		if st := serviceStatus(t, a, svc); st.Calls != int64(joint) || st.Failures != 0 {
-			t.Errorf("%s: %+v, want %d calls", svc, st, joint)
+		if st := serviceStatus(t, a, svc); st.Calls != n || st.Failures != 0 {
+			t.Errorf("%s: %+v, want %d calls", svc, st, n)
 		}
 	}
 }
@@ -283,6 +284,38 @@ func TestJointQueueKeepsDeadlines(t *testing.T) {
 			if time.Duration(e.MS)*time.Millisecond > deadline+300*time.Millisecond {
 				t.Errorf("%s: %s waited %d ms on a %s deadline", d.Subject, stage, e.MS, deadline)
 			}
+			// Each waited its whole deadline, in the queue or not.
+			if !strings.Contains(e.Detail, "no answer within 400ms") {
+				t.Errorf("%s: %s: %q, want no answer within the deadline", d.Subject, stage, e.Detail)
+			}
+		}
+	}
+}
+
+// TestJointQueueCountsEachMessage: the breaker opens after as many failed
+// messages whether their questions went in one request or in several.
+// Four messages behind a hub that never answers are at most two requests,
+// and four failures: with services.failures=4 every breaker is open.
+func TestJointQueueCountsEachMessage(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	f := func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.URL.Path == "/v1/lookup" {
+			<-r.Context().Done()
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+	h.intercept.Store(&f)
+	const n = 4
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"services.failures": fmt.Sprint(n), "services.backoff": "1m"}))
+	sendConcurrently(t, a, n, "count")
+	waitAnalysed(t, a, n)
+	if joint, _ := countRequests(h); joint >= n {
+		t.Fatalf("%d joint requests for %d messages: the test wants them grouped", joint, n)
+	}
+	for _, svc := range perObjectStages {
+		if st := serviceStatus(t, a, svc); st.State != "unreachable" || st.Calls != n || st.Failures != n {
+			t.Errorf("%s: %+v, want unreachable after %d failed calls", svc, st, n)
 		}
 	}
 }

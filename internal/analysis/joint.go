@@ -244,8 +244,13 @@ func (c Cloud) sendJoint(ctx context.Context, asks []*jointMessage) {
 			continue
 		}
 		// It waited its whole deadline behind the request before it:
-		// not sent, and not the service's failure (that one counts).
-		a.fail(fmt.Errorf("no answer within %s", a.deadline))
+		// not sent, and counted as each service's failed call, as if it
+		// had been asked alone.
+		err := &services.TimeoutError{Wait: a.deadline}
+		for _, cl := range a.clients {
+			cl.Failed(err)
+		}
+		a.fail(err)
 	}
 	if len(live) == 0 {
 		return
@@ -294,7 +299,13 @@ func (c Cloud) sendJoint(ctx context.Context, asks []*jointMessage) {
 		// left of the oldest one's.
 		rctx, cancel := context.WithDeadline(ctx, live[0].expires)
 		defer cancel()
-		outcome = services.Joint(rctx, cs, func(ctx context.Context) (map[*services.Client]error, error) {
+		asks := map[*services.Client]int{}
+		for _, a := range live {
+			for _, cl := range a.clients {
+				asks[cl]++
+			}
+		}
+		outcome = services.Joint(rctx, cs, asks, func(ctx context.Context) (map[*services.Client]error, error) {
 			body := make(map[string]any, len(cs))
 			for _, cl := range cs {
 				u := unions[cl.Name()]
@@ -327,6 +338,12 @@ func (c Cloud) sendJoint(ctx context.Context, asks []*jointMessage) {
 	}
 	byName := map[string]error{}
 	for cl, err := range outcome {
+		var te *services.TimeoutError
+		if errors.As(err, &te) {
+			// The request had what was left of the oldest message's
+			// deadline; each message waited its whole deadline in all.
+			err = &services.TimeoutError{Wait: live[0].deadline}
+		}
 		byName[cl.Name()] = err
 	}
 	for name, err := range refused {

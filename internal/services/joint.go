@@ -33,9 +33,13 @@ var ErrJointUnsupported = errors.New("joint requests not supported")
 // Joint runs fn once for the admitted clients cs, under the shortest of
 // their deadlines (callers put services with different deadlines in
 // different joint calls), and records each client's outcome: fn's error
-// for all of them, or else the error fn gives for that client alone. It
-// returns each client's outcome.
-func Joint(ctx context.Context, cs []*Client, fn func(ctx context.Context) (map[*Client]error, error)) map[*Client]error {
+// for all of them, or else the error fn gives for that client alone. A
+// client stands for asks[c] asks (the messages whose questions the call
+// carries; 1 when absent): its calls, failures and skips count once per
+// ask, as if each had been asked alone, so that a breaker opens after as
+// many failed messages whether or not their questions travelled together.
+// It returns each client's outcome.
+func Joint(ctx context.Context, cs []*Client, asks map[*Client]int, fn func(ctx context.Context) (map[*Client]error, error)) map[*Client]error {
 	out := make(map[*Client]error, len(cs))
 	if len(cs) == 0 {
 		return out
@@ -55,25 +59,42 @@ func Joint(ctx context.Context, cs []*Client, fn func(ctx context.Context) (map[
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		for _, c := range cs { // our caller gave up: not the service's fault
 			c.release()
-			c.skips.Add(1)
+			c.skips.Add(int64(max(asks[c], 1)))
 			out[c] = ctx.Err()
 		}
 		return out
 	}
 	for _, c := range cs {
-		c.calls.Add(1)
 		e := err
 		if e == nil {
 			e = per[c]
 		}
-		c.Record(e)
+		n := max(asks[c], 1)
+		c.calls.Add(int64(n))
+		for range n {
+			c.Record(e)
+		}
 		if e != nil {
-			c.skips.Add(1)
+			c.skips.Add(int64(n))
 		}
 		out[c] = e
 	}
 	return out
 }
+
+// Failed counts one call that failed without being made: a message whose
+// questions waited their whole deadline behind a joint call in flight got
+// no answer from the service in time, as if asked alone and unanswered.
+func (c *Client) Failed(err error) {
+	c.calls.Add(1)
+	c.Record(err)
+	c.skips.Add(1)
+}
+
+// TimeoutError is a call that got no answer within its wait.
+type TimeoutError struct{ Wait time.Duration }
+
+func (e *TimeoutError) Error() string { return fmt.Sprintf("no answer within %s", e.Wait) }
 
 // within runs fn under deadline (or what is left of ctx's, if shorter) and
 // turns running out of time into "no answer within …".
@@ -93,7 +114,7 @@ func within[T any](ctx context.Context, deadline time.Duration, fn func(ctx cont
 	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || !time.Now().Before(dl)
 	cancel()
 	if err != nil && !errors.Is(ctx.Err(), context.Canceled) && (timedOut || errors.Is(err, context.DeadlineExceeded)) {
-		err = fmt.Errorf("no answer within %s", wait)
+		err = &TimeoutError{Wait: wait}
 	}
 	return v, err
 }
