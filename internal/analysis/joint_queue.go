@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -77,7 +78,7 @@ func (q *JointQueue) enqueue(ctx context.Context, c Cloud, ask *jointMessage) {
 // empty.
 func (q *JointQueue) run(ctx context.Context, c Cloud, g *jointGroup, batch []*jointMessage) {
 	for {
-		c.sendJoint(ctx, batch)
+		q.send(ctx, c, batch)
 		q.mu.Lock()
 		if len(g.queue) == 0 {
 			g.inflight = false
@@ -89,6 +90,29 @@ func (q *JointQueue) run(ctx context.Context, c Cloud, g *jointGroup, batch []*j
 		g.queue = append([]*jointMessage(nil), g.queue[n:]...)
 		q.mu.Unlock()
 	}
+}
+
+// send sends one batch. A panic in it must not leave the group in flight
+// for ever (every later message would wait its deadline): the batch's
+// messages get the error instead, and the queue goes on.
+func (q *JointQueue) send(ctx context.Context, c Cloud, batch []*jointMessage) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("joint request panicked: %v", r)
+			for _, a := range batch {
+				for _, cl := range a.clients {
+					p := a.parts[cl.Name()]
+					select {
+					case <-p.done: // already answered
+					default:
+						p.err = err
+						close(p.done)
+					}
+				}
+			}
+		}
+	}()
+	c.sendJoint(ctx, batch)
 }
 
 // fits is how many of the queued asks (at least one) one request takes:
