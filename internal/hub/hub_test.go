@@ -280,6 +280,9 @@ func TestBatchAnswersInOrder(t *testing.T) {
 	if code := post("/v1/web-reputation", `{"urls":["http://ok.test/","javascript:x"]}`, &e); code != 400 || !strings.Contains(e.Error.Message, "item 1") {
 		t.Fatalf("bad item: %d %+v", code, e)
 	}
+	if code := post("/v1/web-reputation", `{"urls":["http://ok.test/"]} trailing`, nil); code != 400 {
+		t.Fatalf("data after the JSON body: %d", code)
+	}
 	many := `{"urls":[` + strings.Repeat(`"http://a.test/",`, 100) + `"http://a.test/"]}`
 	if code := post("/v1/web-reputation", many, nil); code != 413 {
 		t.Fatalf("101 items: %d", code)
@@ -355,7 +358,7 @@ func TestLookupAnswersEachPartAsItsEndpoint(t *testing.T) {
 	if code != 200 || !strings.Contains(string(joint["web-reputation"]), `"item 1`) || !strings.Contains(string(joint["csss"]), `"results"`) {
 		t.Fatalf("bad item: %d %s", code, joint)
 	}
-	for _, bad := range []string{`{}`, `[]`, `garbage`} {
+	for _, bad := range []string{`{}`, `[]`, `garbage`, `{"csss":{"sha256":[]}} x`, `{"csss":{"sha256":[]}}{}`} {
 		if code, _ := post("/v1/lookup", bad); code != 400 {
 			t.Errorf("%s: %d, want 400", bad, code)
 		}

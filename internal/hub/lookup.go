@@ -34,7 +34,7 @@ func (s *Server) lookups() []lookupEndpoint {
 // per service.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	var req map[string]json.RawMessage
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&req); err != nil || len(req) == 0 {
+	if err := decodeBody(w, r, 4<<20, &req); err != nil || len(req) == 0 {
 		apiError(w, http.StatusBadRequest, "bad_request", `want {"service": {batch request}, …}`)
 		return
 	}

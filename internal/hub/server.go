@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -105,6 +106,20 @@ func apiError(w http.ResponseWriter, code int, kind, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": kind, "message": msg}})
 }
 
+// decodeBody reads one JSON value of at most limit bytes from the request
+// body into v; anything after it but white space makes the body malformed
+// (a decoder alone would ignore it).
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
 func reply(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
@@ -159,7 +174,7 @@ const maxBatch = 100
 func (s *Server) batch(field string, f answerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req map[string][]string
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		if err := decodeBody(w, r, 1<<20, &req); err != nil {
 			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", field))
 			return
 		}
@@ -446,7 +461,7 @@ func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {
 		Features mlfeatures.Vector `json:"features"`
 		Items    []mlItem          `json:"items"`
 	}
-	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req)
+	err := decodeBody(w, r, 1<<20, &req)
 	switch {
 	case err != nil || (req.Features == nil) == (req.Items == nil):
 		apiError(w, http.StatusBadRequest, "bad_request", "want {\"features\": {name: number, …}} or {\"items\": [{\"features\": …}, …]}")
@@ -509,7 +524,7 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Records []FeedbackRecord `json:"records"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20)).Decode(&req); err != nil {
+	if err := decodeBody(w, r, 8<<20, &req); err != nil {
 		apiError(w, http.StatusBadRequest, "bad_request", "want {\"records\": [{kind, object, verdict, at}, …]}: "+err.Error())
 		return
 	}
