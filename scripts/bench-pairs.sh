@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Interleaved pairs for issue 4's speed targets: scripts/bench-sut.sh without
+# a hub, then with HUB=up (MODE=up) or HUB=blackhole BREAKERS=open
+# (MODE=blackhole), PAIRS times, back to back. Per run it prints e2e msg/s,
+# the daemon's and the hub's CPU per message (from the harness's JSON and
+# /proc), the load driver's CPU per message, and the same CPU divided by the
+# driver's: the driver does the same work in every run, so its cost is the
+# machine's speed at that moment (docs/performance.md, fourth session of
+# 2026-12-02). Per pair: the e2e ratio. Knobs: PAIRS [4], MODE [up], plus
+# every knob of bench-sut.sh (N, CONCS …).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAIRS="${PAIRS:-4}" MODE="${MODE:-up}" LABEL="${LABEL:-mailinspector}"
+RESULTS="${BENCH_WORK:-/var/tmp/mailinspector-bench}/results"
+[[ $MODE == up || $MODE == blackhole ]] || { echo "MODE is up or blackhole" >&2; exit 2; }
+one() { # one run; prints "e2e daemon_ms hub_ms driver_ms"
+	local out hub json
+	if [[ $1 == none ]]; then
+		out=$(scripts/bench-sut.sh 2>&1) || { echo "bench-sut.sh failed:" >&2; echo "$out" | tail -5 >&2; return 1; }
+	elif [[ $1 == up ]]; then
+		out=$(HUB=up scripts/bench-sut.sh 2>&1) || { echo "bench-sut.sh failed:" >&2; echo "$out" | tail -5 >&2; return 1; }
+	else
+		out=$(HUB=blackhole BREAKERS=open scripts/bench-sut.sh 2>&1) || { echo "bench-sut.sh failed:" >&2; echo "$out" | tail -5 >&2; return 1; }
+	fi
+	hub=$(grep -o 'hub CPU time (user+system, whole run): [0-9.]*' <<<"$out" | awk '{print $NF}')
+	# The run's own results directory, as the harness printed it: not
+	# merely the newest one (a failed run must not borrow the last).
+	json=$(grep -o "$RESULTS/[^ ]*-$LABEL" <<<"$out" | head -1)/$LABEL-c${CONCS:-16}.json
+	[[ -f $json ]] || { echo "no results JSON in the run's output ($json)" >&2; return 1; }
+	python3 - "$json" "${hub:-0}" "$LABEL" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = d["completed"]
+print(d["verify"]["e2e_accepted_per_s"], 1000 * d["watch"][sys.argv[3]]["cpu_s"] / n, 1000 * float(sys.argv[2]) / n,
+      1000 * d["driver_cpu_s"] / n, "ok" if d["ok"] else "FAILED-CHECKS")
+PY
+}
+for i in $(seq "$PAIRS"); do
+	a=$(one none)
+	b=$(one "$MODE")
+	read -r e0 d0 _ r0 ok0 <<<"$a"
+	read -r e1 d1 h1 r1 ok1 <<<"$b"
+	awk -v i="$i" -v m="$MODE" -v e0="$e0" -v d0="$d0" -v r0="$r0" -v e1="$e1" -v d1="$d1" -v h1="$h1" -v r1="$r1" -v ok="$ok0/$ok1" 'BEGIN {
+		printf "pair %d: none e2e %.1f, CPU %.2f ms/msg (%.2f driver units) | %s e2e %.1f, CPU %.2f + hub %.2f ms/msg (%.2f driver units) | ratio %.3f  [%s]\n",
+			i, e0, d0, d0 / r0, m, e1, d1, h1, (d1 + h1) / r1, e1 / e0, ok }'
+done
