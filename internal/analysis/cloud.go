@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -378,33 +379,27 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 
 // score has the hub score the files of keys in requests of ML's own
 // (cache first): the features of those the cache does not answer are read
-// here.
+// here, as the joint request reads them (mlRequest).
 func (s ML) score(ctx context.Context, m *Message, cl *services.Client, files []fileObject, keys []string) (map[string]mlAnswer, map[string]error, error) {
-	partOf := map[string]int{}
-	for _, f := range files {
-		partOf[f.SHA256] = f.Part
+	asked := slices.DeleteFunc(slices.Clone(files), func(f fileObject) bool { return !slices.Contains(keys, f.SHA256) })
+	read, items, err := s.mlRequest(m, asked, cl)
+	if err != nil {
+		return nil, nil, err
 	}
-	want := map[int]bool{}
-	for _, k := range keys {
-		if !services.Cached(cl, k) {
-			want[partOf[k]] = true // scored before: no need to read it again
-		}
-	}
-	vecs := map[int]mlfeatures.Vector{}
-	if len(want) > 0 {
-		if err := mlVectors(m, s.Limits, want, vecs); err != nil {
-			return nil, nil, err
-		}
+	itemOf := make(map[string]any, len(read))
+	for i, k := range read {
+		itemOf[k] = items[i]
 	}
 	ans, failed := services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]mlAnswer, error) {
-		items := make([]mlItem, len(ks))
+		items := make([]any, len(ks))
 		for i, k := range ks {
-			if vecs[partOf[k]] == nil {
+			it, ok := itemOf[k]
+			if !ok {
 				// Its cached score expired between the look and the
 				// call (microseconds): the file was not read.
 				return nil, errors.New("cached score expired before use; attachments not scored")
 			}
-			items[i] = mlItem{vecs[partOf[k]]}
+			items[i] = it
 		}
 		var a struct {
 			Results []mlAnswer `json:"results"`

@@ -137,7 +137,7 @@ func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 	for deadline, cs := range groups {
 		ask := &jointMessage{clients: cs, parts: parts, deadline: deadline, expires: time.Now().Add(deadline)}
 		if c.Joints == nil {
-			go c.sendJoint(ctx, []*jointMessage{ask})
+			go sendRecovered(ctx, c, []*jointMessage{ask})
 			continue
 		}
 		c.Joints.enqueue(ctx, c, ask)
@@ -145,7 +145,7 @@ func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 }
 
 // mlRequest reads the features of the attachments whose score the cache
-// does not hold.
+// does not hold (ML's own requests use it too, with an older hub).
 func (c Cloud) mlRequest(m *Message, files []fileObject, cl *services.Client) ([]string, []any, error) {
 	want := map[int]bool{}
 	var asked []fileObject

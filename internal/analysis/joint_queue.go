@@ -78,7 +78,7 @@ func (q *JointQueue) enqueue(ctx context.Context, c Cloud, ask *jointMessage) {
 // empty.
 func (q *JointQueue) run(ctx context.Context, c Cloud, g *jointGroup, batch []*jointMessage) {
 	for {
-		q.send(ctx, c, batch)
+		sendRecovered(ctx, c, batch)
 		q.mu.Lock()
 		if len(g.queue) == 0 {
 			g.inflight = false
@@ -92,10 +92,10 @@ func (q *JointQueue) run(ctx context.Context, c Cloud, g *jointGroup, batch []*j
 	}
 }
 
-// send sends one batch. A panic in it must not leave the group in flight
-// for ever (every later message would wait its deadline): the batch's
-// messages get the error instead, and the queue goes on.
-func (q *JointQueue) send(ctx context.Context, c Cloud, batch []*jointMessage) {
+// sendRecovered sends one batch. A panic in it must not leave a queue's
+// group in flight for ever (every later message would wait its deadline),
+// nor kill the daemon: the batch's messages get the error instead.
+func sendRecovered(ctx context.Context, c Cloud, batch []*jointMessage) {
 	defer func() {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("joint request panicked: %v", r)
