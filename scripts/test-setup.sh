@@ -11,6 +11,9 @@ command -v zip >/dev/null || need+=(zip)
 command -v 7z >/dev/null || need+=(p7zip-full)
 # clamd for the pattern-engine tests (they run a private one with testdata/clamav).
 command -v clamd >/dev/null || [[ -x /usr/sbin/clamd ]] || need+=(clamav-daemon)
+# Python's email package is the lenient mail client of the MIME walk's
+# differential tests (internal/message).
+command -v python3 >/dev/null || need+=(python3)
 # swaks --tls needs Net::SSLeay.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)

@@ -53,9 +53,9 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	m.Extract = res
 	var out Result
-	if len(res.Malformed) > 0 {
+	if problems := append(append([]string(nil), res.Malformed...), res.Blind...); len(problems) > 0 {
 		out.Findings = append(out.Findings, Finding{Engine: "extraction", Risk: RiskLow, Name: "malformed", Location: "MIME structure",
-			Detail: strings.Join(res.Malformed, "; ")})
+			Detail: strings.Join(problems, "; ")})
 	}
 	attachments, hasArchive := 0, false
 	for _, p := range res.Parts {

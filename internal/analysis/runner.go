@@ -312,12 +312,16 @@ func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message,
 		return "Mail Inspector removed " + name + " from this message (risk: " + rep.Risk + ").\r\n" +
 			"The original is kept in quarantine as " + m.Meta.ID + "; your administrator can release it.\r\n"
 	}
-	body, _, err := message.Strip(m.Open, message.DefaultLimits, notice)
+	f, err := r.Spool.Create()
 	if err != nil {
 		return nil, err
 	}
+	if _, err := message.Strip(m.Open, message.DefaultLimits, notice, f); err != nil {
+		f.Abort()
+		return nil, err
+	}
 	id := store.NewID(time.Now())
-	if err := r.Spool.Put(id, bytes.NewReader(body)); err != nil {
+	if err := f.Commit(id); err != nil {
 		return nil, err
 	}
 	to := m.Meta.To
@@ -325,7 +329,7 @@ func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message,
 		to = dec.Recipients
 	}
 	return &store.Message{ID: id, Received: time.Now(), Kind: store.KindStripped, From: m.Meta.From,
-		To: dedupe(append(append([]string(nil), to...), dec.Bcc...)), Size: int64(len(body)), State: store.StateQueued,
+		To: dedupe(append(append([]string(nil), to...), dec.Bcc...)), Size: f.Size(), State: store.StateQueued,
 		Action: "deliver (stripped copy of " + m.Meta.ID + ")", Risk: rep.Risk, Subject: rep.Subject, Rewrite: dec.Rewrite}, nil
 }
 

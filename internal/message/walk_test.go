@@ -134,12 +134,14 @@ func TestMalformedIsWalkedAsFarAsItGoes(t *testing.T) {
 		malformed string
 		parts     int
 	}{
-		"no closing boundary": {crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhttp://a.example/\n--b\nContent-Type: text/plain\n\ncut"), "closing boundary", 2},
-		"no boundary":         {crlf("Content-Type: multipart/mixed\n\nbody\n"), "boundary", 0},
-		"bad base64":          {crlf("Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n!!!not base64***\n"), "body", 1},
-		"bad content type":    {crlf("Content-Type: text/plain; charset\n\nhello\n"), "Content-Type", 1},
-		"giant header":        {"X-Long: " + strings.Repeat("a", 300*1024) + "\r\n\r\nbody\r\n", "header", 1},
-		"unknown charset":     {crlf("Content-Type: text/plain; charset=x-nonsense\n\nhello http://c.example/\n"), "charset", 1},
+		"no closing boundary": {crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhttp://a.example/\n--b\nContent-Type: text/plain\n\ncut"), "closing delimiter", 2},
+		// As clients show it: the body as text, its bytes looked at.
+		"no boundary":      {crlf("Content-Type: multipart/mixed\n\nbody\n"), "without a boundary", 1},
+		"bad base64":       {crlf("Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n!!QU JD**\n"), "outside the alphabet", 1},
+		"bad content type": {crlf("Content-Type: text/plain; charset\n\nhello\n"), "Content-Type", 1},
+		"unknown charset":  {crlf("Content-Type: text/plain; charset=x-nonsense\n\nhello http://c.example/\n"), "charset", 1},
+		"mbox From line":   {crlf("From bob@example.org Sat Jan  1 00:00:00 2000\nSubject: x\n\nbody\n"), "mbox", 1},
+		"no empty line":    {crlf("Subject: x\nthis is not a field\nbody\n"), "without an empty line", 1},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -153,26 +155,58 @@ func TestMalformedIsWalkedAsFarAsItGoes(t *testing.T) {
 			if len(res.Parts) != c.parts {
 				t.Errorf("%d parts, want %d", len(res.Parts), c.parts)
 			}
+			if len(res.Blind) > 0 {
+				t.Errorf("blind spots %q: each of these is read whole", res.Blind)
+			}
 		})
 	}
 }
 
-func TestAbsurdNestingStopsAtTheLimit(t *testing.T) {
-	var b strings.Builder
-	depth := 200
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+// TestLimitsAreBlindSpots: what the walk does not look at because of a
+// limit, or could read two ways, is named in Blind (the message is then
+// unrated), never only noted as malformed.
+func TestLimitsAreBlindSpots(t *testing.T) {
+	many := func(n int) string {
+		var b strings.Builder
+		b.WriteString("Content-Type: multipart/mixed; boundary=m\r\n\r\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "--m\r\nContent-Type: text/plain\r\n\r\npart %d\r\n", i)
+		}
+		b.WriteString("--m--\r\n")
+		return b.String()
 	}
-	b.WriteString("Content-Type: text/plain\r\n\r\ndeep http://deep.example/\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
+	deep := func(depth int) string {
+		var b strings.Builder
+		for i := 0; i < depth; i++ {
+			fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
+		}
+		b.WriteString("Content-Type: text/plain\r\n\r\ndeep http://deep.example/\r\n")
+		for i := depth - 1; i >= 0; i-- {
+			fmt.Fprintf(&b, "--b%d--\r\n", i)
+		}
+		return b.String()
 	}
-	res, err := Walk(strings.NewReader(b.String()), DefaultLimits, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(strings.Join(res.Malformed, ";"), "nesting deeper than 20") {
-		t.Fatalf("malformed %v", res.Malformed)
+	lim := DefaultLimits
+	lim.MaxParts, lim.MaxTextBytes = 10, 1000
+	for name, c := range map[string]struct{ msg, blind string }{
+		"parts":          {many(11), "more than 10 parts"},
+		"depth":          {deep(200), "nesting deeper than 20"},
+		"header":         {"X-Long: " + strings.Repeat("a", 300*1024) + "\r\n\r\nbody\r\n", "header block larger"},
+		"part header":    {"Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nX-Long: " + strings.Repeat("a", 300*1024) + "\r\n\r\nbody\r\n--m--\r\n", "part 1: header block larger"},
+		"text":           {"Content-Type: text/plain\r\n\r\n" + strings.Repeat("a", 1001), "text larger than 1000"},
+		"two boundaries": {"Content-Type: multipart/mixed; boundary=a; boundary=b\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n", "read two ways (its boundary)"},
+		"two types":      {"Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n", "Content-Type fields that disagree"},
+		"after padding":  {"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\nQQ==\r\nQUJD\r\n", "after its padding"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := Walk(strings.NewReader(c.msg), lim, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.Join(res.Blind, "; "), c.blind) {
+				t.Fatalf("blind %q, want %q (malformed %q)", res.Blind, c.blind, res.Malformed)
+			}
+		})
 	}
 }
 
@@ -284,11 +318,7 @@ func TestPasswordHints(t *testing.T) {
 func TestStripKeepsTextsAndReplacesAttachments(t *testing.T) {
 	msg := crlf("From: a@example.org\nTo: b@example.com\nSubject: files\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 text\n--b\nContent-Type: application/zip\nContent-Disposition: attachment; filename=x.zip\nContent-Transfer-Encoding: base64\n\n") +
 		b64([]byte("PK\x03\x04 pretend zip")) + crlf("--b--\n")
-	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(msg)), nil }
-	out, removed, err := Strip(open, DefaultLimits, func(p *Part) string { return "removed " + p.Filename })
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, removed := strip(t, msg)
 	if strings.Join(removed, ",") != "x.zip" {
 		t.Fatalf("removed %v", removed)
 	}
@@ -297,13 +327,56 @@ func TestStripKeepsTextsAndReplacesAttachments(t *testing.T) {
 		t.Fatalf("stripped message: %v %v %+v\n%s", err, res.Malformed, res.Parts, out)
 	}
 	s := string(out)
-	for _, want := range []string{"Subject: files", "From: a@example.org", "caf=C3=A9 text", "removed x.zip"} {
+	for _, want := range []string{"Subject: files", "From: a@example.org", `charset="iso-8859-1"`, "caf=E9 text", "removed x.zip"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("stripped message lacks %q:\n%s", want, s)
 		}
 	}
 	if strings.Contains(s, "UEsDBC") { // the zip's base64
 		t.Error("the attachment's bytes are still there")
+	}
+}
+
+func strip(t *testing.T, msg string) ([]byte, []string) {
+	t.Helper()
+	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(msg)), nil }
+	var out bytes.Buffer
+	removed, err := Strip(open, DefaultLimits, func(p *Part) string { return "removed " + p.Filename }, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), removed
+}
+
+// TestStripKeepsLargeTextsWhole: a text part of any size goes out whole
+// (it was cut at MaxTextBytes), and files written into a text body go
+// with the attachments.
+func TestStripKeepsLargeTextsWhole(t *testing.T) {
+	var text strings.Builder
+	for text.Len() < 5<<20 {
+		fmt.Fprintf(&text, "line %d of a long text, http://example.com/%d\r\n", text.Len(), text.Len())
+	}
+	text.WriteString("the end\r\n")
+	msg := "Subject: long\r\nContent-Type: text/plain\r\n\r\n" + text.String() + "begin 644 evil.com\r\n" + uuLines([]byte(testutil.EICAR)) + "`\r\nend\r\nafter the file\r\n"
+	out, removed := strip(t, msg)
+	if strings.Join(removed, ",") != "evil.com" {
+		t.Fatalf("removed %v", removed)
+	}
+	var got []byte
+	if _, err := Walk(bytes.NewReader(out), DefaultLimits, func(p *Part, r io.Reader) error {
+		if p.Path == "1" {
+			got, _ = io.ReadAll(r)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := text.String() + "[evil.com removed]\r\nafter the file\r\n"
+	if string(got) != want {
+		t.Fatalf("text part: %d bytes, want %d (its end %q)", len(got), len(want), got[max(0, len(got)-60):])
+	}
+	if bytes.Contains(out, []byte("begin 644")) {
+		t.Error("the uuencoded file is still in the text")
 	}
 }
 
