@@ -136,7 +136,7 @@ func (a *Appliance) start() error {
 		a.clickAddr = ln.Addr()
 		go a.click.Serve(ln)
 	}
-	pols, err := policy.Load(a.DataDir)
+	pols, err := policy.LoadOrDefault(a.DataDir, PolicyDefaults(s))
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}
@@ -161,7 +161,7 @@ func (a *Appliance) start() error {
 			analysis.Concurrent{
 				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
 					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd),
-					EachMember: s.Engine.ClamdArchives == "members"},
+					EachMember: s.Engine.ClamdArchives == "members", OnError: s.Engine.ClamdOnError, DeferFor: s.Engine.ClamdDeferFor},
 				analysis.Sequence{analysis.CSSS{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.ML{Cloud: cloud}},
 				analysis.WebReputation{Cloud: cloud},
 				analysis.WebInspection{Cloud: cloud},
@@ -178,7 +178,7 @@ func (a *Appliance) start() error {
 		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
 			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients,
-			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError}.Decide,
+			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError}.Decide,
 		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
 
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
@@ -383,4 +383,9 @@ func resolver(addr string) *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// PolicyDefaults are the default policy's actions from the settings.
+func PolicyDefaults(s *settings.Settings) policy.Defaults {
+	return policy.Defaults{High: s.Policy.High, Unscannable: s.Policy.Unscannable, Medium: s.Policy.Medium, Unrated: s.Policy.Unrated}
 }

@@ -18,6 +18,16 @@ import (
 	"mailinspector/internal/settings"
 )
 
+// findingNamed is the first finding of that name, or nil.
+func findingNamed(d *cli.MessageDetail, name string) *cli.Finding {
+	for i := range d.Findings {
+		if d.Findings[i].Name == name {
+			return &d.Findings[i]
+		}
+	}
+	return nil
+}
+
 // startApp starts an appliance on dir with the defaults plus overrides, on
 // a free loopback port; it stops when the test ends.
 func startApp(t *testing.T, dir string, overrides map[string]string) *Appliance {

@@ -118,7 +118,7 @@ func corpusCases() []corpusCase {
 			return encryptedZipMessage(t, "Your documents. The password is: Tr1cky-42", "Tr1cky-42")
 		}, store.StateQuarantined, "MailInspector.Test.EICAR", "part 1 (secure.zip): secure.zip/eicar.com", ""}, // the password comes after the zip
 		{"encrypted-zip-no-password", func(t *testing.T) string { return encryptedZipMessage(t, "No password for you.", "Tr1cky-42") },
-			store.StateQuarantined, "", "", "unscannable"}, // medium + the corpus policy below
+			store.StateQuarantined, "", "", "unscannable"}, // held: nothing could look inside
 		{"zip-bomb", func(t *testing.T) string {
 			return withAttachment("bomb", "application/zip", "bomb.zip", zipped(t, map[string][]byte{"zeros": make([]byte, 50<<20)}))
 		}, store.StateQuarantined, "", "", "unscannable"},
@@ -127,9 +127,10 @@ func corpusCases() []corpusCase {
 		}, store.StateQuarantined, "", "", "disguised-executable"},
 		{"malformed-mime", func(t *testing.T) string {
 			return head("broken", "multipart/mixed; boundary=x") + "\r\n--x\r\nContent-Type: text/plain\r\n\r\nstart\r\n" +
-				"--x\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64\r\n"
-		}, store.StateDelivered, "", "", "malformed"},
-		{"deep-nesting", func(t *testing.T) string { return deep() }, store.StateDelivered, "", "", "malformed"},
+				"--x\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64 at all\r\n"
+		}, store.StateDelivered, "", "", "malformed"}, // junk skipped and no closing delimiter: read whole, as clients read it
+		// Past the walk's depth limit: what lies there was not looked at.
+		{"deep-nesting", func(t *testing.T) string { return deep() }, store.StateQuarantined, "", "", "unscannable"},
 		{"tricky-html-links", func(t *testing.T) string {
 			return head("links", "text/html; charset=utf-8") + "\r\n<html><head><base href=\"https://EVIL.example/app/\"></head><body>" +
 				"<a href=\"login\">Sign in</a> <a href=\"https://safe.example/\">safe</a> <a href=\"javascript:alert(1)\">js</a></body></html>\r\n"
@@ -152,8 +153,9 @@ func TestCorpus(t *testing.T) {
 	cd := testutil.StartClamd(t)
 	sink := testutil.NewSink(t)
 	data := t.TempDir()
-	// Unscannable and disguised files are medium risk, threat "suspicious
-	// file": this corpus's policy holds them.
+	// Disguised files are medium risk, threat "suspicious file": this
+	// corpus's policy holds them. It has no unscannable rule: it gets the
+	// default policy's, which holds what could not be looked at.
 	must(t, os.WriteFile(filepath.Join(data, "policies.conf"), []byte("policy \"Corpus\"\n  high quarantine\n  threat suspicious file quarantine\n  medium tag\n"), 0o640))
 	a := startApp(t, data, map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(), "lists.blocked_domains": "evil.example"})
 	for _, c := range cases {
@@ -200,9 +202,11 @@ func TestCorpus(t *testing.T) {
 }
 
 // TestClamdDownOrSilentMailFlows: the degradation contract for clamd. The
-// scan is skipped and says why, the message is delivered, and the wait is
-// bounded by engine.clamd_timeout; when clamd is back the next message is
-// scanned again with nothing done.
+// scan is skipped and says why, and the wait is bounded by
+// engine.clamd_timeout; what was not scanned is not clean: the message is
+// unrated, an attachment is held as unscannable (releasable) and a text is
+// delivered (engine.clamd_on_error=pass, the default policy). When clamd is
+// back the next message is scanned again with nothing done.
 func TestClamdDownOrSilentMailFlows(t *testing.T) {
 	cd := testutil.StartClamd(t)
 	sink := testutil.NewSink(t)
@@ -227,21 +231,23 @@ func TestClamdDownOrSilentMailFlows(t *testing.T) {
 			a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": tc.spec, "engine.clamd_timeout": "500ms"})
 			start := time.Now()
 			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment("x", "application/zip", "a.zip", []byte(eicar))))
-			d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 10*time.Second)
+			d := waitState(t, a, onlyMessage(t, a).ID, store.StateQuarantined, 10*time.Second)
 			if el := time.Since(start); el > 5*time.Second {
 				t.Errorf("message took %s with clamd %s", el, tc.name)
 			}
-			found := false
-			for _, e := range d.Trail {
-				if e.Stage == "pattern-engine" {
-					found = true
-					if e.Outcome != "skipped" || e.Service != "clamd" || !strings.Contains(e.Detail, tc.reason) {
-						t.Fatalf("trail entry %+v, want skipped with %q", e, tc.reason)
-					}
-				}
+			if e := trailEntry(d, "pattern-engine"); e.Outcome != "skipped" || e.Service != "clamd" || !strings.Contains(e.Detail, tc.reason) {
+				t.Fatalf("trail entry %+v, want skipped with %q", e, tc.reason)
 			}
-			if !found {
-				t.Fatal("no pattern-engine entry in the trail")
+			f := findingNamed(d, "unscannable")
+			if d.Risk != "unrated" || d.Reason != "unscannable" || f == nil || f.Location != "part 2 (a.zip)" || !strings.Contains(f.Detail, tc.reason) {
+				t.Fatalf("verdict %+v findings %+v: want unrated, held as unscannable", d.MessageSummary, d.Findings)
+			}
+			// A text without attachments is delivered, unrated.
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, testMessage("text", "")))
+			ms, _ := a.Messages(t.Context(), 10)
+			d = waitState(t, a, ms[0].ID, store.StateDelivered, 10*time.Second)
+			if d.Risk != "unrated" || findingNamed(d, "not-scanned") == nil {
+				t.Fatalf("text with clamd %s: risk %q findings %+v", tc.name, d.Risk, d.Findings)
 			}
 			if tc.name != "down" {
 				return
@@ -249,9 +255,9 @@ func TestClamdDownOrSilentMailFlows(t *testing.T) {
 			// clamd comes back: the next message is scanned, nothing done.
 			cd.Start(t)
 			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment("y", "application/zip", "b.zip", []byte(eicar))))
-			ms, _ := a.Messages(t.Context(), 10)
+			ms, _ = a.Messages(t.Context(), 10)
 			d = waitState(t, a, ms[0].ID, store.StateQuarantined, 10*time.Second)
-			if len(d.Findings) == 0 || d.Findings[0].Engine != "clamd" {
+			if len(d.Findings) == 0 || d.Findings[0].Engine != "clamd" || d.Reason != "threat" {
 				t.Fatalf("after clamd came back: %+v", d.Findings)
 			}
 		})
@@ -263,8 +269,9 @@ func TestClamdDownOrSilentMailFlows(t *testing.T) {
 // X-MailInspector headers, and a sender's own X-MailInspector-Risk is
 // dropped.
 func TestMediumRiskIsTaggedOnDelivery(t *testing.T) {
+	cd := testutil.StartClamd(t)
 	sink := testutil.NewSink(t)
-	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr})
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec()})
 	body := strings.Replace(withAttachment("Invoice", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 not a PDF")),
 		"Subject: Invoice\r\n", "Subject: Invoice\r\nX-MailInspector-Risk: none\r\n", 1)
 	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, body))
@@ -331,7 +338,7 @@ func TestClamdArchivesWholeOrMembers(t *testing.T) {
 	pastLimit := withAttachment("past", "application/zip", "six.zip", zipped(t, six))
 	for _, tc := range []struct {
 		mode, cleanScans string
-		pastFinding      bool // clamd finds EICAR past our member limit
+		pastFinding      bool // clamd finds EICAR past our member limit; else it is held as unscannable
 	}{
 		{"whole", "2 parts scanned", true},    // the body text and the .docx
 		{"members", "6 parts scanned", false}, // the body text and 5 files
@@ -346,7 +353,10 @@ func TestClamdArchivesWholeOrMembers(t *testing.T) {
 			}
 			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, pastLimit))
 			ms, _ := a.Messages(t.Context(), 10)
-			d = waitState(t, a, ms[0].ID, map[bool]string{true: store.StateQuarantined, false: store.StateDelivered}[tc.pastFinding], 10*time.Second)
+			d = waitState(t, a, ms[0].ID, store.StateQuarantined, 10*time.Second)
+			if !tc.pastFinding && (d.Reason != "unscannable" || findingNamed(d, "unscannable") == nil) {
+				t.Errorf("the files past the member limit: reason %q findings %+v, want held as unscannable", d.Reason, d.Findings)
+			}
 			var got []string
 			for _, f := range d.Findings {
 				if f.Engine == "clamd" {
@@ -359,5 +369,47 @@ func TestClamdArchivesWholeOrMembers(t *testing.T) {
 				t.Errorf("EICAR past the member limit: clamd findings %q, want one on part 2 (six.zip): %v", got, tc.pastFinding)
 			}
 		})
+	}
+}
+
+// TestClamdOnErrorDeferAndQuarantine: engine.clamd_on_error. defer holds a
+// message clamd could not scan in the queue and scans it once clamd is
+// back (here EICAR: quarantined as a threat); past engine.clamd_defer_for
+// it is quarantined as unscannable. quarantine holds even a text.
+func TestClamdOnErrorDeferAndQuarantine(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	cd.Stop()
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(),
+		"engine.clamd_on_error": "defer", "engine.clamd_defer_for": "1m"})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, withAttachment("x", "application/zip", "a.zip", []byte(eicar))))
+	id := onlyMessage(t, a).ID
+	d := waitState(t, a, id, store.StateAnalysing, 10*time.Second)
+	if e := trailEntry(d, "pattern-engine"); e.Outcome != "skipped" || !strings.Contains(e.Detail, "analysed again in") {
+		t.Fatalf("deferred: %+v", e)
+	}
+	cd.Start(t)
+	d = waitState(t, a, id, store.StateQuarantined, 20*time.Second)
+	if d.Reason != "threat" || !hasFinding(d, "clamd", "") {
+		t.Fatalf("after clamd came back: reason %q findings %+v", d.Reason, d.Findings)
+	}
+
+	cd.Stop()
+	b := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(),
+		"engine.clamd_on_error": "defer", "engine.clamd_defer_for": "2s"})
+	must(t, send(t, b.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, testMessage("waited", "")))
+	d = waitState(t, b, onlyMessage(t, b).ID, store.StateQuarantined, 20*time.Second)
+	if d.Reason != "unscannable" || d.Risk != "unrated" {
+		t.Fatalf("past clamd_defer_for: %+v", d.MessageSummary)
+	}
+
+	c := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(), "engine.clamd_on_error": "quarantine"})
+	must(t, send(t, c.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, testMessage("text", "")))
+	d = waitState(t, c, onlyMessage(t, c).ID, store.StateQuarantined, 10*time.Second)
+	if d.Reason != "unscannable" || !strings.Contains(trailEntry(d, "policy").Detail, "quarantine (unscannable)") {
+		t.Fatalf("quarantine mode: %+v trail %+v", d.MessageSummary, d.Trail)
+	}
+	if n := len(sink.Messages()); n != 0 {
+		t.Fatalf("%d messages delivered", n)
 	}
 }

@@ -33,8 +33,9 @@ policy "Everyone"
 	payload := []byte("known bad file")
 	sum := sha256.Sum256(payload)
 	sink := testutil.NewSink(t)
+	cd := testutil.StartClamd(t) // scanned, so that clean mail is none, not unrated
 	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr, "senders.blocked": "evil.example",
-		"lists.blocked_hashes": hex.EncodeToString(sum[:])})
+		"lists.blocked_hashes": hex.EncodeToString(sum[:]), "engine.clamd": cd.Spec()})
 	addr := a.SMTPAddr().String()
 	ctx := t.Context()
 	newest := func() string {
@@ -98,7 +99,8 @@ func TestStripDeliversACopyWithoutAttachmentsAndQuarantinesTheOriginal(t *testin
 	must(t, os.MkdirAll(dir, 0o750))
 	must(t, os.WriteFile(filepath.Join(dir, "policies.conf"), []byte("policy \"All\"\n  medium tag strip\n"), 0o640))
 	sink := testutil.NewSink(t)
-	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr})
+	cd := testutil.StartClamd(t)
+	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec()})
 	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
 		withAttachment("Invoice", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 a program"))))
 	got := sink.WaitFor(t, 1, 10*time.Second)

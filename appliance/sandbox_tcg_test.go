@@ -75,7 +75,8 @@ func TestSandboxTCG(t *testing.T) {
 		teardown = "destroy"
 	}
 	start := time.Now()
-	a := startApp(t, filepath.Join(dir, "data"), map[string]string{"sandbox.libvirt": lvd.SystemURI(),
+	cd := testutil.StartClamd(t) // the pattern engine, as in the appliance
+	a := startApp(t, filepath.Join(dir, "data"), map[string]string{"engine.clamd": cd.Spec(), "sandbox.libvirt": lvd.SystemURI(),
 		"sandbox.domain_template": filepath.Join(dir, "domain.xml"), "sandbox.instances": "1",
 		"sandbox.base_image": guest, "sandbox.storage_pool": "mi-sandbox",
 		"sandbox.agent_base": "10.77.0.10:7480", "sandbox.fakenet": "10.77.0.1", "sandbox.call_timeout": "120s",

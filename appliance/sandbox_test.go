@@ -37,7 +37,10 @@ func sandboxAppAt(t *testing.T, base [4]byte, n int, overrides map[string]string
 	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain-overlay.xml")
 	must(t, err)
 	// The test driver's own storage pool takes the overlays.
-	vals := map[string]string{"sandbox.libvirt": lvd.URI(), "sandbox.domain_template": tmpl, "sandbox.agent_base": g.Addrs[0],
+	// A pattern engine too, as in the appliance: without one every
+	// attachment would be held as unscannable whatever the sandbox says.
+	cd := testutil.StartClamd(t)
+	vals := map[string]string{"engine.clamd": cd.Spec(), "sandbox.libvirt": lvd.URI(), "sandbox.domain_template": tmpl, "sandbox.agent_base": g.Addrs[0],
 		"sandbox.base_image": "/images/linux-guest.qcow2", "sandbox.storage_pool": "default-pool",
 		"sandbox.instances": strconv.Itoa(n), "sandbox.call_timeout": "5s", "sandbox.run_time": "20s",
 		// A closed port here: checked before every run, and quick.
@@ -218,11 +221,12 @@ func TestSandboxOutOfReach(t *testing.T) {
 	tmpl, err := filepath.Abs("../internal/sandbox/testdata/test-domain.xml")
 	must(t, err)
 	dead := "test+unix:///default?socket=" + filepath.Join(t.TempDir(), "no-libvirtd.sock")
+	cd := testutil.StartClamd(t)
 	for _, tc := range []struct {
 		onError, state, reason string
 	}{{"quarantine", "quarantined", "va-error"}, {"deliver", "delivered", ""}} {
 		t.Run(tc.onError, func(t *testing.T) {
-			a := startApp(t, t.TempDir(), map[string]string{"sandbox.libvirt": dead, "sandbox.domain_template": tmpl,
+			a := startApp(t, t.TempDir(), map[string]string{"engine.clamd": cd.Spec(), "sandbox.libvirt": dead, "sandbox.domain_template": tmpl,
 				"sandbox.instances": "1", "sandbox.call_timeout": "1s", "sandbox.on_error": tc.onError})
 			// Wait until the pool has given up on its instance.
 			deadline := time.Now().Add(30 * time.Second)
@@ -251,7 +255,7 @@ func TestSandboxOutOfReach(t *testing.T) {
 			}
 		})
 	}
-	a := startApp(t, t.TempDir(), nil)
+	a := startApp(t, t.TempDir(), map[string]string{"engine.clamd": cd.Spec()})
 	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
 		withAttachment("no sandbox", "application/octet-stream", "tool.sh", []byte("#!/bin/sh\necho hi\n"))))
 	d := waitState(t, a, onlyMessage(t, a).ID, "delivered", 30*time.Second)

@@ -68,7 +68,7 @@ func TestShellContract(t *testing.T) {
 		Findings []map[string]any `json:"findings"`
 	}
 	must(t, json.Unmarshal([]byte(out), &detail))
-	if code != 0 || detail.ID != held || detail.Risk != "high" || len(detail.Trail) < 2 || len(detail.Findings) != 1 {
+	if code != 0 || detail.ID != held || detail.Risk != "high" || len(detail.Trail) < 2 || len(detail.Findings) != 2 { // blocked sender, not scanned
 		t.Fatalf("show message: %d %s", code, out)
 	}
 	for _, e := range detail.Trail {

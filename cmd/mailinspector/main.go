@@ -170,7 +170,7 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "mailinspector: bad settings:\n%v\n", err)
 		return exitBadSettings
 	}
-	if _, err := policy.Load(dir); err != nil {
+	if _, err := policy.LoadOrDefault(dir, appliance.PolicyDefaults(st)); err != nil {
 		fmt.Fprintf(os.Stderr, "mailinspector: bad policies:\n%v\n", err)
 		return exitBadSettings
 	}

@@ -15,9 +15,11 @@ func archiveName(p *message.Part) string {
 	return "part-" + p.Path
 }
 
-// unscannable turns an archive problem into a finding.
+// unscannable turns an archive problem into a finding: what stayed locked
+// or unopened was not judged, so it is unrated (never none), and the
+// default policy holds it.
 func unscannable(p *message.Part, pr archive.Problem) Finding {
-	return Finding{Engine: "extraction", Threat: "suspicious file", Risk: RiskMedium, Name: "unscannable",
+	return Finding{Engine: "extraction", Risk: RiskUnrated, Name: Unscannable,
 		Location: partLocation(p) + ": " + pr.Path, Detail: fmt.Sprintf("%s: %s", pr.Reason, pr.Detail)}
 }
 

@@ -53,9 +53,19 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	m.Extract = res
 	var out Result
-	if problems := append(append([]string(nil), res.Malformed...), res.Blind...); len(problems) > 0 {
+	if len(res.Malformed) > 0 {
 		out.Findings = append(out.Findings, Finding{Engine: "extraction", Risk: RiskLow, Name: "malformed", Location: "MIME structure",
-			Detail: strings.Join(problems, "; ")})
+			Detail: strings.Join(res.Malformed, "; ")})
+	}
+	// What the walk could not look at was not judged: each blind spot
+	// makes the message unrated.
+	for _, b := range res.Blind {
+		loc := "MIME structure"
+		if where, what, ok := strings.Cut(b, ": "); ok && strings.HasPrefix(where, "part ") {
+			loc, b = where, what
+		}
+		out.Findings = append(out.Findings, Finding{Engine: "extraction", Risk: RiskUnrated, Name: Unscannable, Location: loc,
+			Detail: "not looked at: " + b})
 	}
 	attachments, hasArchive := 0, false
 	for _, p := range res.Parts {
@@ -83,6 +93,9 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 	out.Detail = fmt.Sprintf("%d parts, %d attachments, %d URLs, %d archive members", len(res.Parts), attachments, len(res.URLs), len(m.Members))
 	if locked > 0 {
 		out.Detail += fmt.Sprintf(", %d unscannable", locked)
+	}
+	if len(res.Blind) > 0 {
+		out.Detail += fmt.Sprintf(", %d blind spots", len(res.Blind))
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"mailinspector/internal/archive"
@@ -17,9 +18,11 @@ import (
 )
 
 // PatternEngine scans every part of the message with ClamAV's clamd. When
-// clamd cannot be reached, answers nonsense or is too slow, the scan is
-// skipped (ErrUnavailable) and the message goes on: the degradation
-// contract, here for clamd.
+// clamd cannot be reached, answers nonsense or is too slow (or is not
+// configured), the scan is skipped (ErrUnavailable) and the message goes
+// on: the degradation contract, here for clamd. What was not scanned is not
+// clean: the skip makes the message unrated (Skipped), and OnError says
+// what happens next.
 type PatternEngine struct {
 	Clamd     *clamd.Client // nil: not configured
 	Timeout   time.Duration // for the whole message
@@ -35,10 +38,63 @@ type PatternEngine struct {
 	// Service is clamd's place under the services contract (breaker,
 	// status); nil: called directly.
 	Contract *services.Client
+	// OnError is engine.clamd_on_error: pass (the message goes on,
+	// unrated, to the policy), quarantine (the policy engine holds it), or
+	// defer (it waits and is analysed again, for up to DeferFor since it
+	// was received; then as quarantine).
+	OnError  string
+	DeferFor time.Duration
 }
+
+// ClamdOnError values (engine.clamd_on_error).
+const (
+	ClamdPass       = "pass"
+	ClamdQuarantine = "quarantine"
+	ClamdDefer      = "defer"
+)
 
 func (PatternEngine) Name() string    { return "pattern-engine" }
 func (PatternEngine) Service() string { return "clamd" }
+
+// Skipped is what a skipped scan means: each attachment no pattern engine
+// looked at is unscannable (a finding about it, so that an approved hash
+// exempts it); a message without any is unrated (not-scanned). In defer
+// mode a configured clamd is waited for: the message is held and analysed
+// again, sooner at first, until DeferFor.
+func (pe PatternEngine) Skipped(m *Message, err error) Result {
+	if pe.OnError == ClamdDefer && pe.Clamd != nil {
+		if age := time.Since(m.Meta.Received); age < pe.DeferFor {
+			// The wait doubles with the message's age: from a sixtieth of
+			// the window (30s of the default 30m) up to 10 minutes.
+			return Result{Hold: min(max(age, pe.DeferFor/60, time.Second), 10*time.Minute, pe.DeferFor-age)}
+		}
+	}
+	detail := "not scanned for malware: " + err.Error()
+	if m.Extract == nil || len(m.Extract.Blind) > 0 {
+		// The walk did not run, or did not see everything: whatever is
+		// there was not scanned.
+		return Result{Findings: []Finding{{Engine: "pattern-engine", Risk: RiskUnrated, Name: Unscannable, Location: "the whole message", Detail: detail}}}
+	}
+	var out []Finding
+	for i := range m.Extract.Parts {
+		p := &m.Extract.Parts[i]
+		if !p.Attachment {
+			continue
+		}
+		if len(out) == maxSkipFindings {
+			out = append(out, Finding{Engine: "pattern-engine", Risk: RiskUnrated, Name: Unscannable, Location: "the other attachments", Detail: detail})
+			break
+		}
+		out = append(out, Finding{Engine: "pattern-engine", Risk: RiskUnrated, Name: Unscannable, Location: partLocation(p), Detail: detail, Object: p.SHA256})
+	}
+	if len(out) == 0 {
+		out = []Finding{{Engine: "pattern-engine", Risk: RiskUnrated, Name: NotScanned, Location: "every part", Detail: detail}}
+	}
+	return Result{Findings: out}
+}
+
+// maxSkipFindings bounds the findings one skipped scan makes.
+const maxSkipFindings = 20
 
 func (pe PatternEngine) Run(ctx context.Context, m *Message) (Result, error) {
 	if pe.Clamd == nil {
@@ -76,13 +132,20 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 		switch {
 		case errors.Is(err, clamd.ErrSizeLimit):
 			unscanned++
-			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskLow, Name: "unscannable", Location: where,
-				Detail: "larger than clamd's StreamMaxLength"})
+			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskUnrated, Name: Unscannable, Location: where,
+				Detail: "larger than clamd's StreamMaxLength: not scanned"})
 			return false, nil
 		case err != nil:
 			return false, err
 		}
 		scanned++
+		if res.Infected && strings.HasPrefix(res.Signature, "Heuristics.Encrypted.") {
+			// clamd could not look inside (AlertEncrypted): not judged.
+			unscanned++
+			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskUnrated, Name: Unscannable, Location: where,
+				Detail: "encrypted: clamd could not look inside (" + res.Signature + ")", Object: hex.EncodeToString(h.Sum(nil))})
+			return false, nil
+		}
 		if res.Infected && report {
 			out.Findings = append(out.Findings, Finding{Engine: "clamd", Threat: "malware", Risk: RiskHigh, Name: res.Signature,
 				Location: where, Detail: "declared as " + p.DeclaredType, Object: hex.EncodeToString(h.Sum(nil))})
@@ -105,7 +168,7 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 	}
 	out.Detail = fmt.Sprintf("%d parts scanned", scanned)
 	if unscanned > 0 {
-		out.Detail += fmt.Sprintf(", %d too large to scan", unscanned)
+		out.Detail += fmt.Sprintf(", %d unscannable", unscanned)
 	}
 	return out, nil
 }

@@ -32,6 +32,18 @@ const (
 // Rank orders risks for "the message takes the highest risk".
 func Rank(r string) int { return risk.Rank(r) }
 
+// Names of the findings that make a message unrated: what needed judging
+// and could not be judged.
+const (
+	// Unscannable content: a part the walk could not look at, an archive
+	// that stayed locked or unopened, attachments the pattern engine could
+	// not scan. The default policy holds such a message (releasable).
+	Unscannable = "unscannable"
+	// NotScanned: the pattern engine could not scan a message without
+	// attachments.
+	NotScanned = "not-scanned"
+)
+
 // Trail outcomes.
 const (
 	OutcomeOK      = "ok"
@@ -96,6 +108,14 @@ type Stage interface {
 // ErrUnavailable marks a stage error as "the service could not be used":
 // the step is skipped, the message goes on.
 var ErrUnavailable = errors.New("service unavailable")
+
+// Blinding is a stage whose skip leaves content unjudged (the pattern
+// engine). When the pipeline records it as skipped, Skipped says what that
+// means for the message: findings that make it unrated, or a hold to try
+// again later. What nothing looked at never passes as none.
+type Blinding interface {
+	Skipped(m *Message, err error) Result
+}
 
 // Report is the outcome of running the pipeline on one message.
 type Report struct {
@@ -221,6 +241,13 @@ func (p *Pipeline) runOne(ctx context.Context, m *Message, st Stage) outcome {
 		e.Outcome = OutcomeOK
 	}
 	var o outcome
+	if b, ok := st.(Blinding); ok && e.Outcome == OutcomeSkipped {
+		sk := b.Skipped(m, err)
+		res.Findings, res.Hold, err = sk.Findings, sk.Hold, nil
+		if sk.Hold > 0 {
+			e.Detail += fmt.Sprintf("; analysed again in %s", sk.Hold.Round(time.Second))
+		}
+	}
 	if err == nil {
 		for _, f := range res.Findings {
 			if f.Stage == "" {

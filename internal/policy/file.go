@@ -28,7 +28,7 @@ type Policy struct {
 
 // Rule maps a risk level or a threat type to actions.
 type Rule struct {
-	Match   string // a risk (high, medium, low, none, unrated) or "threat TYPE"
+	Match   string // a risk (high, medium, low, none, unrated), "unscannable" or "threat TYPE"
 	Actions []Action
 	Line    int
 }
@@ -65,6 +65,7 @@ func (e ErrorList) Error() string { return strings.Join(e, "\n") }
 //	  senders any                         # any (default) or a list
 //	  high     quarantine notify soc@example.com
 //	  threat phishing   delete notify soc@example.com
+//	  unscannable quarantine
 //	  medium   tag strip
 //	policy "Everyone else"
 //	  high quarantine
@@ -118,7 +119,7 @@ func Parse(name string, data []byte) ([]Policy, error) {
 			} else {
 				p.Recipients = list
 			}
-		case risks[word]:
+		case risks[word] || word == UnscannableRule:
 			p.Rules = append(p.Rules, Rule{Match: word, Line: n, Actions: parseActions(rest, n, bad)})
 		case word == "threat":
 			th, acts := splitThreat(rest)
@@ -196,6 +197,42 @@ func addresses(s string) ([]string, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// LoadOrDefault reads the policies file of a data directory; without one
+// it builds the default policy from d. A policy of the file without an
+// unscannable rule gets the default policy's (d.Unscannable): content
+// nothing could judge is held unless a policy says otherwise.
+func LoadOrDefault(dataDir string, d Defaults) ([]Policy, error) {
+	def, err := Default(d)
+	if err != nil {
+		return nil, err
+	}
+	pols, err := Load(dataDir)
+	if err != nil || pols == nil {
+		return def, err
+	}
+	var unscannable Rule
+	for _, r := range def[0].Rules {
+		if r.Match == UnscannableRule {
+			unscannable = r
+		}
+	}
+	for i := range pols {
+		if !hasRule(&pols[i], UnscannableRule) {
+			pols[i].Rules = append(pols[i].Rules, unscannable)
+		}
+	}
+	return pols, nil
+}
+
+func hasRule(p *Policy, match string) bool {
+	for _, r := range p.Rules {
+		if r.Match == match {
+			return true
+		}
+	}
+	return false
 }
 
 // Load reads the policies file of a data directory; without one it

@@ -1,6 +1,7 @@
 // Package policy decides what happens to a message from its analysis. An
 // ordered list of policies (policies.conf in the data directory, or the
-// default: quarantine high risk, pass and tag medium, deliver the rest);
+// default: quarantine high risk, hold what could not be judged, pass and
+// tag medium, deliver the rest);
 // the first whose scope matches the message decides by the first matching
 // rule: a threat type found, else the message's risk. Actions as DDEI
 // names them: deliver, tag, quarantine, delete, change-recipient, bcc,
@@ -17,13 +18,50 @@ import (
 	"mailinspector/internal/store"
 )
 
-// DefaultPolicies is what applies without a policies file.
-func DefaultPolicies() []Policy {
-	return []Policy{{Name: "Default", Direction: "any", Rules: []Rule{
-		{Match: "high", Actions: []Action{{Kind: "quarantine"}}},
-		{Match: "medium", Actions: []Action{{Kind: "tag"}}},
-	}}}
+// Defaults are the actions of the default policy, which applies without a
+// policies file (settings policy.high, policy.unscannable, policy.medium,
+// policy.unrated), each in the grammar of a rule's actions.
+type Defaults struct {
+	High, Unscannable, Medium, Unrated string
 }
+
+// BuiltIn is the default policy's out of the box: quarantine high risk,
+// hold unscannable content (releasable), pass and tag medium risk, deliver
+// the rest.
+var BuiltIn = Defaults{High: "quarantine", Unscannable: "quarantine", Medium: "tag", Unrated: "deliver"}
+
+// Default builds the default policy; every error is listed.
+func Default(d Defaults) ([]Policy, error) {
+	pol := Policy{Name: "Default", Direction: "any"}
+	var errs ErrorList
+	for _, r := range []struct{ match, key, actions string }{
+		{"high", "policy.high", d.High}, {UnscannableRule, "policy.unscannable", d.Unscannable},
+		{"medium", "policy.medium", d.Medium}, {"unrated", "policy.unrated", d.Unrated},
+	} {
+		acts := parseActions(r.actions, 0, func(_ int, format string, args ...any) {
+			errs = append(errs, r.key+": "+fmt.Sprintf(format, args...))
+		})
+		pol.Rules = append(pol.Rules, Rule{Match: r.match, Actions: acts})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return []Policy{pol}, nil
+}
+
+// DefaultPolicies is the built-in default policy.
+func DefaultPolicies() []Policy {
+	p, err := Default(BuiltIn)
+	if err != nil {
+		panic(err) // the built-in actions parse
+	}
+	return p
+}
+
+// UnscannableRule is the rule for content that could not be judged (a
+// finding named analysis.Unscannable): it wins over every risk rule but
+// high's.
+const UnscannableRule = "unscannable"
 
 // DefaultTemplate is the notification text; the tokens are replaced.
 const DefaultTemplate = `Mail Inspector took action on a message.
@@ -54,6 +92,11 @@ type Engine struct {
 	// quarantine) apply to mail the virtual analyzer could not judge.
 	OnVATimeout string
 	OnVAError   string
+	// OnClamdError is engine.clamd_on_error: with quarantine or defer,
+	// mail the pattern engine could not scan is quarantined (reason
+	// unscannable) whatever the policies say; with pass the policies
+	// decide.
+	OnClamdError string
 }
 
 // Decide maps a report to a decision.
@@ -83,6 +126,10 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 		return e.monitor(e.unanalysed(d, rep))
 	}
 	d.Rule = pol.Name + ": " + rule.Match
+	why := reason(rep)
+	if rule.Match == UnscannableRule {
+		why = analysis.Unscannable
+	}
 	var names []string
 	var notify []string
 	for _, a := range rule.Actions {
@@ -90,7 +137,7 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 		switch a.Kind {
 		case "quarantine":
 			if d.State != store.StateDeleted {
-				d.State, d.Reason = store.StateQuarantined, reason(rep)
+				d.State, d.Reason = store.StateQuarantined, why
 			}
 		case "delete":
 			d.State, d.Reason = store.StateDeleted, ""
@@ -119,31 +166,37 @@ func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision 
 	return e.monitor(e.unanalysed(d, rep))
 }
 
-// unanalysed applies sandbox.on_timeout and sandbox.on_error to mail that
-// would go on although the virtual analyzer could not judge some of it:
-// quarantined with the reason va-timeout or va-error, unless set to
-// deliver. A decision that already holds the message back stays.
+// unanalysed applies sandbox.on_timeout, sandbox.on_error and
+// engine.clamd_on_error to mail that would go on although the virtual
+// analyzer or the pattern engine could not judge some of it: quarantined
+// with the reason va-timeout, va-error or unscannable, unless set to
+// deliver (pass). A decision that already holds the message back stays.
 func (e Engine) unanalysed(d analysis.Decision, rep analysis.Report) analysis.Decision {
 	if d.State != store.StateQueued {
 		return d
 	}
 	for _, f := range rep.Findings {
-		action := ""
-		switch f.Name {
-		case analysis.VATimeout:
-			action = e.OnVATimeout
-		case analysis.VAError:
-			action = e.OnVAError
+		action, reason, rule := "", f.Name, ""
+		switch {
+		case f.Name == analysis.VATimeout:
+			action, rule = e.OnVATimeout, "sandbox.on_timeout"
+		case f.Name == analysis.VAError:
+			action, rule = e.OnVAError, "sandbox.on_error"
+		case f.Engine == "pattern-engine" && (f.Name == analysis.Unscannable || f.Name == analysis.NotScanned):
+			action, reason, rule = "deliver", analysis.Unscannable, "engine.clamd_on_error"
+			if e.OnClamdError == analysis.ClamdQuarantine || e.OnClamdError == analysis.ClamdDefer {
+				action = "quarantine"
+			}
 		default:
 			continue
 		}
 		if action == "deliver" {
 			continue
 		}
-		d.State, d.Reason, d.Strip, d.Links = store.StateQuarantined, f.Name, false, ""
-		d.Action = strings.TrimPrefix(d.Action+", quarantine ("+f.Name+")", "deliver, ")
+		d.State, d.Reason, d.Strip, d.Links = store.StateQuarantined, reason, false, ""
+		d.Action = strings.TrimPrefix(d.Action+", quarantine ("+reason+")", "deliver, ")
 		if d.Rule == "" {
-			d.Rule = "sandbox.on_" + strings.TrimPrefix(f.Name, "va-")
+			d.Rule = rule
 		}
 		return d
 	}
@@ -171,15 +224,25 @@ func (e Engine) monitor(d analysis.Decision) analysis.Decision {
 }
 
 // pickRule: a rule for a threat type found wins over the rule for the
-// message's risk.
+// message's risk; below high risk, the unscannable rule wins over the risk
+// rule when some of the content could not be judged.
 func pickRule(p *Policy, rep analysis.Report) *Rule {
 	found := map[string]bool{}
+	unscannable := false
 	for _, f := range rep.Findings {
 		found[f.Threat] = true
+		unscannable = unscannable || f.Name == analysis.Unscannable && f.Risk == analysis.RiskUnrated
 	}
 	for i := range p.Rules {
 		if th, ok := strings.CutPrefix(p.Rules[i].Match, "threat "); ok && found[th] {
 			return &p.Rules[i]
+		}
+	}
+	if unscannable && rep.Risk != analysis.RiskHigh {
+		for i := range p.Rules {
+			if p.Rules[i].Match == UnscannableRule {
+				return &p.Rules[i]
+			}
 		}
 	}
 	for i := range p.Rules {
@@ -237,13 +300,16 @@ func matchAddr(addr string, patterns []string) bool {
 // the message impossible to judge.
 func reason(rep analysis.Report) string {
 	for _, f := range rep.Findings {
-		if (f.Risk == analysis.RiskHigh || f.Risk == rep.Risk) && f.Threat != "" && f.Name != "unscannable" {
+		if (f.Risk == analysis.RiskHigh || f.Risk == rep.Risk) && f.Threat != "" && f.Name != analysis.Unscannable {
 			return "threat"
 		}
 	}
 	for _, f := range rep.Findings {
-		if f.Name == "malformed" || f.Name == "unscannable" {
+		switch f.Name {
+		case "malformed", analysis.Unscannable:
 			return f.Name
+		case analysis.NotScanned:
+			return analysis.Unscannable
 		}
 	}
 	return "threat"

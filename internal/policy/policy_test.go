@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -175,5 +177,92 @@ func TestUnanalysedMail(t *testing.T) {
 	r.Findings = append(r.Findings, store.Finding{Engine: "clamd", Threat: "malware", Risk: analysis.RiskHigh, Name: "Eicar"})
 	if d := (Engine{}).Decide(m, r); d.State != store.StateQuarantined || d.Reason != "threat" {
 		t.Errorf("high risk: %+v", d)
+	}
+}
+
+// TestWhatCouldNotBeJudgedIsHeld: the default policy holds unscannable
+// content (reason unscannable) below high risk, whatever its other risk;
+// an unrated message with nothing unscannable is delivered; high risk is
+// still a threat. Each of the default's rules is a setting.
+func TestWhatCouldNotBeJudgedIsHeld(t *testing.T) {
+	unscannable := analysis.Finding{Engine: "extraction", Risk: analysis.RiskUnrated, Name: analysis.Unscannable, Location: "part 2"}
+	notScanned := analysis.Finding{Engine: "pattern-engine", Risk: analysis.RiskUnrated, Name: analysis.NotScanned}
+	medium := analysis.Finding{Engine: "extraction", Risk: analysis.RiskMedium, Threat: "suspicious file", Name: "disguised-executable"}
+	high := analysis.Finding{Engine: "clamd", Risk: analysis.RiskHigh, Threat: "malware", Name: "Eicar"}
+	m := &store.Message{ID: "m1", From: "bob@example.org", To: []string{"alice@example.com"}}
+	cases := []struct {
+		name     string
+		findings []analysis.Finding
+		defaults Defaults
+		state    string
+		reason   string
+		rule     string
+	}{
+		{"unscannable", []analysis.Finding{unscannable}, BuiltIn, store.StateQuarantined, "unscannable", "Default: unscannable"},
+		{"unscannable beats medium", []analysis.Finding{medium, unscannable}, BuiltIn, store.StateQuarantined, "unscannable", "Default: unscannable"},
+		{"high beats unscannable", []analysis.Finding{unscannable, high}, BuiltIn, store.StateQuarantined, "threat", "Default: high"},
+		{"not scanned text", []analysis.Finding{notScanned}, BuiltIn, store.StateQueued, "", "Default: unrated"},
+		{"the setting", []analysis.Finding{unscannable}, Defaults{High: "quarantine", Unscannable: "tag", Medium: "tag", Unrated: "deliver"},
+			store.StateQueued, "", "Default: unscannable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pols, err := Default(c.defaults)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := analysis.Report{Findings: c.findings, Risk: analysis.RiskNone}
+			for _, f := range c.findings {
+				if analysis.Rank(f.Risk) > analysis.Rank(rep.Risk) {
+					rep.Risk = f.Risk
+				}
+			}
+			d := Engine{Policies: pols}.Decide(m, rep)
+			if d.State != c.state || d.Reason != c.reason || d.Rule != c.rule {
+				t.Fatalf("decision %+v, want %s %q by %q", d, c.state, c.reason, c.rule)
+			}
+		})
+	}
+	if _, err := Default(Defaults{High: "explode", Unscannable: "", Medium: "tag", Unrated: "deliver"}); err == nil ||
+		!strings.Contains(err.Error(), `policy.high: unknown action "explode"`) || !strings.Contains(err.Error(), "policy.unscannable: no action") {
+		t.Fatalf("bad defaults: %v", err)
+	}
+}
+
+// TestPoliciesWithoutAnUnscannableRuleHoldIt: a policies file whose policy
+// has no unscannable rule gets the default's, so content nothing judged
+// is held unless the administrator wrote otherwise.
+func TestPoliciesWithoutAnUnscannableRuleHoldIt(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, FileName), []byte("policy \"A\"\n  high delete\npolicy \"B\"\n  unscannable deliver\n"), 0o600))
+	pols, err := LoadOrDefault(dir, BuiltIn)
+	must(err)
+	if !hasRule(&pols[0], UnscannableRule) || pols[0].Rules[len(pols[0].Rules)-1].Actions[0].Kind != "quarantine" {
+		t.Fatalf("policy A: %+v", pols[0].Rules)
+	}
+	if len(pols[1].Rules) != 1 || pols[1].Rules[0].Actions[0].Kind != "deliver" {
+		t.Fatalf("policy B keeps its own: %+v", pols[1].Rules)
+	}
+}
+
+// TestClamdOnError: engine.clamd_on_error quarantine (and defer, once its
+// wait is over) holds a message the pattern engine could not scan,
+// whatever the policy says; pass leaves it to the policy.
+func TestClamdOnError(t *testing.T) {
+	notScanned := analysis.Finding{Engine: "pattern-engine", Risk: analysis.RiskUnrated, Name: analysis.NotScanned}
+	m := &store.Message{ID: "m1", From: "bob@example.org", To: []string{"alice@example.com"}}
+	rep := analysis.Report{Findings: []analysis.Finding{notScanned}, Risk: analysis.RiskUnrated}
+	for mode, want := range map[string]string{analysis.ClamdPass: store.StateQueued, analysis.ClamdQuarantine: store.StateQuarantined,
+		analysis.ClamdDefer: store.StateQuarantined} {
+		d := Engine{Policies: DefaultPolicies(), OnClamdError: mode}.Decide(m, rep)
+		if d.State != want || want == store.StateQuarantined && (d.Reason != "unscannable" || d.Rule != "Default: unrated") {
+			t.Errorf("%s: %+v", mode, d)
+		}
 	}
 }

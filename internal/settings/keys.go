@@ -58,6 +58,8 @@ type Settings struct {
 	Policy struct {
 		SubjectTag     string
 		NotifyTemplate string
+		// The default policy's actions (without policies.conf).
+		High, Unscannable, Medium, Unrated string
 	}
 
 	Click struct {
@@ -98,6 +100,8 @@ type Settings struct {
 		Clamd         string
 		ClamdTimeout  time.Duration
 		ClamdArchives string
+		ClamdOnError  string // pass, quarantine or defer
+		ClamdDeferFor time.Duration
 	}
 
 	Archive struct {
@@ -275,6 +279,14 @@ var keys = []Key{
 			s.Policy.NotifyTemplate = strings.ReplaceAll(v, `\n`, "\n")
 			return nil
 		}},
+	{"policy.high", "quarantine", "Actions of the default policy (without policies.conf) for a high-risk message, as a rule in policies.conf writes them (docs/policies.md), e.g. \"quarantine notify soc@example.com\".",
+		func(s *Settings, v string) error { s.Policy.High = v; return nil }},
+	{"policy.unscannable", "quarantine", "Actions of the default policy for a message with content that could not be judged and is not high risk: a part the walk could not look at, an archive that stayed locked or unopened, attachments the pattern engine could not scan. quarantine holds it with the reason unscannable (releasable).",
+		func(s *Settings, v string) error { s.Policy.Unscannable = v; return nil }},
+	{"policy.medium", "tag", "Actions of the default policy for a medium-risk message.",
+		func(s *Settings, v string) error { s.Policy.Medium = v; return nil }},
+	{"policy.unrated", "deliver", "Actions of the default policy for an unrated message that carries nothing unscannable (a text the pattern engine could not scan).",
+		func(s *Settings, v string) error { s.Policy.Unrated = v; return nil }},
 	{"click.listen", "", "Address (host:port) of the link pages that the block-links and warn-links actions point to. Empty: not served.",
 		func(s *Settings, v string) error {
 			s.Click.Listen = v
@@ -394,6 +406,10 @@ var keys = []Key{
 		bytesIn(func(s *Settings) *int64 { return &s.Archive.MaxInMemory }, 1<<20, 1<<30)},
 	{"engine.clamd_archives", "whole", "How archive attachments go to clamd. whole: each archive as one file, opened by clamd (its ScanArchive, on by default), with the files we decrypted with a password sent on their own, and each file scanned on its own only when clamd finds something, to say which. members: every file of every archive sent on its own, one clamd scan per file (for a clamd with ScanArchive off).",
 		enum(func(s *Settings) *string { return &s.Engine.ClamdArchives }, "whole", "members")},
+	{"engine.clamd_on_error", "pass", "When clamd is configured but cannot scan a message (down, hung, refusing): pass (the message goes on unrated and the policy decides; the default policy holds attachments as unscannable and delivers texts), quarantine (quarantined, reason unscannable, whatever the policies say) or defer (held in the queue and analysed again, sooner at first, for up to engine.clamd_defer_for; then quarantined).",
+		enum(func(s *Settings) *string { return &s.Engine.ClamdOnError }, "pass", "quarantine", "defer")},
+	{"engine.clamd_defer_for", "30m", "With engine.clamd_on_error=defer, how long a message waits for clamd to come back before it is quarantined.",
+		dur(func(s *Settings) *time.Duration { return &s.Engine.ClamdDeferFor }, time.Second)},
 	{"engine.clamd_timeout", "30s", "Longest wait for clamd on one message; past it the pattern-engine scan is skipped (the trail says so) and the message goes on.",
 		dur(func(s *Settings) *time.Duration { return &s.Engine.ClamdTimeout }, 100*time.Millisecond)},
 }

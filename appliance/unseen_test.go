@@ -1,0 +1,113 @@
+package appliance
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/store"
+	"mailinspector/internal/testutil"
+)
+
+// uuencode writes data as uuencoded lines (45 bytes a line, "`" for zero).
+func uuencode(data []byte) string {
+	enc := func(v byte) byte {
+		if v == 0 {
+			return '`'
+		}
+		return v + 32
+	}
+	var b strings.Builder
+	for len(data) > 0 {
+		n := min(45, len(data))
+		chunk := append([]byte(nil), data[:n]...)
+		for len(chunk)%3 != 0 {
+			chunk = append(chunk, 0)
+		}
+		b.WriteByte(enc(byte(n)))
+		for i := 0; i < len(chunk); i += 3 {
+			v := uint32(chunk[i])<<16 | uint32(chunk[i+1])<<8 | uint32(chunk[i+2])
+			for k := 18; k >= 0; k -= 6 {
+				b.WriteByte(enc(byte(v >> k & 63)))
+			}
+		}
+		b.WriteString("\r\n")
+		data = data[n:]
+	}
+	return b.String()
+}
+
+// TestWhatTheWalkCannotSeeIsNotDelivered: EICAR in a zip that a lenient
+// mail client (Python's email package, run here) finds in the message is
+// never delivered, however the message hides it from a strict reading:
+// past the part limit, past the depth limit, behind junk in the
+// Content-Type, after an mbox From line, uuencoded in a text body. Each
+// was delivered before (risk low or none); now each is held, as a threat
+// where the walk reaches it and clamd convicts it, else as unscannable.
+func TestWhatTheWalkCannotSeeIsNotDelivered(t *testing.T) {
+	py := testutil.StartPyEmail(t)
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec()})
+	zip := zipped(t, map[string][]byte{"eicar.com": []byte(eicar)})
+	sum := sha256.Sum256(zip)
+	head := func(ct string) string {
+		return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: hidden\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: " + ct + "\r\n"
+	}
+	attach := "Content-Type: application/zip; name=\"a.zip\"\r\nContent-Disposition: attachment; filename=\"a.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64lines(zip)
+	cases := map[string]struct {
+		msg, reason string
+	}{
+		"part 1001": {func() string {
+			var b strings.Builder
+			b.WriteString(head("multipart/mixed; boundary=m") + "\r\n")
+			for i := 0; i < 1000; i++ {
+				fmt.Fprintf(&b, "--m\r\nContent-Type: text/plain\r\n\r\npart %d\r\n", i)
+			}
+			b.WriteString("--m\r\n" + attach + "--m--\r\n")
+			return b.String()
+		}(), "unscannable"},
+		"depth 22": {func() string {
+			var b strings.Builder
+			b.WriteString(head("multipart/mixed; boundary=d0") + "\r\n")
+			for i := 0; i < 21; i++ {
+				fmt.Fprintf(&b, "--d%d\r\nContent-Type: multipart/mixed; boundary=d%d\r\n\r\n", i, i+1)
+			}
+			b.WriteString("--d21\r\n" + attach)
+			for i := 21; i >= 0; i-- {
+				fmt.Fprintf(&b, "--d%d--\r\n", i)
+			}
+			return b.String()
+		}(), "unscannable"},
+		"junk after the boundary": {head(`multipart/mixed; boundary="XYZ"; junk`) + "\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\nsee\r\n--XYZ\r\n" + attach + "--XYZ--\r\n", "threat"},
+		"mbox From line":          {"From bob@example.org Fri Nov 27 08:00:00 2026\r\n" + head("multipart/mixed; boundary=m") + "\r\n--m\r\n" + attach + "--m--\r\n", "threat"},
+		"uuencoded in the text":   {head("text/plain") + "\r\nThe file:\r\nbegin 644 a.zip\r\n" + uuencode(zip) + "`\r\nend\r\n", "threat"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			if name != "uuencoded in the text" { // Python's email package does not decode those; Outlook does
+				parts, err := py.Parts([]byte(c.msg))
+				must(t, err)
+				found := false
+				for _, p := range parts {
+					found = found || p.SHA256 == hex.EncodeToString(sum[:])
+				}
+				if !found {
+					t.Fatalf("a lenient client does not find the zip: the case proves nothing (%+v)", parts)
+				}
+			}
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, c.msg))
+			ms, _ := a.Messages(t.Context(), 1)
+			d := waitState(t, a, ms[0].ID, store.StateQuarantined, 20*time.Second)
+			if d.Reason != c.reason || d.Risk == "none" || d.Risk == "low" {
+				t.Fatalf("reason %q risk %q, want %q; findings %+v", d.Reason, d.Risk, c.reason, d.Findings)
+			}
+		})
+	}
+	if got := len(sink.Messages()); got != 0 {
+		t.Fatalf("%d messages reached the downstream", got)
+	}
+}
