@@ -15,14 +15,8 @@ help: ## list the targets
 build: ## build bin/mailinspector
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mailinspector ./cmd/mailinspector
 
-run: build ## run the appliance on a fresh data directory (run-data/) with the embedded default (ARGS="--set K=V …" adds settings)
-	@rm -rf $(RUN_DIR) && mkdir -p $(RUN_DIR)
-	@echo "Mail Inspector $(VERSION): data directory $(RUN_DIR)"
-	@echo "  SMTP:  $(RUN_SMTP)   (no downstream configured: mail lands in $(RUN_DIR)/maildir/<recipient>/new/)"
-	@echo "  send:  swaks --server $(RUN_SMTP) --from you@example.org --to alice@example.com"
-	@echo "  look:  bin/mailinspector shell --data-dir $(RUN_DIR) -c 'show messages'"
-	@echo "  stop:  Ctrl-C"
-	exec bin/mailinspector serve --data-dir $(RUN_DIR) --set smtp.listen=$(RUN_SMTP) $(ARGS)
+run: build ## run the appliance on a fresh data directory (run-data/) with a private clamd (RUN_HUB=1: and a local hub; ARGS="--set K=V …" adds settings)
+	RUN_DIR=$(RUN_DIR) RUN_SMTP=$(RUN_SMTP) scripts/run.sh $(ARGS)
 
 test-setup: ## install what the tests need (apt-get), when missing
 	scripts/test-setup.sh
