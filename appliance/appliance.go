@@ -149,17 +149,18 @@ func (a *Appliance) start() error {
 		Check: func(ctx context.Context, ip netip.Addr) *store.ERSCheck {
 			return analysis.CheckERS(ctx, a.services.Get(services.ERS), a.dnsbl, ip)
 		}}
-	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log,
+	walk := WalkLimits(s)
+	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log, Limits: walk,
 		Feedback: a.services.Get(services.SmartFeedback).Usable() == nil,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: pipelineStages([]analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},
 			ers,
-			analysis.Extraction{Limits: message.DefaultLimits, Archives: archives, Passwords: s.Archive.Passwords},
+			analysis.Extraction{Limits: walk, Archives: archives, Passwords: s.Archive.Passwords},
 			// The pattern engine, the file checks and the link checks wait
 			// on different services: they run at the same time.
 			analysis.Concurrent{
-				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: message.DefaultLimits,
+				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: walk,
 					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd),
 					EachMember: s.Engine.ClamdArchives == "members", OnError: s.Engine.ClamdOnError, DeferFor: s.Engine.ClamdDeferFor},
 				analysis.Sequence{analysis.CSSS{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.ML{Cloud: cloud}},
@@ -188,6 +189,7 @@ func (a *Appliance) start() error {
 	a.smtp = smtpd.New(smtpd.Config{
 		Hostname: s.Hostname, Listen: s.SMTP.Listen, MaxConnections: s.SMTP.MaxConnections, MaxConnectionsIP: s.SMTP.MaxConnectionsIP,
 		MaxRecipients: s.SMTP.MaxRecipients, MaxLineLength: s.SMTP.MaxLineLength, MaxMessageBytes: s.Limits.MaxMessageBytes,
+		MaxHeaderBytes: s.Limits.MaxHeaderBytes,
 		CommandTimeout: s.SMTP.CommandTimeout, DataTimeout: s.SMTP.DataTimeout, TLS: tlsCfg,
 		AllowNetworks: s.SMTP.AllowNetworks, DenyNetworks: s.SMTP.DenyNetworks, TrustedNetworks: s.SMTP.TrustedNetworks,
 		AcceptedDomains: s.SMTP.AcceptedDomains, NormalizeBareLF: s.SMTP.BareLF == "normalize", RequireHeloDomain: s.SMTP.RequireHeloDomain,
@@ -383,6 +385,15 @@ func resolver(addr string) *net.Resolver {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// WalkLimits are the MIME walk's limits: its defaults, with header blocks
+// read up to limits.max_header_bytes (and room for our own Received field,
+// which the SMTP server writes before what it counts).
+func WalkLimits(s *settings.Settings) message.Limits {
+	lim := message.DefaultLimits
+	lim.MaxHeaderBytes = max(lim.MaxHeaderBytes, int64(s.Limits.MaxHeaderBytes)+8<<10)
+	return lim
 }
 
 // PolicyDefaults are the default policy's actions from the settings.

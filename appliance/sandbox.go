@@ -377,7 +377,7 @@ func (a *Appliance) virtualAnalyzerStage(exempt func(analysis.Finding) (string, 
 	st := analysis.VirtualAnalyzer{Contract: a.services.Get(services.Libvirt), FileTypes: s.FileTypes, Links: s.URLs, Exempt: exempt,
 		MinRisk:     map[string]string{"suspicious": analysis.RiskLow, "highly-suspicious": analysis.RiskMedium}[s.Submit],
 		ForcedTypes: s.ForcedTypes, SubmissionTimeout: s.SubmissionTimeout, Poll: 2 * time.Second,
-		Limits: message.DefaultLimits, MaxSample: agent.MaxSample, Passwords: a.Settings.Archive.Passwords,
+		Limits: WalkLimits(a.Settings), MaxSample: agent.MaxSample, Passwords: a.Settings.Archive.Passwords,
 		Archives: archive.Limits{MaxDepth: a.Settings.Archive.MaxDepth, MaxMembers: a.Settings.Archive.MaxMembers,
 			MaxTotalBytes: a.Settings.Archive.MaxExpandedBytes, MaxRatio: int64(a.Settings.Archive.MaxRatio), MaxInMemory: a.Settings.Archive.MaxInMemory}}
 	if a.va != nil {

@@ -18,7 +18,6 @@ import (
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/cli"
-	"mailinspector/internal/message"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -112,7 +111,7 @@ func (a *Appliance) checkClient(ctx context.Context, ip netip.Addr) *store.ERSCh
 // attachment known-good, (pattern engine,) file census and ML; per URL web
 // reputation, web inspection and domain census.
 func (a *Appliance) cloud() analysis.Cloud {
-	return analysis.Cloud{Hub: a.hub, Services: a.services, Limits: message.DefaultLimits, Joints: analysis.NewJointQueue()}
+	return analysis.Cloud{Hub: a.hub, Services: a.services, Limits: WalkLimits(a.Settings), Joints: analysis.NewJointQueue()}
 }
 
 // Services is `show services`.

@@ -111,3 +111,37 @@ func TestWhatTheWalkCannotSeeIsNotDelivered(t *testing.T) {
 		t.Fatalf("%d messages reached the downstream", got)
 	}
 }
+
+// TestOwnHeaderFieldsNeverComeFromTheSender: a sender's X-MailInspector-*
+// fields (-Risk: none, -ERS, -Queue-ID) never reach a recipient, tagged or
+// untagged; only the appliance's own do. A header block over
+// limits.max_header_bytes is refused (552 5.3.4) instead of being
+// analysed blind and delivered untagged.
+func TestOwnHeaderFieldsNeverComeFromTheSender(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec()})
+	forged := "X-MailInspector-Risk: none\r\nX-MailInspector-ERS: not listed\r\nx-mailinspector-queue-id:\r\n forged-id\r\n"
+	clean := strings.Replace(testMessage("clean", ""), "Subject: clean\r\n", "Subject: clean\r\n"+forged, 1)
+	tagged := strings.Replace(withAttachment("Invoice", "application/pdf", "invoice.pdf", []byte("MZ\x90\x00 not a PDF")),
+		"Subject: Invoice\r\n", "Subject: Invoice\r\n"+forged, 1)
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, clean))
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, tagged))
+	got := sink.WaitFor(t, 2, 10*time.Second)
+	for _, m := range got {
+		data := string(m.Data)
+		head, _, _ := strings.Cut(data, "\r\n\r\n")
+		for _, bad := range []string{"X-MailInspector-Risk: none", "X-MailInspector-ERS", "forged-id", "x-mailinspector-queue-id"} {
+			if strings.Contains(head, bad) {
+				t.Errorf("delivered header has the sender's %q:\n%s", bad, head)
+			}
+		}
+		if strings.Contains(head, "Subject: [Suspicious] Invoice") && !strings.Contains(head, "X-MailInspector-Risk: medium") {
+			t.Errorf("tagged message lacks our own field:\n%s", head)
+		}
+	}
+	huge := strings.Replace(testMessage("huge", ""), "Subject: huge\r\n", "Subject: huge\r\n"+strings.Repeat("X-Pad: "+strings.Repeat("p", 90)+"\r\n", 3000), 1)
+	if err := send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, huge); err == nil || !strings.Contains(err.Error(), "552") {
+		t.Fatalf("a 290 KiB header block: %v, want 552 5.3.4", err)
+	}
+}

@@ -68,6 +68,9 @@ type Runner struct {
 	// LinkFor is where a link of message id goes for the block-links and
 	// warn-links actions (mode "block" or "warn").
 	LinkFor func(id, mode, url string) string
+	// Limits are the MIME walk's, for the copies the actions make (strip,
+	// links).
+	Limits message.Limits
 	// ScratchDir holds decoded parts past ScratchMem bytes per message.
 	ScratchDir string
 	ScratchMem int64
@@ -316,7 +319,7 @@ func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := message.Strip(m.Open, message.DefaultLimits, notice, f); err != nil {
+	if _, err := message.Strip(m.Open, r.limits(), notice, f); err != nil {
 		f.Abort()
 		return nil, err
 	}
@@ -342,12 +345,20 @@ func (r *Runner) rewriteLinks(m *Message, mode string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	body, n, err := message.RewriteLinks(f, message.DefaultLimits, func(u string) string { return r.LinkFor(m.Meta.ID, mode, u) })
+	body, n, err := message.RewriteLinks(f, r.limits(), func(u string) string { return r.LinkFor(m.Meta.ID, mode, u) })
 	f.Close()
 	if err != nil {
 		return 0, err
 	}
 	return n, r.Spool.Put(m.Meta.ID, bytes.NewReader(body))
+}
+
+// limits are Limits, or the walk's defaults when unset.
+func (r *Runner) limits() message.Limits {
+	if r.Limits.MaxParts == 0 {
+		return message.DefaultLimits
+	}
+	return r.Limits
 }
 
 // Busy is how many messages are being analysed or wait in memory.

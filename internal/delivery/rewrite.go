@@ -9,9 +9,11 @@ import (
 	"mailinspector/internal/store"
 )
 
-// maxRewriteHeader bounds the header block read to rewrite it; a longer one
-// is delivered unchanged.
-const maxRewriteHeader = 1 << 20
+// maxRewriteHeader bounds the header block read to rewrite it. The SMTP
+// server refuses a header block over limits.max_header_bytes (at most
+// 16 MiB) and writes our Received field before it, so every message it
+// accepted fits; only a longer one would be delivered unchanged.
+const maxRewriteHeader = 17 << 20
 
 // rewriteHeader applies a tag to a message on its way out: fields named
 // like the ones to add are dropped (a sender cannot forge them), the

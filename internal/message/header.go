@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/emersion/go-message/textproto"
+
+	"mailinspector/internal/headerline"
 )
 
 // A header block is read the way lenient mail clients read one, not the way
@@ -75,7 +77,7 @@ func readHeader(br *bufio.Reader, max int64) headerResult {
 			continue
 		}
 		first = false
-		if isBlankLine(line) {
+		if headerline.IsBlank(line) {
 			flush()
 			res.body = br
 			return res
@@ -102,7 +104,7 @@ func readHeader(br *bufio.Reader, max int64) headerResult {
 			// A field with no name: clients drop it and read on.
 			flush()
 			res.notes = append(res.notes, "a header field with no name")
-		case isFieldLine(line):
+		case headerline.IsField(line):
 			flush()
 			field = append([]byte(nil), clip(line, full)...)
 			if i := bytes.IndexByte(line, ':'); i > 0 && (line[i-1] == ' ' || line[i-1] == '\t') {
@@ -155,10 +157,10 @@ func skipHeader(br *bufio.Reader, n int64) (int64, []byte) {
 		if len(l) == 0 {
 			return n, nil
 		}
-		if isBlankLine(l) {
+		if headerline.IsBlank(l) {
 			return n + ln, nil
 		}
-		if l[0] != ' ' && l[0] != '\t' && l[0] != ':' && !isFieldLine(l) {
+		if l[0] != ' ' && l[0] != '\t' && l[0] != ':' && !headerline.IsField(l) {
 			return n, append([]byte(nil), l...)
 		}
 		n += ln
@@ -177,28 +179,6 @@ func clip(line []byte, full bool) []byte {
 		return line
 	}
 	return append(append([]byte(nil), line[:maxFieldLine]...), '\r', '\n')
-}
-
-// isBlankLine: CRLF or LF alone (a line of only white space is not blank to
-// clients: it is a continuation).
-func isBlankLine(line []byte) bool {
-	return len(line) == 1 && line[0] == '\n' || len(line) == 2 && line[0] == '\r' && line[1] == '\n'
-}
-
-// isFieldLine: a field name (printable US-ASCII but colon), optional white
-// space, then a colon.
-func isFieldLine(line []byte) bool {
-	i := 0
-	for i < len(line) && line[i] > ' ' && line[i] < 0x7f && line[i] != ':' {
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-		i++
-	}
-	return i < len(line) && line[i] == ':'
 }
 
 // preview is the start of a line for a note, printable.

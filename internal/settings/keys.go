@@ -43,6 +43,7 @@ type Settings struct {
 
 	Limits struct {
 		MaxMessageBytes int64
+		MaxHeaderBytes  int
 	}
 
 	Analysis struct {
@@ -254,6 +255,9 @@ var keys = []Key{
 			s.Limits.MaxMessageBytes = n
 			return nil
 		}},
+
+	{"limits.max_header_bytes", "262144", "Largest header block accepted, in bytes; a larger one is refused with 552 5.3.4 rather than analysed blind. The MIME walk reads header blocks up to this size too (and parts' own headers).",
+		intIn(func(s *Settings) *int { return &s.Limits.MaxHeaderBytes }, 16*1024, 16<<20)},
 
 	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs, four times when a hub or clamd is configured (their calls wait on another process, not the CPU).",
 		func(s *Settings, v string) error {

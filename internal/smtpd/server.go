@@ -25,13 +25,16 @@ import (
 
 // Config is what the server needs from the settings.
 type Config struct {
-	Hostname          string
-	Listen            string
-	MaxConnections    int
-	MaxConnectionsIP  int
-	MaxRecipients     int
-	MaxLineLength     int
-	MaxMessageBytes   int64
+	Hostname         string
+	Listen           string
+	MaxConnections   int
+	MaxConnectionsIP int
+	MaxRecipients    int
+	MaxLineLength    int
+	MaxMessageBytes  int64
+	// MaxHeaderBytes bounds a message's header block: a larger one is
+	// refused (552 5.3.4) rather than analysed blind.
+	MaxHeaderBytes    int
 	CommandTimeout    time.Duration
 	DataTimeout       time.Duration
 	TLS               *tls.Config // nil: no STARTTLS
@@ -52,6 +55,14 @@ type Config struct {
 	// ERSWait bounds the wait for CheckClient (its own deadline is the
 	// service's; this is the backstop).
 	ERSWait time.Duration
+}
+
+// maxHeader is MaxHeaderBytes, 256 KiB when unset.
+func (c Config) maxHeader() int {
+	if c.MaxHeaderBytes > 0 {
+		return c.MaxHeaderBytes
+	}
+	return 256 * 1024
 }
 
 // Stats are counters for status and metrics.
@@ -219,6 +230,7 @@ var (
 	errBadAddress  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad address syntax"}
 	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
 	errBareLFReply = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bare LF or CR in message data refused (RFC 5321 2.3.8)"}
+	errHeaderReply = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message header block too large"}
 	errTemporary   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "local error, message not accepted, try again later"}
 	errTimeout     = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "data timeout"}
 )
@@ -310,7 +322,8 @@ func (ss *session) Data(r io.Reader) error {
 		s.log.Error("spool write", "id", id, "err", err)
 		return errTemporary
 	}
-	body := &lineEndings{r: &idleDeadline{r: r, conn: ss.conn.Conn(), timeout: s.cfg.DataTimeout}, normalize: s.cfg.NormalizeBareLF}
+	var body io.Reader = &lineEndings{r: &idleDeadline{r: r, conn: ss.conn.Conn(), timeout: s.cfg.DataTimeout}, normalize: s.cfg.NormalizeBareLF}
+	body = newHeaderGuard(body, s.cfg.maxHeader())
 	bp := dataBufs.Get().(*[]byte)
 	_, err = io.CopyBuffer(f, body, *bp)
 	dataBufs.Put(bp)
@@ -326,6 +339,9 @@ func (ss *session) Data(r io.Reader) error {
 		case errors.Is(err, errBareLF):
 			s.log.Info("message refused: bare LF", "client", ss.ip.String(), "from", ss.from)
 			return errBareLFReply
+		case errors.Is(err, errHeaderTooBig):
+			s.log.Info("message refused: header block too large", "client", ss.ip.String(), "from", ss.from, "max", s.cfg.maxHeader())
+			return errHeaderReply
 		case errors.As(err, &ne) && ne.Timeout():
 			return errTimeout
 		default:
