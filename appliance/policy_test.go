@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mailinspector/internal/message"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -168,5 +170,53 @@ func TestBlockLinksLeadToTheBlockPage(t *testing.T) {
 	d := waitState(t, a, onlyMessage(t, a).ID, store.StateDelivered, 5*time.Second)
 	if !strings.Contains(d.Action, "block-links") {
 		t.Fatalf("action %q", d.Action)
+	}
+}
+
+// TestBlockLinksLeaveNoLinkLive: block-links sends every link a client
+// could follow or load through the block page, or makes it inert:
+// scheme-relative, backslashed, UNC, file:, ms-msdt:, search-ms:,
+// javascript:, data:, remote images. A text part over 4 MiB arrives whole
+// (it lost its tail). Each of these was delivered live before.
+func TestBlockLinksLeaveNoLinkLive(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(dir, 0o750))
+	must(t, os.WriteFile(filepath.Join(dir, "policies.conf"), []byte("policy \"All\"\n  high block-links\n"), 0o640))
+	sink := testutil.NewSink(t)
+	cd := testutil.StartClamd(t)
+	a := startApp(t, dir, map[string]string{"delivery.relay": sink.Addr, "senders.blocked": "evil.example", "engine.clamd": cd.Spec(),
+		"click.listen": "127.0.0.1:0", "click.base_url": "https://mi.example.com"})
+	links := `<a href="//evil.example/a">1</a> <a href="http:\\evil.example\b">2</a> <a href="file://evil.example/share/x.exe">3</a>
+<a href="\\evil.example\share\x.exe">4</a> <a href="ms-msdt:/id PCWDiagnostic /skip force">5</a> <a href="search-ms:query=x&amp;crumb=location:\\evil.example\s">6</a>
+<a href="javascript:alert(1)">7</a> <a href="data:text/html;base64,PHNjcmlwdD4=">8</a> <img src="https://evil.example/track.gif">`
+	var long strings.Builder
+	for long.Len() < 5<<20 {
+		long.WriteString("a long text http://evil.example/far/away, line after line of it.\r\n")
+	}
+	long.WriteString("THE END\r\n")
+	body := "From: x@evil.example\r\nTo: alice@example.com\r\nSubject: links\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + long.String() +
+		"--b\r\nContent-Type: text/html\r\n\r\n<p>" + strings.ReplaceAll(links, "\n", "\r\n") + "</p>\r\n--b--\r\n"
+	must(t, send(t, a.SMTPAddr().String(), "x@evil.example", []string{"alice@example.com"}, body))
+	got := sink.WaitFor(t, 1, 20*time.Second)
+	texts := map[string]string{}
+	_, err := message.Walk(bytes.NewReader(got[0].Data), message.DefaultLimits, func(p *message.Part, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		texts[p.ContentType] = string(b)
+		return err
+	})
+	must(t, err)
+	for _, live := range []string{"evil.example", "javascript:", "data:text/html", "ms-msdt:", "search-ms:", "file:"} {
+		for ct, s := range texts {
+			if strings.Contains(s, live) {
+				t.Errorf("%s still holds %q", ct, live)
+			}
+		}
+	}
+	if plain := texts["text/plain"]; !strings.HasSuffix(plain, "line after line of it.\r\nTHE END") || len(plain) < 5<<20 {
+		t.Errorf("the long text arrived with %d bytes, ending %q", len(plain), plain[max(0, len(plain)-40):])
+	}
+	if n := strings.Count(texts["text/html"], "https://mi.example.com/c/"); n != 7 {
+		t.Errorf("%d links lead to the block page, want 7:\n%s", n, texts["text/html"])
 	}
 }

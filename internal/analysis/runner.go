@@ -341,16 +341,21 @@ func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message,
 // the verdict is committed; a crash in between re-analyses the rewritten
 // message, which still leads nowhere dangerous.
 func (r *Runner) rewriteLinks(m *Message, mode string) (int, error) {
-	f, err := m.Open()
+	src, err := m.Open()
 	if err != nil {
 		return 0, err
 	}
-	body, n, err := message.RewriteLinks(f, r.limits(), func(u string) string { return r.LinkFor(m.Meta.ID, mode, u) })
-	f.Close()
+	defer src.Close()
+	f, err := r.Spool.Create()
 	if err != nil {
 		return 0, err
 	}
-	return n, r.Spool.Put(m.Meta.ID, bytes.NewReader(body))
+	n, err := message.RewriteLinks(src, r.limits(), func(u string) string { return r.LinkFor(m.Meta.ID, mode, u) }, f)
+	if err != nil {
+		f.Abort()
+		return 0, err
+	}
+	return n, f.Commit(m.Meta.ID)
 }
 
 // limits are Limits, or the walk's defaults when unset.

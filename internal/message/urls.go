@@ -23,6 +23,15 @@ const urlEnd = " \t\r\n<>\"'`{}|\\^[]"
 // path a case-insensitive regexp over every text part cost more than the
 // rest of the MIME walk together.
 func findTextURLs(text []byte, limit int) []string {
+	var out []string
+	for _, s := range findTextURLSpans(text, limit) {
+		out = append(out, string(text[s.start:s.end]))
+	}
+	return out
+}
+
+// findTextURLSpans is findTextURLs with where each URL lies, in order.
+func findTextURLSpans(text []byte, limit int) []span {
 	lower := ASCIILower(text)
 	var starts []int
 	for _, marker := range []string{"://", "www."} {
@@ -55,14 +64,14 @@ func findTextURLs(text []byte, limit int) []string {
 		}
 	}
 	sort.Ints(starts)
-	var out []string
+	var out []span
 	for _, st := range starts {
 		end := st
 		for end < len(text) && !strings.ContainsRune(urlEnd, rune(text[end])) {
 			end++
 		}
 		if u := trimTrailing(string(text[st:end])); len(u) > 4 {
-			out = append(out, u)
+			out = append(out, span{st, st + len(u)})
 		}
 		if len(out) >= limit {
 			break
@@ -84,7 +93,8 @@ var urlAttrs = map[string][]string{
 
 // ExtractURLs finds the links in a text or HTML body. In HTML it reads the
 // link attributes with a real parser (golang.org/x/net/html), applies the
-// first <base href> to relative links as browsers do, and also looks for
+// first <base href> to relative links and reads backslashes and
+// scheme-relative links as browsers do (NormalizeLink), and also looks for
 // URLs written as text. where names the part.
 func ExtractURLs(body []byte, isHTML bool, where string) []URL {
 	var out []URL
@@ -93,7 +103,7 @@ func ExtractURLs(body []byte, isHTML bool, where string) []URL {
 		if len(out) >= maxURLs {
 			return
 		}
-		n, ok := Normalize(raw, base)
+		n, ok := NormalizeLink(raw, base)
 		if !ok || seen[n+"\x00"+what] {
 			return
 		}
