@@ -69,6 +69,12 @@ func checkUint64(v uint64, nonZero bool) error {
 		return errUint64TooLarge
 	}
 
+	// Mail Inspector: every such value becomes the length of a slice; a
+	// few bytes of header could ask for gigabytes.
+	if v > util.MaxCount {
+		return errUint64TooLarge
+	}
+
 	return nil
 }
 
@@ -295,6 +301,10 @@ func readCoder(r util.Reader) (*coder, error) {
 		size, err := readUint64Bounded(r, true)
 		if err != nil {
 			return nil, err
+		}
+
+		if size > util.MaxProperties { // Mail Inspector
+			return nil, errUint64TooLarge
 		}
 
 		c.properties = make([]byte, size)

@@ -28,7 +28,7 @@ const (
 	// ~10ms). A cap of 24 (≈16M rounds, ~250ms) provides 32× headroom above
 	// the standard while keeping the worst-case derivation time bounded.
 	// The special value 0x3f bypasses hashing entirely and is not affected.
-	maxCyclesPower = 24
+	maxCyclesPower = 20 // Mail Inspector: 24 was seconds of CPU per password tried
 )
 
 var errCyclesPowerTooLarge = errors.New("aes7z: cycles power exceeds maximum")
@@ -70,11 +70,15 @@ func calculateKey(password string, cycles int, salt []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %d > %d", errCyclesPowerTooLarge, cycles, maxCyclesPower)
 		}
 
+		// Mail Inspector: the round counter put in place, not written
+		// through reflection (binary.Write): the same bytes, an eighth
+		// of the time.
 		h := sha256.New()
+		round := append(b.Bytes(), make([]byte, 8)...)
+		n := len(round) - 8
 		for i := range uint64(1 << cycles) {
-			// These will never error
-			_, _ = h.Write(b.Bytes())
-			_ = binary.Write(h, binary.LittleEndian, i)
+			binary.LittleEndian.PutUint64(round[n:], i)
+			_, _ = h.Write(round)
 		}
 
 		copy(key, h.Sum(nil))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bodgit/sevenzip/internal/util"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -52,6 +53,13 @@ func (rc *readCloser) Read(p []byte) (int, error) {
 func NewReader(p []byte, s uint64, readers []io.ReadCloser) (io.ReadCloser, error) {
 	if len(readers) != 1 {
 		return nil, errNeedOneReader
+	}
+
+	// Mail Inspector: the dictionary size follows the properties byte.
+	if len(p) == 5 {
+		if dict := binary.LittleEndian.Uint32(p[1:]); dict > util.MaxDictionary {
+			return nil, fmt.Errorf("lzma: dictionary of %d bytes is larger than %d", dict, util.MaxDictionary)
+		}
 	}
 
 	h := bytes.NewBuffer(p)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bodgit/sevenzip/internal/util"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -68,6 +69,10 @@ func NewReader(p []byte, _ uint64, readers []io.ReadCloser) (io.ReadCloser, erro
 
 	if err := config.Verify(); err != nil {
 		return nil, fmt.Errorf("lzma2: error verifying config: %w", err)
+	}
+
+	if config.DictCap > util.MaxDictionary { // Mail Inspector
+		return nil, fmt.Errorf("lzma2: dictionary of %d bytes is larger than %d", config.DictCap, util.MaxDictionary)
 	}
 
 	lr, err := config.NewReader2(readers[0])

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bodgit/sevenzip/internal/util"
 	"github.com/stangelandcl/ppmd"
 )
 
@@ -60,6 +61,10 @@ func NewReader(p []byte, uncompressedSize uint64, readers []io.ReadCloser) (io.R
 
 	order := p[0]
 	memory := binary.LittleEndian.Uint32(p[1:])
+
+	if memory > util.MaxDictionary { // Mail Inspector
+		return nil, fmt.Errorf("ppmd: model memory of %d bytes is larger than %d", memory, util.MaxDictionary)
+	}
 
 	pr, err := ppmd.NewH7zReader(readers[0], int(order), int(memory), int(uncompressedSize)) //nolint:gosec
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/bodgit/sevenzip/internal/util"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -66,7 +67,9 @@ func NewReader(_ []byte, _ uint64, readers []io.ReadCloser) (io.ReadCloser, erro
 			return nil, fmt.Errorf("zstd: error resetting: %w", err)
 		}
 	} else {
-		if r, err = zstd.NewReader(readers[0]); err != nil {
+		// Mail Inspector: a bounded window, one decoding goroutine.
+		if r, err = zstd.NewReader(readers[0], zstd.WithDecoderMaxWindow(util.MaxDictionary),
+			zstd.WithDecoderConcurrency(1)); err != nil {
 			return nil, fmt.Errorf("zstd: error creating reader: %w", err)
 		}
 
