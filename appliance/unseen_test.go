@@ -145,3 +145,44 @@ func TestOwnHeaderFieldsNeverComeFromTheSender(t *testing.T) {
 		t.Fatalf("a 290 KiB header block: %v, want 552 5.3.4", err)
 	}
 }
+
+// TestArchivesBeyondZip: a 7z encrypted with the password written in the
+// body is opened and EICAR in it found (it was delivered, risk none); one
+// no password opens is held as unscannable (internal/archive proves RAR).
+func TestArchivesBeyondZip(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec()})
+	files := map[string][]byte{"invoice.com": []byte(eicar), "notes.txt": []byte("the figures")}
+	with := func(subject, text, name string, data []byte) string {
+		return "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: " + subject + "\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + text + "\r\n--b\r\n" +
+			"Content-Type: application/octet-stream; name=\"" + name + "\"\r\nContent-Disposition: attachment; filename=\"" + name + "\"\r\n" +
+			"Content-Transfer-Encoding: base64\r\n\r\n" + b64lines(data) + "--b--\r\n"
+	}
+	for _, c := range []struct {
+		name, msg, reason, location string
+	}{
+		{"7z, password in the body", with("7z", "The password is: Tr1cky-42", "docs.7z", testutil.SevenZip(t, files, "-pTr1cky-42", "-mhe=on")),
+			"threat", "part 2 (docs.7z): docs.7z/invoice.com"},
+		{"7z, no password", with("7z locked", "No password for you.", "docs.7z", testutil.SevenZip(t, files, "-pTr1cky-42")), "unscannable", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"}, c.msg))
+			ms, _ := a.Messages(t.Context(), 1)
+			d := waitState(t, a, ms[0].ID, store.StateQuarantined, 20*time.Second)
+			if d.Reason != c.reason {
+				t.Fatalf("reason %q, want %q; findings %+v", d.Reason, c.reason, d.Findings)
+			}
+			if c.location != "" {
+				found := false
+				for _, f := range d.Findings {
+					found = found || f.Engine == "clamd" && f.Location == c.location && strings.HasPrefix(f.Name, "MailInspector.Test.EICAR")
+				}
+				if !found {
+					t.Fatalf("no EICAR at %q: %+v", c.location, d.Findings)
+				}
+			}
+		})
+	}
+}

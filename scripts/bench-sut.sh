@@ -60,6 +60,7 @@ LogFile $DATA/clamd/clamd.log
 Foreground yes
 ScanMail yes
 ScanArchive yes
+AlertEncrypted yes
 Bytecode no
 MaxThreads 12
 StreamMaxLength 60M

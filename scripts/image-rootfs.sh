@@ -40,6 +40,7 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook="tar-in $overlay /" \
 	--customize-hook='copy-in bin/mailinspector /usr/bin' \
 	--customize-hook='chroot "$1" systemd-sysusers' \
+	--customize-hook='sed -i "s/^ArchiveBlockEncrypted .*/AlertEncrypted true/" "$1/etc/clamav/clamd.conf"; grep -qx "AlertEncrypted true" "$1/etc/clamav/clamd.conf" || echo "AlertEncrypted true" >> "$1/etc/clamav/clamd.conf"' \
 	--customize-hook='mkdir -p "$1/usr/share/mailinspector/sandbox" "$1/etc/libvirt/qemu/networks/autostart" "$1/etc/libvirt/storage/autostart"' \
 	--customize-hook='copy-in packer/sandbox-guest/linux-domain.xml /usr/share/mailinspector/sandbox' \
 	--customize-hook='cp packer/sandbox-guest/network.xml "$1/etc/libvirt/qemu/networks/mi-sandbox.xml"; ln -sf ../mi-sandbox.xml "$1/etc/libvirt/qemu/networks/autostart/mi-sandbox.xml"' \

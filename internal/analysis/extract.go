@@ -68,8 +68,12 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 			Detail: "not looked at: " + b})
 	}
 	attachments, hasArchive := 0, false
+	var whole []string
 	for _, p := range res.Parts {
 		hasArchive = hasArchive || archive.IsArchive(p.TrueType)
+		if archive.HandedWhole(p.TrueType) {
+			whole = append(whole, partLocation(&p))
+		}
 		if !p.Attachment {
 			continue
 		}
@@ -96,6 +100,11 @@ func (x Extraction) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	if len(res.Blind) > 0 {
 		out.Detail += fmt.Sprintf(", %d blind spots", len(res.Blind))
+	}
+	if len(whole) > 0 {
+		// Not opened here: the pattern engine gets them whole and opens
+		// them itself (an encrypted one it reports is unscannable).
+		out.Detail += "; handed to the pattern engine whole: " + strings.Join(whole, ", ")
 	}
 	return out, nil
 }

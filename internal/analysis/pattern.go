@@ -140,10 +140,15 @@ func (pe PatternEngine) scan(ctx context.Context, m *Message) (Result, error) {
 		}
 		scanned++
 		if res.Infected && strings.HasPrefix(res.Signature, "Heuristics.Encrypted.") {
-			// clamd could not look inside (AlertEncrypted): not judged.
-			unscanned++
-			out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskUnrated, Name: Unscannable, Location: where,
-				Detail: "encrypted: clamd could not look inside (" + res.Signature + ")", Object: hex.EncodeToString(h.Sum(nil))})
+			// clamd could not look inside (AlertEncrypted): not judged,
+			// unless it is an archive we opened ourselves (report false:
+			// its files are scanned on their own, decrypted, or the
+			// extraction stage already says it stayed locked).
+			if report {
+				unscanned++
+				out.Findings = append(out.Findings, Finding{Engine: "clamd", Risk: RiskUnrated, Name: Unscannable, Location: where,
+					Detail: "encrypted: clamd could not look inside (" + res.Signature + ")", Object: hex.EncodeToString(h.Sum(nil))})
+			}
 			return false, nil
 		}
 		if res.Infected && report {

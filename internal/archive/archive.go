@@ -1,5 +1,6 @@
 // Package archive opens attachments that hold other files — zip (with
-// ZipCrypto and WinZip AES encryption), gzip, tar — nested, within limits on
+// ZipCrypto and WinZip AES encryption), 7z and RAR (with their AES
+// encryption), gzip, tar — nested, within limits on
 // depth, member count, expanded bytes and compression ratio, so that a zip
 // bomb costs a bounded amount of time and memory and ends as a problem
 // report ("unscannable"), never a crash or a hang.
@@ -16,6 +17,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	"mailinspector/internal/message"
 )
@@ -56,7 +58,20 @@ type Visit func(m *Member, content io.Reader) error
 // IsArchive says whether a true type is one Walk opens.
 func IsArchive(trueType string) bool {
 	switch trueType {
-	case "application/zip", "application/gzip", "application/x-tar":
+	case "application/zip", "application/gzip", "application/x-tar", "application/x-7z-compressed", "application/x-rar":
+		return true
+	}
+	return false
+}
+
+// HandedWhole says whether a true type holds other files that Walk does
+// not open: such a file goes to the pattern engine whole, which opens it
+// itself (ClamAV reads cab, arj, iso, cpio, bzip2, xz and more), and the
+// trail says so.
+func HandedWhole(trueType string) bool {
+	switch trueType {
+	case "application/vnd.ms-cab-compressed", "application/x-bzip2", "application/x-xz", "application/x-arj",
+		"application/x-iso9660-image", "application/x-cpio", "application/vnd.ms-htmlhelp", "application/x-ole-storage":
 		return true
 	}
 	return false
@@ -103,11 +118,19 @@ func (w *walker) problem(p, reason, format string, args ...any) {
 	}
 }
 
-func (w *walker) open(name, trueType string, data []byte, depth int) error {
+func (w *walker) open(name, trueType string, data []byte, depth int) (err error) {
 	if depth > w.lim.MaxDepth {
 		w.problem(name, "depth", "archives nested deeper than %d", w.lim.MaxDepth)
 		return nil
 	}
+	// The format readers meet hostile input: one that panics leaves this
+	// archive unscannable, not the message unjudged.
+	defer func() {
+		if r := recover(); r != nil {
+			w.problem(name, "corrupt", "%s reader failed: %v", trueType, r)
+			err = nil
+		}
+	}()
 	switch trueType {
 	case "application/zip":
 		return w.zip(name, data, depth)
@@ -115,8 +138,52 @@ func (w *walker) open(name, trueType string, data []byte, depth int) error {
 		return w.gzip(name, data, depth)
 	case "application/x-tar":
 		return w.tar(name, bytes.NewReader(data), depth)
+	case "application/x-7z-compressed":
+		return w.sevenZip(name, data, depth)
+	case "application/x-rar":
+		return w.rar(name, data, depth)
 	}
 	return nil
+}
+
+// passwordBudget bounds the time spent trying passwords on one archive.
+// 7z and RAR 5 derive each key with a number of hash rounds the archive
+// names (7-Zip writes 2^19; sevenzip allows up to 2^24, some seconds
+// each): a hostile archive must not buy minutes of CPU per message. The
+// budget is checked between tries.
+const passwordBudget = 5 * time.Second
+
+// tryPasswords calls try with each candidate password until it returns
+// true, within passwordBudget; it returns the password that opened it.
+func (w *walker) tryPasswords(try func(pw string) bool) (string, error) {
+	pws := w.candidates()
+	if len(pws) == 0 {
+		return "", encryptedError{"encrypted, and no password to try"}
+	}
+	deadline := time.Now().Add(passwordBudget)
+	for i, pw := range pws {
+		if i > 0 && time.Now().After(deadline) {
+			return "", encryptedError{fmt.Sprintf("encrypted, %d of %d passwords tried in %s, none opened it", i, len(pws), passwordBudget)}
+		}
+		if try(pw) {
+			return pw, nil
+		}
+	}
+	return "", encryptedError{fmt.Sprintf("encrypted (or damaged), none of %d passwords opened it", len(pws))}
+}
+
+// encryptedError: no password (or none of those tried) opens the archive.
+type encryptedError struct{ msg string }
+
+func (e encryptedError) Error() string { return e.msg }
+
+// candidates are the passwords to try on an encrypted archive, asked for
+// once.
+func (w *walker) candidates() []string {
+	if !w.pwAsked && w.pwSource != nil {
+		w.pwAsked, w.passwords = true, w.pwSource()
+	}
+	return w.passwords
 }
 
 // member handles one file found inside: counts it against the limits,

@@ -91,10 +91,7 @@ func (r *ratioReader) Read(p []byte) (int, error) {
 // encryption (APPNOTE 6.1) or WinZip AES (AE-1/AE-2). It returns the
 // decompressed content, checked by CRC-32 or HMAC as it is read.
 func (w *walker) decrypt(f *zip.File) (io.Reader, string, error) {
-	if !w.pwAsked && w.pwSource != nil {
-		w.pwAsked, w.passwords = true, w.pwSource()
-	}
-	if len(w.passwords) == 0 {
+	if len(w.candidates()) == 0 {
 		return nil, "", errors.New("encrypted, and no password to try")
 	}
 	aesInfo, isAES := winzipAES(f)

@@ -4,6 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -48,4 +51,35 @@ func Zip(t testing.TB, files map[string][]byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// SevenZip makes a .7z with the real 7z tool (p7zip); args are extra
+// switches (-pPW for AES-256, -mhe=on to encrypt the names, -mx=0 to store).
+func SevenZip(t testing.TB, files map[string][]byte, args ...string) []byte {
+	t.Helper()
+	bin := RequireTool(t, "7z")
+	dir := t.TempDir()
+	var names []string
+	for name, b := range files {
+		p := filepath.Join(dir, "in", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := filepath.Join(dir, "a.7z")
+	cmd := exec.Command(bin, append(append([]string{"a", "-t7z", out}, args...), names...)...)
+	cmd.Dir = filepath.Join(dir, "in")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("7z: %v %s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -74,6 +74,7 @@ PidFile %s
 Foreground yes
 ScanMail yes
 ScanArchive yes
+AlertEncrypted yes
 Bytecode no
 MaxThreads 4
 StreamMaxLength 60M
