@@ -186,3 +186,53 @@ func TestArchivesBeyondZip(t *testing.T) {
 		})
 	}
 }
+
+// TestOneExemptedRecipientExemptsNoOther: EICAR to abuse@ (a message
+// exception) and ceo@ in one transaction was delivered to both. Now the
+// message splits: abuse@ gets it, ceo@'s copy is analysed on its own and
+// quarantined; each row names only its own recipients.
+func TestOneExemptedRecipientExemptsNoOther(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "engine.clamd": cd.Spec(),
+		"exceptions.recipients": "abuse@example.com"})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"abuse@example.com", "ceo@example.com"},
+		withAttachment("sample", "application/octet-stream", "sample.com", []byte(eicar))))
+	got := sink.WaitFor(t, 1, 10*time.Second)
+	if strings.Join(got[0].To, ",") != "abuse@example.com" {
+		t.Fatalf("delivered to %v", got[0].To)
+	}
+	var orig, copy string
+	deadline := time.Now().Add(10 * time.Second)
+	for orig == "" || copy == "" {
+		if time.Now().After(deadline) {
+			ms, _ := a.Messages(t.Context(), 10)
+			t.Fatalf("messages %+v", ms)
+		}
+		ms, _ := a.Messages(t.Context(), 10)
+		for _, m := range ms {
+			switch {
+			case m.State == store.StateDelivered && strings.Join(m.To, ",") == "abuse@example.com":
+				orig = m.ID
+			case m.State == store.StateQuarantined && strings.Join(m.To, ",") == "ceo@example.com":
+				copy = m.ID
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d := waitState(t, a, orig, store.StateDelivered, time.Second)
+	if !strings.Contains(jsonOf(d.Trail), "split to message "+copy) {
+		t.Errorf("the original's trail does not name its copy: %+v", d.Trail)
+	}
+	d = waitState(t, a, copy, store.StateQuarantined, time.Second)
+	if d.Reason != "threat" || !strings.Contains(jsonOf(d.Trail), "split from message "+orig) {
+		t.Errorf("copy %+v trail %+v", d.MessageSummary, d.Trail)
+	}
+	if err := a.Release(t.Context(), copy, []string{"abuse@example.com"}); err == nil {
+		t.Error("the copy was released to a recipient it does not have")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(sink.Messages()); n != 1 {
+		t.Fatalf("%d messages delivered", n)
+	}
+}

@@ -40,6 +40,14 @@ type Decision struct {
 	Links string
 }
 
+// Group is some of a message's recipients and what is decided for them:
+// recipients that fall under different exceptions or policies get
+// different decisions.
+type Group struct {
+	Rcpts    []string
+	Decision Decision
+}
+
 // Outgoing is a message the appliance sends itself.
 type Outgoing struct {
 	From string
@@ -55,7 +63,11 @@ type Runner struct {
 	DB       *store.DB
 	Spool    *spool.Spool
 	Pipeline *Pipeline
-	Decide   func(*store.Message, Report) Decision
+	// Decide maps a report to a decision for each group of recipients (at
+	// least one). The first group's stays with the message; each other
+	// group's recipients go to a copy of it (KindSplit) that is analysed
+	// and decided on its own.
+	Decide   func(*store.Message, Report) []Group
 	Workers  int
 	Log      *slog.Logger
 	Queued   func(id string) // hands a message to delivery
@@ -152,10 +164,30 @@ func (r *Runner) process(ctx context.Context, id string) {
 		}
 	}
 	var dec Decision
+	var splits []*store.Message
+	to := meta.To
 	if rep.Hold > 0 {
 		v.State, v.AnalyseAfter = store.StateAnalysing, time.Now().Add(rep.Hold)
 	} else {
-		dec = r.Decide(meta, rep)
+		groups := r.Decide(meta, rep)
+		dec, to = groups[0].Decision, groups[0].Rcpts
+		if len(groups) > 1 {
+			// Recipients under another exception or policy: a copy each,
+			// analysed and decided on its own; this message keeps the
+			// first group's.
+			for _, g := range groups[1:] {
+				cp, err := r.split(m, g.Rcpts)
+				if err != nil {
+					log.Error("analysis: split the recipients", "err", err)
+					return // analysed again: nothing was decided
+				}
+				splits = append(splits, cp)
+				v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+					Detail: fmt.Sprintf("recipients %s fall under %s: split to message %s, decided on its own",
+						strings.Join(g.Rcpts, ", "), g.Decision.Rule, cp.ID)})
+			}
+			v.To = to
+		}
 		v.State, v.Action, v.Reason, v.Rewrite = dec.State, dec.Action, dec.Reason, dec.Rewrite
 		if dec.Rule != "" {
 			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
@@ -169,8 +201,8 @@ func (r *Runner) process(ctx context.Context, id string) {
 			rw.AddHeaders = append(rw.AddHeaders, h)
 			v.Rewrite = &rw
 		}
-		if r.Feedback {
-			v.Feedback = feedbackRecords(m, rep.Risk)
+		if r.Feedback && meta.Kind != store.KindSplit {
+			v.Feedback = feedbackRecords(m, rep.Risk) // once per message, not per copy
 		}
 	}
 	// A verdict may be lost in a power failure: the message is analysed
@@ -189,7 +221,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 	// verdict.
 	var extra []*store.Message
 	if dec.Strip && v.State == store.StateQueued {
-		if cp, err := r.stripped(m, rep, dec); err != nil {
+		if cp, err := r.stripped(m, rep, dec, to); err != nil {
 			log.Error("analysis: strip attachments; quarantining the whole message instead", "err", err)
 			v.State, v.Reason = store.StateQuarantined, "strip-failed"
 		} else {
@@ -219,7 +251,6 @@ func (r *Runner) process(ctx context.Context, id string) {
 	}
 	var queued []store.Recipient
 	if v.State == store.StateQueued {
-		to := meta.To
 		if len(dec.Recipients) > 0 {
 			to = dec.Recipients
 		}
@@ -240,6 +271,15 @@ func (r *Runner) process(ctx context.Context, id string) {
 				return err
 			}
 		}
+		for _, c := range splits {
+			if err := store.InsertMessage(tx, c); err != nil {
+				return err
+			}
+			if err := store.AddTrail(tx, c.ID, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+				Detail: "split from message " + id + ": these recipients fall under another exception or policy"}); err != nil {
+				return err
+			}
+		}
 		if v.State == store.StateQueued {
 			return store.QueueRecipientRows(tx, id, queued)
 		}
@@ -249,8 +289,14 @@ func (r *Runner) process(ctx context.Context, id string) {
 		if queued != nil && r.ForgetQueued != nil {
 			r.ForgetQueued(id)
 		}
+		for _, c := range splits {
+			r.Spool.Remove(c.ID)
+		}
 		log.Error("analysis: save verdict", "err", err)
 		return
+	}
+	for _, c := range splits {
+		r.Submit(c.ID)
 	}
 	r.Processed.Add(1)
 	log.Info("analysed", "risk", rep.Risk, "state", v.State, "action", v.Action, "findings", len(rep.Findings))
@@ -267,10 +313,30 @@ func (r *Runner) process(ctx context.Context, id string) {
 	}
 }
 
+// split makes the copy of a message for some of its recipients and spools
+// it; its row is inserted with the verdict.
+func (r *Runner) split(m *Message, rcpts []string) (*store.Message, error) {
+	f, err := m.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	id := store.NewID(time.Now())
+	if err := r.Spool.Put(id, f); err != nil {
+		return nil, err
+	}
+	meta := m.Meta
+	return &store.Message{ID: id, Received: meta.Received, Kind: store.KindSplit, From: meta.From, To: rcpts, ClientIP: meta.ClientIP,
+		Helo: meta.Helo, TLS: meta.TLS, Size: meta.Size, State: store.StateReceived, ERS: meta.ERS}, nil
+}
+
 // queuedRow is the message's row as the verdict v that queues it leaves it
 // (SaveVerdict, then QueueRecipients), as a reader gets it back.
 func queuedRow(meta *store.Message, v *store.Verdict) *store.Message {
 	q := *meta
+	if v.To != nil {
+		q.To = v.To
+	}
 	q.State, q.Risk, q.Action, q.Reason = store.StateQueued, v.Risk, v.Action, v.Reason
 	q.AnalyseAfter, q.Subject, q.HeaderFrom, q.MessageID = v.AnalyseAfter, v.Subject, v.HeaderFrom, v.MessageID
 	q.Rewrite = nil
@@ -306,7 +372,7 @@ func dedupe(addrs []string) []string {
 
 // stripped makes the copy of a message without attachments that the strip
 // action delivers, and spools it.
-func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message, error) {
+func (r *Runner) stripped(m *Message, rep Report, dec Decision, to []string) (*store.Message, error) {
 	notice := func(p *message.Part) string {
 		name := p.Filename
 		if name == "" {
@@ -327,7 +393,6 @@ func (r *Runner) stripped(m *Message, rep Report, dec Decision) (*store.Message,
 	if err := f.Commit(id); err != nil {
 		return nil, err
 	}
-	to := m.Meta.To
 	if len(dec.Recipients) > 0 {
 		to = dec.Recipients
 	}

@@ -51,11 +51,11 @@ func newRunnerHarness(t *testing.T) *runnerHarness {
 	h.r = &Runner{DB: db, Spool: sp, Workers: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Pipeline:   &Pipeline{Stages: []Stage{HeaderSanity{}}},
 		ScratchDir: filepath.Join(dir, "scratch"), ScratchMem: 1 << 20,
-		Decide: func(m *store.Message, _ Report) Decision {
+		Decide: func(m *store.Message, _ Report) []Group {
 			h.mu.Lock()
 			h.seen = append(h.seen, m.From)
 			h.mu.Unlock()
-			return h.decide
+			return []Group{{Rcpts: m.To, Decision: h.decide}}
 		},
 		Queued: func(id string) { h.mu.Lock(); h.queued = append(h.queued, id); h.mu.Unlock() },
 		ExpectQueued: func(m *store.Message, rcpts []store.Recipient) {

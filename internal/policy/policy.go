@@ -99,15 +99,75 @@ type Engine struct {
 	OnClamdError string
 }
 
-// Decide maps a report to a decision.
+// DecideEach decides for each group of the message's recipients that
+// falls under the same exception and the same policy: an exempted
+// recipient never exempts the others, and a policy scoped to some
+// recipients decides for those alone (as DDEI and Postfix-based gateways
+// split a message per decision). Groups come in the order of their first
+// recipient; in BCC mode nothing is delivered, and there is one group.
+func (e Engine) DecideEach(m *store.Message, rep analysis.Report) []analysis.Group {
+	if e.BCC || len(m.To) < 2 {
+		return []analysis.Group{{Rcpts: m.To, Decision: e.Decide(m, rep)}}
+	}
+	var groups []analysis.Group
+	index := map[string]int{}
+	for _, r := range m.To {
+		key := e.scopeOf(m, r)
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, analysis.Group{})
+		}
+		groups[i].Rcpts = append(groups[i].Rcpts, r)
+	}
+	for i := range groups {
+		part := *m
+		part.To = groups[i].Rcpts
+		groups[i].Decision = e.decide(m, &part, rep)
+	}
+	return groups
+}
+
+// scopeOf names what decides for one recipient of m: an exception, or the
+// policy that applies to it.
+func (e Engine) scopeOf(m *store.Message, rcpt string) string {
+	if matchAddr(m.From, e.ExceptSenders) {
+		return "exception"
+	}
+	if matchAddr(rcpt, e.ExceptRecipients) {
+		return "exception"
+	}
+	pols := e.Policies
+	if len(pols) == 0 {
+		pols = DefaultPolicies()
+	}
+	one := *m
+	one.To = []string{rcpt}
+	for i := range pols {
+		if e.inScope(&pols[i], m, &one) {
+			return fmt.Sprintf("policy %d", i)
+		}
+	}
+	return "none"
+}
+
+// Decide maps a report to a decision for all of m's recipients together.
 func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision {
+	return e.decide(m, m, rep)
+}
+
+// decide maps a report to a decision for part, m or some of its
+// recipients: the exceptions and policies apply to part's recipients, the
+// direction is m's.
+func (e Engine) decide(whole, m *store.Message, rep analysis.Report) analysis.Decision {
 	pols := e.Policies
 	if len(pols) == 0 {
 		pols = DefaultPolicies()
 	}
 	var pol *Policy
 	for i := range pols {
-		if e.inScope(&pols[i], m) {
+		if e.inScope(&pols[i], whole, m) {
 			pol = &pols[i]
 			break
 		}
@@ -253,7 +313,9 @@ func pickRule(p *Policy, rep analysis.Report) *Rule {
 	return nil
 }
 
-func (e Engine) inScope(p *Policy, m *store.Message) bool {
+// inScope says whether policy p applies to the recipients of part, a
+// message m or some of its recipients (the direction is m's).
+func (e Engine) inScope(p *Policy, m, part *store.Message) bool {
 	inbound := len(e.AcceptedDomains) == 0
 	for _, r := range m.To {
 		inbound = inbound || matchAddr(r, e.AcceptedDomains)
@@ -267,7 +329,7 @@ func (e Engine) inScope(p *Policy, m *store.Message) bool {
 	if len(p.Recipients) == 0 {
 		return true
 	}
-	for _, r := range m.To {
+	for _, r := range part.To {
 		if matchAddr(r, p.Recipients) {
 			return true
 		}

@@ -127,16 +127,43 @@ func TestMessageExceptionsAreDelivered(t *testing.T) {
 	e := Engine{ExceptSenders: []string{".partner.example"}, ExceptRecipients: []string{"abuse@example.com"}}
 	high := analysis.Report{Risk: "high", Findings: []store.Finding{{Threat: "malware", Risk: "high"}}}
 	for _, m := range []*store.Message{
-		{From: "x@mail.partner.example", To: []string{"a@example.com"}},
-		{From: "x@evil.example", To: []string{"a@example.com", "Abuse@Example.com"}},
+		{From: "x@mail.partner.example", To: []string{"a@example.com", "b@example.com"}},
+		{From: "x@evil.example", To: []string{"Abuse@Example.com"}},
 	} {
-		d := e.Decide(m, high)
-		if d.State != store.StateQueued || !strings.HasPrefix(d.Rule, "message exception") {
-			t.Errorf("%v: %+v", m, d)
+		g := e.DecideEach(m, high)
+		if len(g) != 1 || g[0].Decision.State != store.StateQueued || !strings.HasPrefix(g[0].Decision.Rule, "message exception") {
+			t.Errorf("%v: %+v", m, g)
 		}
 	}
 	if d := e.Decide(&store.Message{From: "x@evil.example", To: []string{"a@example.com"}}, high); d.State != store.StateQuarantined {
 		t.Errorf("no exception: %+v", d)
+	}
+}
+
+// TestRecipientsSplitPerDecision: an exempted co-recipient never exempts
+// the others, and a policy scoped to some recipients decides for those
+// alone: each group of recipients gets its own decision, in the order of
+// its first recipient.
+func TestRecipientsSplitPerDecision(t *testing.T) {
+	pols, err := Parse("p", []byte("policy \"Executives\"\n  recipients ceo@example.com\n  high delete\npolicy \"Everyone\"\n  high quarantine\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Engine{Policies: pols, ExceptRecipients: []string{"abuse@example.com"}, AcceptedDomains: []string{"example.com"}}
+	high := analysis.Report{Risk: "high", Findings: []store.Finding{{Threat: "malware", Risk: "high"}}}
+	m := &store.Message{From: "x@evil.example", To: []string{"abuse@example.com", "ceo@example.com", "bob@example.com", "alice@example.com"}}
+	var got []string
+	for _, g := range e.DecideEach(m, high) {
+		got = append(got, strings.Join(g.Rcpts, "+")+": "+g.Decision.State+" by "+g.Decision.Rule)
+	}
+	want := []string{"abuse@example.com: queued by message exception: recipient abuse@example.com",
+		"ceo@example.com: deleted by Executives: high", "bob@example.com+alice@example.com: quarantined by Everyone: high"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("groups\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// One decision for all: one group.
+	if g := e.DecideEach(&store.Message{From: "x@evil.example", To: []string{"bob@example.com", "alice@example.com"}}, high); len(g) != 1 {
+		t.Fatalf("%+v", g)
 	}
 }
 

@@ -42,6 +42,11 @@ const (
 	KindDSN          = "dsn"
 	KindNotification = "notification"
 	KindStripped     = "stripped" // the delivered copy of a message whose attachments were stripped
+	// KindSplit is a copy of a message for those of its recipients that
+	// fall under another exception or policy than the first's: analysed
+	// and decided on its own (DESIGN: an exempted co-recipient never
+	// exempts the others).
+	KindSplit = "split"
 )
 
 // ErrNotFound is returned for an unknown message id.
@@ -204,6 +209,9 @@ type Verdict struct {
 	Trail        []TrailEntry
 	Findings     []Finding
 	Feedback     []FeedbackRecord // Smart Feedback to queue with the verdict
+	// To, when set, narrows the message's recipients to these (the others
+	// went to split copies).
+	To []string
 }
 
 // SaveVerdict records a verdict: the trail grows, the findings are those of
@@ -222,6 +230,12 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
+	}
+	if v.To != nil {
+		to, _ := json.Marshal(v.To)
+		if _, err := tx.Exec(`UPDATE messages SET rcpt_to = ? WHERE id = ?`, string(to), id); err != nil {
+			return err
+		}
 	}
 	if err := AddTrail(tx, id, v.Trail...); err != nil {
 		return err
