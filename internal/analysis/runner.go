@@ -67,10 +67,10 @@ type Runner struct {
 	// least one). The first group's stays with the message; each other
 	// group's recipients go to a copy of it (KindSplit) that is analysed
 	// and decided on its own.
-	Decide   func(*store.Message, Report) []Group
-	Workers  int
-	Log      *slog.Logger
-	Queued   func(id string) // hands a message to delivery
+	Decide  func(*store.Message, Report) []Group
+	Workers int
+	Log     *slog.Logger
+	Queued  func(id string) // hands a message to delivery
 	// ExpectQueued, when set, is given the row of a message the verdict
 	// queues and its recipients' rows, as the verdict writes them, before
 	// it is committed (dispatch.Handover says why before); ForgetQueued when
