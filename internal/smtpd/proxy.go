@@ -23,6 +23,20 @@ type proxyConn struct {
 	br     *bufio.Reader
 	remote net.Addr
 	err    error
+	// admit judges the client by the address the line gives (the
+	// balancer's for PROXY UNKNOWN): "" lets it on, else the reply that
+	// refuses it is written and the connection ends.
+	admit    func(netip.Addr) string
+	mu       sync.Mutex // client and admitted: set in the session, read on close
+	client   netip.Addr
+	admitted bool // counted for client's address: release it on close
+}
+
+// counted is the client address the connection was counted for, if any.
+func (c *proxyConn) counted() (netip.Addr, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client, c.admitted
 }
 
 // maxProxyLine is the longest v1 line the specification allows.
@@ -67,6 +81,19 @@ func (c *proxyConn) readHeader() {
 	if addr.IsValid() {
 		c.remote = net.TCPAddrFromAddrPort(addr)
 	}
+	if c.admit == nil {
+		return
+	}
+	client := remoteAddr(c)
+	if reply := c.admit(client); reply != "" {
+		c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.Conn.Write([]byte(reply))
+		c.err = errors.New("proxy protocol: client refused: " + strings.TrimSpace(reply))
+		return
+	}
+	c.mu.Lock()
+	c.client, c.admitted = client, true
+	c.mu.Unlock()
 }
 
 // parseProxyV1 parses "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" or

@@ -1,8 +1,10 @@
 package smtpd
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseProxyV1(t *testing.T) {
@@ -40,4 +42,39 @@ func FuzzParseProxyV1(f *testing.F) {
 			t.Fatalf("%q gave %s, not in the line", line, ap)
 		}
 	})
+}
+
+// TestProxiedClientsAreJudgedByTheirOwnAddress: behind a balancer in
+// smtp.proxy_networks, the deny and allow lists and the per-IP limit apply
+// to the address the PROXY line gives, not to the balancer's (the lists
+// checked the balancer, and every client behind it shared its per-IP
+// limit).
+func TestProxiedClientsAreJudgedByTheirOwnAddress(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.ProxyNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.DenyNetworks = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+		c.MaxConnectionsIP = 1
+	})
+	via := func(ip string) *rawConn {
+		r := dialRaw(t, h.addr)
+		r.send("PROXY TCP4 " + ip + " 127.0.0.1 40000 25\r\n")
+		return r
+	}
+	denied := via("203.0.113.9")
+	denied.reply() // the greeting goes out before the line is read
+	if got := denied.reply(); !strings.HasPrefix(got, "554 5.7.1") {
+		t.Fatalf("a denied client behind the balancer: %q", got)
+	}
+	a := via("198.51.100.1")
+	a.greet()
+	b := via("198.51.100.2") // another client: its own per-IP count
+	b.greet()
+	again := via("198.51.100.1") // the first client a second time: over its limit
+	again.reply()
+	if got := again.reply(); !strings.HasPrefix(got, "421 4.7.0") {
+		t.Fatalf("a client's second connection over its limit: %q", got)
+	}
+	a.c.Close()
+	time.Sleep(100 * time.Millisecond)
+	via("198.51.100.1").greet() // released with the first
 }
