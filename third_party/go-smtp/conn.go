@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -58,10 +59,14 @@ func newConn(c net.Conn, s *Server) *Conn {
 }
 
 func (c *Conn) init() {
-	c.lineLimitReader = &lineLimitReader{
-		R:         c.conn,
-		LineLimit: c.server.MaxLineLength,
-	}
+	// Mail Inspector patch: no line limit on the stream itself. It sat
+	// under the read buffer, so it could not tell a command from the data
+	// read with it: a BDAT chunk that came in the same read as its
+	// command was held to the command limit (and a long line in it broke
+	// the connection), while DATA's limit answered 451. Command lines are
+	// limited where they are read (readLine); message data is the
+	// server's to check (Mail Inspector's does, for DATA and BDAT alike).
+	c.lineLimitReader = &lineLimitReader{R: c.conn}
 	rwc := struct {
 		io.Reader
 		io.Writer
@@ -1083,11 +1088,6 @@ func (c *Conn) handleBdat(arg string) {
 		}()
 	}
 
-	c.lineLimitReader.LineLimit = 0
-	defer func() {
-		c.lineLimitReader.LineLimit = c.server.MaxLineLength
-	}()
-
 	chunk := io.LimitReader(c.text.R, int64(size))
 	_, err = io.Copy(c.bdatPipe, chunk)
 	if err != nil {
@@ -1346,7 +1346,30 @@ func (c *Conn) readLine() (string, error) {
 		}
 	}
 
-	return c.text.ReadLine()
+	// Mail Inspector patch: the command line's length is checked as it
+	// arrives (ErrTooLongLine past MaxLineLength, even before its end), in
+	// the read buffer, not on the stream under it.
+	r := c.text.R
+	for {
+		buf, _ := r.Peek(r.Buffered())
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			if c.server.MaxLineLength > 0 && i+1 > c.server.MaxLineLength {
+				return "", ErrTooLongLine
+			}
+			line := string(bytes.TrimSuffix(buf[:i], []byte("\r")))
+			r.Discard(i + 1)
+			return line, nil
+		}
+		if c.server.MaxLineLength > 0 && len(buf) > c.server.MaxLineLength {
+			return "", ErrTooLongLine
+		}
+		if _, err := r.Peek(len(buf) + 1); err != nil {
+			if err == bufio.ErrBufferFull {
+				return "", ErrTooLongLine
+			}
+			return "", err
+		}
+	}
 }
 
 func (c *Conn) reset() {

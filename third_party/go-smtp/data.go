@@ -132,7 +132,13 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 				r.state = stateEOF
 				continue
 			}
-			r.state = stateData
+			// Mail Inspector: only the dot is elided; the CR is data (it
+			// was dropped). c is read again, after the CR.
+			r.r.UnreadByte()
+			r.state = stateCR
+			b[n] = '\r'
+			n++
+			continue
 		case stateCR:
 			if c == '\n' {
 				r.state = stateBeginLine

@@ -14,8 +14,9 @@ import (
 	"testing/iotest"
 )
 
-// referenceData is v0.25.1's dataReader state machine, byte by byte: the
-// message data it returns and whether it saw the end-of-data line.
+// referenceData is v0.25.1's dataReader state machine, byte by byte, with
+// our fix of ".\r" followed by another byte (PATCHES.md): the message data
+// it returns and whether it saw the end-of-data line.
 func referenceData(in []byte, limit int64) (out []byte, err error) {
 	const (
 		stateBeginLine = iota
@@ -52,6 +53,7 @@ func referenceData(in []byte, limit int64) (out []byte, err error) {
 				state = stateEOF
 				continue
 			}
+			out = append(out, '\r') // the fix: the CR is data
 			state = stateData
 		case stateCR:
 			if c == '\n' {
@@ -218,5 +220,16 @@ func checkLineLimit(t *testing.T, in []byte, limit, chunk int) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestDotCRIsNotDropped: a line that starts with ".\r" and goes on is
+// dot-unstuffed to "\r…" (v0.25.1 dropped the CR too, so a bare CR there
+// reached neither the server's checks nor the message).
+func TestDotCRIsNotDropped(t *testing.T) {
+	r := &dataReader{r: bufio.NewReader(bytes.NewReader([]byte("a\r\n.\rX\r\n.\r\n")))}
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "a\r\n\rX\r\n" {
+		t.Fatalf("%q %v", got, err)
 	}
 }
