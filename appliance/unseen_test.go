@@ -1,9 +1,11 @@
 package appliance
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +236,46 @@ func TestOneExemptedRecipientExemptsNoOther(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := len(sink.Messages()); n != 1 {
 		t.Fatalf("%d messages delivered", n)
+	}
+}
+
+// TestQuotedAddressesStayOneAddress: a recipient written as a quoted local
+// part reaches the downstream quoted again: `"x> NOTIFY=NEVER"@example.com`
+// was forwarded as RCPT TO:<x> NOTIFY=NEVER@example.com>, an injected
+// ESMTP parameter.
+func TestQuotedAddressesStayOneAddress(t *testing.T) {
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr})
+	c, err := net.Dial("tcp", a.SMTPAddr().String())
+	must(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	reply := func() string {
+		var last string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return "EOF"
+			}
+			if last = l; len(l) < 4 || l[3] != '-' {
+				return last
+			}
+		}
+	}
+	reply()
+	for _, cmd := range []string{"EHLO client.test", "MAIL FROM:<bob@example.org>", `RCPT TO:<"x> NOTIFY=NEVER"@example.com>`, "DATA"} {
+		fmt.Fprintf(c, "%s\r\n", cmd)
+		if r := reply(); r[0] != '2' && r[0] != '3' {
+			t.Fatalf("%s: %s", cmd, r)
+		}
+	}
+	fmt.Fprint(c, "Subject: quoted\r\n\r\nhi\r\n.\r\n")
+	if r := reply(); r[0] != '2' {
+		t.Fatalf("DATA: %s", r)
+	}
+	got := sink.WaitFor(t, 1, 10*time.Second)
+	if strings.Join(got[0].To, "|") != "x> NOTIFY=NEVER@example.com" {
+		t.Fatalf("the downstream got recipients %q", got[0].To)
 	}
 }

@@ -90,3 +90,32 @@ func TestAnalysisText(t *testing.T) {
 		t.Errorf("file:\n%s", file)
 	}
 }
+
+// TestTextIsSafeForTheTerminal: what came with a message (subject, sender,
+// HELO, file names in findings, a downstream's reply) is printed with its
+// control characters, C1 controls and bidirectional overrides escaped:
+// an escape sequence could rewrite the administrator's screen, a newline
+// forge a line of the output. JSON keeps the data as it is, escaped by
+// JSON itself.
+func TestTextIsSafeForTheTerminal(t *testing.T) {
+	evil := "hi\x1b]0;owned\x07\x1b[2J\r\nverdict   state delivered\u202egpj.exe\x9b"
+	d := &MessageDetail{MessageSummary: MessageSummary{ID: "m1", From: evil, To: []string{evil}, Subject: evil, State: "quarantined"},
+		Helo: evil, HeaderFrom: evil, MessageID: evil,
+		Trail:      []TrailEntry{{Stage: "extraction", Outcome: "ok", Detail: evil}},
+		Findings:   []Finding{{Risk: "high", Engine: "clamd", Name: evil, Location: evil, Detail: evil}},
+		Recipients: []RecipientStatus{{Rcpt: evil, Status: "deferred", LastError: evil}}}
+	for _, v := range []any{d, []MessageSummary{d.MessageSummary}, []QueueEntry{{ID: "m1", From: evil, Rcpt: evil, LastError: evil}}} {
+		out, err := Render(v, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e", "\x9b", "\nverdict   state delivered"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%T: output holds %q:\n%s", v, bad, out)
+			}
+		}
+		if !strings.Contains(out, `\x1b]0;owned`) {
+			t.Errorf("%T: the escape is not shown as one:\n%s", v, out)
+		}
+	}
+}

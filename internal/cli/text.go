@@ -4,9 +4,49 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
+// term makes a string from mail (or from a remote server) safe to print
+// on the administrator's terminal: control characters (an escape sequence
+// could rewrite the screen or the title, a newline could forge a line of
+// the output), C1 controls and the bidirectional overrides are written as
+// escapes; everything else stays as it is.
+func term(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case r < 0x80 && unsafeRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 ||
+		r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// cut shortens a string for a column, made safe for the terminal first.
 func cut(s string, n int) string {
+	s = term(s)
 	r := []rune(s)
 	if len(r) <= n {
 		return s
@@ -57,12 +97,12 @@ func queueTable(qs []QueueEntry) string {
 func messageText(m *MessageDetail) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Message %s\n", m.ID)
-	fmt.Fprintf(&b, "  received  %s from %s [%s] helo %s\n", m.Received, m.From, m.ClientIP, m.Helo)
+	fmt.Fprintf(&b, "  received  %s from %s [%s] helo %s\n", m.Received, term(m.From), m.ClientIP, term(m.Helo))
 	if m.TLS != "" {
 		fmt.Fprintf(&b, "  tls       %s\n", m.TLS)
 	}
-	fmt.Fprintf(&b, "  to        %s\n", strings.Join(m.To, ", "))
-	fmt.Fprintf(&b, "  header    From %s, Subject %q, Message-ID %s\n", m.HeaderFrom, m.Subject, m.MessageID)
+	fmt.Fprintf(&b, "  to        %s\n", term(strings.Join(m.To, ", ")))
+	fmt.Fprintf(&b, "  header    From %s, Subject \"%s\", Message-ID %s\n", term(m.HeaderFrom), term(m.Subject), term(m.MessageID))
 	fmt.Fprintf(&b, "  size      %d bytes\n", m.Size)
 	fmt.Fprintf(&b, "  verdict   state %s, risk %s, action %s", m.State, m.Risk, m.Action)
 	if m.Reason != "" {
@@ -74,18 +114,18 @@ func messageText(m *MessageDetail) string {
 		if t.Service != "" {
 			svc = " [" + t.Service + "]"
 		}
-		fmt.Fprintf(&b, "  %s %s%s: %s %s\n", t.At, t.Stage, svc, t.Outcome, t.Detail)
+		fmt.Fprintf(&b, "  %s %s%s: %s %s\n", t.At, t.Stage, svc, t.Outcome, term(t.Detail))
 	}
 	if len(m.Findings) > 0 {
 		b.WriteString("Findings:\n")
 		for _, f := range m.Findings {
-			fmt.Fprintf(&b, "  %s risk by %s: %s %s at %s: %s\n", f.Risk, f.Engine, f.Threat, f.Name, f.Location, f.Detail)
+			fmt.Fprintf(&b, "  %s risk by %s: %s %s at %s: %s\n", f.Risk, f.Engine, f.Threat, term(f.Name), term(f.Location), term(f.Detail))
 		}
 	}
 	if len(m.Recipients) > 0 {
 		b.WriteString("Recipients:\n")
 		for _, r := range m.Recipients {
-			fmt.Fprintf(&b, "  %s %s after %d attempt(s) %s\n", r.Rcpt, r.Status, r.Attempts, r.LastError)
+			fmt.Fprintf(&b, "  %s %s after %d attempt(s) %s\n", term(r.Rcpt), r.Status, r.Attempts, term(r.LastError))
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
@@ -130,18 +170,18 @@ func sandboxText(s *Sandbox) string {
 func analysisText(a *Analysis) string {
 	var b strings.Builder
 	if strings.HasPrefix(a.Name, "http://") || strings.HasPrefix(a.Name, "https://") {
-		fmt.Fprintf(&b, "Link %s (key %s), image %s\n  state     %s\n", a.Name, a.SHA256, a.Image, a.State)
+		fmt.Fprintf(&b, "Link %s (key %s), image %s\n  state     %s\n", term(a.Name), a.SHA256, a.Image, a.State)
 	} else {
-		fmt.Fprintf(&b, "Sample %s (%s), image %s\n  state     %s\n", a.SHA256, a.Name, a.Image, a.State)
+		fmt.Fprintf(&b, "Sample %s (%s), image %s\n  state     %s\n", a.SHA256, term(a.Name), a.Image, a.State)
 	}
 	if a.Risk != "" {
 		fmt.Fprintf(&b, "  risk      %s\n", a.Risk)
 	}
 	if a.Summary != "" {
-		fmt.Fprintf(&b, "  verdict   %s\n", a.Summary)
+		fmt.Fprintf(&b, "  verdict   %s\n", term(a.Summary))
 	}
 	if a.Error != "" {
-		fmt.Fprintf(&b, "  error     %s\n", a.Error)
+		fmt.Fprintf(&b, "  error     %s\n", term(a.Error))
 	}
 	fmt.Fprintf(&b, "  submitted %s\n", a.Submitted)
 	if a.Finished != "" {

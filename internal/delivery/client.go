@@ -165,7 +165,7 @@ var errStale = errors.New("kept connection was closed by the server")
 // reusable says whether the session can carry another message.
 func (c *clientConn) transaction(env *Envelope, reused bool) (res []Result, decided, reusable bool, err error) {
 	n := len(env.To)
-	mail := "MAIL FROM:<" + env.From + ">"
+	mail := "MAIL FROM:<" + PathAddress(env.From) + ">"
 	if _, ok := c.ext["SIZE"]; ok && env.Size > 0 {
 		mail += fmt.Sprintf(" SIZE=%d", env.Size)
 	}
@@ -192,7 +192,7 @@ func (c *clientConn) transaction(env *Envelope, reused bool) (res []Result, deci
 	}
 	res = make([]Result, n)
 	for i, r := range env.To {
-		c.w.WriteString("RCPT TO:<" + r + ">\r\n")
+		c.w.WriteString("RCPT TO:<" + PathAddress(r) + ">\r\n")
 		if !pipelining {
 			if res[i], err = rcptResult(c.flushReply(2)); err != nil {
 				return nil, false, false, c.ioErr(err, reused)

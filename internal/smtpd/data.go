@@ -121,6 +121,50 @@ func (l *lineEndings) check(b []byte) {
 	l.out, l.pending = out, out
 }
 
+// Errors of lineCheck.
+var (
+	errLineTooLong = errors.New("a line of message data is too long")
+	errNUL         = errors.New("NUL byte in message data")
+)
+
+// lineCheck refuses message data with a line longer than max bytes (RFC
+// 5321 4.5.3.1.6 allows 1000; smtp.max_line_length gives slack) or a NUL
+// byte (RFC 5322 2.3 allows none; downstreams and clients cut a message
+// there differently). It applies to DATA and BDAT alike: go-smtp reads a
+// BDAT chunk whole, whatever its lines.
+type lineCheck struct {
+	r    io.Reader
+	max  int
+	line int // bytes of the current line so far
+}
+
+func (l *lineCheck) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	b := p[:n]
+	if bytes.IndexByte(b, 0) >= 0 {
+		return 0, errNUL
+	}
+	if l.max <= 0 {
+		return n, err
+	}
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			l.line += len(b)
+			break
+		}
+		if l.line+i+1 > l.max {
+			return 0, errLineTooLong
+		}
+		l.line = 0
+		b = b[i+1:]
+	}
+	if l.line > l.max {
+		return 0, errLineTooLong
+	}
+	return n, err
+}
+
 // idleDeadline extends the connection's read deadline before every read, so
 // the data timeout is the idle time between reads, not the whole transfer.
 type idleDeadline struct {

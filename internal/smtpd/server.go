@@ -228,9 +228,11 @@ func (p slogPrinter) Println(v ...any)               { p.l.Warn(fmt.Sprint(v...)
 var (
 	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
 	errBadAddress  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad address syntax"}
+	errRouting     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "sender-specified routing (%, ! or @ in the local part) refused"}
 	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
 	errBareLFReply = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bare LF or CR in message data refused (RFC 5321 2.3.8)"}
 	errHeaderReply = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message header block too large"}
+	errNULReply    = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "NUL byte in message data refused"}
 	errTemporary   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "local error, message not accepted, try again later"}
 	errTimeout     = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "data timeout"}
 )
@@ -282,7 +284,15 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !validAddress(to) {
 		return errBadAddress
 	}
-	_, domain, _ := strings.Cut(to, "@")
+	at := strings.LastIndexByte(to, '@')
+	local, domain := to[:at], to[at+1:]
+	if !ss.trusted && strings.ContainsAny(local, "%!@") {
+		// user%other@ours or host!user@ours: the downstream may route it
+		// onwards (Postfix's allow_untrusted_routing=no).
+		ss.s.Stats.add(&ss.s.Stats.Rejected)
+		ss.s.log.Info("sender-specified routing refused", "client", ss.ip.String(), "rcpt", sanitizeHeader(to))
+		return errRouting
+	}
 	if !ss.trusted && !ss.s.acceptsDomain(domain) {
 		ss.s.Stats.add(&ss.s.Stats.Rejected)
 		ss.s.log.Info("relay denied", "client", ss.ip.String(), "from", ss.from, "rcpt", to)
@@ -297,11 +307,22 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-// validAddress accepts local@domain with a domain of at least one label.
-// go-smtp has already parsed the path syntax (RFC 5321 4.1.2).
+// validAddress accepts local@domain with a domain of at least one label
+// and no control characters anywhere (a CR, LF or NUL in a quoted local
+// part would reach the downstream's command line and the DSN's header).
+// go-smtp has already parsed the path syntax (RFC 5321 4.1.2) and taken
+// the quotes off a quoted local part: delivery puts them back.
 func validAddress(a string) bool {
-	local, domain, ok := strings.Cut(a, "@")
-	return ok && local != "" && domain != "" && !strings.ContainsAny(domain, "@ \t<>") && len(a) <= 512
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 || at == len(a)-1 || len(a) > 512 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < 0x20 || a[i] == 0x7f {
+			return false
+		}
+	}
+	return !strings.ContainsAny(a[at+1:], "@ \t<>")
 }
 
 func (ss *session) Data(r io.Reader) error {
@@ -323,6 +344,7 @@ func (ss *session) Data(r io.Reader) error {
 		return errTemporary
 	}
 	var body io.Reader = &lineEndings{r: &idleDeadline{r: r, conn: ss.conn.Conn(), timeout: s.cfg.DataTimeout}, normalize: s.cfg.NormalizeBareLF}
+	body = &lineCheck{r: body, max: s.cfg.MaxLineLength}
 	body = newHeaderGuard(body, s.cfg.maxHeader())
 	bp := dataBufs.Get().(*[]byte)
 	_, err = io.CopyBuffer(f, body, *bp)
@@ -339,6 +361,13 @@ func (ss *session) Data(r io.Reader) error {
 		case errors.Is(err, errBareLF):
 			s.log.Info("message refused: bare LF", "client", ss.ip.String(), "from", ss.from)
 			return errBareLFReply
+		case errors.Is(err, errLineTooLong):
+			s.log.Info("message refused: line too long", "client", ss.ip.String(), "from", ss.from, "max", s.cfg.MaxLineLength)
+			return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+				Message: fmt.Sprintf("message has a line longer than %d bytes (RFC 5321 4.5.3.1.6)", s.cfg.MaxLineLength)}
+		case errors.Is(err, errNUL):
+			s.log.Info("message refused: NUL byte", "client", ss.ip.String(), "from", ss.from)
+			return errNULReply
 		case errors.Is(err, errHeaderTooBig):
 			s.log.Info("message refused: header block too large", "client", ss.ip.String(), "from", ss.from, "max", s.cfg.maxHeader())
 			return errHeaderReply

@@ -21,11 +21,11 @@ var smugglingSequences = map[string]string{
 	"CRCRLF.LF": "\r\r\n.\n",
 }
 
-// oneMessage are the sequences whose bare line end never reaches us, so
-// they cannot be refused, and are kept inside one message: "\r\n.\x00" has
-// none, and in "\r\n.\r" go-smtp's dot-unstuffing consumes ".\r" at the
-// start of a line. What matters is that the data is never split.
-var oneMessage = map[string]bool{"CRLF.NUL": true, "CRLF.CR": true}
+// refusedFor says why a sequence is refused where it is not a bare line
+// end: "\r\n.\x00" has a NUL (554 5.6.0). ("\r\n.\r": go-smtp's
+// dot-unstuffing used to swallow ".\r" at a line's start; our copy keeps
+// the CR, so it is a bare CR like the others.)
+var refusedFor = map[string]string{"CRLF.NUL": "554 5.6.0"}
 
 const smuggled = "MAIL FROM:<ceo@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nforged\r\n"
 
@@ -50,25 +50,17 @@ func TestSmugglingSequencesAreRejected(t *testing.T) {
 	h := newHarness(t, nil)
 	for name, seq := range smugglingSequences {
 		t.Run(name, func(t *testing.T) {
-			got := smuggle(t, h, seq)
-			if oneMessage[name] {
-				if !strings.HasPrefix(got, "250 ") {
-					t.Fatalf("DATA reply %q", got)
-				}
-				ids := h.accepted()
-				data, _ := os.ReadFile(h.spool.Path(ids[len(ids)-1]))
-				if !strings.Contains(string(data), "MAIL FROM:<ceo@example.com>") {
-					t.Fatalf("the smuggled commands are not inside the message: %q", data)
-				}
-				return
+			want := "550 5.5.2"
+			if r, ok := refusedFor[name]; ok {
+				want = r
 			}
-			if !strings.HasPrefix(got, "550 5.5.2") {
-				t.Fatalf("DATA reply %q, want 550 5.5.2", got)
+			if got := smuggle(t, h, seq); !strings.HasPrefix(got, want) {
+				t.Fatalf("DATA reply %q, want %s", got, want)
 			}
 		})
 	}
-	if n := len(h.accepted()); n != len(oneMessage) {
-		t.Fatalf("%d messages accepted, want %d", n, len(oneMessage))
+	if n := len(h.accepted()); n != 0 {
+		t.Fatalf("%d messages accepted, want none", n)
 	}
 }
 
@@ -76,6 +68,12 @@ func TestSmugglingSequencesAreNormalizedIntoOneMessage(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.NormalizeBareLF = true })
 	for name, seq := range smugglingSequences {
 		t.Run(name, func(t *testing.T) {
+			if want, ok := refusedFor[name]; ok {
+				if got := smuggle(t, h, seq); !strings.HasPrefix(got, want) {
+					t.Fatalf("DATA reply %q, want %s", got, want)
+				}
+				return
+			}
 			before := len(h.accepted())
 			if got := smuggle(t, h, seq); !strings.HasPrefix(got, "250 2.0.0 OK queued as ") {
 				t.Fatalf("DATA reply %q", got)
