@@ -287,6 +287,17 @@ func TestBatchAnswersInOrder(t *testing.T) {
 	if code := post("/v1/web-reputation", many, nil); code != 413 {
 		t.Fatalf("101 items: %d", code)
 	}
+	// A body past an endpoint's size limit is 413 too, as docs/hub-api.md
+	// says (it was 400).
+	huge := `{"urls":["http://a.test/` + strings.Repeat("x", 5<<20) + `"]}`
+	for _, path := range []string{"/v1/web-reputation", "/v1/lookup", "/v1/ml/score"} {
+		if code := post(path, huge, &e); code != 413 {
+			t.Errorf("%s with a 5 MiB body: %d %+v", path, code, e)
+		}
+	}
+	if code := post("/v1/feedback", `{"records":[{"kind":"url","object":"`+strings.Repeat("x", 9<<20)+`"}]}`, nil); code != 413 {
+		t.Errorf("feedback with a 9 MiB body: %d", code)
+	}
 }
 
 func TestMLScoreBatch(t *testing.T) {

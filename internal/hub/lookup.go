@@ -35,7 +35,7 @@ func (s *Server) lookups() []lookupEndpoint {
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	var req map[string]json.RawMessage
 	if err := decodeBody(w, r, 4<<20, &req); err != nil || len(req) == 0 {
-		apiError(w, http.StatusBadRequest, "bad_request", `want {"service": {batch request}, …}`)
+		badBody(w, err, `want {"service": {batch request}, …}`)
 		return
 	}
 	eps := s.lookups()

@@ -120,6 +120,18 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	return nil
 }
 
+// badBody answers a request body decodeBody refused: 413 when it was
+// larger than its limit (as docs/hub-api.md promises), else 400 saying
+// what was wanted.
+func badBody(w http.ResponseWriter, err error, want string) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+		return
+	}
+	apiError(w, http.StatusBadRequest, "bad_request", want)
+}
+
 func reply(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
@@ -175,7 +187,7 @@ func (s *Server) batch(field string, f answerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req map[string][]string
 		if err := decodeBody(w, r, 1<<20, &req); err != nil {
-			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("want {%q: [item, …]}", field))
+			badBody(w, err, fmt.Sprintf("want {%q: [item, …]}", field))
 			return
 		}
 		out, e := s.answerBatch(r.Context(), field, req, f)
@@ -464,7 +476,7 @@ func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {
 	err := decodeBody(w, r, 1<<20, &req)
 	switch {
 	case err != nil || (req.Features == nil) == (req.Items == nil):
-		apiError(w, http.StatusBadRequest, "bad_request", "want {\"features\": {name: number, …}} or {\"items\": [{\"features\": …}, …]}")
+		badBody(w, err, "want {\"features\": {name: number, …}} or {\"items\": [{\"features\": …}, …]}")
 		return
 	case req.Features != nil:
 		reply(w, s.score(req.Features))
@@ -525,7 +537,7 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 		Records []FeedbackRecord `json:"records"`
 	}
 	if err := decodeBody(w, r, 8<<20, &req); err != nil {
-		apiError(w, http.StatusBadRequest, "bad_request", "want {\"records\": [{kind, object, verdict, at}, …]}: "+err.Error())
+		badBody(w, err, "want {\"records\": [{kind, object, verdict, at}, …]}: "+err.Error())
 		return
 	}
 	if len(req.Records) > maxFeedbackBatch {
