@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"mailinspector/internal/clickguard"
 	"mailinspector/internal/control"
 	"mailinspector/internal/delivery"
+	"mailinspector/internal/durable"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
 	"mailinspector/internal/policy"
@@ -91,7 +91,7 @@ func Start(dataDir string, s *settings.Settings, log *slog.Logger) (*Appliance, 
 func (a *Appliance) start() error {
 	s := a.Settings
 	applyMemory(s, a.Log)
-	if err := os.MkdirAll(a.DataDir, 0o750); err != nil {
+	if err := durable.PrivateDir(a.DataDir); err != nil {
 		return err
 	}
 	var err error

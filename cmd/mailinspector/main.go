@@ -21,6 +21,7 @@ import (
 
 	"mailinspector/appliance"
 	"mailinspector/internal/control"
+	"mailinspector/internal/durable"
 	"mailinspector/internal/policy"
 	"mailinspector/internal/settings"
 )
@@ -161,7 +162,7 @@ func serve(args []string) int {
 		log.Error("data dir", "err", err)
 		return 1
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := durable.PrivateDir(dir); err != nil {
 		log.Error("data dir", "err", err)
 		return 1
 	}

@@ -375,3 +375,36 @@ func TestLookupAnswersEachPartAsItsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestHubDataIsPrivate: the hub's database (and its WAL) is created 0600
+// whatever the umask (it was world-readable: the appliances' keys and
+// their Smart Feedback are in it), and an existing data directory or
+// database with wider permissions is tightened (0750, 0600).
+func TestHubDataIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hub")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hub.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Join(dir, "hub.db"), 0o644)
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.AddKey(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o750, filepath.Join(dir, "hub.db"): 0o600, filepath.Join(dir, "hub.db-wal"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got&^want != 0 {
+			t.Errorf("%s: %o, want at most %o", path, got, want)
+		}
+	}
+}

@@ -13,12 +13,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"mailinspector/internal/durable"
 )
 
 //go:embed schema.sql
@@ -34,7 +35,10 @@ type Store struct {
 
 // OpenStore opens (creating) hub.db in dir.
 func OpenStore(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := durable.PrivateDir(dir); err != nil {
+		return nil, err
+	}
+	if err := durable.PrivateFile(filepath.Join(dir, "hub.db")); err != nil {
 		return nil, err
 	}
 	dsn := "file:" + filepath.ToSlash(filepath.Join(dir, "hub.db")) + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate"

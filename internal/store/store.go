@@ -17,6 +17,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"mailinspector/internal/durable"
 )
 
 //go:embed migrations/*.sql
@@ -54,6 +56,9 @@ const maxBatch = 128
 // synchronous=FULL: a commit is on disk when it returns, because the SMTP
 // 250 depends on it.
 func Open(path string) (*DB, error) {
+	if err := durable.PrivateFile(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + filepath.ToSlash(path) + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {

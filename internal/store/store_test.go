@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -191,5 +192,30 @@ func TestWorkAfterALazyWriteWaitsForDurability(t *testing.T) {
 	case got := <-done:
 		t.Fatalf("unexpected follow-up %q", got)
 	case <-time.After(2 * durableWithin):
+	}
+}
+
+// TestDatabaseIsPrivate: the database is created 0600 (mail, trails and
+// accounts are in it), and an existing one with wider permissions is
+// tightened.
+func TestDatabaseIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o644)
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: %o", p, fi.Mode().Perm())
+		}
 	}
 }
