@@ -67,6 +67,10 @@ type Appliance struct {
 	services    *services.Registry
 	metrics     *http.Server
 	metricsAddr net.Addr
+	// feedbackMax bounds the Smart Feedback outbox (store.MaxOutbox; tests
+	// set less); feedbackDropped counts what the bound dropped.
+	feedbackMax     int
+	feedbackDropped atomic.Int64
 
 	cancel      context.CancelFunc
 	runCtx      context.Context // ends when Stop begins: scheduled service calls give up then
@@ -80,7 +84,7 @@ type Appliance struct {
 // Start builds and starts everything; when it returns nil the SMTP port and
 // the control socket are listening.
 func Start(dataDir string, s *settings.Settings, log *slog.Logger) (*Appliance, error) {
-	a := &Appliance{DataDir: dataDir, Settings: s, Log: log, started: time.Now()}
+	a := &Appliance{DataDir: dataDir, Settings: s, Log: log, started: time.Now(), feedbackMax: store.MaxOutbox}
 	if err := a.start(); err != nil {
 		a.Stop()
 		return nil, err

@@ -155,6 +155,8 @@ func (a *Appliance) mailMetrics() prometheus.Collector {
 			func() float64 { return float64(a.queue.Delivered.Load()) }),
 		c(prometheus.CounterOpts{Name: "mailinspector_deferred_total", Help: "Delivery attempts deferred."},
 			func() float64 { return float64(a.queue.Deferred.Load()) }),
+		c(prometheus.CounterOpts{Name: "mailinspector_feedback_dropped_total", Help: "Smart Feedback records dropped, oldest first, when the outbox was full."},
+			func() float64 { return float64(a.feedbackDropped.Load()) }),
 	}
 	return multiCollector(reg)
 }
@@ -180,6 +182,18 @@ const feedbackBatch = 1000
 // after batch, and deletes what the hub accepted. A failure leaves them
 // queued for the next run of the schedule.
 func (a *Appliance) flushFeedback() {
+	// The bound holds whether the hub answers or not: during an outage
+	// nothing is sent, and the outbox would only grow.
+	var dropped int64
+	if err := a.db.Write(a.runCtx, func(tx *store.Tx) (err error) {
+		dropped, err = store.TrimFeedback(tx, a.feedbackMax)
+		return err
+	}); err != nil {
+		a.Log.Error("smart feedback: trim outbox", "err", err)
+	} else if dropped > 0 {
+		a.feedbackDropped.Add(dropped)
+		a.Log.Warn("smart feedback: outbox full, oldest records dropped", "dropped", dropped, "kept", a.feedbackMax)
+	}
 	cl := a.services.Get(services.SmartFeedback)
 	if cl.Usable() != nil {
 		cl.Skip()

@@ -578,3 +578,39 @@ func TestStopDoesNotWaitOnADeadHub(t *testing.T) {
 		t.Fatalf("stop took %s with checks waiting on a dead hub", took)
 	}
 }
+
+// TestFeedbackOutboxStaysBoundedInAnOutage: with the hub refusing for
+// longer than the outbox holds, each flush drops the oldest records past
+// the bound, counts them in the metrics, and keeps the newest for when
+// the hub returns.
+func TestFeedbackOutboxStaysBoundedInAnOutage(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	// The schedule does not run during the test: the test flushes by hand,
+	// so that the bound it sets is not read concurrently.
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"schedules.feedback": "@every 24h", "metrics.listen": "127.0.0.1:0"}))
+	a.feedbackMax = 3
+	h.Proxy.SetFault(testutil.FaultRefuse)
+	bl.SetFault(testutil.FaultRefuse)
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.50", "bob@example.org", []string{"alice@example.com"}, serviceMessage("outage")))
+	waitState(t, a, onlyMessage(t, a).ID, store.StateQuarantined, 20*time.Second)
+	before, err := a.db.FeedbackQueued(context.Background())
+	must(t, err)
+	if before <= 3 {
+		t.Fatalf("%d records queued; the test needs more than the bound", before)
+	}
+	newestBefore, err := a.db.FeedbackBatch(context.Background(), before)
+	must(t, err)
+	a.flushFeedback()
+	left, err := a.db.FeedbackBatch(context.Background(), before)
+	must(t, err)
+	if len(left) != 3 || left[2].Seq != newestBefore[before-1].Seq {
+		t.Fatalf("after the flush %d records, want the newest 3 of %d", len(left), before)
+	}
+	resp, err := http.Get("http://" + a.MetricsAddr().String() + "/metrics")
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("mailinspector_feedback_dropped_total %d", before-3); !strings.Contains(string(body), want) {
+		t.Fatalf("metrics lack %q", want)
+	}
+}

@@ -15,9 +15,10 @@ type FeedbackRecord struct {
 	At      time.Time
 }
 
-// maxOutbox bounds the outbox: past it the oldest records are dropped, so
-// that a hub gone for months cannot fill the disk.
-const maxOutbox = 1_000_000
+// MaxOutbox bounds the outbox: past it the oldest records are dropped
+// (TrimFeedback, on every flush, sent or not), so that a hub gone for
+// months cannot fill the disk.
+const MaxOutbox = 1_000_000
 
 // QueueFeedback adds records to the outbox, in the caller's transaction.
 func QueueFeedback(tx *Tx, recs []FeedbackRecord) error {
@@ -48,14 +49,20 @@ func (db *DB) FeedbackBatch(ctx context.Context, n int) ([]FeedbackRecord, error
 	return out, rows.Err()
 }
 
-// FeedbackSent deletes records up to and including seq, and trims the
-// outbox to its bound.
+// FeedbackSent deletes records up to and including seq.
 func FeedbackSent(tx *Tx, seq int64) error {
-	if _, err := tx.Exec(`DELETE FROM feedback_outbox WHERE seq <= ?`, seq); err != nil {
-		return err
-	}
-	_, err := tx.Exec(`DELETE FROM feedback_outbox WHERE seq <= (SELECT MAX(seq) FROM feedback_outbox) - ?`, maxOutbox)
+	_, err := tx.Exec(`DELETE FROM feedback_outbox WHERE seq <= ?`, seq)
 	return err
+}
+
+// TrimFeedback drops the oldest records past max (MaxOutbox in the
+// appliance) and returns how many it dropped.
+func TrimFeedback(tx *Tx, max int) (int64, error) {
+	res, err := tx.Exec(`DELETE FROM feedback_outbox WHERE seq <= (SELECT MAX(seq) FROM feedback_outbox) - ?`, max)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // FeedbackQueued counts the records waiting.

@@ -219,3 +219,50 @@ func TestDatabaseIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedbackOutboxIsBounded: past the bound the oldest records go and
+// the newest stay, in order; sending some first leaves gaps at the low end
+// that do not make the trim keep fewer than the bound.
+func TestFeedbackOutboxIsBounded(t *testing.T) {
+	db := testDB(t)
+	ctx := context.Background()
+	queue := func(from, n int) {
+		recs := make([]FeedbackRecord, n)
+		for i := range recs {
+			recs[i] = FeedbackRecord{Kind: "domain", Object: fmt.Sprintf("d%03d.example", from+i), Verdict: "none", At: time.Now()}
+		}
+		if err := db.Write(ctx, func(tx *Tx) error { return QueueFeedback(tx, recs) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trim := func(max int) int64 {
+		var n int64
+		if err := db.Write(ctx, func(tx *Tx) (err error) { n, err = TrimFeedback(tx, max); return }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	queue(0, 30)
+	if n := trim(50); n != 0 {
+		t.Fatalf("under the bound, trimmed %d", n)
+	}
+	// The hub took the first 10.
+	batch, err := db.FeedbackBatch(ctx, 10)
+	if err != nil || len(batch) != 10 {
+		t.Fatalf("batch %d, %v", len(batch), err)
+	}
+	if err := db.Write(ctx, func(tx *Tx) error { return FeedbackSent(tx, batch[9].Seq) }); err != nil {
+		t.Fatal(err)
+	}
+	queue(30, 40) // 60 waiting: d010..d069
+	if n := trim(50); n != 10 {
+		t.Fatalf("trimmed %d, want 10", n)
+	}
+	left, err := db.FeedbackBatch(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 50 || left[0].Object != "d020.example" || left[49].Object != "d069.example" {
+		t.Fatalf("left %d records, first %q last %q", len(left), left[0].Object, left[len(left)-1].Object)
+	}
+}
