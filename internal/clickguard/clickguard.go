@@ -96,6 +96,12 @@ func (g *Guard) Verify(token string) (Link, error) {
 	if err1 != nil || err2 != nil || !hmac.Equal(sig, g.sign(payload)) {
 		return Link{}, ErrBadToken
 	}
+	// The decoder skips line breaks and ignores a last character's unused
+	// bits: only the spelling Token writes is a token, so that a token is
+	// one string (one cache key, one log line) and cannot be varied.
+	if enc.EncodeToString(payload) != p || enc.EncodeToString(sig) != s {
+		return Link{}, ErrBadToken
+	}
 	var l Link
 	if err := json.Unmarshal(payload, &l); err != nil || (l.Mode != Block && l.Mode != Warn) {
 		return Link{}, ErrBadToken

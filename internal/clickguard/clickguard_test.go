@@ -1,11 +1,13 @@
 package clickguard
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTokensAreSignedAndTamperingIsRefused(t *testing.T) {
@@ -72,16 +74,43 @@ func TestPagesBlockWarnAndRefuse(t *testing.T) {
 	}
 }
 
+// FuzzVerify: a token verifies only as the very string the appliance
+// wrote for its link — no second spelling of a signed token (changed
+// padding bits, an inserted line break) is accepted — every link the
+// appliance writes verifies as itself, and any one byte changed or
+// inserted in a token is refused.
 func FuzzVerify(f *testing.F) {
-	g, _ := Open(f.TempDir(), "https://mi.example")
-	f.Add(g.Token(Link{URL: "https://a.example/", Mode: Block}))
-	f.Add("x.y")
-	f.Fuzz(func(t *testing.T, tok string) {
+	// A fixed key, so that the seeds and the corpus stay valid tokens.
+	g := &Guard{key: bytes.Repeat([]byte{7}, 32), base: "https://mi.example"}
+	f.Add(g.Token(Link{URL: "https://a.example/", MessageID: "m1", Mode: Block}), "https://a.example/x?y=1", "m1", true, 5, byte('A'))
+	f.Add("x.y", "javascript:alert(1)", "", false, 0, byte('\n'))
+	f.Add(g.Token(Link{URL: "http://b.example", Mode: Warn}), "", "id", false, 1<<20, byte('='))
+	f.Fuzz(func(t *testing.T, tok, url, id string, block bool, at int, b byte) {
 		if l, err := g.Verify(tok); err == nil && g.Token(l) != tok {
-			// A different token verifying means a second encoding of a
-			// signed payload; it must carry the same link.
-			if l2, _ := g.Verify(g.Token(l)); l2 != l {
-				t.Fatalf("%q verified as %+v", tok, l)
+			t.Fatalf("%q verified as %+v, whose token is %q", tok, l, g.Token(l))
+		}
+		// JSON carries UTF-8 only; tokens past 16 KiB are refused whole.
+		if !utf8.ValidString(url) || !utf8.ValidString(id) || len(url)+len(id) > 8<<10 {
+			return
+		}
+		l := Link{URL: url, MessageID: id, Mode: Warn}
+		if block {
+			l.Mode = Block
+		}
+		tok = g.Token(l)
+		if got, err := g.Verify(tok); err != nil || got != l {
+			t.Fatalf("token of %+v verified as %+v, %v", l, got, err)
+		}
+		i := at % (len(tok) + 1)
+		if i < 0 {
+			i += len(tok) + 1
+		}
+		if l2, err := g.Verify(tok[:i] + string(b) + tok[i:]); err == nil {
+			t.Fatalf("%q with %q inserted at %d verified as %+v", tok, b, i, l2)
+		}
+		if i < len(tok) && tok[i] != b {
+			if l2, err := g.Verify(tok[:i] + string(b) + tok[i+1:]); err == nil {
+				t.Fatalf("%q with byte %d changed to %q verified as %+v", tok, i, b, l2)
 			}
 		}
 	})
