@@ -179,6 +179,9 @@ func (r *Runner) process(ctx context.Context, id string) {
 				cp, err := r.split(m, g.Rcpts)
 				if err != nil {
 					log.Error("analysis: split the recipients", "err", err)
+					for _, c := range splits {
+						r.Spool.Remove(c.ID)
+					}
 					return // analysed again: nothing was decided
 				}
 				splits = append(splits, cp)
