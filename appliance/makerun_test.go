@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestMakeRunInspects(t *testing.T) {
 	smtpAddr, hubAddr := freePort(t), freePort(t)
 	cmd := exec.Command("make", "-C", "..", "run", "RUN_DIR="+dir, "RUN_SMTP="+smtpAddr, "RUN_HUB=1", "RUN_HUB_LISTEN="+hubAddr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out bytes.Buffer
+	// make writes while the test reads the banner: a locked buffer.
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
 	pgid := cmd.Process.Pid
@@ -117,6 +119,24 @@ func TestMakeRunInspects(t *testing.T) {
 			t.Fatalf("left running after Ctrl-C: %v", left)
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer one goroutine writes while another reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func jsonOf(v any) string {
