@@ -17,7 +17,10 @@ import (
 
 func TestCleanMailIsRelayedByteForByteWithOurReceivedHeader(t *testing.T) {
 	sink := testutil.NewSink(t)
-	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr})
+	// No pattern engine here, so the text is unrated, which the default
+	// policy tags (TestDefaultDeliversIntoMaildir); this administrator
+	// lets unrated text through unmarked, and its bytes arrive as sent.
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": sink.Addr, "policy.unrated": "deliver"})
 	body := testMessage("clean", "")
 	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com", "carol@example.com"}, body))
 
@@ -29,9 +32,7 @@ func TestCleanMailIsRelayedByteForByteWithOurReceivedHeader(t *testing.T) {
 
 	m := onlyMessage(t, a)
 	d := waitState(t, a, m.ID, store.StateDelivered, 5*time.Second)
-	// No pattern engine here: the text was not scanned, so the message is
-	// unrated, never none; it carries no attachment, so the default policy
-	// delivers it.
+	// The text was not scanned, so the message is unrated, never none.
 	if d.Risk != "unrated" || d.Action != "deliver" || d.Subject != "clean" || len(d.Findings) != 1 || d.Findings[0].Name != "not-scanned" {
 		t.Fatalf("verdict: risk %q action %q subject %q findings %+v", d.Risk, d.Action, d.Subject, d.Findings)
 	}
@@ -70,7 +71,11 @@ func TestDefaultDeliversIntoMaildir(t *testing.T) {
 	if !strings.HasPrefix(string(data), want) {
 		t.Fatalf("maildir file starts %q", data[:min(len(data), 80)])
 	}
-	splitReceived(t, data[len(want):], body)
+	// Without a pattern engine the text is unrated: the default policy
+	// delivers it tagged, never as clean.
+	tagged := strings.Replace(body, "Subject: maildir\r\n", "Subject: [Suspicious] maildir\r\n", 1)
+	tagged = strings.Replace(tagged, "\r\n\r\n", "\r\nX-MailInspector-Risk: unrated\r\n\r\n", 1)
+	splitReceived(t, data[len(want):], tagged)
 }
 
 func TestBCCModeAnalysesRecordsMonitoredAndDiscardsTheCopy(t *testing.T) {
@@ -85,7 +90,7 @@ func TestBCCModeAnalysesRecordsMonitoredAndDiscardsTheCopy(t *testing.T) {
 	}
 	for _, m := range ms {
 		d := waitState(t, a, m.ID, store.StateMonitored, 5*time.Second)
-		wantAction, wantRisk := "monitor: deliver", "unrated" // no pattern engine: not scanned
+		wantAction, wantRisk := "monitor: tag", "unrated" // no pattern engine: not scanned
 		if d.From == "mallory@evil.example" {
 			wantAction, wantRisk = "monitor: quarantine", "high"
 		}

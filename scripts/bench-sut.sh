@@ -73,10 +73,11 @@ CONF
 	# The bench watches both processes for memory and CPU.
 else
 	# Without a pattern engine every attachment is unscannable and the
-	# default policy holds it: the sink would never see those messages,
-	# and the harness counts what reaches it. What is measured without
-	# clamd is the mail path, so such mail is let through here.
-	EXTRA+=(--set policy.unscannable=deliver)
+	# default policy holds it, and every text is tagged unrated: the sink
+	# would never see the first, and the harness counts what reaches it
+	# untouched. What is measured without clamd is the mail path, so such
+	# mail is let through as it came here.
+	EXTRA+=(--set policy.unscannable=deliver --set policy.unrated=deliver)
 fi
 HUB_PID=""
 case ${HUB:-none} in

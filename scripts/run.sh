@@ -68,7 +68,7 @@ if [[ $RUN_CLAMD == 1 && -n $CLAMD ]]; then
 		echo "run: clamd did not start (see $C/clamd.log): running without a pattern engine" >&2
 	fi
 fi
-clamd_line="${clamd_line:-none: every message is unrated, attachments are held as unscannable}"
+clamd_line="${clamd_line:-none: every message is unrated, texts are tagged, attachments are held as unscannable}"
 
 hub_line="none (RUN_HUB=1 starts one from the project's feed files)"
 if [[ $RUN_HUB == 1 ]]; then

@@ -172,7 +172,10 @@ func TestImage(t *testing.T) {
 	}
 	select {
 	case msg := <-got:
-		if !strings.Contains(msg, "Subject: image test") || !strings.Contains(msg, "by mi-image (Mail Inspector)") {
+		// Tagged if clamd was not yet answering (an unrated text is
+		// delivered tagged, never as clean); delivered either way.
+		if !strings.Contains(msg, "Subject: image test") && !strings.Contains(msg, "Subject: [Suspicious] image test\r\n") ||
+			!strings.Contains(msg, "by mi-image (Mail Inspector)") {
 			t.Fatalf("the sink got:\n%s", msg)
 		}
 		t.Logf("delivered through the appliance to the host's sink after %s", time.Since(start).Round(time.Second))

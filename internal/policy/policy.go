@@ -1,7 +1,7 @@
 // Package policy decides what happens to a message from its analysis. An
 // ordered list of policies (policies.conf in the data directory, or the
-// default: quarantine high risk, hold what could not be judged, pass and
-// tag medium, deliver the rest);
+// default: quarantine high risk, hold attachments that could not be judged,
+// pass and tag medium and unrated, deliver the rest);
 // the first whose scope matches the message decides by the first matching
 // rule: a threat type found, else the message's risk. Actions as DDEI
 // names them: deliver, tag, quarantine, delete, change-recipient, bcc,
@@ -26,9 +26,9 @@ type Defaults struct {
 }
 
 // BuiltIn is the default policy's out of the box: quarantine high risk,
-// hold unscannable content (releasable), pass and tag medium risk, deliver
-// the rest.
-var BuiltIn = Defaults{High: "quarantine", Unscannable: "quarantine", Medium: "tag", Unrated: "deliver"}
+// hold unscannable content (releasable), pass and tag medium risk and the
+// rest of what is unrated (never passed as clean), deliver the rest.
+var BuiltIn = Defaults{High: "quarantine", Unscannable: "quarantine", Medium: "tag", Unrated: "tag"}
 
 // Default builds the default policy; every error is listed.
 func Default(d Defaults) ([]Policy, error) {

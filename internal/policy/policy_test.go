@@ -209,8 +209,9 @@ func TestUnanalysedMail(t *testing.T) {
 
 // TestWhatCouldNotBeJudgedIsHeld: the default policy holds unscannable
 // content (reason unscannable) below high risk, whatever its other risk;
-// an unrated message with nothing unscannable is delivered; high risk is
-// still a threat. Each of the default's rules is a setting.
+// an unrated message with nothing unscannable is delivered tagged unrated,
+// never as clean; high risk is still a threat. Each of the default's rules
+// is a setting.
 func TestWhatCouldNotBeJudgedIsHeld(t *testing.T) {
 	unscannable := analysis.Finding{Engine: "extraction", Risk: analysis.RiskUnrated, Name: analysis.Unscannable, Location: "part 2"}
 	notScanned := analysis.Finding{Engine: "pattern-engine", Risk: analysis.RiskUnrated, Name: analysis.NotScanned}
@@ -224,13 +225,16 @@ func TestWhatCouldNotBeJudgedIsHeld(t *testing.T) {
 		state    string
 		reason   string
 		rule     string
+		header   string // the risk header a delivered message carries, if any
 	}{
-		{"unscannable", []analysis.Finding{unscannable}, BuiltIn, store.StateQuarantined, "unscannable", "Default: unscannable"},
-		{"unscannable beats medium", []analysis.Finding{medium, unscannable}, BuiltIn, store.StateQuarantined, "unscannable", "Default: unscannable"},
-		{"high beats unscannable", []analysis.Finding{unscannable, high}, BuiltIn, store.StateQuarantined, "threat", "Default: high"},
-		{"not scanned text", []analysis.Finding{notScanned}, BuiltIn, store.StateQueued, "", "Default: unrated"},
+		{"unscannable", []analysis.Finding{unscannable}, BuiltIn, store.StateQuarantined, "unscannable", "Default: unscannable", ""},
+		{"unscannable beats medium", []analysis.Finding{medium, unscannable}, BuiltIn, store.StateQuarantined, "unscannable", "Default: unscannable", ""},
+		{"high beats unscannable", []analysis.Finding{unscannable, high}, BuiltIn, store.StateQuarantined, "threat", "Default: high", ""},
+		{"not scanned text", []analysis.Finding{notScanned}, BuiltIn, store.StateQueued, "", "Default: unrated", "X-MailInspector-Risk: unrated"},
 		{"the setting", []analysis.Finding{unscannable}, Defaults{High: "quarantine", Unscannable: "tag", Medium: "tag", Unrated: "deliver"},
-			store.StateQueued, "", "Default: unscannable"},
+			store.StateQueued, "", "Default: unscannable", "X-MailInspector-Risk: unrated"},
+		{"unrated let through unmarked", []analysis.Finding{notScanned}, Defaults{High: "quarantine", Unscannable: "quarantine", Medium: "tag", Unrated: "deliver"},
+			store.StateQueued, "", "Default: unrated", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -247,6 +251,13 @@ func TestWhatCouldNotBeJudgedIsHeld(t *testing.T) {
 			d := Engine{Policies: pols}.Decide(m, rep)
 			if d.State != c.state || d.Reason != c.reason || d.Rule != c.rule {
 				t.Fatalf("decision %+v, want %s %q by %q", d, c.state, c.reason, c.rule)
+			}
+			var headers []string
+			if d.Rewrite != nil {
+				headers = d.Rewrite.AddHeaders
+			}
+			if got := strings.Join(headers, "\n"); !strings.Contains(got, c.header) || c.header == "" && got != "" {
+				t.Fatalf("headers %q, want %q", got, c.header)
 			}
 		})
 	}

@@ -289,7 +289,7 @@ var keys = []Key{
 		func(s *Settings, v string) error { s.Policy.Unscannable = v; return nil }},
 	{"policy.medium", "tag", "Actions of the default policy for a medium-risk message.",
 		func(s *Settings, v string) error { s.Policy.Medium = v; return nil }},
-	{"policy.unrated", "deliver", "Actions of the default policy for an unrated message that carries nothing unscannable (a text the pattern engine could not scan).",
+	{"policy.unrated", "tag", "Actions of the default policy for an unrated message that carries nothing unscannable (a text the pattern engine could not scan). tag delivers it with X-MailInspector-Risk: unrated and the subject tag, so that it never passes as clean; deliver lets it through unmarked.",
 		func(s *Settings, v string) error { s.Policy.Unrated = v; return nil }},
 	{"click.listen", "", "Address (host:port) of the link pages that the block-links and warn-links actions point to. Empty: not served.",
 		func(s *Settings, v string) error {
@@ -410,7 +410,7 @@ var keys = []Key{
 		bytesIn(func(s *Settings) *int64 { return &s.Archive.MaxInMemory }, 1<<20, 1<<30)},
 	{"engine.clamd_archives", "whole", "How archive attachments go to clamd. whole: each archive as one file, opened by clamd (its ScanArchive, on by default), with the files we decrypted with a password sent on their own, and each file scanned on its own only when clamd finds something, to say which. members: every file of every archive sent on its own, one clamd scan per file (for a clamd with ScanArchive off).",
 		enum(func(s *Settings) *string { return &s.Engine.ClamdArchives }, "whole", "members")},
-	{"engine.clamd_on_error", "pass", "When clamd is configured but cannot scan a message (down, hung, refusing): pass (the message goes on unrated and the policy decides; the default policy holds attachments as unscannable and delivers texts), quarantine (quarantined, reason unscannable, whatever the policies say) or defer (held in the queue and analysed again, sooner at first, for up to engine.clamd_defer_for; then quarantined).",
+	{"engine.clamd_on_error", "pass", "When clamd is configured but cannot scan a message (down, hung, refusing): pass (the message goes on unrated and the policy decides; the default policy holds attachments as unscannable and tags texts), quarantine (quarantined, reason unscannable, whatever the policies say) or defer (held in the queue and analysed again, sooner at first, for up to engine.clamd_defer_for; then quarantined).",
 		enum(func(s *Settings) *string { return &s.Engine.ClamdOnError }, "pass", "quarantine", "defer")},
 	{"engine.clamd_defer_for", "30m", "With engine.clamd_on_error=defer, how long a message waits for clamd to come back before it is quarantined.",
 		dur(func(s *Settings) *time.Duration { return &s.Engine.ClamdDeferFor }, time.Second)},
