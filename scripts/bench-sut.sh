@@ -16,8 +16,9 @@
 # phase is the steady state of an outage and not its first deadline], SPINE
 # [0; 1 measures the benchspine experiment build: the mail engine of issue 2
 # without the content analysis after it (appliance/stages_benchspine.go),
-# built into the data directory, never shipped], plus every knob of
-# run-sut.sh.
+# built into the data directory, never shipped], MI [bin/mailinspector: the
+# daemon measured, e.g. an older build for before/after pairs; the hub and
+# the shell are always bin/'s], plus every knob of run-sut.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${BENCH:-../shared/bench}"
@@ -32,7 +33,7 @@ if [[ ${BREAKERS:-cold} == open ]]; then
 fi
 DATA="$(mktemp -d /var/tmp/mailinspector-bench-data.XXXXXX)"
 LOG="$DATA.log"
-MI=bin/mailinspector
+MI="${MI:-bin/mailinspector}"
 if [[ ${SPINE:-0} == 1 ]]; then
 	MI="$DATA/mailinspector-spine"
 	CGO_ENABLED=1 go build -trimpath -tags benchspine -o "$MI" ./cmd/mailinspector || { rm -rf "$DATA"; exit 1; }
