@@ -30,6 +30,7 @@ import (
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
 	"mailinspector/internal/policy"
+	"mailinspector/internal/quarantine"
 	"mailinspector/internal/sandbox/fakenet"
 	"mailinspector/internal/services"
 	"mailinspector/internal/settings"
@@ -47,17 +48,18 @@ type Appliance struct {
 	Settings *settings.Settings
 	Log      *slog.Logger
 
-	db        *store.DB
-	spool     *spool.Spool
-	runner    *analysis.Runner
-	queue     *delivery.Queue
-	smtp      *smtpd.Server
-	control   *control.Server
-	pprof     *http.Server
-	click     *http.Server
-	clickAddr net.Addr
-	cron      *cron.Cron
-	started   time.Time
+	db         *store.DB
+	spool      *spool.Spool
+	runner     *analysis.Runner
+	quarantine *quarantine.Quarantine
+	queue      *delivery.Queue
+	smtp       *smtpd.Server
+	control    *control.Server
+	pprof      *http.Server
+	click      *http.Server
+	clickAddr  net.Addr
+	cron       *cron.Cron
+	started    time.Time
 
 	clamd       *clamd.Client
 	va          *virtualAnalyzer
@@ -186,6 +188,9 @@ func (a *Appliance) start() error {
 			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError}.DecideEach,
 		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
 
+	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
+		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
+
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {
 		return err
@@ -222,7 +227,7 @@ func (a *Appliance) start() error {
 		key, spec string
 		run       func()
 	}{
-		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.expireQuarantine},
+		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.quarantine.Expire},
 		{"schedules.feedback", s.Schedules.Feedback, a.flushFeedback},
 		{"schedules.updates", s.Schedules.Updates, a.checkUpdates},
 		{"schedules.updates", s.Schedules.Updates, a.checkTimeOfClick},

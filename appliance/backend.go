@@ -2,9 +2,7 @@ package appliance
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"mailinspector/internal/cli"
@@ -107,112 +105,11 @@ func (a *Appliance) Quarantine(ctx context.Context) ([]cli.MessageSummary, error
 	return a.list(ctx, 10000, store.StateQuarantined)
 }
 
-// Release delivers a quarantined original to all its recipients or to the
-// ones named (which must be among them).
+// Release, Delete and Resume are the quarantine's (internal/quarantine).
 func (a *Appliance) Release(ctx context.Context, id string, rcpts []string) error {
-	if a.Settings.Mode == "bcc" {
-		return errors.New("bcc mode keeps no copies to release")
-	}
-	m, err := a.db.GetMessage(ctx, id)
-	if err != nil {
-		return fmt.Errorf("message %s: %w", id, err)
-	}
-	if m.State != store.StateQuarantined {
-		return fmt.Errorf("message %s is %s, not quarantined", id, m.State)
-	}
-	to := m.To
-	if len(rcpts) > 0 {
-		to = nil
-		for _, r := range rcpts {
-			found := false
-			for _, o := range m.To {
-				if strings.EqualFold(r, o) {
-					to, found = append(to, o), true
-				}
-			}
-			if !found {
-				return fmt.Errorf("%s is not a recipient of message %s", r, id)
-			}
-		}
-	}
-	err = a.db.Write(ctx, func(tx *store.Tx) error {
-		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
-			return err
-		}
-		if err := store.QueueRecipients(tx, id, to); err != nil {
-			return err
-		}
-		return store.AddTrail(tx, id, store.TrailEntry{Stage: "quarantine", Outcome: "ok",
-			Detail: "released by the administrator to " + strings.Join(to, ", ")})
-	})
-	if err != nil {
-		return err
-	}
-	a.queue.Submit(id)
-	return nil
+	return a.quarantine.Release(ctx, id, rcpts)
 }
 
-// Delete removes a quarantined message: its row stays as a record, its
-// bytes go.
-func (a *Appliance) Delete(ctx context.Context, id string) error {
-	return a.dropQuarantined(ctx, id, "deleted by the administrator")
-}
+func (a *Appliance) Delete(ctx context.Context, id string) error { return a.quarantine.Delete(ctx, id) }
 
-func (a *Appliance) dropQuarantined(ctx context.Context, id, why string) error {
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
-		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
-			return err
-		}
-		if err := store.SetState(tx, id, store.StateDeleted); err != nil {
-			return err
-		}
-		return store.AddTrail(tx, id, store.TrailEntry{Stage: "quarantine", Outcome: "ok", Detail: why})
-	})
-	if err != nil {
-		return fmt.Errorf("message %s: %w", id, err)
-	}
-	return a.spool.Remove(id)
-}
-
-// Resume sends a quarantined message through analysis again (after new
-// signatures or changed lists, say); the new verdict decides.
-func (a *Appliance) Resume(ctx context.Context, id string) error {
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
-		if err := store.ExpectState(tx, id, store.StateQuarantined); err != nil {
-			return err
-		}
-		if err := store.SetState(tx, id, store.StateReceived); err != nil {
-			return err
-		}
-		return store.AddTrail(tx, id, store.TrailEntry{Stage: "quarantine", Outcome: "ok", Detail: "resumed by the administrator: analysed again"})
-	})
-	if err != nil {
-		return fmt.Errorf("message %s: %w", id, err)
-	}
-	a.runner.Submit(id)
-	return nil
-}
-
-// expireQuarantine deletes quarantined messages past quarantine.expire_after
-// (run by the schedule).
-func (a *Appliance) expireQuarantine() {
-	ctx := context.Background()
-	before := time.Now().Add(-a.Settings.Quarantine.ExpireAfter)
-	for {
-		ids, err := a.db.QuarantinedBefore(ctx, before, 500)
-		if err != nil {
-			a.Log.Error("quarantine expiry", "err", err)
-			return
-		}
-		for _, id := range ids {
-			if err := a.dropQuarantined(ctx, id, "expired after "+a.Settings.Quarantine.ExpireAfter.String()); err != nil {
-				a.Log.Error("quarantine expiry", "id", id, "err", err)
-				return
-			}
-			a.Log.Info("quarantine expired", "id", id)
-		}
-		if len(ids) < 500 {
-			return
-		}
-	}
-}
+func (a *Appliance) Resume(ctx context.Context, id string) error { return a.quarantine.Resume(ctx, id) }
