@@ -32,6 +32,7 @@ import (
 	"mailinspector/internal/policy"
 	"mailinspector/internal/quarantine"
 	"mailinspector/internal/sandbox/fakenet"
+	"mailinspector/internal/sandbox/verdicts"
 	"mailinspector/internal/services"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/smtpd"
@@ -62,7 +63,8 @@ type Appliance struct {
 	started    time.Time
 
 	clamd       *clamd.Client
-	va          *virtualAnalyzer
+	va          *verdicts.Store // the sandbox's verdicts; nil without sandbox.libvirt
+	vaAccel     string          // how its instances run (sandbox.Accelerator)
 	fakenet     atomic.Pointer[fakenet.Net]
 	hub         *services.Hub
 	dnsbl       *services.DNSBL
@@ -308,12 +310,15 @@ func (a *Appliance) stop() error {
 		a.cancel()
 	}
 	if a.va != nil {
-		a.va.pool.Close() // runs in progress stop; their samples stay pending
+		a.va.Pool.Close() // runs in progress stop; their samples stay pending
 	}
 	if a.cron != nil {
 		<-a.cron.Stop().Done() // a running expiry finishes before the database closes
 	}
 	a.wg.Wait()
+	if a.va != nil {
+		a.va.Wait() // each run stores its outcome before the database closes
+	}
 	if a.db != nil {
 		return a.db.Close()
 	}

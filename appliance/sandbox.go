@@ -7,15 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,28 +26,10 @@ import (
 	"mailinspector/internal/sandbox"
 	"mailinspector/internal/sandbox/agent"
 	"mailinspector/internal/sandbox/fakenet"
+	"mailinspector/internal/sandbox/verdicts"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
-
-// virtualAnalyzer is the appliance's side of the sandbox: the pool, the
-// verdicts in the database (one per SHA-256, reused), and the samples in
-// flight. It is analysis.Sandbox for the pipeline's stage.
-type virtualAnalyzer struct {
-	pool     *sandbox.Pool
-	db       *store.DB
-	image    string
-	timeout  time.Duration
-	runTime  time.Duration
-	contract *services.Client
-	accel    string
-	log      *slog.Logger
-	ctx      context.Context // the appliance's run context
-	wg       *sync.WaitGroup
-
-	mu       sync.Mutex
-	inflight map[string]bool
-}
 
 // startSandbox builds the pool when sandbox.libvirt is set. A template
 // that cannot be read is a settings error; a libvirt host out of reach is
@@ -105,9 +84,9 @@ func (a *Appliance) startSandbox() error {
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	a.va = &virtualAnalyzer{pool: pool, db: a.db, image: s.Image, timeout: s.SubmissionTimeout, runTime: s.RunTime,
-		contract: a.services.Get(services.Libvirt), accel: accelerator(string(tmpl)), log: a.Log, ctx: a.runCtx, wg: &a.wg,
-		inflight: map[string]bool{}}
+	a.va = &verdicts.Store{Pool: pool, DB: a.db, Image: s.Image, Timeout: s.SubmissionTimeout, RunTime: s.RunTime,
+		Contract: a.services.Get(services.Libvirt), Log: a.Log, Ctx: a.runCtx}
+	a.vaAccel = sandbox.Accelerator(string(tmpl))
 	return nil
 }
 
@@ -202,146 +181,13 @@ func autoInstances() int {
 	return max(n, 1)
 }
 
-var domainType = regexp.MustCompile(`<domain[^>]*\stype=['"]([a-z]+)['"]`)
-
-// accelerator says how the instances run, from the domain type.
-func accelerator(tmpl string) string {
-	m := domainType.FindStringSubmatch(tmpl)
-	if m == nil {
-		return "unknown"
-	}
-	switch m[1] {
-	case "kvm":
-		return "kvm"
-	case "qemu":
-		return "tcg (emulation, slow: give the appliance nested virtualisation or a remote libvirt host)"
-	}
-	return m[1] + " driver"
-}
-
-// Usable: the stage is skipped (and sandbox.on_error applies) when every
-// instance is out of the pool; instances still being prepared take
-// submissions, which wait in the queue.
-func (v *virtualAnalyzer) Usable() error {
-	st := v.pool.Status()
-	var reasons []string
-	for _, im := range st.Images {
-		if im.Free+im.Busy+im.Preparing > 0 {
-			return nil
-		}
-		for _, in := range im.Instances {
-			reasons = append(reasons, in.Domain+": "+in.Reason)
-		}
-	}
-	if len(reasons) == 0 {
-		return errors.New("no sandbox instance")
-	}
-	return fmt.Errorf("no sandbox instance usable (%s)", strings.Join(reasons, "; "))
-}
-
-// Verdict returns a sample's row, submitting it when it has none, when a
-// try that failed before since is to be repeated, or when its run was lost
-// (pending, but not in flight here: the appliance restarted).
-func (v *virtualAnalyzer) Verdict(ctx context.Context, smp analysis.SandboxSample, since time.Time) (*store.SandboxAnalysis, error) {
-	sha, name := smp.Key, smp.Name
-	row, err := v.db.SandboxVerdict(ctx, sha)
-	if err != nil && !errors.Is(err, store.ErrNoAnalysis) {
-		return nil, err
-	}
-	v.mu.Lock()
-	flying := v.inflight[sha]
-	v.mu.Unlock()
-	was, claim := "", false
-	switch {
-	case row == nil:
-		claim = true
-	case row.State == store.SandboxPending && !flying:
-		was, claim = row.State, true
-	case (row.State == store.SandboxError || row.State == store.SandboxTimeout) && row.Finished.Before(since):
-		was, claim = row.State, true
-	case smp.URL != "" && row.State == store.SandboxDone && row.Finished.Before(since.Add(-linkVerdictTTL)):
-		// A file stays what it is; a page changes (a phishing kit goes up
-		// on a clean page): a link's verdict is redone once it is old.
-		was, claim = row.State, true
-	}
-	if !claim {
-		return row, nil
-	}
-	now := time.Now()
-	won := false
-	if err := v.db.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		won, err = store.ClaimSandbox(tx, sha, name, v.image, now, was)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	if won {
-		v.submit(smp)
-	}
-	return &store.SandboxAnalysis{SHA256: sha, Name: name, Image: v.image, State: store.SandboxPending, Submitted: now}, nil
-}
-
-// linkVerdictTTL is how long a link's verdict serves later messages.
-const linkVerdictTTL = 24 * time.Hour
-
-// submit detonates a sample in the background and stores its outcome.
-func (v *virtualAnalyzer) submit(smp analysis.SandboxSample) {
-	sha, name := smp.Key, smp.Name
-	v.mu.Lock()
-	v.inflight[sha] = true
-	v.mu.Unlock()
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		defer func() {
-			v.mu.Lock()
-			delete(v.inflight, sha)
-			v.mu.Unlock()
-		}()
-		ctx, cancel := context.WithTimeout(v.ctx, v.timeout)
-		res, err := v.pool.Submit(ctx, &sandbox.Task{Image: v.image, Name: name, SHA256: sha, Sample: smp.Data, URL: smp.URL, Timeout: v.runTime})
-		cancel()
-		if v.ctx.Err() != nil {
-			return // stopping: the row stays pending and is submitted again after the restart
-		}
-		a := &store.SandboxAnalysis{SHA256: sha, Finished: time.Now()}
-		switch {
-		case err != nil && errors.Is(err, context.DeadlineExceeded):
-			a.State, a.Error = store.SandboxTimeout, err.Error()
-		case err != nil:
-			a.State, a.Error = store.SandboxError, err.Error()
-			v.contract.Record(err)
-		default:
-			v.contract.Record(nil)
-			verdict := sandbox.Judge(res.Report)
-			rep := &sandbox.AnalysisReport{SHA256: sha, Name: name, Image: v.image, Instance: res.Instance,
-				Finished: a.Finished.UTC(), TookMS: res.Took.Milliseconds(), Verdict: verdict, Report: res.Report}
-			rep.SetScreenshot(res.Screenshot)
-			a.Report, _ = json.Marshal(rep)
-			a.HTML, _ = sandbox.HTML(rep)
-			a.Summary = verdict.Summary()
-			if verdict.Failed {
-				a.State, a.Error = store.SandboxError, "va-error: "+verdict.Reason
-			} else {
-				a.State, a.Risk = store.SandboxDone, verdict.Risk
-			}
-		}
-		if err := v.db.Write(context.WithoutCancel(v.ctx), func(tx *store.Tx) error { return store.FinishSandbox(tx, a) }); err != nil {
-			// The row stays pending: the next look at a message with this
-			// sample submits it again.
-			v.log.Error("sandbox: store the verdict", "sha256", sha, "err", err)
-		}
-	}()
-}
-
 // SandboxStatus is `show sandbox`.
 func (a *Appliance) SandboxStatus(ctx context.Context) (*cli.Sandbox, error) {
 	if a.va == nil {
 		return &cli.Sandbox{Configured: false}, nil
 	}
-	st := a.va.pool.Status()
-	return &cli.Sandbox{Configured: true, Accelerator: a.va.accel, Status: &st}, nil
+	st := a.va.Pool.Status()
+	return &cli.Sandbox{Configured: true, Accelerator: a.vaAccel, Status: &st}, nil
 }
 
 // Analysis is `show analysis SHA256`.
@@ -391,56 +237,5 @@ func (a *Appliance) sandboxMetrics() prometheus.Collector {
 	if a.va == nil {
 		return multiCollector(nil)
 	}
-	return sandboxCollector{a.va.pool}
-}
-
-// sandboxCollector reads the pool's status once per scrape.
-type sandboxCollector struct{ pool *sandbox.Pool }
-
-var (
-	sbxConnected = prometheus.NewDesc("mailinspector_sandbox_libvirt_connected", "1 while the libvirt connection is up.", nil, nil)
-	sbxQueue     = prometheus.NewDesc("mailinspector_sandbox_queue", "Samples waiting for an instance.", nil, nil)
-	sbxInstances = prometheus.NewDesc("mailinspector_sandbox_instances", "Sandbox instances by state.", []string{"state"}, nil)
-	sbxCounters  = []struct {
-		desc *prometheus.Desc
-		get  func(sandbox.Counters) int64
-	}{
-		{prometheus.NewDesc("mailinspector_sandbox_submitted_total", "Samples submitted.", nil, nil), func(c sandbox.Counters) int64 { return c.Submitted }},
-		{prometheus.NewDesc("mailinspector_sandbox_reused_total", "Submissions that joined a run of the same sample.", nil, nil), func(c sandbox.Counters) int64 { return c.Reused }},
-		{prometheus.NewDesc("mailinspector_sandbox_analyses_total", "Samples analysed to a report.", nil, nil), func(c sandbox.Counters) int64 { return c.Finished }},
-		{prometheus.NewDesc("mailinspector_sandbox_failed_total", "Samples the sandbox failed to analyse.", nil, nil), func(c sandbox.Counters) int64 { return c.Failed }},
-		{prometheus.NewDesc("mailinspector_sandbox_requeued_total", "Tasks run again after their instance failed.", nil, nil), func(c sandbox.Counters) int64 { return c.Requeued }},
-		{prometheus.NewDesc("mailinspector_sandbox_reverts_total", "Instance reverts to the ready snapshot.", nil, nil), func(c sandbox.Counters) int64 { return c.Reverts }},
-	}
-)
-
-func (sandboxCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- sbxConnected
-	ch <- sbxQueue
-	ch <- sbxInstances
-	for _, c := range sbxCounters {
-		ch <- c.desc
-	}
-}
-
-func (c sandboxCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.pool.Status()
-	up := 0.0
-	if st.Libvirt.Connected {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(sbxConnected, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(sbxQueue, prometheus.GaugeValue, float64(st.Queue))
-	n := map[string]int{sandbox.StateFree: 0, sandbox.StateBusy: 0, sandbox.StateOut: 0, sandbox.StatePreparing: 0}
-	for _, im := range st.Images {
-		for _, in := range im.Instances {
-			n[in.State]++
-		}
-	}
-	for state, k := range n {
-		ch <- prometheus.MustNewConstMetric(sbxInstances, prometheus.GaugeValue, float64(k), state)
-	}
-	for _, m := range sbxCounters {
-		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(m.get(st.Counters)))
-	}
+	return a.va.Pool.Collector()
 }

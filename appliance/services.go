@@ -65,7 +65,7 @@ func (a *Appliance) buildServices() error {
 				if a.va == nil {
 					return services.ErrNotConfigured
 				}
-				return a.va.pool.Ping(ctx)
+				return a.va.Pool.Ping(ctx)
 			}
 		case services.TimeOfClick:
 			probe = func(ctx context.Context) error {
