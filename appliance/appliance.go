@@ -38,6 +38,7 @@ import (
 	"mailinspector/internal/smtpd"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
+	"mailinspector/internal/updates"
 )
 
 // Version is set by the build (-ldflags -X).
@@ -71,10 +72,7 @@ type Appliance struct {
 	services    *services.Registry
 	metrics     *http.Server
 	metricsAddr net.Addr
-	// feedbackMax bounds the Smart Feedback outbox (store.MaxOutbox; tests
-	// set less); feedbackDropped counts what the bound dropped.
-	feedbackMax     int
-	feedbackDropped atomic.Int64
+	updates     *updates.Checks // the scheduled hub checks and the Smart Feedback flush
 
 	cancel      context.CancelFunc
 	runCtx      context.Context // ends when Stop begins: scheduled service calls give up then
@@ -88,7 +86,7 @@ type Appliance struct {
 // Start builds and starts everything; when it returns nil the SMTP port and
 // the control socket are listening.
 func Start(dataDir string, s *settings.Settings, log *slog.Logger) (*Appliance, error) {
-	a := &Appliance{DataDir: dataDir, Settings: s, Log: log, started: time.Now(), feedbackMax: store.MaxOutbox}
+	a := &Appliance{DataDir: dataDir, Settings: s, Log: log, started: time.Now()}
 	if err := a.start(); err != nil {
 		a.Stop()
 		return nil, err
@@ -123,6 +121,8 @@ func (a *Appliance) start() error {
 	if err := a.buildServices(); err != nil {
 		return err
 	}
+	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
+		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox}
 	if err := a.startSandbox(); err != nil {
 		return err
 	}
@@ -230,10 +230,10 @@ func (a *Appliance) start() error {
 		run       func()
 	}{
 		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.quarantine.Expire},
-		{"schedules.feedback", s.Schedules.Feedback, a.flushFeedback},
-		{"schedules.updates", s.Schedules.Updates, a.checkUpdates},
-		{"schedules.updates", s.Schedules.Updates, a.checkTimeOfClick},
-		{"schedules.licence", s.Schedules.Licence, a.checkLicence},
+		{"schedules.feedback", s.Schedules.Feedback, a.updates.FlushFeedback},
+		{"schedules.updates", s.Schedules.Updates, a.updates.Updates},
+		{"schedules.updates", s.Schedules.Updates, a.updates.TimeOfClick},
+		{"schedules.licence", s.Schedules.Licence, a.updates.Licence},
 	} {
 		if _, err := a.cron.AddFunc(job.spec, job.run); err != nil {
 			return fmt.Errorf("%s: %w", job.key, err)
@@ -241,7 +241,7 @@ func (a *Appliance) start() error {
 	}
 	a.cron.Start()
 	a.goRun(func() { a.services.Run(ctx) })
-	a.goRun(func() { a.checkAtStart(ctx) })
+	a.goRun(func() { a.updates.AtStart(ctx) })
 	a.goRun(func() { a.watchdog(ctx) })
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })

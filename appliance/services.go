@@ -2,14 +2,11 @@ package appliance
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,7 +70,7 @@ func (a *Appliance) buildServices() error {
 				return a.hub.Get(ctx, "/v1/time-of-click", nil, &ok)
 			}
 		default:
-			probe = a.hubProbe
+			probe = a.hub.Ping
 		}
 		c := services.New(cfg)
 		c.Probe = probe
@@ -82,20 +79,6 @@ func (a *Appliance) buildServices() error {
 	a.services = services.NewRegistry(clients...)
 	resolver := a.services.Get(services.Resolver)
 	a.dnsbl.OnDNS = resolver.Record
-	return nil
-}
-
-// hubProbe asks the hub's status: the cheapest call that proves it answers.
-func (a *Appliance) hubProbe(ctx context.Context) error {
-	var st struct {
-		API string `json:"api"`
-	}
-	if err := a.hub.Get(ctx, "/v1/status", nil, &st); err != nil {
-		return err
-	}
-	if st.API == "" {
-		return errors.New("hub status without an API version")
-	}
 	return nil
 }
 
@@ -156,7 +139,7 @@ func (a *Appliance) mailMetrics() prometheus.Collector {
 		c(prometheus.CounterOpts{Name: "mailinspector_deferred_total", Help: "Delivery attempts deferred."},
 			func() float64 { return float64(a.queue.Deferred.Load()) }),
 		c(prometheus.CounterOpts{Name: "mailinspector_feedback_dropped_total", Help: "Smart Feedback records dropped, oldest first, when the outbox was full."},
-			func() float64 { return float64(a.feedbackDropped.Load()) }),
+			func() float64 { return float64(a.updates.FeedbackDropped.Load()) }),
 	}
 	return multiCollector(reg)
 }
@@ -172,123 +155,6 @@ func (m multiCollector) Describe(ch chan<- *prometheus.Desc) {
 func (m multiCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m {
 		c.Collect(ch)
-	}
-}
-
-// feedbackBatch is how many Smart Feedback records one flush sends at most.
-const feedbackBatch = 1000
-
-// flushFeedback sends the queued Smart Feedback records to the hub, batch
-// after batch, and deletes what the hub accepted. A failure leaves them
-// queued for the next run of the schedule.
-func (a *Appliance) flushFeedback() {
-	// The bound holds whether the hub answers or not: during an outage
-	// nothing is sent, and the outbox would only grow.
-	var dropped int64
-	if err := a.db.Write(a.runCtx, func(tx *store.Tx) (err error) {
-		dropped, err = store.TrimFeedback(tx, a.feedbackMax)
-		return err
-	}); err != nil {
-		a.Log.Error("smart feedback: trim outbox", "err", err)
-	} else if dropped > 0 {
-		a.feedbackDropped.Add(dropped)
-		a.Log.Warn("smart feedback: outbox full, oldest records dropped", "dropped", dropped, "kept", a.feedbackMax)
-	}
-	cl := a.services.Get(services.SmartFeedback)
-	if cl.Usable() != nil {
-		cl.Skip()
-		return
-	}
-	ctx := a.runCtx
-	for {
-		recs, err := a.db.FeedbackBatch(ctx, feedbackBatch)
-		if err != nil || len(recs) == 0 {
-			if err != nil {
-				a.Log.Error("smart feedback: read outbox", "err", err)
-			}
-			return
-		}
-		type wire struct {
-			Kind    string    `json:"kind"`
-			Object  string    `json:"object"`
-			Verdict string    `json:"verdict"`
-			At      time.Time `json:"at"`
-		}
-		body := struct {
-			Records []wire `json:"records"`
-		}{}
-		for _, r := range recs {
-			body.Records = append(body.Records, wire{r.Kind, r.Object, r.Verdict, r.At})
-		}
-		_, err = services.Call(ctx, cl, "", func(ctx context.Context) (int, bool, error) {
-			var ans struct {
-				Accepted int `json:"accepted"`
-			}
-			err := a.hub.Post(ctx, "/v1/feedback", body, &ans)
-			return ans.Accepted, true, err
-		})
-		var se *services.StatusError
-		switch {
-		case errors.As(err, &se) && (se.Code == http.StatusBadRequest || se.Code == http.StatusRequestEntityTooLarge):
-			// The hub will never take this batch: keeping it would block
-			// every record behind it.
-			a.Log.Error("smart feedback: the hub refused a batch; dropped", "records", len(recs), "err", err)
-		case err != nil:
-			a.Log.Warn("smart feedback: records stay queued", "records", len(recs), "err", err)
-			return
-		}
-		last := recs[len(recs)-1].Seq
-		if err := a.db.Write(ctx, func(tx *store.Tx) error { return store.FeedbackSent(tx, last) }); err != nil {
-			a.Log.Error("smart feedback: clear outbox", "err", err)
-			return
-		}
-		a.Log.Info("smart feedback sent", "records", len(recs))
-		if len(recs) < feedbackBatch {
-			return
-		}
-	}
-}
-
-// checkUpdates asks the hub what is newest; the current patterns stay in
-// use whatever the answer (signed bundles come with their own issue).
-func (a *Appliance) checkUpdates() {
-	cl := a.services.Get(services.Updates)
-	if unused(cl) {
-		return
-	}
-	ans, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (map[string]any, bool, error) {
-		var ans map[string]any
-		err := a.hub.Get(ctx, "/v1/updates", map[string][]string{"current": {Version}}, &ans)
-		return ans, true, err
-	})
-	if err != nil {
-		a.Log.Warn("update check skipped; current patterns and engines stay in use", "err", err)
-		return
-	}
-	a.Log.Info("update check", "latest", ans["latest"], "available", ans["available"])
-}
-
-// licenceFile caches the last licence the hub confirmed, so that scanning
-// goes on with it while the hub is out of reach.
-const licenceFile = "licence.json"
-
-func (a *Appliance) checkLicence() {
-	cl := a.services.Get(services.Licence)
-	if unused(cl) {
-		return
-	}
-	ans, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
-		var ans json.RawMessage
-		err := a.hub.Get(ctx, "/v1/licence", nil, &ans)
-		return ans, true, err
-	})
-	if err != nil {
-		a.Log.Warn("licence check skipped; the cached licence stays in force", "err", err)
-		return
-	}
-	path := filepath.Join(a.DataDir, licenceFile)
-	if err := os.WriteFile(path+".tmp", ans, 0o640); err == nil {
-		os.Rename(path+".tmp", path)
 	}
 }
 
@@ -308,59 +174,3 @@ func (a *Appliance) edgeCheck() func(ctx context.Context, ip netip.Addr) *store.
 
 // MetricsAddr is where metrics are served (nil: off).
 func (a *Appliance) MetricsAddr() net.Addr { return a.metricsAddr }
-
-// checkTimeOfClick asks the hub's time-of-click service whether it answers,
-// on the update schedule: links already rewritten resolve through the
-// appliance's own click service whatever it says.
-func (a *Appliance) checkTimeOfClick() {
-	cl := a.services.Get(services.TimeOfClick)
-	if unused(cl) {
-		return
-	}
-	_, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (bool, bool, error) {
-		var ans struct {
-			OK bool `json:"ok"`
-		}
-		err := a.hub.Get(ctx, "/v1/time-of-click", nil, &ans)
-		return ans.OK, true, err
-	})
-	if err != nil {
-		a.Log.Warn("time-of-click check failed; rewritten links keep resolving through the appliance", "err", err)
-	}
-}
-
-// hubServices are the services the hub answers.
-var hubServices = []string{services.CSSS, services.FileCensus, services.DomainCensus, services.ML, services.ThreatConnect,
-	services.WebInspection, services.WebReputation}
-
-// checkAtStart asks the hub once when the daemon starts, so that show
-// services says whether it answers before any mail has needed it, and
-// runs the scheduled checks once.
-func (a *Appliance) checkAtStart(ctx context.Context) {
-	if a.hub.Configured() {
-		pctx, cancel := context.WithTimeout(ctx, a.services.Get(services.WebReputation).Deadline())
-		err := a.hubProbe(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		for _, name := range hubServices {
-			if c := a.services.Get(name); c.Usable() == nil {
-				c.Record(err)
-			}
-		}
-		if err != nil {
-			a.Log.Warn("hub out of reach at start; its steps are skipped until it answers", "err", err)
-		}
-	}
-	a.checkUpdates()
-	a.checkLicence()
-	a.checkTimeOfClick()
-}
-
-// unused says whether a scheduled check has nothing to do: its service is
-// disabled or not configured (the status says so already).
-func unused(c *services.Client) bool {
-	err := c.Usable()
-	return errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured)
-}

@@ -25,6 +25,7 @@ import (
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
+	"mailinspector/internal/updates"
 )
 
 // The files and links of the service tests, and what the hub's feeds say
@@ -296,7 +297,7 @@ func TestOutageMatrix(t *testing.T) {
 			// The licence is cached by the next scheduled check (its
 			// status may come back earlier, through the probe).
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				_, err := os.Stat(filepath.Join(a.DataDir, licenceFile))
+				_, err := os.Stat(filepath.Join(a.DataDir, updates.LicenceFile))
 				if err == nil {
 					break
 				}
@@ -588,7 +589,7 @@ func TestFeedbackOutboxStaysBoundedInAnOutage(t *testing.T) {
 	// The schedule does not run during the test: the test flushes by hand,
 	// so that the bound it sets is not read concurrently.
 	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"schedules.feedback": "@every 24h", "metrics.listen": "127.0.0.1:0"}))
-	a.feedbackMax = 3
+	a.updates.FeedbackMax = 3
 	h.Proxy.SetFault(testutil.FaultRefuse)
 	bl.SetFault(testutil.FaultRefuse)
 	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.50", "bob@example.org", []string{"alice@example.com"}, serviceMessage("outage")))
@@ -600,7 +601,7 @@ func TestFeedbackOutboxStaysBoundedInAnOutage(t *testing.T) {
 	}
 	newestBefore, err := a.db.FeedbackBatch(context.Background(), before)
 	must(t, err)
-	a.flushFeedback()
+	a.updates.FlushFeedback()
 	left, err := a.db.FeedbackBatch(context.Background(), before)
 	must(t, err)
 	if len(left) != 3 || left[2].Seq != newestBefore[before-1].Seq {

@@ -85,6 +85,20 @@ func (h *Hub) Get(ctx context.Context, path string, q url.Values, out any) error
 	return h.do(req, out)
 }
 
+// Ping asks the hub's status: the cheapest call that proves it answers.
+func (h *Hub) Ping(ctx context.Context) error {
+	var st struct {
+		API string `json:"api"`
+	}
+	if err := h.Get(ctx, "/v1/status", nil, &st); err != nil {
+		return err
+	}
+	if st.API == "" {
+		return errors.New("hub status without an API version")
+	}
+	return nil
+}
+
 // Post sends body as JSON and decodes the answer into out.
 func (h *Hub) Post(ctx context.Context, path string, body, out any) error {
 	b, err := json.Marshal(body)

@@ -1,0 +1,138 @@
+// Package updates holds the appliance's scheduled talks with the hub's
+// operational services: the update check, the licence check (and its cache),
+// the time-of-click check and the Smart Feedback flush. Each runs under the
+// service contract (internal/services): when its service is out of reach it
+// is skipped and says so, and what already works keeps working.
+package updates
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+
+	"mailinspector/internal/services"
+	"mailinspector/internal/store"
+)
+
+// LicenceFile caches, in the data directory, the last licence the hub
+// confirmed, so that scanning goes on with it while the hub is out of
+// reach.
+const LicenceFile = "licence.json"
+
+// Checks are the scheduled checks of one running appliance.
+type Checks struct {
+	Hub      *services.Hub
+	Services *services.Registry
+	DB       *store.DB
+	DataDir  string
+	Version  string // the appliance's, sent with the update check
+	Log      *slog.Logger
+	// Ctx ends when the appliance stops: a check waiting on a hub that does
+	// not answer gives up then.
+	Ctx context.Context
+
+	// FeedbackMax bounds the Smart Feedback outbox (store.MaxOutbox; tests
+	// set less); FeedbackDropped counts what the bound dropped.
+	FeedbackMax     int
+	FeedbackDropped atomic.Int64
+}
+
+// hubServices are the services the hub answers per message.
+var hubServices = []string{services.CSSS, services.FileCensus, services.DomainCensus, services.ML, services.ThreatConnect,
+	services.WebInspection, services.WebReputation}
+
+// AtStart asks the hub once when the daemon starts, so that show services
+// says whether it answers before any mail has needed it, and runs the
+// scheduled checks once.
+func (c *Checks) AtStart(ctx context.Context) {
+	if c.Hub.Configured() {
+		pctx, cancel := context.WithTimeout(ctx, c.Services.Get(services.WebReputation).Deadline())
+		err := c.Hub.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		for _, name := range hubServices {
+			if cl := c.Services.Get(name); cl.Usable() == nil {
+				cl.Record(err)
+			}
+		}
+		if err != nil {
+			c.Log.Warn("hub out of reach at start; its steps are skipped until it answers", "err", err)
+		}
+	}
+	c.Updates()
+	c.Licence()
+	c.TimeOfClick()
+}
+
+// Updates asks the hub what is newest; the current patterns stay in use
+// whatever the answer.
+func (c *Checks) Updates() {
+	cl := c.Services.Get(services.Updates)
+	if unused(cl) {
+		return
+	}
+	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (map[string]any, bool, error) {
+		var ans map[string]any
+		err := c.Hub.Get(ctx, "/v1/updates", map[string][]string{"current": {c.Version}}, &ans)
+		return ans, true, err
+	})
+	if err != nil {
+		c.Log.Warn("update check skipped; current patterns and engines stay in use", "err", err)
+		return
+	}
+	c.Log.Info("update check", "latest", ans["latest"], "available", ans["available"])
+}
+
+// Licence asks the hub for the licence and caches what it confirms.
+func (c *Checks) Licence() {
+	cl := c.Services.Get(services.Licence)
+	if unused(cl) {
+		return
+	}
+	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
+		var ans json.RawMessage
+		err := c.Hub.Get(ctx, "/v1/licence", nil, &ans)
+		return ans, true, err
+	})
+	if err != nil {
+		c.Log.Warn("licence check skipped; the cached licence stays in force", "err", err)
+		return
+	}
+	path := filepath.Join(c.DataDir, LicenceFile)
+	if err := os.WriteFile(path+".tmp", ans, 0o640); err == nil {
+		os.Rename(path+".tmp", path)
+	}
+}
+
+// TimeOfClick asks the hub's time-of-click service whether it answers, on
+// the update schedule: links already rewritten resolve through the
+// appliance's own click service whatever it says.
+func (c *Checks) TimeOfClick() {
+	cl := c.Services.Get(services.TimeOfClick)
+	if unused(cl) {
+		return
+	}
+	_, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (bool, bool, error) {
+		var ans struct {
+			OK bool `json:"ok"`
+		}
+		err := c.Hub.Get(ctx, "/v1/time-of-click", nil, &ans)
+		return ans.OK, true, err
+	})
+	if err != nil {
+		c.Log.Warn("time-of-click check failed; rewritten links keep resolving through the appliance", "err", err)
+	}
+}
+
+// unused says whether a scheduled check has nothing to do: its service is
+// disabled or not configured (the status says so already).
+func unused(c *services.Client) bool {
+	err := c.Usable()
+	return errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured)
+}
