@@ -15,6 +15,7 @@ import (
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/cli"
+	"mailinspector/internal/netguard"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -84,7 +85,7 @@ func (a *Appliance) buildServices() error {
 
 // checkClient is Email Reputation at the edge, for the SMTP server.
 func (a *Appliance) checkClient(ctx context.Context, ip netip.Addr) *store.ERSCheck {
-	if !analysis.PublicAddr(ip) {
+	if !netguard.Reputable(ip) {
 		return nil
 	}
 	return analysis.CheckERS(ctx, a.services.Get(services.ERS), a.dnsbl, ip)

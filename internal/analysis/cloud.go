@@ -14,6 +14,7 @@ import (
 
 	"mailinspector/internal/message"
 	"mailinspector/internal/mlfeatures"
+	"mailinspector/internal/netguard"
 	"mailinspector/internal/services"
 )
 
@@ -652,35 +653,12 @@ func distinctNames(m *Message) ([]namedObject, int) {
 	}
 	if m.Header != nil {
 		for _, ip := range receivedIPs(m.Header["Received"]) {
-			if publicAddr(ip) {
+			if netguard.Reputable(ip) {
 				add(ip.String(), "Received")
 			}
 		}
 	}
 	return out, extra
-}
-
-// publicAddr says whether an address is worth asking reputation about:
-// private, loopback, link-local, shared (CGNAT), documentation-free … are
-// never checked.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalMulticast() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
-
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("100.64.0.0/10"), // shared address space (RFC 6598)
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("240.0.0.0/4"),
 }
 
 // ThreatConnect links each detection that names an indicator (a file hash,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"mailinspector/internal/netguard"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -95,10 +96,6 @@ func CheckERS(ctx context.Context, cl *services.Client, bl *services.DNSBL, ip n
 	return c
 }
 
-// PublicAddr says whether an address may be checked at all: private,
-// loopback, link-local, shared and reserved addresses never are.
-func PublicAddr(a netip.Addr) bool { return publicAddr(a) }
-
 // receivedFrom finds the address literal in the TCP-info comment of the
 // "from" clause of a Received field (RFC 5321 4.4: "from domain
 // (TCP-info)", as Postfix, Sendmail and we write it); the HELO name before
@@ -137,7 +134,7 @@ func lastUntrusted(m *Message, trusted []netip.Prefix) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	for _, ip := range receivedIPs(m.Header["Received"]) {
-		if !publicAddr(ip) {
+		if !netguard.Reputable(ip) {
 			continue
 		}
 		mine := false

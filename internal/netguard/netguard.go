@@ -55,6 +55,34 @@ func Public(addr netip.Addr) bool {
 	return true
 }
 
+// documentation are the ranges set aside for examples (RFC 5737, RFC
+// 3849). No one can be reached there, so Public refuses them; reputation
+// may still be asked about them (Reputable).
+var documentation = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("2001:db8::/32"),
+}
+
+// Reputable says whether reputation (a DNSBL, the hub) may be asked about
+// addr: a public address, or one of the documentation ranges, which the
+// project's tests and lab networks send mail from. Asking about one costs a
+// lookup and dials nothing; asking about a private address would tell a
+// blocklist about the inside network.
+func Reputable(addr netip.Addr) bool {
+	a := addr.Unmap()
+	if Public(a) {
+		return true
+	}
+	for _, p := range documentation {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Guard decides which destinations may be dialled.
 type Guard struct {
 	// Ports allowed; empty allows 80 and 443 only.

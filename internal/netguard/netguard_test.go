@@ -23,6 +23,19 @@ func TestPublic(t *testing.T) {
 	}
 }
 
+func TestReputable(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"1.1.1.1": true, "2606:4700:4700::1111": true, "::ffff:1.1.1.1": true,
+		"192.0.2.1": true, "198.51.100.7": true, "203.0.113.9": true, "2001:db8::1": true, "::ffff:198.51.100.7": true,
+		"127.0.0.1": false, "10.1.2.3": false, "192.168.1.1": false, "100.64.0.1": false, "169.254.1.1": false,
+		"0.1.2.3": false, "240.0.0.1": false, "198.18.0.1": false, "fd00::1": false, "fe80::1": false, "::1": false,
+	} {
+		if got := Reputable(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("Reputable(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
 // A real dial to a real listener on loopback: refused by default (even by
 // name, and through an IPv4-mapped address), allowed when the network is
 // on the allow list and the port too.
