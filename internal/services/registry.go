@@ -7,8 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Names of the twelve cloud services and the local parts (issue 4: these
-// names appear in trails, status, metrics and logs).
+// Names of the twelve cloud services and the local parts: they appear in
+// trails, status, metrics, logs and settings keys (services.NAME.enabled).
 const (
 	ERS           = "ers"
 	TimeOfClick   = "time-of-click"
@@ -29,9 +29,14 @@ const (
 	Libvirt = "libvirt"
 )
 
-// All lists every service in the order `show services` gives them.
-var All = []string{ERS, TimeOfClick, CSSS, FileCensus, DomainCensus, ML, ThreatConnect, WebInspection,
-	WebReputation, SmartFeedback, Updates, Licence, Clamd, Downstream, Resolver, Libvirt}
+// Cloud are the twelve cloud services: each has an enable switch and a
+// deadline in the settings.
+var Cloud = []string{ERS, TimeOfClick, CSSS, FileCensus, DomainCensus, ML, ThreatConnect, WebInspection,
+	WebReputation, SmartFeedback, Updates, Licence}
+
+// All lists every service, the cloud's then the local parts, in the order
+// `show services` gives them.
+var All = append(append([]string{}, Cloud...), Clamd, Downstream, Resolver, Libvirt)
 
 // Registry holds the clients of one appliance.
 type Registry struct {

@@ -8,27 +8,24 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-)
 
-// CloudServices are the twelve services that have an enable switch and a
-// deadline each (the names of internal/services; settings cannot import it).
-var CloudServices = []string{"ers", "time-of-click", "csss", "file-census", "domain-census", "ml", "threat-connect",
-	"web-inspection", "web-reputation", "smart-feedback", "updates", "licence"}
+	"mailinspector/internal/services"
+)
 
 // serviceDoc says what each service does, for `settings describe`.
 var serviceDoc = map[string]string{
-	"ers":            "Email Reputation: DNSBL lookups of the sending IP (ers.zones)",
-	"time-of-click":  "time-of-click link checks",
-	"csss":           "known-good files (Certified Safe Software) from the hub",
-	"file-census":    "community prevalence of attachments from the hub",
-	"domain-census":  "community prevalence of domains and IPs from the hub",
-	"ml":             "predictive machine learning scores from the hub",
-	"threat-connect": "detail pages of indicators on the hub",
-	"web-inspection": "threat details of URLs from the hub",
-	"web-reputation": "URL ratings from the hub",
-	"smart-feedback": "sending what the appliance saw to the hub",
-	"updates":        "update checks against the hub",
-	"licence":        "licence checks against the hub",
+	services.ERS:           "Email Reputation: DNSBL lookups of the sending IP (ers.zones)",
+	services.TimeOfClick:   "time-of-click link checks",
+	services.CSSS:          "known-good files (Certified Safe Software) from the hub",
+	services.FileCensus:    "community prevalence of attachments from the hub",
+	services.DomainCensus:  "community prevalence of domains and IPs from the hub",
+	services.ML:            "predictive machine learning scores from the hub",
+	services.ThreatConnect: "detail pages of indicators on the hub",
+	services.WebInspection: "threat details of URLs from the hub",
+	services.WebReputation: "URL ratings from the hub",
+	services.SmartFeedback: "sending what the appliance saw to the hub",
+	services.Updates:       "update checks against the hub",
+	services.Licence:       "licence checks against the hub",
 }
 
 func init() {
@@ -57,10 +54,10 @@ func init() {
 		Key{"services.negative_ttl", "10m", "How long a \"nothing known\" answer is reused.",
 			dur(func(s *Settings) *time.Duration { return &s.ServiceNegTTL }, 0)},
 	)
-	for _, name := range CloudServices {
+	for _, name := range services.Cloud {
 		name := name
 		deadline := "2s"
-		if name == "smart-feedback" || name == "updates" || name == "licence" {
+		if name == services.SmartFeedback || name == services.Updates || name == services.Licence {
 			deadline = "30s" // scheduled, not in the mail path
 		}
 		keys = append(keys,

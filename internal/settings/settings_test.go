@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mailinspector/internal/services"
 )
 
 func TestDefaultsBuildAndFirstStartWritesADocumentedFile(t *testing.T) {
@@ -205,5 +207,24 @@ func TestSandboxLinksWantAProxy(t *testing.T) {
 		"sandbox.fakenet": "10.77.0.1", "sandbox.proxy_allow": "10.1.2.3/16"})
 	if err != nil || s.Sandbox.URLs != "unrated" || s.Sandbox.ProxyAllow[0].String() != "10.1.0.0/16" || s.Sandbox.ProxyPort != 3128 {
 		t.Fatalf("%v %+v", err, s.Sandbox)
+	}
+}
+
+// TestEveryCloudServiceIsDescribed: each of the twelve services has its
+// switch, its deadline and a description (settings describe would read
+// "Use ." otherwise).
+func TestEveryCloudServiceIsDescribed(t *testing.T) {
+	if len(services.Cloud) != 12 {
+		t.Fatalf("%d cloud services, want twelve", len(services.Cloud))
+	}
+	for _, name := range services.Cloud {
+		if serviceDoc[name] == "" {
+			t.Errorf("%s has no description", name)
+		}
+		for _, k := range []string{"services." + name + ".enabled", "services." + name + ".deadline"} {
+			if _, ok := lookupKey(k); !ok {
+				t.Errorf("no key %s", k)
+			}
+		}
 	}
 }
