@@ -153,7 +153,7 @@ func (a *Appliance) start() error {
 	lists := analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
 		BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains}
 	cloud := a.cloud()
-	ers := analysis.ERS{Edge: s.ERS.Position == "edge" && s.Mode == "mta", Trusted: s.ERS.TrustedRelays, Client: a.services.Get(services.ERS),
+	ers := analysis.EmailReputation{Edge: s.ERS.Position == "edge" && s.Mode == "mta", Trusted: s.ERS.TrustedRelays, Client: a.services.Get(services.ERS),
 		Check: func(ctx context.Context, ip netip.Addr) *store.ERSCheck {
 			return analysis.CheckERS(ctx, a.services.Get(services.ERS), a.dnsbl, ip)
 		}}
@@ -171,7 +171,7 @@ func (a *Appliance) start() error {
 				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: walk,
 					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd),
 					EachMember: s.Engine.ClamdArchives == "members", OnError: s.Engine.ClamdOnError, DeferFor: s.Engine.ClamdDeferFor},
-				analysis.Sequence{analysis.CSSS{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.ML{Cloud: cloud}},
+				analysis.Sequence{analysis.KnownGood{Cloud: cloud}, analysis.FileCensus{Cloud: cloud}, analysis.PredictiveML{Cloud: cloud}},
 				analysis.WebReputation{Cloud: cloud},
 				analysis.WebInspection{Cloud: cloud},
 				analysis.DomainCensus{Cloud: cloud},

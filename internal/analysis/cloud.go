@@ -231,14 +231,14 @@ func messageFiles(m *Message) (files []fileObject, extra int) {
 	return files, extra
 }
 
-// CSSS asks which files are known good (Certified Safe Software): those
+// KnownGood asks which files are known good (Certified Safe Software): those
 // skip file census and ML; the pattern engine still scans them.
-type CSSS struct{ Cloud }
+type KnownGood struct{ Cloud }
 
-func (CSSS) Name() string    { return "known-good" }
-func (CSSS) Service() string { return services.CSSS }
+func (KnownGood) Name() string    { return "known-good" }
+func (KnownGood) Service() string { return services.CSSS }
 
-func (s CSSS) Run(ctx context.Context, m *Message) (Result, error) {
+func (s KnownGood) Run(ctx context.Context, m *Message) (Result, error) {
 	cl, err := s.jointClient(ctx, m, services.CSSS)
 	if err != nil {
 		return Result{}, err
@@ -332,17 +332,17 @@ func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	return settle(res, "files", errsOf(fileKeys(files), failed), extra)
 }
 
-// ML extracts static features of each attachment here and has the hub's
+// PredictiveML extracts static features of each attachment here and has the hub's
 // model score them; only the features leave the appliance.
-type ML struct{ Cloud }
+type PredictiveML struct{ Cloud }
 
-func (ML) Name() string    { return "predictive-ml" }
-func (ML) Service() string { return services.ML }
+func (PredictiveML) Name() string    { return "predictive-ml" }
+func (PredictiveML) Service() string { return services.ML }
 
 // mlPrefix is how much of a file the features look at.
 const mlPrefix = 4 << 20
 
-func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
+func (s PredictiveML) Run(ctx context.Context, m *Message) (Result, error) {
 	cl, err := s.jointClient(ctx, m, services.ML)
 	if err != nil {
 		return Result{}, err
@@ -381,7 +381,7 @@ func (s ML) Run(ctx context.Context, m *Message) (Result, error) {
 // score has the hub score the files of keys in requests of ML's own
 // (cache first): the features of those the cache does not answer are read
 // here, as the joint request reads them (mlRequest).
-func (s ML) score(ctx context.Context, m *Message, cl *services.Client, files []fileObject, keys []string) (map[string]mlAnswer, map[string]error, error) {
+func (s PredictiveML) score(ctx context.Context, m *Message, cl *services.Client, files []fileObject, keys []string) (map[string]mlAnswer, map[string]error, error) {
 	asked := slices.DeleteFunc(slices.Clone(files), func(f fileObject) bool { return !slices.Contains(keys, f.SHA256) })
 	read, items, err := s.mlRequest(m, asked, cl)
 	if err != nil {

@@ -54,7 +54,7 @@ func BenchmarkCloudStages(b *testing.B) {
 				return &Pipeline{StageTimeout: time.Minute, Stages: []Stage{
 					Extraction{Limits: message.DefaultLimits, Archives: archive.DefaultLimits},
 					Concurrent{
-						Sequence{CSSS{Cloud: cloud}, FileCensus{Cloud: cloud}, ML{Cloud: cloud}},
+						Sequence{KnownGood{Cloud: cloud}, FileCensus{Cloud: cloud}, PredictiveML{Cloud: cloud}},
 						WebReputation{Cloud: cloud}, WebInspection{Cloud: cloud}, DomainCensus{Cloud: cloud},
 					},
 					ThreatConnect{Cloud: cloud},

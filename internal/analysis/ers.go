@@ -14,21 +14,21 @@ import (
 	"mailinspector/internal/store"
 )
 
-// ERS is the Email Reputation step. At the edge the check ran while the
+// EmailReputation is the Email Reputation step. At the edge the check ran while the
 // client was connected (internal/smtpd) and this stage puts its outcome in
 // the trail; behind other MTAs (non-edge) it finds the last untrusted relay
 // in Received and asks the DNSBL zones now.
-type ERS struct {
+type EmailReputation struct {
 	Edge    bool
 	Trusted []netip.Prefix // our own relays (non-edge)
 	Check   func(ctx context.Context, ip netip.Addr) *store.ERSCheck
 	Client  *services.Client
 }
 
-func (ERS) Name() string    { return "email-reputation" }
-func (ERS) Service() string { return services.ERS }
+func (EmailReputation) Name() string    { return "email-reputation" }
+func (EmailReputation) Service() string { return services.ERS }
 
-func (e ERS) Run(ctx context.Context, m *Message) (Result, error) {
+func (e EmailReputation) Run(ctx context.Context, m *Message) (Result, error) {
 	var c *store.ERSCheck
 	if e.Edge {
 		c = m.Meta.ERS
