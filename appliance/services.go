@@ -15,6 +15,7 @@ import (
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/cli"
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/netguard"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
@@ -67,8 +68,8 @@ func (a *Appliance) buildServices() error {
 			}
 		case services.TimeOfClick:
 			probe = func(ctx context.Context) error {
-				var ok struct{ OK bool }
-				return a.hub.Get(ctx, "/v1/time-of-click", nil, &ok)
+				var ok hubapi.TimeOfClickAnswer
+				return a.hub.Get(ctx, hubapi.PathTimeOfClick, nil, &ok)
 			}
 		default:
 			probe = a.hub.Ping

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/message"
 	"mailinspector/internal/services"
 )
@@ -37,7 +38,7 @@ type Cloud struct {
 
 // hubBatch is how many objects one request to the hub carries (the hub
 // takes up to 100).
-const hubBatch = 100
+const hubBatch = hubapi.MaxBatch
 
 // askBatch asks the hub about keys in one round trip (cache first), through
 // the service's contract. The hub answers {"results": [...]} in the order
@@ -45,9 +46,7 @@ const hubBatch = 100
 func askBatch[T any](ctx context.Context, cl *services.Client, hub *services.Hub, path, field string, keys []string,
 	found func(T) bool) (map[string]T, map[string]error) {
 	return services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]T, error) {
-		var ans struct {
-			Results []T `json:"results"`
-		}
+		var ans hubapi.Results[T]
 		if err := hub.Post(ctx, path, map[string][]string{field: ks}, &ans); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 )
 
@@ -31,9 +32,9 @@ func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	for i, n := range names {
 		keys[i] = n.name
 	}
-	found := func(a censusAnswer) bool { return a.Sightings > 0 }
-	ans, failed := jointAsk(ctx, m, cl, keys, found, func(keys []string) (map[string]censusAnswer, map[string]error) {
-		return askBatch(ctx, cl, s.Hub, "/v1/domain-census", "names", keys, found)
+	found := func(a hubapi.CensusAnswer) bool { return a.Sightings > 0 }
+	ans, failed := jointAsk(ctx, m, cl, keys, found, func(keys []string) (map[string]hubapi.CensusAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, hubapi.PathDomainCensus, hubapi.FieldNames, keys, found)
 	})
 	var res Result
 	unseen := 0
@@ -43,10 +44,10 @@ func (s DomainCensus) Run(ctx context.Context, m *Message) (Result, error) {
 		case !ok:
 		case a.Sightings == 0:
 			unseen++
-		case a.AgeDays < newDomainDays:
+		case a.Age() < newDomainDays:
 			res.Findings = append(res.Findings, Finding{Engine: "domain-census", Threat: "suspicious URL", Risk: RiskLow, Name: "newly-seen",
 				Location: n.where, Object: n.name,
-				Detail: fmt.Sprintf("first seen by the community %d days ago (%d appliances)", a.AgeDays, a.Appliances)})
+				Detail: fmt.Sprintf("first seen by the community %d days ago (%d appliances)", a.Age(), a.Appliances)})
 		}
 	}
 	res.Detail = fmt.Sprintf("%d domains and IPs asked, %d never seen by the community", len(names), unseen)

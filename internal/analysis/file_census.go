@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 )
 
@@ -14,13 +15,6 @@ type FileCensus struct{ Cloud }
 func (FileCensus) Name() string    { return "file-census" }
 func (FileCensus) Service() string { return services.FileCensus }
 
-type censusAnswer struct {
-	Appliances int               `json:"appliances"`
-	Sightings  int               `json:"sightings"`
-	AgeDays    int               `json:"age_days"`
-	Malware    map[string]string `json:"malware"`
-}
-
 func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	cl, err := s.jointClient(ctx, m, services.FileCensus)
 	if err != nil {
@@ -30,9 +24,9 @@ func (s FileCensus) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(files) == 0 {
 		return Result{Detail: "no files to ask about"}, nil
 	}
-	found := func(a censusAnswer) bool { return a.Sightings > 0 || a.Malware != nil }
-	ans, failed := jointAsk(ctx, m, cl, fileKeys(files), found, func(keys []string) (map[string]censusAnswer, map[string]error) {
-		return askBatch(ctx, cl, s.Hub, "/v1/file-census", "sha256", keys, found)
+	found := func(a hubapi.CensusAnswer) bool { return a.Sightings > 0 || a.Malware != nil }
+	ans, failed := jointAsk(ctx, m, cl, fileKeys(files), found, func(keys []string) (map[string]hubapi.CensusAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, hubapi.PathFileCensus, hubapi.FieldHashes, keys, found)
 	})
 	var res Result
 	nrare := 0

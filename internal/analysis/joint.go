@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/mlfeatures"
 	"mailinspector/internal/services"
 )
@@ -85,7 +86,7 @@ func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 	deeper := files
 	if cl := c.Services.Get(services.CSSS); cl != nil {
 		deeper = slices.DeleteFunc(slices.Clone(files), func(f fileObject) bool {
-			a, ok := services.Peek[csssAnswer](cl, f.SHA256)
+			a, ok := services.Peek[hubapi.KnownGoodAnswer](cl, f.SHA256)
 			return ok && a.KnownGood
 		})
 	}
@@ -165,69 +166,44 @@ func (c Cloud) mlRequest(m *Message, files []fileObject, cl *services.Client) ([
 	keys := make([]string, len(asked))
 	items := make([]any, len(asked))
 	for i, f := range asked {
-		keys[i], items[i] = f.SHA256, mlItem{vecs[f.Part]}
+		keys[i], items[i] = f.SHA256, hubapi.MLItem{Features: vecs[f.Part]}
 	}
 	return keys, items, nil
 }
 
-type mlItem struct {
-	Features mlfeatures.Vector `json:"features"`
-}
-
-// jointResponse is the hub's answer to a joint request, each part decoded
-// straight into its service's answer type (decoding every result twice,
-// through json.RawMessage, was a visible part of a message's cost).
-type jointResponse struct {
-	CSSS          jointResults[csssAnswer]       `json:"csss"`
-	FileCensus    jointResults[censusAnswer]     `json:"file-census"`
-	ML            jointResults[mlAnswer]         `json:"ml"`
-	WebReputation jointResults[reputationAnswer] `json:"web-reputation"`
-	WebInspection jointResults[inspectionAnswer] `json:"web-inspection"`
-	DomainCensus  jointResults[censusAnswer]     `json:"domain-census"`
-}
-
-// jointResults is one service's part: its results in the order asked, or
-// its error.
-type jointResults[T any] struct {
-	Results []T `json:"results"`
-	Error   *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// answers lines the part up with the keys asked.
-func (r *jointResults[T]) answers(keys []string) (map[string]any, error) {
+// partAnswers lines a service's part of the joint answer up with the keys
+// asked.
+func partAnswers[T any](p *hubapi.Part[T], keys []string) (map[string]any, error) {
 	switch {
-	case r.Error != nil:
-		return nil, fmt.Errorf("hub: %s (%s)", r.Error.Message, r.Error.Code)
-	case r.Results == nil:
+	case p.Error != nil:
+		return nil, fmt.Errorf("hub: %s (%s)", p.Error.Message, p.Error.Code)
+	case p.Results == nil:
 		return nil, errors.New("hub answered without this service's part")
-	case len(r.Results) != len(keys):
-		return nil, fmt.Errorf("hub answered %d results for %d items", len(r.Results), len(keys))
+	case len(p.Results) != len(keys):
+		return nil, fmt.Errorf("hub answered %d results for %d items", len(p.Results), len(keys))
 	}
 	out := make(map[string]any, len(keys))
 	for i, k := range keys {
-		out[k] = r.Results[i]
+		out[k] = p.Results[i]
 	}
 	return out, nil
 }
 
-// part is service's part of the answer.
-func (r *jointResponse) part(service string, keys []string) (map[string]any, error) {
+// jointPartOf is service's part of the answer.
+func jointPartOf(r *hubapi.JointAnswer, service string, keys []string) (map[string]any, error) {
 	switch service {
 	case services.CSSS:
-		return r.CSSS.answers(keys)
+		return partAnswers(&r.KnownGood, keys)
 	case services.FileCensus:
-		return r.FileCensus.answers(keys)
+		return partAnswers(&r.FileCensus, keys)
 	case services.ML:
-		return r.ML.answers(keys)
+		return partAnswers(&r.ML, keys)
 	case services.WebReputation:
-		return r.WebReputation.answers(keys)
+		return partAnswers(&r.WebReputation, keys)
 	case services.WebInspection:
-		return r.WebInspection.answers(keys)
+		return partAnswers(&r.WebInspection, keys)
 	case services.DomainCensus:
-		return r.DomainCensus.answers(keys)
+		return partAnswers(&r.DomainCensus, keys)
 	}
 	return nil, fmt.Errorf("%s is not asked in joint requests", service)
 }
@@ -306,22 +282,22 @@ func (c Cloud) sendJoint(ctx context.Context, asks []*jointMessage) {
 			}
 		}
 		outcome = services.Joint(rctx, cs, asks, func(ctx context.Context) (map[*services.Client]error, error) {
-			body := make(map[string]any, len(cs))
+			body := make(hubapi.JointRequest, len(cs))
 			for _, cl := range cs {
 				u := unions[cl.Name()]
 				switch cl.Name() {
 				case services.CSSS, services.FileCensus:
-					body[cl.Name()] = map[string][]string{"sha256": u.keys}
+					body[cl.Name()] = map[string][]string{hubapi.FieldHashes: u.keys}
 				case services.WebReputation, services.WebInspection:
-					body[cl.Name()] = map[string][]string{"urls": u.keys}
+					body[cl.Name()] = map[string][]string{hubapi.FieldURLs: u.keys}
 				case services.DomainCensus:
-					body[cl.Name()] = map[string][]string{"names": u.keys}
+					body[cl.Name()] = map[string][]string{hubapi.FieldNames: u.keys}
 				case services.ML:
 					body[cl.Name()] = map[string][]any{"items": u.items}
 				}
 			}
-			var ans jointResponse
-			if err := c.Hub.Post(ctx, "/v1/lookup", body, &ans); err != nil {
+			var ans hubapi.JointAnswer
+			if err := c.Hub.Post(ctx, hubapi.PathLookup, body, &ans); err != nil {
 				var se *services.StatusError
 				if errors.As(err, &se) && se.Code == http.StatusNotFound {
 					c.Hub.SetNoJoint()
@@ -331,7 +307,7 @@ func (c Cloud) sendJoint(ctx context.Context, asks []*jointMessage) {
 			}
 			per := map[*services.Client]error{}
 			for _, cl := range cs {
-				answers[cl.Name()], per[cl] = ans.part(cl.Name(), unions[cl.Name()].keys)
+				answers[cl.Name()], per[cl] = jointPartOf(&ans, cl.Name(), unions[cl.Name()].keys)
 			}
 			return per, nil
 		})
@@ -387,7 +363,7 @@ func jointAsk[T any](ctx context.Context, m *Message, cl *services.Client, keys 
 	for _, k := range keys {
 		if a, ok := p.results[k]; ok {
 			v, ok := a.(T)
-			if !ok { // a stage asked with another answer type than jointResponse has
+			if !ok { // a stage asked with another answer type than hubapi.JointAnswer has
 				errs[k] = fmt.Errorf("internal: %s answer is %T", cl.Name(), a)
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 )
 
@@ -24,9 +25,9 @@ func (s KnownGood) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(files) == 0 {
 		return Result{Detail: "no files"}, nil
 	}
-	found := func(a csssAnswer) bool { return a.KnownGood }
-	ans, failed := jointAsk(ctx, m, cl, fileKeys(files), found, func(keys []string) (map[string]csssAnswer, map[string]error) {
-		return askBatch(ctx, cl, s.Hub, "/v1/csss", "sha256", keys, found)
+	found := func(a hubapi.KnownGoodAnswer) bool { return a.KnownGood }
+	ans, failed := jointAsk(ctx, m, cl, fileKeys(files), found, func(keys []string) (map[string]hubapi.KnownGoodAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, hubapi.PathKnownGood, hubapi.FieldHashes, keys, found)
 	})
 	var good []string
 	for _, f := range files {
@@ -44,9 +45,4 @@ func (s KnownGood) Run(ctx context.Context, m *Message) (Result, error) {
 		res.Detail += ": " + strings.Join(good, ", ") + " (file census and ML skip them)"
 	}
 	return settle(res, "files", errsOf(fileKeys(files), failed), extra)
-}
-
-type csssAnswer struct {
-	KnownGood bool   `json:"known_good"`
-	Name      string `json:"name"`
 }

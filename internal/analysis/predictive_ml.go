@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/message"
 	"mailinspector/internal/mlfeatures"
 	"mailinspector/internal/services"
@@ -39,7 +40,7 @@ func (s PredictiveML) Run(ctx context.Context, m *Message) (Result, error) {
 	}
 	keys := fileKeys(scored)
 	var readErr error
-	ans, failed := jointAsk(ctx, m, cl, keys, func(mlAnswer) bool { return true }, func(keys []string) (map[string]mlAnswer, map[string]error) {
+	ans, failed := jointAsk(ctx, m, cl, keys, func(hubapi.ScoreAnswer) bool { return true }, func(keys []string) (map[string]hubapi.ScoreAnswer, map[string]error) {
 		a, f, err := s.score(ctx, m, cl, scored, keys)
 		readErr = err
 		return a, f
@@ -61,7 +62,7 @@ func (s PredictiveML) Run(ctx context.Context, m *Message) (Result, error) {
 // score has the hub score the files of keys in requests of ML's own
 // (cache first): the features of those the cache does not answer are read
 // here, as the joint request reads them (mlRequest).
-func (s PredictiveML) score(ctx context.Context, m *Message, cl *services.Client, files []fileObject, keys []string) (map[string]mlAnswer, map[string]error, error) {
+func (s PredictiveML) score(ctx context.Context, m *Message, cl *services.Client, files []fileObject, keys []string) (map[string]hubapi.ScoreAnswer, map[string]error, error) {
 	asked := slices.DeleteFunc(slices.Clone(files), func(f fileObject) bool { return !slices.Contains(keys, f.SHA256) })
 	read, items, err := s.mlRequest(m, asked, cl)
 	if err != nil {
@@ -71,7 +72,7 @@ func (s PredictiveML) score(ctx context.Context, m *Message, cl *services.Client
 	for i, k := range read {
 		itemOf[k] = items[i]
 	}
-	ans, failed := services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]mlAnswer, error) {
+	ans, failed := services.CallBatch(ctx, cl, keys, hubBatch, func(ctx context.Context, ks []string) (map[string]hubapi.ScoreAnswer, error) {
 		items := make([]any, len(ks))
 		for i, k := range ks {
 			it, ok := itemOf[k]
@@ -82,21 +83,19 @@ func (s PredictiveML) score(ctx context.Context, m *Message, cl *services.Client
 			}
 			items[i] = it
 		}
-		var a struct {
-			Results []mlAnswer `json:"results"`
-		}
-		if err := s.Hub.Post(ctx, "/v1/ml/score", map[string]any{"items": items}, &a); err != nil {
+		var a hubapi.Results[hubapi.ScoreAnswer]
+		if err := s.Hub.Post(ctx, hubapi.PathMLScore, map[string]any{"items": items}, &a); err != nil {
 			return nil, err
 		}
 		if len(a.Results) != len(ks) {
 			return nil, fmt.Errorf("hub answered %d scores for %d files", len(a.Results), len(ks))
 		}
-		out := make(map[string]mlAnswer, len(ks))
+		out := make(map[string]hubapi.ScoreAnswer, len(ks))
 		for i, k := range ks {
 			out[k] = a.Results[i]
 		}
 		return out, nil
-	}, func(mlAnswer) bool { return true })
+	}, func(hubapi.ScoreAnswer) bool { return true })
 	return ans, failed, nil
 }
 
@@ -129,11 +128,4 @@ func mlContent(content io.Reader) ([]byte, error) {
 		return b[:min(len(b), mlPrefix):min(len(b), mlPrefix)], nil
 	}
 	return io.ReadAll(io.LimitReader(content, mlPrefix))
-}
-
-type mlAnswer struct {
-	Score     float64 `json:"score"`
-	Malicious bool    `json:"malicious"`
-	Threshold float64 `json:"threshold"`
-	Model     string  `json:"model"`
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 )
 
@@ -16,11 +17,6 @@ type ThreatConnect struct{ Cloud }
 
 func (ThreatConnect) Name() string    { return "threat-connect" }
 func (ThreatConnect) Service() string { return services.ThreatConnect }
-
-type connectAnswer struct {
-	Known bool     `json:"known"`
-	Facts []string `json:"facts"`
-}
 
 func (s ThreatConnect) Run(ctx context.Context, m *Message) (Result, error) {
 	cl, err := s.client(services.ThreatConnect)
@@ -55,16 +51,16 @@ func (s ThreatConnect) Run(ctx context.Context, m *Message) (Result, error) {
 	errs := fanOut(ctx, len(inds), func(ctx context.Context, i int) error {
 		in := inds[i]
 		q := url.Values{"indicator": {in.value}}
-		a, err := services.Call(ctx, cl, in.kind+" "+in.value, func(ctx context.Context) (connectAnswer, bool, error) {
-			var a connectAnswer
+		a, err := services.Call(ctx, cl, in.kind+" "+in.value, func(ctx context.Context) (hubapi.ConnectAnswer, bool, error) {
+			var a hubapi.ConnectAnswer
 			qj := url.Values{"indicator": {in.value}, "format": {"json"}}
-			err := s.Hub.Get(ctx, "/v1/threat-connect/"+in.kind, qj, &a)
+			err := s.Hub.Get(ctx, hubapi.PathThreatConnect+in.kind, qj, &a)
 			return a, a.Known, err
 		})
 		if err != nil {
 			return err
 		}
-		links[i] = s.Hub.URL("/v1/threat-connect/"+in.kind, q)
+		links[i] = s.Hub.URL(hubapi.PathThreatConnect+in.kind, q)
 		if a.Known {
 			links[i] += " (" + strings.Join(a.Facts, "; ") + ")"
 		}

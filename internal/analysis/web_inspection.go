@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 )
 
@@ -15,17 +16,6 @@ type WebInspection struct{ Cloud }
 func (WebInspection) Name() string    { return "web-inspection" }
 func (WebInspection) Service() string { return services.WebInspection }
 
-type inspectionAnswer struct {
-	Found   bool `json:"found"`
-	Details []struct {
-		Feed      string `json:"feed"`
-		Match     string `json:"match"`
-		Threat    string `json:"threat"`
-		Tags      string `json:"tags"`
-		FirstSeen int64  `json:"first_seen"`
-	} `json:"details"`
-}
-
 func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
 	cl, err := s.jointClient(ctx, m, services.WebInspection)
 	if err != nil {
@@ -35,9 +25,9 @@ func (s WebInspection) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(urls) == 0 {
 		return Result{Detail: "no URLs"}, nil
 	}
-	found := func(a inspectionAnswer) bool { return a.Found }
-	ans, failed := jointAsk(ctx, m, cl, urlKeys(urls), found, func(keys []string) (map[string]inspectionAnswer, map[string]error) {
-		return askBatch(ctx, cl, s.Hub, "/v1/web-inspection", "urls", keys, found)
+	found := func(a hubapi.InspectionAnswer) bool { return a.Found }
+	ans, failed := jointAsk(ctx, m, cl, urlKeys(urls), found, func(keys []string) (map[string]hubapi.InspectionAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, hubapi.PathWebInspection, hubapi.FieldURLs, keys, found)
 	})
 	var res Result
 	for _, u := range urls {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 )
 
@@ -12,11 +13,6 @@ type WebReputation struct{ Cloud }
 
 func (WebReputation) Name() string    { return "web-reputation" }
 func (WebReputation) Service() string { return services.WebReputation }
-
-type reputationAnswer struct {
-	Rating string `json:"rating"`
-	Score  int    `json:"score"`
-}
 
 func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
 	cl, err := s.jointClient(ctx, m, services.WebReputation)
@@ -27,9 +23,9 @@ func (s WebReputation) Run(ctx context.Context, m *Message) (Result, error) {
 	if len(urls) == 0 {
 		return Result{Detail: "no URLs"}, nil
 	}
-	found := func(a reputationAnswer) bool { return a.Rating != "unrated" }
-	ans, failed := jointAsk(ctx, m, cl, urlKeys(urls), found, func(keys []string) (map[string]reputationAnswer, map[string]error) {
-		return askBatch(ctx, cl, s.Hub, "/v1/web-reputation", "urls", keys, found)
+	found := func(a hubapi.ReputationAnswer) bool { return a.Rating != "unrated" }
+	ans, failed := jointAsk(ctx, m, cl, urlKeys(urls), found, func(keys []string) (map[string]hubapi.ReputationAnswer, map[string]error) {
+		return askBatch(ctx, cl, s.Hub, hubapi.PathWebReputation, hubapi.FieldURLs, keys, found)
 	})
 	var res Result
 	unrated := 0

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"mailinspector/internal/hubapi"
 )
 
 // BenchmarkBatchReputation is one message's worth of links (7) asked in
@@ -25,7 +27,7 @@ func BenchmarkBatchReputation(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var out struct{ Results []ReputationAnswer }
+			var out struct{ Results []hubapi.ReputationAnswer }
 			decodeJSON(b, resp, &out)
 			if len(out.Results) != 7 {
 				b.Fatalf("%d results", len(out.Results))

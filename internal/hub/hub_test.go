@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mailinspector/internal/hubapi"
 )
 
 // startHub runs a hub on loopback with every test feed imported and
@@ -169,7 +171,7 @@ func TestWebReputationAndInspection(t *testing.T) {
 	}
 	var ins struct {
 		Found   bool
-		Details []URLMatch
+		Details []hubapi.URLMatch
 	}
 	get(t, base, key, "/v1/web-inspection?url="+url.QueryEscape("http://cdn.badfiles.test/payload.exe"), &ins)
 	if !ins.Found || ins.Details[0].Threat != "malware_download" || !strings.Contains(ins.Details[0].Tags, "AgentTesla") || ins.Details[0].FirstSeen == 0 {
@@ -260,7 +262,7 @@ func TestBatchAnswersInOrder(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+key)
 		return do(t, req, out)
 	}
-	var rep struct{ Results []ReputationAnswer }
+	var rep struct{ Results []hubapi.ReputationAnswer }
 	if code := post("/v1/web-reputation", `{"urls":["https://www.example.com/","http://cdn.badfiles.test/payload.exe"]}`, &rep); code != 200 {
 		t.Fatalf("batch: %d", code)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mailinspector/internal/hubapi"
 )
 
 // index holds the feeds in memory: a lookup is a map access instead of
@@ -15,9 +17,9 @@ import (
 // the feeds, which the hub notices within indexCheck.
 type index struct {
 	version  string
-	byURL    map[string][]URLMatch
-	byHost   map[string][]URLMatch
-	byDomain map[string][]URLMatch
+	byURL    map[string][]hubapi.URLMatch
+	byHost   map[string][]hubapi.URLMatch
+	byDomain map[string][]hubapi.URLMatch
 	nets     []netRange // sorted by first
 	malware  map[string]hashRow
 	good     map[string]string
@@ -76,14 +78,14 @@ func (s *Store) idx(ctx context.Context) (*index, error) {
 }
 
 func (s *Store) buildIndex(ctx context.Context, version string) (*index, error) {
-	ix := &index{version: version, byURL: map[string][]URLMatch{}, byHost: map[string][]URLMatch{}, byDomain: map[string][]URLMatch{},
+	ix := &index{version: version, byURL: map[string][]hubapi.URLMatch{}, byHost: map[string][]hubapi.URLMatch{}, byDomain: map[string][]hubapi.URLMatch{},
 		malware: map[string]hashRow{}, good: map[string]string{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT feed, url, host, domain, threat, tags, first_seen, ref FROM urls WHERE feed != ?`, pending)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var m URLMatch
+		var m hubapi.URLMatch
 		var u, host, domain string
 		if err := rows.Scan(&m.Feed, &u, &host, &domain, &m.Threat, &m.Tags, &m.FirstSeen, &m.Ref); err != nil {
 			rows.Close()

@@ -6,22 +6,24 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+
+	"mailinspector/internal/hubapi"
 )
 
 // lookupEndpoint is one per-object service: its path, its GET parameter,
 // its batch field and how it answers one item.
 type lookupEndpoint struct {
-	path, param, batch string
-	f                  answerFunc
+	name, path, param, batch string
+	f                        answerFunc
 }
 
 func (s *Server) lookups() []lookupEndpoint {
 	return []lookupEndpoint{
-		{"web-reputation", "url", "urls", s.reputationOf},
-		{"web-inspection", "url", "urls", s.inspectionOf},
-		{"domain-census", "name", "names", s.domainCensusOf},
-		{"file-census", "sha256", "sha256", s.fileCensusOf},
-		{"csss", "sha256", "sha256", s.csssOf},
+		{"web-reputation", hubapi.PathWebReputation, "url", hubapi.FieldURLs, s.reputationOf},
+		{"web-inspection", hubapi.PathWebInspection, "url", hubapi.FieldURLs, s.inspectionOf},
+		{"domain-census", hubapi.PathDomainCensus, "name", hubapi.FieldNames, s.domainCensusOf},
+		{"file-census", hubapi.PathFileCensus, "sha256", hubapi.FieldHashes, s.fileCensusOf},
+		{"csss", hubapi.PathKnownGood, "sha256", hubapi.FieldHashes, s.csssOf},
 	}
 }
 
@@ -44,12 +46,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	for name, raw := range req {
 		var results []any
 		var e *apiErr
-		i := slices.IndexFunc(eps, func(ep lookupEndpoint) bool { return ep.path == name })
+		i := slices.IndexFunc(eps, func(ep lookupEndpoint) bool { return ep.name == name })
 		switch {
 		case name == "ml":
-			var part struct {
-				Items []mlItem `json:"items"`
-			}
+			var part hubapi.MLRequest
 			if json.Unmarshal(raw, &part) != nil || part.Items == nil {
 				e = &apiErr{http.StatusBadRequest, "bad_request", `want {"items": [{"features": …}, …]}`}
 				break
@@ -66,10 +66,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 			e = &apiErr{http.StatusNotFound, "unknown_service", fmt.Sprintf("no per-object service %q", name)}
 		}
 		if e != nil {
-			out[name] = map[string]any{"error": map[string]string{"code": e.code, "message": e.message}}
+			out[name] = hubapi.Error{Error: hubapi.ErrorDetail{Code: e.code, Message: e.message}}
 			continue
 		}
-		out[name] = map[string]any{"results": results}
+		out[name] = hubapi.Part[any]{Results: results}
 	}
 	reply(w, out)
 }

@@ -17,12 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/message"
 	"mailinspector/internal/mlfeatures"
 )
-
-// APIVersion is the version in the URL path.
-const APIVersion = "v1"
 
 //go:embed mldata/model.json
 var defaultModel []byte
@@ -54,18 +52,18 @@ func NewServer(st *Store, dataDir string, log *slog.Logger) (*Server, error) {
 // Handler routes the API; every /v1 endpoint needs a key.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("GET "+hubapi.PathStatus, s.status)
 	for _, ep := range s.lookups() {
-		mux.HandleFunc("GET /v1/"+ep.path, s.single(ep.param, ep.f))
-		mux.HandleFunc("POST /v1/"+ep.path, s.batch(ep.batch, ep.f))
+		mux.HandleFunc("GET "+ep.path, s.single(ep.param, ep.f))
+		mux.HandleFunc("POST "+ep.path, s.batch(ep.batch, ep.f))
 	}
-	mux.HandleFunc("POST /v1/ml/score", s.mlScore)
-	mux.HandleFunc("POST /v1/lookup", s.lookup)
-	mux.HandleFunc("GET /v1/threat-connect/{kind}", s.threatConnect)
-	mux.HandleFunc("POST /v1/feedback", s.feedback)
-	mux.HandleFunc("GET /v1/updates", s.updates)
-	mux.HandleFunc("GET /v1/licence", s.licence)
-	mux.HandleFunc("GET /v1/time-of-click", s.timeOfClick)
+	mux.HandleFunc("POST "+hubapi.PathMLScore, s.mlScore)
+	mux.HandleFunc("POST "+hubapi.PathLookup, s.lookup)
+	mux.HandleFunc("GET "+hubapi.PathThreatConnect+"{kind}", s.threatConnect)
+	mux.HandleFunc("POST "+hubapi.PathFeedback, s.feedback)
+	mux.HandleFunc("GET "+hubapi.PathUpdates, s.updates)
+	mux.HandleFunc("GET "+hubapi.PathLicence, s.licence)
+	mux.HandleFunc("GET "+hubapi.PathTimeOfClick, s.timeOfClick)
 	return s.auth(mux)
 }
 
@@ -103,7 +101,7 @@ type appliance struct {
 func apiError(w http.ResponseWriter, code int, kind, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": kind, "message": msg}})
+	json.NewEncoder(w).Encode(hubapi.Error{Error: hubapi.ErrorDetail{Code: kind, Message: msg}})
 }
 
 // decodeBody reads one JSON value of at most limit bytes from the request
@@ -150,8 +148,8 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	var sightings int
 	s.Store.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM sightings`).Scan(&sightings)
-	reply(w, map[string]any{"api": APIVersion, "version": s.Version, "feeds": feeds, "feedback_records": sightings,
-		"ml_model": map[string]any{"version": s.model.Version, "samples": s.model.Samples}})
+	reply(w, hubapi.Status{API: hubapi.Version, Version: s.Version, Feeds: feeds, FeedbackRecords: sightings,
+		MLModel: hubapi.ModelRef{Version: s.model.Version, Samples: s.model.Samples}})
 }
 
 // badInput is an item the caller got wrong (400).
@@ -179,7 +177,7 @@ func (s *Server) single(param string, f answerFunc) http.HandlerFunc {
 }
 
 // maxBatch bounds the items of one batch request.
-const maxBatch = 100
+const maxBatch = hubapi.MaxBatch
 
 // batch serves POST {field: [ITEM, …]} with {"results": [answer, …]} in
 // the same order: one round trip for every object of a message.
@@ -195,7 +193,7 @@ func (s *Server) batch(field string, f answerFunc) http.HandlerFunc {
 			e.write(w)
 			return
 		}
-		reply(w, map[string]any{"results": out})
+		reply(w, hubapi.Results[any]{Results: out})
 	}
 }
 
@@ -241,50 +239,40 @@ func normURL(raw string) (string, error) {
 	return u, nil
 }
 
-// URLMatch is a feed row that matched a URL.
-type URLMatch struct {
-	Feed      string `json:"feed"`
-	Match     string `json:"match"` // url, host, domain, network
-	Threat    string `json:"threat"`
-	Tags      string `json:"tags,omitempty"`
-	FirstSeen int64  `json:"first_seen,omitempty"`
-	Ref       string `json:"ref,omitempty"`
-}
-
 // lookupURL finds feed rows for the exact URL, then its host, then its
 // registered domain, and the network of an IP host.
-func (s *Store) lookupURL(ctx context.Context, u string) ([]URLMatch, error) {
+func (s *Store) lookupURL(ctx context.Context, u string) ([]hubapi.URLMatch, error) {
 	ix, err := s.idx(ctx)
 	if err != nil {
 		return nil, err
 	}
 	host, domain := HostAndDomain(u)
-	for _, ms := range [][]URLMatch{ix.byURL[u], ix.byHost[host], ix.byDomain[domain]} {
+	for _, ms := range [][]hubapi.URLMatch{ix.byURL[u], ix.byHost[host], ix.byDomain[domain]} {
 		if len(ms) > 0 {
 			return ms[:min(len(ms), 20)], nil
 		}
 	}
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if n := ix.network(a); n != nil {
-			return []URLMatch{{Feed: "spamhaus-drop-json", Match: "network " + n.cidr, Threat: "hijacked network", Ref: n.ref}}, nil
+			return []hubapi.URLMatch{{Feed: "spamhaus-drop-json", Match: "network " + n.cidr, Threat: "hijacked network", Ref: n.ref}}, nil
 		}
 	}
 	return nil, nil
 }
 
-func (s *Store) lookupIP(ctx context.Context, a netip.Addr) (*URLMatch, error) {
+func (s *Store) lookupIP(ctx context.Context, a netip.Addr) (*hubapi.URLMatch, error) {
 	ix, err := s.idx(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if n := ix.network(a); n != nil {
-		return &URLMatch{Feed: "spamhaus-drop-json", Match: "network " + n.cidr, Threat: "hijacked network", Ref: n.ref}, nil
+		return &hubapi.URLMatch{Feed: "spamhaus-drop-json", Match: "network " + n.cidr, Threat: "hijacked network", Ref: n.ref}, nil
 	}
 	return nil, nil
 }
 
 // rating maps matches to the web-reputation answer.
-func rating(ms []URLMatch) (string, int) {
+func rating(ms []hubapi.URLMatch) (string, int) {
 	if len(ms) == 0 {
 		return "unrated", 0
 	}
@@ -306,28 +294,13 @@ func rating(ms []URLMatch) (string, int) {
 	return worst, score
 }
 
-// ReputationAnswer is web-reputation's answer for one URL.
-type ReputationAnswer struct {
-	URL     string `json:"url"`
-	Rating  string `json:"rating"`
-	Score   int    `json:"score"`
-	Matches int    `json:"matches"`
-}
-
 func (s *Server) reputationOf(ctx context.Context, raw string) (any, error) {
 	u, ms, err := s.matchURL(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	rate, score := rating(ms)
-	return ReputationAnswer{URL: u, Rating: rate, Score: score, Matches: len(ms)}, nil
-}
-
-// InspectionAnswer is web-inspection's answer for one URL.
-type InspectionAnswer struct {
-	URL     string     `json:"url"`
-	Found   bool       `json:"found"`
-	Details []URLMatch `json:"details"`
+	return hubapi.ReputationAnswer{URL: u, Rating: rate, Score: score, Matches: len(ms)}, nil
 }
 
 func (s *Server) inspectionOf(ctx context.Context, raw string) (any, error) {
@@ -336,9 +309,9 @@ func (s *Server) inspectionOf(ctx context.Context, raw string) (any, error) {
 		return nil, err
 	}
 	if ms == nil {
-		ms = []URLMatch{}
+		ms = []hubapi.URLMatch{}
 	}
-	return InspectionAnswer{URL: u, Found: len(ms) > 0, Details: ms}, nil
+	return hubapi.InspectionAnswer{URL: u, Found: len(ms) > 0, Details: ms}, nil
 }
 
 // urlMemo keeps the URL lookups of one request: a joint request asks
@@ -348,13 +321,13 @@ type urlMemo map[string]urlMatches
 
 type urlMatches struct {
 	url string
-	ms  []URLMatch
+	ms  []hubapi.URLMatch
 }
 
 type memoKey struct{}
 
 // matchURL normalises raw and finds its feed rows, once per request.
-func (s *Server) matchURL(ctx context.Context, raw string) (string, []URLMatch, error) {
+func (s *Server) matchURL(ctx context.Context, raw string) (string, []hubapi.URLMatch, error) {
 	memo, _ := ctx.Value(memoKey{}).(urlMemo)
 	if m, ok := memo[raw]; ok {
 		return m.url, m.ms, nil
@@ -380,21 +353,8 @@ func (s *Store) census(ctx context.Context, kind, object string) (appliances, si
 	return
 }
 
-// CensusAnswer is the domain and file census's answer for one object.
-type CensusAnswer struct {
-	Kind       string     `json:"kind"`
-	Object     string     `json:"object"`
-	Appliances int        `json:"appliances"`
-	Sightings  int        `json:"sightings"`
-	FirstSeen  *time.Time `json:"first_seen,omitempty"`
-	AgeDays    *int       `json:"age_days,omitempty"`
-	// Malware is what the MalwareBazaar feed says of a file (feed,
-	// signature, file_name).
-	Malware map[string]string `json:"malware,omitempty"`
-}
-
-func censusReply(kind, object string, appliances, sightings int, first int64) CensusAnswer {
-	out := CensusAnswer{Kind: kind, Object: object, Appliances: appliances, Sightings: sightings}
+func censusReply(kind, object string, appliances, sightings int, first int64) hubapi.CensusAnswer {
+	out := hubapi.CensusAnswer{Kind: kind, Object: object, Appliances: appliances, Sightings: sightings}
 	if first > 0 {
 		t := time.Unix(first, 0).UTC()
 		age := int(time.Since(t).Hours() / 24)
@@ -446,13 +406,6 @@ func (s *Server) fileCensusOf(ctx context.Context, h string) (any, error) {
 	return out, nil
 }
 
-// CSSSAnswer is known-good's answer for one file.
-type CSSSAnswer struct {
-	SHA256    string `json:"sha256"`
-	KnownGood bool   `json:"known_good"`
-	Name      string `json:"name,omitempty"`
-}
-
 func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
 	h, err := hashItem(h)
 	if err != nil {
@@ -463,16 +416,13 @@ func (s *Server) csssOf(ctx context.Context, h string) (any, error) {
 		return nil, err
 	}
 	name, ok := ix.good[h]
-	return CSSSAnswer{SHA256: h, KnownGood: ok, Name: name}, nil
+	return hubapi.KnownGoodAnswer{SHA256: h, KnownGood: ok, Name: name}, nil
 }
 
 // mlScore scores one file's features ({"features": {…}}) or several
 // ({"items": [{"features": {…}}, …]}, answered {"results": […]} in order).
 func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Features mlfeatures.Vector `json:"features"`
-		Items    []mlItem          `json:"items"`
-	}
+	var req hubapi.MLRequest
 	err := decodeBody(w, r, 1<<20, &req)
 	switch {
 	case err != nil || (req.Features == nil) == (req.Items == nil):
@@ -487,15 +437,11 @@ func (s *Server) mlScore(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
-	reply(w, map[string]any{"results": out})
-}
-
-type mlItem struct {
-	Features mlfeatures.Vector `json:"features"`
+	reply(w, hubapi.Results[any]{Results: out})
 }
 
 // scoreItems scores several files' features in order.
-func (s *Server) scoreItems(items []mlItem) ([]any, *apiErr) {
+func (s *Server) scoreItems(items []hubapi.MLItem) ([]any, *apiErr) {
 	if len(items) > maxBatch {
 		return nil, &apiErr{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d items per request", maxBatch)}
 	}
@@ -509,33 +455,15 @@ func (s *Server) scoreItems(items []mlItem) ([]any, *apiErr) {
 	return out, nil
 }
 
-// ScoreAnswer is ml's answer for one file.
-type ScoreAnswer struct {
-	Score     float64 `json:"score"`
-	Malicious bool    `json:"malicious"`
-	Threshold float64 `json:"threshold"`
-	Model     string  `json:"model"`
-}
-
-func (s *Server) score(v mlfeatures.Vector) ScoreAnswer {
+func (s *Server) score(v mlfeatures.Vector) hubapi.ScoreAnswer {
 	score := s.model.Score(v)
-	return ScoreAnswer{Score: score, Malicious: score >= s.model.Threshold, Threshold: s.model.Threshold, Model: s.model.Version}
-}
-
-// FeedbackRecord is one Smart Feedback record.
-type FeedbackRecord struct {
-	Kind    string    `json:"kind"` // file, domain, ip, url
-	Object  string    `json:"object"`
-	Verdict string    `json:"verdict,omitempty"`
-	At      time.Time `json:"at"`
+	return hubapi.ScoreAnswer{Score: score, Malicious: score >= s.model.Threshold, Threshold: s.model.Threshold, Model: s.model.Version}
 }
 
 const maxFeedbackBatch = 5000
 
 func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Records []FeedbackRecord `json:"records"`
-	}
+	var req hubapi.FeedbackRequest
 	if err := decodeBody(w, r, 8<<20, &req); err != nil {
 		badBody(w, err, "want {\"records\": [{kind, object, verdict, at}, …]}: "+err.Error())
 		return
@@ -578,7 +506,7 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
-	reply(w, map[string]any{"accepted": n})
+	reply(w, hubapi.FeedbackAnswer{Accepted: n})
 }
 
 func (s *Server) updates(w http.ResponseWriter, r *http.Request) {
@@ -588,8 +516,7 @@ func (s *Server) updates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cur := r.URL.Query().Get("current")
-	reply(w, map[string]any{"current": cur, "latest": s.Latest, "available": s.Latest != "" && cur != s.Latest,
-		"components": feeds})
+	reply(w, hubapi.UpdatesAnswer{Current: cur, Latest: s.Latest, Available: s.Latest != "" && cur != s.Latest, Components: feeds})
 }
 
 func (s *Server) licence(w http.ResponseWriter, r *http.Request) {
@@ -599,11 +526,11 @@ func (s *Server) licence(w http.ResponseWriter, r *http.Request) {
 	if time.Now().After(expires) {
 		state = "expired"
 	}
-	reply(w, map[string]any{"appliance": app.name, "state": state, "activated": app.created.UTC(), "expires": expires.UTC()})
+	reply(w, hubapi.LicenceAnswer{Appliance: app.name, State: state, Activated: app.created.UTC(), Expires: expires.UTC()})
 }
 
 func (s *Server) timeOfClick(w http.ResponseWriter, r *http.Request) {
-	reply(w, map[string]any{"ok": true})
+	reply(w, hubapi.TimeOfClickAnswer{OK: true})
 }
 
 var detailPage = template.Must(template.New("detail").Parse(`<!doctype html>
@@ -677,7 +604,7 @@ func (s *Server) threatConnect(w http.ResponseWriter, r *http.Request) {
 		facts = []string{}
 	}
 	if r.URL.Query().Get("format") == "json" {
-		reply(w, map[string]any{"kind": kind, "indicator": ind, "known": len(facts) > 0, "facts": facts})
+		reply(w, hubapi.ConnectAnswer{Kind: kind, Indicator: ind, Known: len(facts) > 0, Facts: facts})
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"mailinspector/internal/hubapi"
 )
 
 // Hub speaks the hub's JSON API (docs/hub-api.md) for every hub-backed
@@ -87,10 +89,8 @@ func (h *Hub) Get(ctx context.Context, path string, q url.Values, out any) error
 
 // Ping asks the hub's status: the cheapest call that proves it answers.
 func (h *Hub) Ping(ctx context.Context) error {
-	var st struct {
-		API string `json:"api"`
-	}
-	if err := h.Get(ctx, "/v1/status", nil, &st); err != nil {
+	var st hubapi.Status
+	if err := h.Get(ctx, hubapi.PathStatus, nil, &st); err != nil {
 		return err
 	}
 	if st.API == "" {

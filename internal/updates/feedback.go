@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -43,23 +43,13 @@ func (c *Checks) FlushFeedback() {
 			}
 			return
 		}
-		type wire struct {
-			Kind    string    `json:"kind"`
-			Object  string    `json:"object"`
-			Verdict string    `json:"verdict"`
-			At      time.Time `json:"at"`
-		}
-		body := struct {
-			Records []wire `json:"records"`
-		}{}
+		var body hubapi.FeedbackRequest
 		for _, r := range recs {
-			body.Records = append(body.Records, wire{r.Kind, r.Object, r.Verdict, r.At})
+			body.Records = append(body.Records, hubapi.FeedbackRecord{Kind: r.Kind, Object: r.Object, Verdict: r.Verdict, At: r.At})
 		}
 		_, err = services.Call(ctx, cl, "", func(ctx context.Context) (int, bool, error) {
-			var ans struct {
-				Accepted int `json:"accepted"`
-			}
-			err := c.Hub.Post(ctx, "/v1/feedback", body, &ans)
+			var ans hubapi.FeedbackAnswer
+			err := c.Hub.Post(ctx, hubapi.PathFeedback, body, &ans)
 			return ans.Accepted, true, err
 		})
 		var se *services.StatusError

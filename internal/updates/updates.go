@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
+	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
@@ -77,16 +78,16 @@ func (c *Checks) Updates() {
 	if unused(cl) {
 		return
 	}
-	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (map[string]any, bool, error) {
-		var ans map[string]any
-		err := c.Hub.Get(ctx, "/v1/updates", map[string][]string{"current": {c.Version}}, &ans)
+	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (hubapi.UpdatesAnswer, bool, error) {
+		var ans hubapi.UpdatesAnswer
+		err := c.Hub.Get(ctx, hubapi.PathUpdates, map[string][]string{"current": {c.Version}}, &ans)
 		return ans, true, err
 	})
 	if err != nil {
 		c.Log.Warn("update check skipped; current patterns and engines stay in use", "err", err)
 		return
 	}
-	c.Log.Info("update check", "latest", ans["latest"], "available", ans["available"])
+	c.Log.Info("update check", "latest", ans.Latest, "available", ans.Available)
 }
 
 // Licence asks the hub for the licence and caches what it confirms.
@@ -97,7 +98,7 @@ func (c *Checks) Licence() {
 	}
 	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
 		var ans json.RawMessage
-		err := c.Hub.Get(ctx, "/v1/licence", nil, &ans)
+		err := c.Hub.Get(ctx, hubapi.PathLicence, nil, &ans)
 		return ans, true, err
 	})
 	if err != nil {
@@ -119,10 +120,8 @@ func (c *Checks) TimeOfClick() {
 		return
 	}
 	_, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (bool, bool, error) {
-		var ans struct {
-			OK bool `json:"ok"`
-		}
-		err := c.Hub.Get(ctx, "/v1/time-of-click", nil, &ans)
+		var ans hubapi.TimeOfClickAnswer
+		err := c.Hub.Get(ctx, hubapi.PathTimeOfClick, nil, &ans)
 		return ans.OK, true, err
 	})
 	if err != nil {

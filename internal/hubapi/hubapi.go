@@ -1,0 +1,225 @@
+// Package hubapi is the hub's wire protocol (docs/hub-api.md): its version,
+// its paths, the batch fields of the per-object services, and one
+// definition of each request and answer. The hub server (internal/hub)
+// answers with these types and the appliance (its analysis stages, the
+// joint request, the scheduled checks) decodes them; a field added here
+// reaches both sides at once.
+package hubapi
+
+import (
+	"time"
+
+	"mailinspector/internal/mlfeatures"
+)
+
+// Version is the version in every path.
+const Version = "v1"
+
+// Paths, each under /v1. The per-object services answer GET ?PARAM=ITEM
+// with one answer and POST {FIELD: [ITEM, …]} with Results in the same
+// order.
+const (
+	PathStatus        = "/" + Version + "/status"
+	PathKnownGood     = "/" + Version + "/csss"
+	PathFileCensus    = "/" + Version + "/file-census"
+	PathDomainCensus  = "/" + Version + "/domain-census"
+	PathWebReputation = "/" + Version + "/web-reputation"
+	PathWebInspection = "/" + Version + "/web-inspection"
+	PathMLScore       = "/" + Version + "/ml/score"
+	// PathLookup is the joint request: several services' batch requests
+	// in one round trip (JointRequest, answered by JointAnswer).
+	PathLookup = "/" + Version + "/lookup"
+	// PathThreatConnect is followed by an indicator kind: hash, url,
+	// domain, ip (?indicator=…; &format=json for ConnectAnswer).
+	PathThreatConnect = "/" + Version + "/threat-connect/"
+	PathFeedback      = "/" + Version + "/feedback"
+	PathUpdates       = "/" + Version + "/updates"
+	PathLicence       = "/" + Version + "/licence"
+	PathTimeOfClick   = "/" + Version + "/time-of-click"
+)
+
+// Batch fields of the per-object services (POST {FIELD: [ITEM, …]}).
+const (
+	FieldHashes = "sha256" // known-good, file census
+	FieldURLs   = "urls"   // web reputation, web inspection
+	FieldNames  = "names"  // domain census
+)
+
+// MaxBatch is the most items one batch request may carry.
+const MaxBatch = 100
+
+// Results is a batch answer: one answer per item, in the order asked.
+type Results[T any] struct {
+	Results []T `json:"results"`
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	API             string   `json:"api"`
+	Version         string   `json:"version"`
+	Feeds           any      `json:"feeds"`
+	FeedbackRecords int      `json:"feedback_records"`
+	MLModel         ModelRef `json:"ml_model"`
+}
+
+// ModelRef names the ML model the hub scores with.
+type ModelRef struct {
+	Version string `json:"version"`
+	Samples int    `json:"samples"`
+}
+
+// KnownGoodAnswer is known-good's (csss) answer for one file.
+type KnownGoodAnswer struct {
+	SHA256    string `json:"sha256"`
+	KnownGood bool   `json:"known_good"`
+	Name      string `json:"name,omitempty"`
+}
+
+// CensusAnswer is the domain and file census's answer for one object.
+type CensusAnswer struct {
+	Kind       string     `json:"kind"`
+	Object     string     `json:"object"`
+	Appliances int        `json:"appliances"`
+	Sightings  int        `json:"sightings"`
+	FirstSeen  *time.Time `json:"first_seen,omitempty"`
+	AgeDays    *int       `json:"age_days,omitempty"`
+	// Malware is what the MalwareBazaar feed says of a file (feed,
+	// signature, file_name).
+	Malware map[string]string `json:"malware,omitempty"`
+}
+
+// Age is AgeDays, 0 when the object was never seen.
+func (a CensusAnswer) Age() int {
+	if a.AgeDays == nil {
+		return 0
+	}
+	return *a.AgeDays
+}
+
+// ReputationAnswer is web-reputation's answer for one URL.
+type ReputationAnswer struct {
+	URL     string `json:"url"`
+	Rating  string `json:"rating"` // phishing, malicious, suspicious, unrated
+	Score   int    `json:"score"`
+	Matches int    `json:"matches"`
+}
+
+// InspectionAnswer is web-inspection's answer for one URL.
+type InspectionAnswer struct {
+	URL     string     `json:"url"`
+	Found   bool       `json:"found"`
+	Details []URLMatch `json:"details"`
+}
+
+// URLMatch is a feed row that matched a URL.
+type URLMatch struct {
+	Feed      string `json:"feed"`
+	Match     string `json:"match"` // url, host, domain, network
+	Threat    string `json:"threat"`
+	Tags      string `json:"tags,omitempty"`
+	FirstSeen int64  `json:"first_seen,omitempty"`
+	Ref       string `json:"ref,omitempty"`
+}
+
+// MLItem is one file's static features to score.
+type MLItem struct {
+	Features mlfeatures.Vector `json:"features"`
+}
+
+// MLRequest is POST /v1/ml/score: one file's features, or several items
+// (answered as Results[ScoreAnswer]).
+type MLRequest struct {
+	Features mlfeatures.Vector `json:"features,omitempty"`
+	Items    []MLItem          `json:"items,omitempty"`
+}
+
+// ScoreAnswer is ml's answer for one file.
+type ScoreAnswer struct {
+	Score     float64 `json:"score"`
+	Malicious bool    `json:"malicious"`
+	Threshold float64 `json:"threshold"`
+	Model     string  `json:"model"`
+}
+
+// ConnectAnswer is a Threat Connect detail page as JSON.
+type ConnectAnswer struct {
+	Kind      string   `json:"kind"`
+	Indicator string   `json:"indicator"`
+	Known     bool     `json:"known"`
+	Facts     []string `json:"facts"`
+}
+
+// FeedbackRecord is one Smart Feedback record.
+type FeedbackRecord struct {
+	Kind    string    `json:"kind"` // file, domain, ip, url
+	Object  string    `json:"object"`
+	Verdict string    `json:"verdict,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// FeedbackRequest is POST /v1/feedback.
+type FeedbackRequest struct {
+	Records []FeedbackRecord `json:"records"`
+}
+
+// FeedbackAnswer says how many records the hub kept.
+type FeedbackAnswer struct {
+	Accepted int `json:"accepted"`
+}
+
+// UpdatesAnswer is GET /v1/updates?current=VERSION.
+type UpdatesAnswer struct {
+	Current    string `json:"current"`
+	Latest     string `json:"latest"`
+	Available  bool   `json:"available"`
+	Components any    `json:"components"`
+}
+
+// LicenceAnswer is GET /v1/licence.
+type LicenceAnswer struct {
+	Appliance string    `json:"appliance"`
+	State     string    `json:"state"` // active, expired
+	Activated time.Time `json:"activated"`
+	Expires   time.Time `json:"expires"`
+}
+
+// TimeOfClickAnswer is GET /v1/time-of-click.
+type TimeOfClickAnswer struct {
+	OK bool `json:"ok"`
+}
+
+// ErrorDetail is what an error answer says.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Part is one service's share of a joint answer: its results in the order
+// asked ({"results": […]}), or its error ({"error": {…}}, as Error): one
+// service's bad part does not fail the others.
+type Part[T any] struct {
+	Results []T          `json:"results"`
+	Error   *ErrorDetail `json:"error,omitempty"`
+}
+
+// JointRequest is POST /v1/lookup: by service name (csss, file-census,
+// ml, web-reputation, web-inspection, domain-census), the body that
+// service's own batch endpoint takes.
+type JointRequest map[string]any
+
+// JointAnswer is the hub's answer to a joint request, each part decoded
+// straight into its service's answer type (decoding every result twice,
+// through json.RawMessage, was a visible part of a message's cost).
+type JointAnswer struct {
+	KnownGood     Part[KnownGoodAnswer]  `json:"csss"`
+	FileCensus    Part[CensusAnswer]     `json:"file-census"`
+	ML            Part[ScoreAnswer]      `json:"ml"`
+	WebReputation Part[ReputationAnswer] `json:"web-reputation"`
+	WebInspection Part[InspectionAnswer] `json:"web-inspection"`
+	DomainCensus  Part[CensusAnswer]     `json:"domain-census"`
+}
