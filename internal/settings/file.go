@@ -196,6 +196,36 @@ func Describe() string {
 	return b.String()
 }
 
+// Markdown is docs/settings.md: every key with its default and meaning,
+// grouped by the part before the key's first dot, in the order of
+// `settings describe`.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("# Settings\n\n" +
+		"Every key of `settings.conf`, its default and what it does: the text of `mailinspector\n" +
+		"settings describe`, generated from the keys table (`internal/settings/keys*.go`) by\n" +
+		"`make docs`. Do not edit by hand: `TestSettingsDocIsCurrent` fails when this page and the\n" +
+		"table differ. `mailinspector settings check --data-dir DIR` validates a settings file\n" +
+		"and lists every error; `serve --set KEY=VALUE` overrides a key for one run.\n")
+	group := "\x00"
+	for _, k := range keys {
+		g, _, ok := strings.Cut(k.Name, ".")
+		if !ok {
+			g = "general"
+		}
+		if g != group {
+			group = g
+			fmt.Fprintf(&b, "\n## %s\n\n| key | default | meaning |\n|---|---|---|\n", g)
+		}
+		def := "(empty)"
+		if k.Default != "" {
+			def = "`" + k.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", k.Name, def, strings.ReplaceAll(strings.Join(strings.Fields(k.Doc), " "), "|", "\\|"))
+	}
+	return b.String()
+}
+
 func wrap(s string, width int) []string {
 	var lines []string
 	var cur string

@@ -228,3 +228,22 @@ func TestEveryCloudServiceIsDescribed(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsDocIsCurrent: docs/settings.md is the keys table as
+// Markdown. MAILINSPECTOR_UPDATE_DOCS=1 (make docs) writes it instead.
+func TestSettingsDocIsCurrent(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "settings.md")
+	want := Markdown()
+	if os.Getenv("MAILINSPECTOR_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("docs/settings.md is stale: run make docs")
+	}
+}
