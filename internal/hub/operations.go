@@ -1,0 +1,69 @@
+package hub
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"mailinspector/internal/hubapi"
+)
+
+// The operational services: Smart Feedback, updates, licence and
+// time-of-click.
+
+const maxFeedbackBatch = 5000
+
+func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
+	var req hubapi.FeedbackRequest
+	if err := decodeBody(w, r, 8<<20, &req); err != nil {
+		badBody(w, err, "want {\"records\": [{kind, object, verdict, at}, …]}: "+err.Error())
+		return
+	}
+	if len(req.Records) > maxFeedbackBatch {
+		apiError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("at most %d records per batch", maxFeedbackBatch))
+		return
+	}
+	for i, rec := range req.Records {
+		switch rec.Kind {
+		case "file", "domain", "ip", "url":
+		default:
+			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("record %d: kind must be file, domain, ip or url", i))
+			return
+		}
+		if rec.Object == "" || len(rec.Object) > 2048 {
+			apiError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("record %d: object must be 1 to 2048 bytes", i))
+			return
+		}
+	}
+	app := r.Context().Value(ctxKey{}).(appliance)
+	n, err := s.Store.AddSightings(r.Context(), app.name, req.Records)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	reply(w, hubapi.FeedbackAnswer{Accepted: n})
+}
+
+func (s *Server) updates(w http.ResponseWriter, r *http.Request) {
+	feeds, err := s.Store.Feeds(r.Context())
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	cur := r.URL.Query().Get("current")
+	reply(w, hubapi.UpdatesAnswer{Current: cur, Latest: s.Latest, Available: s.Latest != "" && cur != s.Latest, Components: feeds})
+}
+
+func (s *Server) licence(w http.ResponseWriter, r *http.Request) {
+	app := r.Context().Value(ctxKey{}).(appliance)
+	expires := app.created.AddDate(1, 0, 0)
+	state := "active"
+	if time.Now().After(expires) {
+		state = "expired"
+	}
+	reply(w, hubapi.LicenceAnswer{Appliance: app.name, State: state, Activated: app.created.UTC(), Expires: expires.UTC()})
+}
+
+func (s *Server) timeOfClick(w http.ResponseWriter, r *http.Request) {
+	reply(w, hubapi.TimeOfClickAnswer{OK: true})
+}
