@@ -39,6 +39,7 @@ import (
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
 	"mailinspector/internal/updates"
+	"mailinspector/internal/verdict"
 )
 
 // Version is set by the build (-ldflags -X).
@@ -52,7 +53,7 @@ type Appliance struct {
 
 	db         *store.DB
 	spool      *spool.Spool
-	runner     *analysis.Runner
+	runner     *verdict.Runner
 	quarantine *quarantine.Quarantine
 	queue      *delivery.Queue
 	smtp       *smtpd.Server
@@ -158,7 +159,7 @@ func (a *Appliance) start() error {
 			return analysis.CheckERS(ctx, a.services.Get(services.ERS), a.dnsbl, ip)
 		}}
 	walk := WalkLimits(s)
-	a.runner = &analysis.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log, Limits: walk,
+	a.runner = &verdict.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log, Limits: walk,
 		Feedback: a.services.Get(services.SmartFeedback).Usable() == nil,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: pipelineStages([]analysis.Stage{
 			analysis.HeaderSanity{},
@@ -184,10 +185,10 @@ func (a *Appliance) start() error {
 		LinkFor: func(id, mode, u string) string {
 			return guard.Rewrite(clickguard.Link{URL: u, MessageID: id, Mode: mode})
 		},
-		Decide: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
+		Policy: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
 			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients,
-			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError}.DecideEach,
+			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError},
 		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
 
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",

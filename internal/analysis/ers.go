@@ -148,9 +148,9 @@ func lastUntrusted(m *Message, trusted []netip.Prefix) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// ersHeader is the X-MailInspector-ERS field of a message whose sender
+// ERSHeader is the X-MailInspector-ERS field of a message whose sender
 // Email Reputation found listed ("" if none was).
-func ersHeader(rep Report) string {
+func ERSHeader(rep Report) string {
 	var listed []string
 	for _, f := range rep.Findings {
 		if f.Engine == "ers" {

@@ -6,11 +6,11 @@ import (
 	"mailinspector/internal/store"
 )
 
-// feedbackRecords are the Smart Feedback records of one analysed message:
+// FeedbackRecords are the Smart Feedback records of one analysed message:
 // each file's SHA-256 and each domain and public IP it carried, with the
 // message's risk. Only these identifiers leave the appliance, never content
 // or addresses of people.
-func feedbackRecords(m *Message, risk string) []store.FeedbackRecord {
+func FeedbackRecords(m *Message, risk string) []store.FeedbackRecord {
 	now := time.Now()
 	var out []store.FeedbackRecord
 	saved := m.KnownGood

@@ -52,6 +52,9 @@ const (
 	OutcomeError   = "error"
 )
 
+// Finding is a store finding; stages fill it in.
+type Finding = store.Finding
+
 // Message is what a stage sees of a message.
 type Message struct {
 	Meta   *store.Message

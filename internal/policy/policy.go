@@ -105,11 +105,11 @@ type Engine struct {
 // recipients decides for those alone (as DDEI and Postfix-based gateways
 // split a message per decision). Groups come in the order of their first
 // recipient; in BCC mode nothing is delivered, and there is one group.
-func (e Engine) DecideEach(m *store.Message, rep analysis.Report) []analysis.Group {
+func (e Engine) DecideEach(m *store.Message, rep analysis.Report) []Group {
 	if e.BCC || len(m.To) < 2 {
-		return []analysis.Group{{Rcpts: m.To, Decision: e.Decide(m, rep)}}
+		return []Group{{Rcpts: m.To, Decision: e.Decide(m, rep)}}
 	}
-	var groups []analysis.Group
+	var groups []Group
 	index := map[string]int{}
 	for _, r := range m.To {
 		key := e.scopeOf(m, r)
@@ -117,7 +117,7 @@ func (e Engine) DecideEach(m *store.Message, rep analysis.Report) []analysis.Gro
 		if !ok {
 			i = len(groups)
 			index[key] = i
-			groups = append(groups, analysis.Group{})
+			groups = append(groups, Group{})
 		}
 		groups[i].Rcpts = append(groups[i].Rcpts, r)
 	}
@@ -153,14 +153,14 @@ func (e Engine) scopeOf(m *store.Message, rcpt string) string {
 }
 
 // Decide maps a report to a decision for all of m's recipients together.
-func (e Engine) Decide(m *store.Message, rep analysis.Report) analysis.Decision {
+func (e Engine) Decide(m *store.Message, rep analysis.Report) Decision {
 	return e.decide(m, m, rep)
 }
 
 // decide maps a report to a decision for part, m or some of its
 // recipients: the exceptions and policies apply to part's recipients, the
 // direction is m's.
-func (e Engine) decide(whole, m *store.Message, rep analysis.Report) analysis.Decision {
+func (e Engine) decide(whole, m *store.Message, rep analysis.Report) Decision {
 	pols := e.Policies
 	if len(pols) == 0 {
 		pols = DefaultPolicies()
@@ -172,7 +172,7 @@ func (e Engine) decide(whole, m *store.Message, rep analysis.Report) analysis.De
 			break
 		}
 	}
-	d := analysis.Decision{State: store.StateQueued, Action: "deliver"}
+	d := Decision{State: store.StateQueued, Action: "deliver"}
 	if why := e.exception(m); why != "" {
 		d.Rule = why
 		return e.monitor(d)
@@ -231,7 +231,7 @@ func (e Engine) decide(whole, m *store.Message, rep analysis.Report) analysis.De
 // analyzer or the pattern engine could not judge some of it: quarantined
 // with the reason va-timeout, va-error or unscannable, unless set to
 // deliver (pass). A decision that already holds the message back stays.
-func (e Engine) unanalysed(d analysis.Decision, rep analysis.Report) analysis.Decision {
+func (e Engine) unanalysed(d Decision, rep analysis.Report) Decision {
 	if d.State != store.StateQueued {
 		return d
 	}
@@ -276,11 +276,11 @@ func (e Engine) exception(m *store.Message) string {
 	return ""
 }
 
-func (e Engine) monitor(d analysis.Decision) analysis.Decision {
+func (e Engine) monitor(d Decision) Decision {
 	if !e.BCC {
 		return d
 	}
-	return analysis.Decision{State: store.StateMonitored, Action: "monitor: " + d.Action, Reason: d.Reason, Rule: d.Rule}
+	return Decision{State: store.StateMonitored, Action: "monitor: " + d.Action, Reason: d.Reason, Rule: d.Rule}
 }
 
 // pickRule: a rule for a threat type found wins over the rule for the
@@ -403,7 +403,7 @@ func (e Engine) tag(rep analysis.Report) *store.Rewrite {
 }
 
 // notification builds the notify action's message from the template.
-func (e Engine) notification(m *store.Message, rep analysis.Report, d analysis.Decision, to []string) analysis.Outgoing {
+func (e Engine) notification(m *store.Message, rep analysis.Report, d Decision, to []string) Outgoing {
 	tmpl := e.Template
 	if tmpl == "" {
 		tmpl = DefaultTemplate
@@ -427,7 +427,7 @@ func (e Engine) notification(m *store.Message, rep analysis.Report, d analysis.D
 	fmt.Fprintf(&b, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
 	b.WriteString("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\n", "\r\n"))
-	return analysis.Outgoing{From: "", To: to, Body: []byte(b.String())}
+	return Outgoing{From: "", To: to, Body: []byte(b.String())}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

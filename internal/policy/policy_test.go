@@ -67,25 +67,25 @@ func TestDecide(t *testing.T) {
 		m     *store.Message
 		rep   analysis.Report
 		state string
-		check func(d analysis.Decision) bool
+		check func(d Decision) bool
 	}{
-		{"executive high: delete and notify", msg("ceo@example.com"), high, store.StateDeleted, func(d analysis.Decision) bool {
+		{"executive high: delete and notify", msg("ceo@example.com"), high, store.StateDeleted, func(d Decision) bool {
 			return len(d.Extra) == 1 && strings.Contains(string(d.Extra[0].Body), "Attachments: a.zip") &&
 				strings.Contains(string(d.Extra[0].Body), "Threats:     malware") && d.Extra[0].To[0] == "soc@example.com"
 		}},
-		{"executive, threat rule wins", msg("x@team.board.example.com"), blocked, store.StateQuarantined, func(d analysis.Decision) bool {
+		{"executive, threat rule wins", msg("x@team.board.example.com"), blocked, store.StateQuarantined, func(d Decision) bool {
 			return d.Rule == "Executives: threat content violation" && len(d.Extra) == 0
 		}},
-		{"everyone high", msg("alice@example.com"), high, store.StateQuarantined, func(d analysis.Decision) bool {
+		{"everyone high", msg("alice@example.com"), high, store.StateQuarantined, func(d Decision) bool {
 			return len(d.Extra) == 1 && len(d.Extra[0].To) == 2 && d.Reason == "threat"
 		}},
-		{"medium: change recipient", msg("alice@example.com"), analysis.Report{Risk: "medium"}, store.StateQueued, func(d analysis.Decision) bool {
+		{"medium: change recipient", msg("alice@example.com"), analysis.Report{Risk: "medium"}, store.StateQueued, func(d Decision) bool {
 			return strings.Join(d.Recipients, ",") == "review@example.com"
 		}},
-		{"none: deliver and bcc", msg("alice@example.com"), analysis.Report{Risk: "none"}, store.StateQueued, func(d analysis.Decision) bool {
+		{"none: deliver and bcc", msg("alice@example.com"), analysis.Report{Risk: "none"}, store.StateQueued, func(d Decision) bool {
 			return strings.Join(d.Bcc, ",") == "archive@example.com" && d.Action == "deliver, bcc archive@example.com"
 		}},
-		{"low: no rule, delivered", msg("alice@example.com"), analysis.Report{Risk: "low"}, store.StateQueued, func(d analysis.Decision) bool {
+		{"low: no rule, delivered", msg("alice@example.com"), analysis.Report{Risk: "low"}, store.StateQueued, func(d Decision) bool {
 			return d.Action == "deliver" && d.Rule == "Everyone"
 		}},
 	}

@@ -1,4 +1,10 @@
-package analysis
+// Package verdict takes a received message from analysis to its state: it
+// runs the pipeline (internal/analysis), asks the policy (internal/policy)
+// what to do for each group of recipients, carries out the actions that
+// make new messages or bytes (split copies, the stripped copy, rewritten
+// links, notifications), and commits the verdict with all of it in one
+// transaction, before delivery hears of it.
+package verdict
 
 import (
 	"bufio"
@@ -13,46 +19,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"mailinspector/internal/analysis"
 	"mailinspector/internal/dispatch"
 	"mailinspector/internal/message"
+	"mailinspector/internal/policy"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
 )
 
-// Finding is a store finding; stages fill it in.
-type Finding = store.Finding
-
-// Decision is what policy makes of a report.
-type Decision struct {
-	State      string // store.StateQueued, StateQuarantined, StateDeleted, StateMonitored
-	Action     string
-	Reason     string
-	Rule       string         // the policy and rule that decided
-	Rewrite    *store.Rewrite // what delivery changes (pass and tag)
-	Recipients []string       // deliver to these instead (change recipient)
-	Bcc        []string       // and also to these
-	Extra      []Outgoing     // messages to send along (notifications)
-	// Strip delivers a copy without attachments (each replaced by a
-	// notice) and keeps the original in quarantine.
-	Strip bool
-	// Links ("block" or "warn") sends every link of the message through
-	// the appliance's link pages.
-	Links string
-}
-
-// Group is some of a message's recipients and what is decided for them:
-// recipients that fall under different exceptions or policies get
-// different decisions.
-type Group struct {
-	Rcpts    []string
-	Decision Decision
-}
-
-// Outgoing is a message the appliance sends itself.
-type Outgoing struct {
-	From string
-	To   []string
-	Body []byte
+// Policy is what the runner asks: policy.Engine.
+type Policy interface {
+	DecideEach(m *store.Message, rep analysis.Report) []policy.Group
 }
 
 // Runner is the bounded worker pool that takes received messages, runs the
@@ -62,12 +39,12 @@ type Outgoing struct {
 type Runner struct {
 	DB       *store.DB
 	Spool    *spool.Spool
-	Pipeline *Pipeline
-	// Decide maps a report to a decision for each group of recipients (at
-	// least one). The first group's stays with the message; each other
-	// group's recipients go to a copy of it (KindSplit) that is analysed
-	// and decided on its own.
-	Decide  func(*store.Message, Report) []Group
+	Pipeline *analysis.Pipeline
+	// Policy decides for each group of recipients (at least one). The
+	// first group's stays with the message; each other group's
+	// recipients go to a copy of it (KindSplit) that is analysed and
+	// decided on its own.
+	Policy  Policy
 	Workers int
 	Log     *slog.Logger
 	Queued  func(id string) // hands a message to delivery
@@ -133,7 +110,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 	if meta.State != store.StateReceived && meta.State != store.StateAnalysing {
 		return
 	}
-	m := &Message{Meta: meta, Open: func() (io.ReadCloser, error) { return r.Spool.Open(id) }}
+	m := &analysis.Message{Meta: meta, Open: func() (io.ReadCloser, error) { return r.Spool.Open(id) }}
 	if f, err := r.Spool.Open(id); err != nil {
 		log.Error("analysis: spool file missing", "err", err)
 	} else {
@@ -142,7 +119,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 		}
 		f.Close()
 	}
-	m.Parts = NewParts(r.ScratchDir, r.ScratchMem, meta.Size)
+	m.Parts = analysis.NewParts(r.ScratchDir, r.ScratchMem, meta.Size)
 	rep := r.Pipeline.Run(ctx, m)
 	m.Parts.Close()
 	if ctx.Err() != nil {
@@ -163,13 +140,13 @@ func (r *Runner) process(ctx context.Context, id string) {
 			}
 		}
 	}
-	var dec Decision
+	var dec policy.Decision
 	var splits []*store.Message
 	to := meta.To
 	if rep.Hold > 0 {
 		v.State, v.AnalyseAfter = store.StateAnalysing, time.Now().Add(rep.Hold)
 	} else {
-		groups := r.Decide(meta, rep)
+		groups := r.Policy.DecideEach(meta, rep)
 		dec, to = groups[0].Decision, groups[0].Rcpts
 		if len(groups) > 1 {
 			// Recipients under another exception or policy: a copy each,
@@ -185,7 +162,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 					return // analysed again: nothing was decided
 				}
 				splits = append(splits, cp)
-				v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+				v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 					Detail: fmt.Sprintf("recipients %s fall under %s: split to message %s, decided on its own",
 						strings.Join(g.Rcpts, ", "), g.Decision.Rule, cp.ID)})
 			}
@@ -193,10 +170,10 @@ func (r *Runner) process(ctx context.Context, id string) {
 		}
 		v.State, v.Action, v.Reason, v.Rewrite = dec.State, dec.Action, dec.Reason, dec.Rewrite
 		if dec.Rule != "" {
-			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 				Detail: dec.Rule + " -> " + dec.Action})
 		}
-		if h := ersHeader(rep); h != "" && v.State == store.StateQueued {
+		if h := analysis.ERSHeader(rep); h != "" && v.State == store.StateQueued {
 			rw := store.Rewrite{}
 			if v.Rewrite != nil {
 				rw = *v.Rewrite
@@ -205,7 +182,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 			v.Rewrite = &rw
 		}
 		if r.Feedback && meta.Kind != store.KindSplit {
-			v.Feedback = feedbackRecords(m, rep.Risk) // once per message, not per copy
+			v.Feedback = analysis.FeedbackRecords(m, rep.Risk) // once per message, not per copy
 		}
 	}
 	// A verdict may be lost in a power failure: the message is analysed
@@ -224,22 +201,22 @@ func (r *Runner) process(ctx context.Context, id string) {
 	// verdict.
 	var extra []*store.Message
 	if dec.Strip && v.State == store.StateQueued {
-		if cp, err := r.stripped(m, rep, dec, to); err != nil {
+		if cp, err := policy.StrippedCopy(r.Spool, meta, m.Open, r.limits(), rep, dec, to); err != nil {
 			log.Error("analysis: strip attachments; quarantining the whole message instead", "err", err)
 			v.State, v.Reason = store.StateQuarantined, "strip-failed"
 		} else {
 			extra = append(extra, cp)
 			v.State, v.Reason, v.Rewrite = store.StateQuarantined, "stripped", nil
-			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 				Detail: "attachments stripped: the copy " + cp.ID + " is delivered, this original stays in quarantine"})
 		}
 	}
 	if dec.Links != "" && v.State == store.StateQueued && r.LinkFor != nil {
-		if n, err := r.rewriteLinks(m, dec.Links); err != nil {
+		if n, err := policy.RewriteLinks(r.Spool, id, m.Open, r.limits(), func(u string) string { return r.LinkFor(id, dec.Links, u) }); err != nil {
 			log.Error("analysis: rewrite links; quarantining the message instead", "err", err)
 			v.State, v.Reason = store.StateQuarantined, "links-failed"
 		} else {
-			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 				Detail: fmt.Sprintf("%d links now lead to the %s page", n, dec.Links)})
 		}
 	}
@@ -250,14 +227,11 @@ func (r *Runner) process(ctx context.Context, id string) {
 			continue
 		}
 		extra = append(extra, &store.Message{ID: oid, Received: time.Now(), Kind: store.KindNotification, From: o.From, To: o.To,
-			Size: int64(len(o.Body)), State: store.StateQueued, Action: "deliver", Risk: RiskNone, Subject: "notification about " + id})
+			Size: int64(len(o.Body)), State: store.StateQueued, Action: "deliver", Risk: analysis.RiskNone, Subject: "notification about " + id})
 	}
 	var queued []store.Recipient
 	if v.State == store.StateQueued {
-		if len(dec.Recipients) > 0 {
-			to = dec.Recipients
-		}
-		queued = store.PendingRecipients(id, dedupe(append(append([]string(nil), to...), dec.Bcc...)), time.Now())
+		queued = store.PendingRecipients(id, dec.Deliver(to), time.Now())
 		if r.ExpectQueued != nil {
 			r.ExpectQueued(queuedRow(meta, v), append([]store.Recipient(nil), queued...))
 		}
@@ -278,7 +252,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 			if err := store.InsertMessage(tx, c); err != nil {
 				return err
 			}
-			if err := store.AddTrail(tx, c.ID, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: OutcomeOK,
+			if err := store.AddTrail(tx, c.ID, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 				Detail: "split from message " + id + ": these recipients fall under another exception or policy"}); err != nil {
 				return err
 			}
@@ -318,7 +292,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 
 // split makes the copy of a message for some of its recipients and spools
 // it; its row is inserted with the verdict.
-func (r *Runner) split(m *Message, rcpts []string) (*store.Message, error) {
+func (r *Runner) split(m *analysis.Message, rcpts []string) (*store.Message, error) {
 	f, err := m.Open()
 	if err != nil {
 		return nil, err
@@ -358,72 +332,6 @@ func decodeHeader(dec *mime.WordDecoder, v string) string {
 		return d
 	}
 	return v
-}
-
-// dedupe drops repeated addresses (case-insensitively), keeping order.
-func dedupe(addrs []string) []string {
-	seen := map[string]bool{}
-	out := addrs[:0]
-	for _, a := range addrs {
-		if k := strings.ToLower(a); !seen[k] {
-			seen[k] = true
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// stripped makes the copy of a message without attachments that the strip
-// action delivers, and spools it.
-func (r *Runner) stripped(m *Message, rep Report, dec Decision, to []string) (*store.Message, error) {
-	notice := func(p *message.Part) string {
-		name := p.Filename
-		if name == "" {
-			name = "an attachment (part " + p.Path + ")"
-		}
-		return "Mail Inspector removed " + name + " from this message (risk: " + rep.Risk + ").\r\n" +
-			"The original is kept in quarantine as " + m.Meta.ID + "; your administrator can release it.\r\n"
-	}
-	f, err := r.Spool.Create()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := message.Strip(m.Open, r.limits(), notice, f); err != nil {
-		f.Abort()
-		return nil, err
-	}
-	id := store.NewID(time.Now())
-	if err := f.Commit(id); err != nil {
-		return nil, err
-	}
-	if len(dec.Recipients) > 0 {
-		to = dec.Recipients
-	}
-	return &store.Message{ID: id, Received: time.Now(), Kind: store.KindStripped, From: m.Meta.From,
-		To: dedupe(append(append([]string(nil), to...), dec.Bcc...)), Size: f.Size(), State: store.StateQueued,
-		Action: "deliver (stripped copy of " + m.Meta.ID + ")", Risk: rep.Risk, Subject: rep.Subject, Rewrite: dec.Rewrite}, nil
-}
-
-// rewriteLinks replaces the spool file with a copy whose links lead to the
-// link pages. The new file replaces the old atomically and durably before
-// the verdict is committed; a crash in between re-analyses the rewritten
-// message, which still leads nowhere dangerous.
-func (r *Runner) rewriteLinks(m *Message, mode string) (int, error) {
-	src, err := m.Open()
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	f, err := r.Spool.Create()
-	if err != nil {
-		return 0, err
-	}
-	n, err := message.RewriteLinks(src, r.limits(), func(u string) string { return r.LinkFor(m.Meta.ID, mode, u) }, f)
-	if err != nil {
-		f.Abort()
-		return 0, err
-	}
-	return n, f.Commit(m.Meta.ID)
 }
 
 // limits are Limits, or the walk's defaults when unset.

@@ -1,4 +1,4 @@
-package analysis
+package verdict
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"mailinspector/internal/analysis"
+	"mailinspector/internal/policy"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
 )
@@ -25,7 +27,7 @@ type runnerHarness struct {
 	mu     sync.Mutex
 	seen   []string // From of every message the policy decided
 	queued []string
-	decide Decision // what the policy says
+	decide policy.Decision // what the policy says
 	// handed is what ExpectQueued was given, by id.
 	handed map[string]handedRows
 }
@@ -33,6 +35,15 @@ type runnerHarness struct {
 type handedRows struct {
 	meta  *store.Message
 	rcpts []store.Recipient
+}
+
+// DecideEach is the harness's policy: it records the sender and says
+// h.decide for every recipient.
+func (h *runnerHarness) DecideEach(m *store.Message, _ analysis.Report) []policy.Group {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen = append(h.seen, m.From)
+	return []policy.Group{{Rcpts: m.To, Decision: h.decide}}
 }
 
 func newRunnerHarness(t *testing.T) *runnerHarness {
@@ -47,16 +58,11 @@ func newRunnerHarness(t *testing.T) *runnerHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &runnerHarness{db: db, sp: sp, decide: Decision{State: store.StateQueued, Action: "deliver"}, handed: map[string]handedRows{}}
+	h := &runnerHarness{db: db, sp: sp, decide: policy.Decision{State: store.StateQueued, Action: "deliver"}, handed: map[string]handedRows{}}
 	h.r = &Runner{DB: db, Spool: sp, Workers: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Pipeline:   &Pipeline{Stages: []Stage{HeaderSanity{}}},
+		Pipeline:   &analysis.Pipeline{Stages: []analysis.Stage{analysis.HeaderSanity{}}},
 		ScratchDir: filepath.Join(dir, "scratch"), ScratchMem: 1 << 20,
-		Decide: func(m *store.Message, _ Report) []Group {
-			h.mu.Lock()
-			h.seen = append(h.seen, m.From)
-			h.mu.Unlock()
-			return []Group{{Rcpts: m.To, Decision: h.decide}}
-		},
+		Policy: h,
 		Queued: func(id string) { h.mu.Lock(); h.queued = append(h.queued, id); h.mu.Unlock() },
 		ExpectQueued: func(m *store.Message, rcpts []store.Recipient) {
 			h.mu.Lock()
@@ -159,7 +165,7 @@ func TestForgottenRowIsNotUsed(t *testing.T) {
 // time may differ.
 func TestQueuedRowsHandedToDeliveryAreTheDatabasesRows(t *testing.T) {
 	h := newRunnerHarness(t)
-	h.decide = Decision{State: store.StateQueued, Action: "pass and tag", Reason: "a rule",
+	h.decide = policy.Decision{State: store.StateQueued, Action: "pass and tag", Reason: "a rule",
 		Rewrite:    &store.Rewrite{SubjectPrefix: "[tag] ", AddHeaders: []string{"X-MailInspector-Risk: none"}},
 		Recipients: []string{"zed@example.com", "amy@example.com"}, Bcc: []string{"audit@example.com", "amy@example.com"}}
 	row := receivedRow("a@example.org")

@@ -1,0 +1,68 @@
+package policy
+
+import (
+	"io"
+	"time"
+
+	"mailinspector/internal/analysis"
+	"mailinspector/internal/message"
+	"mailinspector/internal/spool"
+	"mailinspector/internal/store"
+)
+
+// The actions that make a new message or new bytes: the stripped copy and
+// the links rewritten. The runner (internal/verdict) calls them when the
+// decision asks, before it commits the verdict.
+
+// StrippedCopy makes the copy of a message (its row meta, its bytes from
+// open) without attachments that the strip action delivers to the
+// decision's recipients, and spools it; the original stays in quarantine.
+func StrippedCopy(sp *spool.Spool, meta *store.Message, open func() (io.ReadCloser, error), lim message.Limits,
+	rep analysis.Report, dec Decision, to []string) (*store.Message, error) {
+	notice := func(p *message.Part) string {
+		name := p.Filename
+		if name == "" {
+			name = "an attachment (part " + p.Path + ")"
+		}
+		return "Mail Inspector removed " + name + " from this message (risk: " + rep.Risk + ").\r\n" +
+			"The original is kept in quarantine as " + meta.ID + "; your administrator can release it.\r\n"
+	}
+	f, err := sp.Create()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := message.Strip(open, lim, notice, f); err != nil {
+		f.Abort()
+		return nil, err
+	}
+	id := store.NewID(time.Now())
+	if err := f.Commit(id); err != nil {
+		return nil, err
+	}
+	return &store.Message{ID: id, Received: time.Now(), Kind: store.KindStripped, From: meta.From,
+		To: dec.Deliver(to), Size: f.Size(), State: store.StateQueued,
+		Action: "deliver (stripped copy of " + meta.ID + ")", Risk: rep.Risk, Subject: rep.Subject, Rewrite: dec.Rewrite}, nil
+}
+
+// RewriteLinks replaces message id's spool file with a copy whose links
+// lead where linkFor says (the link pages of the block-links and warn-links
+// actions). The new file replaces the old atomically and durably before
+// the verdict is committed; a crash in between re-analyses the rewritten
+// message, which still leads nowhere dangerous.
+func RewriteLinks(sp *spool.Spool, id string, open func() (io.ReadCloser, error), lim message.Limits, linkFor func(url string) string) (int, error) {
+	src, err := open()
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	f, err := sp.Create()
+	if err != nil {
+		return 0, err
+	}
+	n, err := message.RewriteLinks(src, lim, linkFor, f)
+	if err != nil {
+		f.Abort()
+		return 0, err
+	}
+	return n, f.Commit(id)
+}
