@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interleaved pairs for issue 4's speed targets: scripts/bench-sut.sh without
+# Interleaved pairs, the way speed is compared here: scripts/bench-sut.sh without
 # a hub, then with HUB=up (MODE=up) or HUB=blackhole BREAKERS=open
 # (MODE=blackhole), PAIRS times, back to back. Per run it prints e2e msg/s,
 # the daemon's and the hub's CPU per message (from the harness's JSON and

@@ -14,8 +14,8 @@
 # open, with HUB=blackhole, first sends a few messages of the corpus and
 # waits until every hub service's breaker is open, so that the measured
 # phase is the steady state of an outage and not its first deadline], SPINE
-# [0; 1 measures the benchspine experiment build: the mail engine of issue 2
-# without the content analysis after it (appliance/stages_benchspine.go),
+# [0; 1 measures the benchspine experiment build: the mail engine without
+# the content analysis (appliance/stages_benchspine.go),
 # built into the data directory, never shipped], MI [bin/mailinspector: the
 # daemon measured, e.g. an older build for before/after pairs; the hub and
 # the shell are always bin/'s], plus every knob of run-sut.sh.

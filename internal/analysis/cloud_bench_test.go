@@ -19,7 +19,7 @@ import (
 	"mailinspector/internal/services"
 )
 
-// BenchmarkCloudStages is issue 4's speed question inside one process: the
+// BenchmarkCloudStages is the cost of the hub services inside one process: the
 // analysis of the bench corpus with every hub service answering from a real
 // hub on loopback (its project test feeds), against the same with no hub
 // configured. Run with -cpu 1, ns/op is close to the CPU both halves (the

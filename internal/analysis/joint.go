@@ -17,8 +17,8 @@ import (
 // The per-object hub services of a message (known-good, file census, ML,
 // web reputation, web inspection, domain census) are asked in one round
 // trip, POST /v1/lookup, instead of one request each: with the hub on
-// loopback, the requests themselves cost more than the answers (issue 4's
-// speed target). Whichever of their stages runs first prepares the
+// loopback, the requests themselves cost more than the answers (measured:
+// docs/performance.md). Whichever of their stages runs first prepares the
 // request for all of them; each stage then takes its own part. Every
 // service keeps its contract (services.Joint): its own breaker decides
 // whether it goes in, its own counters, status and trail entry; services
