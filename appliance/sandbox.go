@@ -85,7 +85,14 @@ func (a *Appliance) startSandbox() error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	a.va = &verdicts.Store{Pool: pool, DB: a.db, Image: s.Image, Timeout: s.SubmissionTimeout, RunTime: s.RunTime,
-		Contract: a.services.Get(services.Libvirt), Log: a.Log, Ctx: a.runCtx}
+		Contract: a.services.Get(services.Libvirt), Log: a.Log, Ctx: a.runCtx,
+		// The runner exists by the time a run ends: runs start from its
+		// analyses.
+		Wake: func(ids []string) {
+			for _, id := range ids {
+				a.runner.Submit(id)
+			}
+		}}
 	a.vaAccel = sandbox.Accelerator(string(tmpl))
 	return nil
 }
@@ -222,7 +229,7 @@ func (a *Appliance) virtualAnalyzerStage(exempt func(analysis.Finding) (string, 
 	s := a.Settings.Sandbox
 	st := analysis.VirtualAnalyzer{Contract: a.services.Get(services.Libvirt), FileTypes: s.FileTypes, Links: s.URLs, Exempt: exempt,
 		MinRisk:     map[string]string{"suspicious": analysis.RiskLow, "highly-suspicious": analysis.RiskMedium}[s.Submit],
-		ForcedTypes: s.ForcedTypes, SubmissionTimeout: s.SubmissionTimeout, Poll: 2 * time.Second,
+		ForcedTypes: s.ForcedTypes, SubmissionTimeout: s.SubmissionTimeout, Poll: 2 * time.Second, MaxWait: 30 * time.Second,
 		Limits: WalkLimits(a.Settings), MaxSample: agent.MaxSample, Passwords: a.Settings.Archive.Passwords,
 		Archives: archive.Limits{MaxDepth: a.Settings.Archive.MaxDepth, MaxMembers: a.Settings.Archive.MaxMembers,
 			MaxTotalBytes: a.Settings.Archive.MaxExpandedBytes, MaxRatio: int64(a.Settings.Archive.MaxRatio), MaxInMemory: a.Settings.Archive.MaxInMemory}}

@@ -266,6 +266,40 @@ func TestSandboxOutOfReach(t *testing.T) {
 
 // A verdict that does not come within sandbox.submission_timeout: the
 // message is quarantined with va-timeout.
+// TestSandboxVerdictWakesTheWaitingMessage: a message waiting for the
+// sandbox is analysed again when the verdict lands, not at its next look:
+// one wait in its trail, whose next look (30s here, as the submission
+// timeout is far) had not come when the message was decided.
+func TestSandboxVerdictWakesTheWaitingMessage(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	a := sandboxApp(t, 1, map[string]string{"sandbox.submission_timeout": "10m"})
+	must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+		withAttachment("woken", "application/octet-stream", "invoice.sh", []byte(dropper))))
+	d := waitState(t, a, onlyMessage(t, a).ID, "quarantined", 90*time.Second)
+	var waits []cli.TrailEntry
+	var decided *cli.TrailEntry
+	for i, e := range d.Trail {
+		if e.Stage != "virtual-analyzer" {
+			continue
+		}
+		if strings.HasPrefix(e.Detail, "waiting for the sandbox") {
+			waits = append(waits, e)
+		} else {
+			decided = &d.Trail[i]
+		}
+	}
+	if len(waits) != 1 || !strings.Contains(waits[0].Detail, "woken by the verdict, else looked at again in 30s") || decided == nil || decided.Outcome != "finding" {
+		t.Fatalf("waits %+v, then %+v", waits, decided)
+	}
+	waited, err := time.Parse(time.RFC3339, waits[0].At)
+	must(t, err)
+	at, err := time.Parse(time.RFC3339, decided.At)
+	must(t, err)
+	if at.Sub(waited) >= 30*time.Second {
+		t.Fatalf("decided %s after the wait: at its next look, not woken", at.Sub(waited))
+	}
+}
+
 func TestSandboxSubmissionTimeout(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	a := sandboxApp(t, 1, map[string]string{"sandbox.submission_timeout": "2s", "sandbox.run_time": "30s"})

@@ -36,6 +36,15 @@ type Sandbox interface {
 	Verdict(ctx context.Context, s SandboxSample, since time.Time) (*store.SandboxAnalysis, error)
 }
 
+// SandboxWaiter is a Sandbox that wakes a waiting message when a verdict
+// it waits for lands: the message is then analysed again at once, instead
+// of at its next look.
+type SandboxWaiter interface {
+	// Await asks to wake message id when sample key has its verdict (at
+	// once if it has it already).
+	Await(key, id string)
+}
+
 // SandboxSample is a file or a link to analyse.
 type SandboxSample struct {
 	// Key files the verdict: a file's SHA-256, or a link's LinkKey.
@@ -77,11 +86,15 @@ type VirtualAnalyzer struct {
 	// or file is not analysed (nil: none).
 	Exempt            func(Finding) (string, bool)
 	SubmissionTimeout time.Duration
-	Poll              time.Duration // how soon a waiting message looks again
-	Limits            message.Limits
-	Archives          archive.Limits
-	Passwords         []string // the administrator's archive passwords
-	MaxSample         int64
+	// Poll is how soon a waiting message looks again when nothing wakes
+	// it (a Sandbox that is no SandboxWaiter); a woken message still
+	// looks every MaxWait at the latest (a wake lost in a restart).
+	Poll      time.Duration
+	MaxWait   time.Duration
+	Limits    message.Limits
+	Archives  archive.Limits
+	Passwords []string // the administrator's archive passwords
+	MaxSample int64
 }
 
 func (VirtualAnalyzer) Name() string    { return "virtual-analyzer" }
@@ -286,6 +299,9 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 			if time.Since(a.Submitted) < v.SubmissionTimeout {
 				waiting = append(waiting, f.Where)
 				oldest = max(oldest, time.Since(a.Submitted))
+				if w, ok := v.Sandbox.(SandboxWaiter); ok && m.Meta != nil {
+					w.Await(f.SHA256, m.Meta.ID)
+				}
 				continue
 			}
 			fallthrough
@@ -317,10 +333,21 @@ func (v VirtualAnalyzer) Run(ctx context.Context, m *Message) (Result, error) {
 		}
 	}
 	if len(waiting) > 0 {
+		maxWait := v.MaxWait
+		if maxWait <= 0 {
+			maxWait = 30 * time.Second
+		}
+		if _, ok := v.Sandbox.(SandboxWaiter); ok {
+			// The verdict wakes the message; the look is for a wake that
+			// was lost, and for the submission timeout.
+			hold := min(max(v.Poll, v.SubmissionTimeout-oldest), maxWait)
+			return Result{Hold: hold, Detail: fmt.Sprintf("waiting for the sandbox: %s (woken by the verdict, else looked at again in %s)",
+				strings.Join(waiting, ", "), hold.Round(time.Second))}, nil
+		}
 		// Each look runs the whole pipeline again: look soon at first, then
 		// at half the time waited so far (a run under TCG takes tens of
-		// seconds), never less often than every 30 seconds.
-		hold := min(max(v.Poll, oldest/2), 30*time.Second)
+		// seconds), never less often than every maxWait.
+		hold := min(max(v.Poll, oldest/2), maxWait)
 		return Result{Hold: hold, Detail: fmt.Sprintf("waiting for the sandbox: %s", strings.Join(waiting, ", "))}, nil
 	}
 	res.Detail = strings.Join(done, "; ")

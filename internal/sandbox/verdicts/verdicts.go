@@ -35,9 +35,50 @@ type Store struct {
 	// their rows stay pending, to be submitted again after a restart.
 	Ctx context.Context
 
+	// Wake is given the messages waiting for a sample whose verdict just
+	// landed (analysis.SandboxWaiter); nil: nobody is woken.
+	Wake func(ids []string)
+
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[string]bool
+	waiters  map[string][]string // sample key -> ids of messages waiting for it
+}
+
+// Await wakes message id when sample key has its verdict: at once when its
+// run is no longer in flight here (it ended between the message's look and
+// now, or it never was: the message's next look submits it again).
+func (v *Store) Await(key, id string) {
+	v.mu.Lock()
+	if v.inflight[key] {
+		if v.waiters == nil {
+			v.waiters = map[string][]string{}
+		}
+		v.waiters[key] = append(v.waiters[key], id)
+		v.mu.Unlock()
+		return
+	}
+	v.mu.Unlock()
+	v.wake([]string{id})
+}
+
+func (v *Store) wake(ids []string) {
+	if v.Wake != nil && len(ids) > 0 {
+		v.Wake(ids)
+	}
+}
+
+// landed ends a sample's flight; stored says its outcome is in the
+// database, so that the messages waiting for it are woken.
+func (v *Store) landed(key string, stored bool) {
+	v.mu.Lock()
+	delete(v.inflight, key)
+	ids := v.waiters[key]
+	delete(v.waiters, key)
+	v.mu.Unlock()
+	if stored {
+		v.wake(ids)
+	}
 }
 
 // Wait returns when every run in flight has stored its outcome (or given
@@ -122,11 +163,8 @@ func (v *Store) submit(smp analysis.SandboxSample) {
 	v.wg.Add(1)
 	go func() {
 		defer v.wg.Done()
-		defer func() {
-			v.mu.Lock()
-			delete(v.inflight, sha)
-			v.mu.Unlock()
-		}()
+		stored := false
+		defer func() { v.landed(sha, stored) }()
 		ctx, cancel := context.WithTimeout(v.Ctx, v.Timeout)
 		res, err := v.Pool.Submit(ctx, &sandbox.Task{Image: v.Image, Name: name, SHA256: sha, Sample: smp.Data, URL: smp.URL, Timeout: v.RunTime})
 		cancel()
@@ -159,6 +197,8 @@ func (v *Store) submit(smp analysis.SandboxSample) {
 			// The row stays pending: the next look at a message with this
 			// sample submits it again.
 			v.Log.Error("sandbox: store the verdict", "sha256", sha, "err", err)
+			return
 		}
+		stored = true
 	}()
 }
