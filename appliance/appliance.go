@@ -167,8 +167,10 @@ func (a *Appliance) start() error {
 			ers,
 			analysis.Extraction{Limits: walk, Archives: archives, Passwords: s.Archive.Passwords},
 			// The pattern engine, the file checks and the link checks wait
-			// on different services: they run at the same time.
-			analysis.Concurrent{
+			// on different services: they run at the same time, after one
+			// request has asked the hub everything the per-object services
+			// want to know of the message.
+			analysis.JointLookup{Cloud: cloud, Group: analysis.Concurrent{
 				analysis.PatternEngine{Clamd: a.clamd, Timeout: s.Engine.ClamdTimeout, Limits: walk,
 					Archives: archives, Passwords: s.Archive.Passwords, Contract: a.services.Get(services.Clamd),
 					EachMember: s.Engine.ClamdArchives == "members", OnError: s.Engine.ClamdOnError, DeferFor: s.Engine.ClamdDeferFor},
@@ -176,7 +178,7 @@ func (a *Appliance) start() error {
 				analysis.WebReputation{Cloud: cloud},
 				analysis.WebInspection{Cloud: cloud},
 				analysis.DomainCensus{Cloud: cloud},
-			},
+			}},
 			lists,
 			a.virtualAnalyzerStage(lists.Exempt),
 			analysis.ThreatConnect{Cloud: cloud},

@@ -8,8 +8,8 @@
 # machine's speed at that moment (docs/performance.md, fourth session of
 # 2026-12-02). Per pair: the e2e ratio. MODE=base compares builds instead:
 # the daemon BASE_MI (an older bin/mailinspector, kept aside) then
-# bin/mailinspector, both without a hub and with the same knobs (e.g.
-# CLAMD=1): the ratio is new/base. Knobs: PAIRS [4], MODE [up], BASE_MI,
+# bin/mailinspector, with the same knobs (e.g. CLAMD=1, or HUB=up: both
+# then ask a hub, bin/'s): the ratio is new/base. Knobs: PAIRS [4], MODE [up], BASE_MI,
 # plus every knob of bench-sut.sh (N, CONCS …).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +49,11 @@ for i in $(seq "$PAIRS"); do
 		a=$(one none)
 		b=$(one "$MODE")
 	fi
-	read -r e0 d0 _ r0 c0 ok0 <<<"$a"
+	read -r e0 d0 h0 r0 c0 ok0 <<<"$a"
 	read -r e1 d1 h1 r1 c1 ok1 <<<"$b"
-	awk -v i="$i" -v a="$([[ $MODE == base ]] && echo base || echo none)" -v m="$([[ $MODE == base ]] && echo new || echo "$MODE")" -v e0="$e0" -v d0="$d0" -v r0="$r0" -v e1="$e1" -v d1="$d1" -v h1="$h1" -v r1="$r1" -v c0="$c0" -v c1="$c1" -v ok="$ok0/$ok1" 'BEGIN {
-		printf "pair %d: %s e2e %.1f, CPU %.2f ms/msg (%.2f driver units) | %s e2e %.1f, CPU %.2f + hub %.2f ms/msg (%.2f driver units) | ratio %.3f",
-			i, a, e0, d0, d0 / r0, m, e1, d1, h1, (d1 + h1) / r1, e1 / e0
+	awk -v i="$i" -v a="$([[ $MODE == base ]] && echo base || echo none)" -v m="$([[ $MODE == base ]] && echo new || echo "$MODE")" -v e0="$e0" -v d0="$d0" -v h0="$h0" -v r0="$r0" -v e1="$e1" -v d1="$d1" -v h1="$h1" -v r1="$r1" -v c0="$c0" -v c1="$c1" -v ok="$ok0/$ok1" 'BEGIN {
+		printf "pair %d: %s e2e %.1f, CPU %.2f + hub %.2f ms/msg (%.2f driver units) | %s e2e %.1f, CPU %.2f + hub %.2f ms/msg (%.2f driver units) | ratio %.3f",
+			i, a, e0, d0, h0, (d0 + h0) / r0, m, e1, d1, h1, (d1 + h1) / r1, e1 / e0
 		if (c0 + c1 > 0) printf " | clamd %.2f / %.2f driver units", c0 / r0, c1 / r1
 		printf "  [%s]\n", ok }'
 done

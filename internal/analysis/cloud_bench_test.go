@@ -53,10 +53,10 @@ func BenchmarkCloudStages(b *testing.B) {
 				cloud := Cloud{Hub: h, Services: services.NewRegistry(cs...), Limits: message.DefaultLimits}
 				return &Pipeline{StageTimeout: time.Minute, Stages: []Stage{
 					Extraction{Limits: message.DefaultLimits, Archives: archive.DefaultLimits},
-					Concurrent{
+					JointLookup{Cloud: cloud, Group: Concurrent{
 						Sequence{KnownGood{Cloud: cloud}, FileCensus{Cloud: cloud}, PredictiveML{Cloud: cloud}},
 						WebReputation{Cloud: cloud}, WebInspection{Cloud: cloud}, DomainCensus{Cloud: cloud},
-					},
+					}},
 					ThreatConnect{Cloud: cloud},
 				}}
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"mailinspector/internal/hubapi"
@@ -18,8 +17,9 @@ import (
 // web reputation, web inspection, domain census) are asked in one round
 // trip, POST /v1/lookup, instead of one request each: with the hub on
 // loopback, the requests themselves cost more than the answers (measured:
-// docs/performance.md). Whichever of their stages runs first prepares the
-// request for all of them; each stage then takes its own part. Every
+// docs/performance.md). JointLookup, in the pipeline around the group of
+// those stages, prepares and sends the request before any of them runs;
+// each stage then takes its own part. Every
 // service keeps its contract (services.Joint): its own breaker decides
 // whether it goes in, its own counters, status and trail entry; services
 // with different deadlines go in different requests, so none waits past
@@ -32,9 +32,22 @@ import (
 var jointServices = []string{services.CSSS, services.FileCensus, services.ML, services.WebReputation,
 	services.WebInspection, services.DomainCensus}
 
-// joint is a message's joint request.
+// JointLookup asks the hub, in one request, what the per-object services
+// of the stages of Group want to know of the message, then runs Group. It
+// has no trail entry of its own: each stage says what its part gave. A
+// pipeline without it asks each service on its own.
+type JointLookup struct {
+	Cloud
+	Group Concurrent
+}
+
+func (JointLookup) Name() string                                  { return "joint-lookup" }
+func (JointLookup) Service() string                               { return "" }
+func (JointLookup) Run(context.Context, *Message) (Result, error) { panic("run by Pipeline") }
+
+// joint is a message's joint request, made by JointLookup before the
+// stages that read it run.
 type joint struct {
-	once  sync.Once
 	parts map[string]*jointPart // by service; nil: no joint request
 }
 
@@ -51,12 +64,11 @@ type jointPart struct {
 // part is service's share, nil when the joint request does not carry it.
 func (j *joint) part(service string) *jointPart { return j.parts[service] }
 
-// jointClient is client for the stages of jointServices: it prepares the
-// message's joint request first, so that a service the request already
-// let through its breaker (as the half-open probe, say) is not found busy
-// by its own stage.
+// jointClient is client for the stages of jointServices: a service the
+// message's joint request carries is used through it, even when the
+// request already let it through its breaker (as the half-open probe, say)
+// and its own check would now find it busy.
 func (c Cloud) jointClient(ctx context.Context, m *Message, service string) (*services.Client, error) {
-	m.joint.once.Do(func() { c.prepareJoint(ctx, m) })
 	if m.joint.part(service) != nil {
 		return c.Services.Get(service), nil
 	}
@@ -132,8 +144,8 @@ func (c Cloud) prepareJoint(ctx context.Context, m *Message) {
 		groups[cl.Deadline()] = append(groups[cl.Deadline()], cl)
 	}
 	m.joint.parts = parts
-	// The requests outlive the stage that happened to prepare them (the
-	// others wait on their parts), bounded by their deadlines.
+	// The requests outlive the pipeline step that prepared them (the
+	// stages wait on their parts), bounded by their deadlines.
 	ctx = context.WithoutCancel(ctx)
 	for deadline, cs := range groups {
 		ask := &jointMessage{clients: cs, parts: parts, deadline: deadline, expires: time.Now().Add(deadline)}

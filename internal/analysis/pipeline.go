@@ -76,7 +76,7 @@ type Message struct {
 	// good: later file checks skip them (the pattern engine does not).
 	KnownGood map[string]string
 	// joint is the message's one request to the hub for the per-object
-	// services (joint.go).
+	// services (joint.go), made by JointLookup.
 	joint joint
 	// asked are the URLs and names the hub stages ask about (cloud.go).
 	asked asked
@@ -182,6 +182,10 @@ func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 	}
 	for _, st := range p.Stages {
 		m.Findings = rep.Findings
+		if jl, ok := st.(JointLookup); ok {
+			jl.prepareJoint(ctx, m)
+			st = jl.Group
+		}
 		group, ok := st.(Concurrent)
 		if !ok {
 			for _, o := range p.runSeq(ctx, m, st) {
