@@ -269,7 +269,8 @@ func TestSandboxOutOfReach(t *testing.T) {
 // TestSandboxVerdictWakesTheWaitingMessage: a message waiting for the
 // sandbox is analysed again when the verdict lands, not at its next look:
 // one wait in its trail, whose next look (30s here, as the submission
-// timeout is far) had not come when the message was decided.
+// timeout is far) had not come when the message was decided; and the
+// analysis resumes at the sandbox: clamd scanned the message once.
 func TestSandboxVerdictWakesTheWaitingMessage(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	a := sandboxApp(t, 1, map[string]string{"sandbox.submission_timeout": "10m"})
@@ -297,6 +298,14 @@ func TestSandboxVerdictWakesTheWaitingMessage(t *testing.T) {
 	must(t, err)
 	if at.Sub(waited) >= 30*time.Second {
 		t.Fatalf("decided %s after the wait: at its next look, not woken", at.Sub(waited))
+	}
+	scans, resumed := 0, false
+	for _, e := range d.Trail {
+		scans += map[bool]int{true: 1}[e.Stage == "pattern-engine"]
+		resumed = resumed || e.Stage == "resume" && strings.Contains(e.Detail, "resumed at virtual-analyzer")
+	}
+	if scans != 1 || !resumed {
+		t.Fatalf("%d pattern-engine entries, resumed %v: %+v", scans, resumed, d.Trail)
 	}
 }
 

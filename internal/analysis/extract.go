@@ -182,3 +182,8 @@ func partLocation(p *message.Part) string {
 	}
 	return loc
 }
+
+// Prepare takes the message apart again for the stages after this one,
+// when a held message resumes after it (Preparer): its findings stand
+// from the run before.
+func (x Extraction) Prepare(ctx context.Context, m *Message) { x.Run(ctx, m) }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,6 +129,10 @@ type Report struct {
 	Trail       []store.TrailEntry
 	Findings    []store.Finding
 	Hold        time.Duration // longest hold any stage asked for; 0: none
+	// ResumeAt names the stage the next analysis of a held message can
+	// resume at: the one top-level stage that asked for the hold. Empty:
+	// from the start (no hold, or a hold asked inside a group).
+	ResumeAt string
 }
 
 // Pipeline runs stages in order.
@@ -170,17 +175,95 @@ type outcome struct {
 // trail, and the message goes on.
 func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 	rep := Report{Risk: RiskNone}
+	p.run(ctx, m, p.Stages, &rep)
+	return rep
+}
+
+// Preparer is a stage later stages build on (the message taken apart, the
+// files found known good): when a held message resumes after it, it runs
+// again for that, without a trail entry or findings, as its findings from
+// the run before stand.
+type Preparer interface {
+	Prepare(ctx context.Context, m *Message)
+}
+
+// Resume analyses a message that a run before held at the top-level stage
+// named at (Report.ResumeAt): the findings of that run (prior) stand for
+// the stages before it, whose Preparers run again for their state, and
+// the stages from at on run as in Run. Without a top-level stage of that
+// name, it is Run.
+func (p *Pipeline) Resume(ctx context.Context, m *Message, at string, prior []Finding) Report {
+	i := slices.IndexFunc(p.Stages, func(st Stage) bool { return st.Name() == at && !isGroup(st) })
+	if i <= 0 {
+		return p.Run(ctx, m)
+	}
+	for _, st := range p.Stages[:i] {
+		p.prepare(ctx, m, st)
+	}
+	rep := Report{Risk: RiskNone}
+	rep.Trail = append(rep.Trail, store.TrailEntry{At: time.Now(), Stage: "resume", Outcome: OutcomeOK,
+		Detail: fmt.Sprintf("analysis resumed at %s; the %d findings of the steps before it stand", at, len(prior))})
+	rep.addFindings(prior)
+	p.run(ctx, m, p.Stages[i:], &rep)
+	return rep
+}
+
+func isGroup(st Stage) bool {
+	switch st.(type) {
+	case JointLookup, Concurrent, Sequence:
+		return true
+	}
+	return false
+}
+
+// prepare runs the Preparers of st (st itself, or the members of a group)
+// under the stage timeout; a panic is contained as in a run.
+func (p *Pipeline) prepare(ctx context.Context, m *Message, st Stage) {
+	switch s := st.(type) {
+	case JointLookup:
+		p.prepare(ctx, m, s.Group)
+	case Concurrent:
+		for _, x := range s {
+			p.prepare(ctx, m, x)
+		}
+	case Sequence:
+		for _, x := range s {
+			p.prepare(ctx, m, x)
+		}
+	case Preparer:
+		sctx, cancel := ctx, context.CancelFunc(func() {})
+		if p.StageTimeout > 0 {
+			sctx, cancel = context.WithTimeout(ctx, p.StageTimeout)
+		}
+		defer cancel()
+		defer func() { recover() }() // its failure shows in the stages that needed it
+		s.Prepare(sctx, m)
+	}
+}
+
+func (rep *Report) addFindings(fs []Finding) {
+	for _, f := range fs {
+		rep.Findings = append(rep.Findings, f)
+		if Rank(f.Risk) > Rank(rep.Risk) {
+			rep.Risk = f.Risk
+		}
+	}
+}
+
+// run runs stages, adding to rep; it notes which stage asked for a hold.
+func (p *Pipeline) run(ctx context.Context, m *Message, stages []Stage, rep *Report) {
+	var holders []string // "" for a hold asked inside a group
 	add := func(o outcome) {
 		rep.Trail = append(rep.Trail, o.trail...)
-		for _, f := range o.findings {
-			rep.Findings = append(rep.Findings, f)
-			if Rank(f.Risk) > Rank(rep.Risk) {
-				rep.Risk = f.Risk
-			}
-		}
+		rep.addFindings(o.findings)
 		rep.Hold = max(rep.Hold, o.hold)
 	}
-	for _, st := range p.Stages {
+	defer func() {
+		if len(holders) == 1 && holders[0] != "" {
+			rep.ResumeAt = holders[0]
+		}
+	}()
+	for _, st := range stages {
 		m.Findings = rep.Findings
 		if jl, ok := st.(JointLookup); ok {
 			jl.prepareJoint(ctx, m)
@@ -190,6 +273,13 @@ func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 		if !ok {
 			for _, o := range p.runSeq(ctx, m, st) {
 				add(o)
+				if o.hold > 0 {
+					holder := ""
+					if _, seq := st.(Sequence); !seq {
+						holder = st.Name()
+					}
+					holders = append(holders, holder)
+				}
 			}
 			continue
 		}
@@ -206,10 +296,12 @@ func (p *Pipeline) Run(ctx context.Context, m *Message) Report {
 		for _, os := range outs {
 			for _, o := range os {
 				add(o)
+				if o.hold > 0 {
+					holders = append(holders, "")
+				}
 			}
 		}
 	}
-	return rep
 }
 
 // runSeq runs a stage, or the stages of a Sequence in order.

@@ -173,3 +173,60 @@ func (i inspect) Run(ctx context.Context, m *Message) (Result, error) {
 	*i.seen = append([]Finding(nil), m.Findings...)
 	return Result{}, nil
 }
+
+// preparing is a stage that is a Preparer: it counts its runs and its
+// preparations.
+type preparing struct {
+	fakeStage
+	prepared *atomic.Int32
+}
+
+func (p preparing) Prepare(ctx context.Context, m *Message) { p.prepared.Add(1) }
+
+// TestResumeStartsAtTheStageThatHeld: a run held by one top-level stage
+// says where to resume; resuming runs that stage and the ones after it,
+// prepares what the stages before it built (without running them), and
+// keeps the findings of the run before. A hold asked inside a group
+// resumes from the start.
+func TestResumeStartsAtTheStageThatHeld(t *testing.T) {
+	var extractRuns, extractPrepared, scans, sandboxRuns, after atomic.Int32
+	held := Result{Hold: time.Minute, Detail: "waiting"}
+	sandbox := &fakeStage{name: "sandbox", res: held, ran: &sandboxRuns}
+	p := &Pipeline{Stages: []Stage{
+		preparing{fakeStage{name: "extract", ran: &extractRuns}, &extractPrepared},
+		Concurrent{fakeStage{name: "scan", ran: &scans, res: Result{Findings: []Finding{finding(RiskLow, "odd", "")}}}},
+		sandbox,
+		fakeStage{name: "after", ran: &after},
+	}}
+	first := p.Run(context.Background(), &Message{})
+	if first.ResumeAt != "sandbox" || first.Hold != time.Minute {
+		t.Fatalf("resume at %q, hold %s", first.ResumeAt, first.Hold)
+	}
+	// The verdict is in: the sandbox has a finding now.
+	p.Stages[2] = fakeStage{name: "sandbox", ran: &sandboxRuns, res: Result{Findings: []Finding{finding(RiskHigh, "behaviour", "")}}}
+	rep := p.Resume(context.Background(), &Message{}, first.ResumeAt, first.Findings)
+	if got, want := outcomes(rep), "resume:ok sandbox:finding after:ok"; got != want {
+		t.Fatalf("trail %q, want %q", got, want)
+	}
+	if extractRuns.Load() != 1 || extractPrepared.Load() != 1 || scans.Load() != 1 || sandboxRuns.Load() != 2 || after.Load() != 2 {
+		t.Errorf("runs: extract %d (prepared %d), scan %d, sandbox %d, after %d; want 1 (1), 1, 2, 2",
+			extractRuns.Load(), extractPrepared.Load(), scans.Load(), sandboxRuns.Load(), after.Load())
+	}
+	if len(rep.Findings) != 2 || rep.Findings[0].Name != "odd" || rep.Findings[1].Name != "behaviour" || rep.Risk != RiskHigh || rep.ResumeAt != "" {
+		t.Errorf("findings %+v risk %s resume %q", rep.Findings, rep.Risk, rep.ResumeAt)
+	}
+
+	// Held inside a group, or by two stages: from the start.
+	p.Stages = []Stage{Concurrent{fakeStage{name: "clamd", res: held}}, fakeStage{name: "x"}}
+	if rep := p.Run(context.Background(), &Message{}); rep.Hold == 0 || rep.ResumeAt != "" {
+		t.Errorf("a group's hold: resume at %q", rep.ResumeAt)
+	}
+	p.Stages = []Stage{fakeStage{name: "a", res: held}, fakeStage{name: "b", res: held}}
+	if rep := p.Run(context.Background(), &Message{}); rep.ResumeAt != "" {
+		t.Errorf("two holds: resume at %q", rep.ResumeAt)
+	}
+	// A stage of that name no longer there: from the start.
+	if rep := p.Resume(context.Background(), &Message{}, "gone", nil); outcomes(rep) != "a:ok b:ok" {
+		t.Errorf("resume at a missing stage: %q", outcomes(rep))
+	}
+}

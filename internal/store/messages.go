@@ -73,6 +73,10 @@ type Message struct {
 	Updated      time.Time
 	Rewrite      *Rewrite
 	ERS          *ERSCheck // what Email Reputation said during the SMTP session (edge); nil: not asked
+	// ResumeAt is, for a held message, the stage its next analysis
+	// resumes at, the findings of the stages before it standing; empty:
+	// from the start.
+	ResumeAt string
 }
 
 // ERSCheck is the outcome of the Email Reputation check made while the
@@ -202,6 +206,7 @@ type Verdict struct {
 	Action       string
 	Reason       string
 	AnalyseAfter time.Time // for a held message: when to analyse again
+	ResumeAt     string    // for a held message: the stage its next analysis resumes at (Message.ResumeAt)
 	Subject      string
 	HeaderFrom   string
 	MessageID    string
@@ -223,8 +228,8 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 		rw = string(b)
 	}
 	res, err := tx.Exec(`UPDATE messages SET state = ?, risk = ?, action = ?, reason = ?, analyse_after = ?,
-		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ? WHERE id = ?`,
-		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, rw, time.Now().UnixNano(), id)
+		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ?, resume_at = ? WHERE id = ?`,
+		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, rw, time.Now().UnixNano(), v.ResumeAt, id)
 	if err != nil {
 		return err
 	}
@@ -324,7 +329,7 @@ func UpdateRecipient(tx *Tx, r *Recipient) error {
 }
 
 const messageCols = `id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject, header_from, message_id,
-	size, state, risk, action, reason, analyse_after, updated, rewrite, ers`
+	size, state, risk, action, reason, analyse_after, updated, rewrite, ers, resume_at`
 
 type scanner interface{ Scan(...any) error }
 
@@ -333,7 +338,7 @@ func scanMessage(s scanner) (*Message, error) {
 	var rec, after, upd int64
 	var to, rw, ers string
 	if err := s.Scan(&m.ID, &rec, &m.Kind, &m.From, &to, &m.ClientIP, &m.Helo, &m.TLS, &m.Subject, &m.HeaderFrom,
-		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw, &ers); err != nil {
+		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw, &ers, &m.ResumeAt); err != nil {
 		return nil, err
 	}
 	if ers != "" {

@@ -120,7 +120,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 		f.Close()
 	}
 	m.Parts = analysis.NewParts(r.ScratchDir, r.ScratchMem, meta.Size)
-	rep := r.Pipeline.Run(ctx, m)
+	rep := r.analyse(ctx, m)
 	m.Parts.Close()
 	if ctx.Err() != nil {
 		return // shutting down: the message stays received and is analysed after restart
@@ -144,7 +144,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 	var splits []*store.Message
 	to := meta.To
 	if rep.Hold > 0 {
-		v.State, v.AnalyseAfter = store.StateAnalysing, time.Now().Add(rep.Hold)
+		v.State, v.AnalyseAfter, v.ResumeAt = store.StateAnalysing, time.Now().Add(rep.Hold), rep.ResumeAt
 	} else {
 		groups := r.Policy.DecideEach(meta, rep)
 		dec, to = groups[0].Decision, groups[0].Rcpts
@@ -290,6 +290,21 @@ func (r *Runner) process(ctx context.Context, id string) {
 	}
 }
 
+// analyse runs the pipeline: from the start, or, for a message an earlier
+// run held (waiting for the sandbox), from the stage that held it, the
+// findings of the steps before it standing.
+func (r *Runner) analyse(ctx context.Context, m *analysis.Message) analysis.Report {
+	if m.Meta.State != store.StateAnalysing || m.Meta.ResumeAt == "" {
+		return r.Pipeline.Run(ctx, m)
+	}
+	prior, err := r.DB.Findings(ctx, m.Meta.ID)
+	if err != nil {
+		r.Log.Warn("analysis: read the findings of the run before; analysing from the start", "id", m.Meta.ID, "err", err)
+		return r.Pipeline.Run(ctx, m)
+	}
+	return r.Pipeline.Resume(ctx, m, m.Meta.ResumeAt, prior)
+}
+
 // split makes the copy of a message for some of its recipients and spools
 // it; its row is inserted with the verdict.
 func (r *Runner) split(m *analysis.Message, rcpts []string) (*store.Message, error) {
@@ -314,7 +329,7 @@ func queuedRow(meta *store.Message, v *store.Verdict) *store.Message {
 	if v.To != nil {
 		q.To = v.To
 	}
-	q.State, q.Risk, q.Action, q.Reason = store.StateQueued, v.Risk, v.Action, v.Reason
+	q.State, q.Risk, q.Action, q.Reason, q.ResumeAt = store.StateQueued, v.Risk, v.Action, v.Reason, v.ResumeAt
 	q.AnalyseAfter, q.Subject, q.HeaderFrom, q.MessageID = v.AnalyseAfter, v.Subject, v.HeaderFrom, v.MessageID
 	q.Rewrite = nil
 	if !v.Rewrite.Empty() {
