@@ -31,6 +31,7 @@ import (
 	"mailinspector/internal/message"
 	"mailinspector/internal/policy"
 	"mailinspector/internal/quarantine"
+	"mailinspector/internal/retention"
 	"mailinspector/internal/sandbox/fakenet"
 	"mailinspector/internal/sandbox/verdicts"
 	"mailinspector/internal/services"
@@ -55,6 +56,7 @@ type Appliance struct {
 	spool      *spool.Spool
 	runner     *verdict.Runner
 	quarantine *quarantine.Quarantine
+	retention  *retention.Purger
 	queue      *delivery.Queue
 	smtp       *smtpd.Server
 	control    *control.Server
@@ -193,6 +195,7 @@ func (a *Appliance) start() error {
 			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError},
 		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
 
+	a.retention = &retention.Purger{DB: a.db, Spool: a.spool, Keep: s.Retention.Messages, Log: a.Log, Ctx: a.runCtx}
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
 		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
 
@@ -233,6 +236,7 @@ func (a *Appliance) start() error {
 		run       func()
 	}{
 		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.quarantine.Expire},
+		{"retention.schedule", s.Retention.Schedule, func() { a.retention.Run() }},
 		{"schedules.feedback", s.Schedules.Feedback, a.updates.FlushFeedback},
 		{"schedules.updates", s.Schedules.Updates, a.updates.Updates},
 		{"schedules.updates", s.Schedules.Updates, a.updates.TimeOfClick},

@@ -78,6 +78,11 @@ type Settings struct {
 		ExpireSchedule string
 	}
 
+	Retention struct {
+		Messages time.Duration
+		Schedule string
+	}
+
 	Lists struct {
 		BlockedHashes   []string
 		ApprovedHashes  []string
@@ -319,6 +324,16 @@ var keys = []Key{
 	{"quarantine.expire_schedule", "@every 1h", "When quarantine expiry runs: a cron expression (\"0 3 * * *\") or @every DURATION.",
 		func(s *Settings, v string) error {
 			s.Quarantine.ExpireSchedule = v
+			if _, err := cron.ParseStandard(v); err != nil {
+				return fmt.Errorf("want a cron expression or @every DURATION: %w", err)
+			}
+			return nil
+		}},
+	{"retention.messages", "2160h", "Finished messages (delivered, bounced, deleted, monitored) received longer ago than this are deleted with their trail, findings and recipients by the retention schedule (2160h: 90 days). Quarantined messages first follow quarantine.expire_after.",
+		dur(func(s *Settings) *time.Duration { return &s.Retention.Messages }, time.Hour)},
+	{"retention.schedule", "@every 1h", "When the retention purge runs: a cron expression (\"30 3 * * *\") or @every DURATION. It deletes in batches, so the mail path keeps writing meanwhile.",
+		func(s *Settings, v string) error {
+			s.Retention.Schedule = v
 			if _, err := cron.ParseStandard(v); err != nil {
 				return fmt.Errorf("want a cron expression or @every DURATION: %w", err)
 			}

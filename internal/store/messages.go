@@ -556,3 +556,26 @@ func (db *DB) QuarantinedBefore(ctx context.Context, t time.Time, limit int) ([]
 	}
 	return scanStrings(rows)
 }
+
+// finishedStates are the states a message leaves no more: retention may
+// purge it.
+var finishedStates = []any{StateDelivered, StateBounced, StateDeleted, StateMonitored}
+
+// FinishedBefore lists up to limit finished messages (delivered, bounced,
+// deleted, monitored: states a message never leaves) received before t,
+// oldest first.
+func (db *DB) FinishedBefore(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM messages WHERE received < ? AND state IN (?, ?, ?, ?) ORDER BY received LIMIT ?`,
+		append(append([]any{t.UnixNano()}, finishedStates...), limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// PurgeMessage deletes a finished message with its recipients, trail and
+// findings (ON DELETE CASCADE); a message not finished stays.
+func PurgeMessage(tx *Tx, id string) error {
+	_, err := tx.Exec(`DELETE FROM messages WHERE id = ? AND state IN (?, ?, ?, ?)`, append([]any{id}, finishedStates...)...)
+	return err
+}

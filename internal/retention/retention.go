@@ -1,0 +1,77 @@
+// Package retention deletes what the appliance no longer needs to keep:
+// finished messages (delivered, bounced, deleted, monitored) older than
+// retention.messages, with their recipients, trail and findings, and their
+// spool files. Quarantined messages are not its business: the quarantine's
+// expiry deletes them (internal/quarantine), and retention purges them
+// once they are old enough.
+package retention
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"mailinspector/internal/spool"
+	"mailinspector/internal/store"
+)
+
+// Batch is how many messages one write transaction purges: small, so that
+// the mail path's writes never wait long behind a purge.
+const Batch = 500
+
+// Purger purges on a schedule (retention.schedule).
+type Purger struct {
+	DB    *store.DB
+	Spool *spool.Spool
+	Keep  time.Duration // retention.messages
+	Log   *slog.Logger
+	// Ctx ends when the appliance stops: a purge in progress stops
+	// between batches.
+	Ctx context.Context
+}
+
+// Run purges every finished message received more than Keep ago, batch
+// after batch, and returns how many it purged.
+func (p *Purger) Run() int {
+	ctx := p.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	before := time.Now().Add(-p.Keep)
+	start, n := time.Now(), 0
+	for ctx.Err() == nil {
+		ids, err := p.DB.FinishedBefore(ctx, before, Batch)
+		if err != nil {
+			p.Log.Error("retention: list finished messages", "err", err)
+			break
+		}
+		if len(ids) == 0 {
+			break
+		}
+		err = p.DB.Write(ctx, func(tx *store.Tx) error {
+			for _, id := range ids {
+				if err := store.PurgeMessage(tx, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			p.Log.Error("retention: purge", "err", err)
+			break
+		}
+		for _, id := range ids {
+			// Finished messages' files went when they finished; one that
+			// a crash left is removed here (and by the sweep at start).
+			p.Spool.Remove(id)
+		}
+		n += len(ids)
+		if len(ids) < Batch {
+			break
+		}
+	}
+	if n > 0 {
+		p.Log.Info("retention: purged finished messages", "messages", n, "older_than", p.Keep.String(), "took", time.Since(start).Round(time.Millisecond).String())
+	}
+	return n
+}
