@@ -31,8 +31,24 @@ func (a *Appliance) Version() cli.Version {
 	return cli.Version{Version: Version, Go: goVersion(), Mode: a.Settings.Mode, Started: timeText(a.started)}
 }
 
+// Messages lists the newest messages.
 func (a *Appliance) Messages(ctx context.Context, limit int) ([]cli.MessageSummary, error) {
-	return a.list(ctx, limit)
+	return a.SearchMessages(ctx, cli.MessageQuery{Limit: limit})
+}
+
+// SearchMessages is message tracking (show messages with filters).
+func (a *Appliance) SearchMessages(ctx context.Context, q cli.MessageQuery) ([]cli.MessageSummary, error) {
+	ms, err := a.db.SearchMessages(ctx, store.MessageFilter{From: q.From, To: q.To, Subject: q.Subject, Risk: q.Risk,
+		Threat: q.Threat, State: q.State, Action: q.Action, MessageID: q.MessageID, ClientIP: q.ClientIP, Policy: q.Policy,
+		Since: q.Since, Until: q.Until, Limit: q.Limit, Page: q.Page})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.MessageSummary, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, summary(m))
+	}
+	return out, nil
 }
 
 func (a *Appliance) list(ctx context.Context, limit int, states ...string) ([]cli.MessageSummary, error) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 
 	"mailinspector/internal/sandbox"
@@ -19,7 +20,7 @@ import (
 // Backend is what commands act on; the appliance implements it.
 type Backend interface {
 	Version() Version
-	Messages(ctx context.Context, limit int) ([]MessageSummary, error)
+	SearchMessages(ctx context.Context, q MessageQuery) ([]MessageSummary, error)
 	Message(ctx context.Context, id string) (*MessageDetail, error)
 	Queue(ctx context.Context) ([]QueueEntry, error)
 	Quarantine(ctx context.Context) ([]MessageSummary, error)
@@ -157,15 +158,14 @@ type command struct {
 var commands = []command{
 	{[]string{"show", "version"}, "", "version of the appliance and how it runs", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Version(), nil }},
-	{[]string{"show", "messages"}, "[LIMIT]", "recent messages, newest first (default 100)", 0, 1,
+	{[]string{"show", "messages"}, "[LIMIT | FILTER VALUE…]", "messages, newest first (100 a page), found by " +
+		"from, to, subject (part of), risk, threat, state, action, since, until (24h, 7d, 2026-12-01), message-id, client-ip, policy; limit, page", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
-			limit := 100
-			if len(a) == 1 {
-				if _, err := fmt.Sscanf(a[0], "%d", &limit); err != nil || limit < 1 || limit > 100000 {
-					return nil, fmt.Errorf("LIMIT must be a number from 1 to 100000")
-				}
+			q, err := ParseMessageQuery(a, time.Now())
+			if err != nil {
+				return nil, err
 			}
-			return b.Messages(ctx, limit)
+			return b.SearchMessages(ctx, q)
 		}},
 	{[]string{"show", "message"}, "ID", "one message with its trail, findings and recipients", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }},

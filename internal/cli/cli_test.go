@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitKeepsArgumentsAsData(t *testing.T) {
@@ -29,6 +30,7 @@ func TestSplitKeepsArgumentsAsData(t *testing.T) {
 type fakeBackend struct {
 	Backend
 	released []string
+	query    MessageQuery
 }
 
 func (f *fakeBackend) Release(ctx context.Context, id string, rcpts []string) error {
@@ -36,7 +38,8 @@ func (f *fakeBackend) Release(ctx context.Context, id string, rcpts []string) er
 	return nil
 }
 
-func (f *fakeBackend) Messages(ctx context.Context, limit int) ([]MessageSummary, error) {
+func (f *fakeBackend) SearchMessages(ctx context.Context, q MessageQuery) ([]MessageSummary, error) {
+	f.query = q
 	return []MessageSummary{{ID: "m1", From: "a@example.org", To: []string{"b@example.com"}, State: "delivered", Risk: "none", Action: "deliver"}}, nil
 }
 
@@ -116,6 +119,58 @@ func TestTextIsSafeForTheTerminal(t *testing.T) {
 		}
 		if !strings.Contains(out, `\x1b]0;owned`) {
 			t.Errorf("%T: the escape is not shown as one:\n%s", v, out)
+		}
+	}
+}
+
+// TestShowMessagesFilters: keyword–value filters in any order reach the
+// backend as one query; a lone number is still the limit; what is wrong
+// is a usage error saying what is allowed.
+func TestShowMessagesFilters(t *testing.T) {
+	b := &fakeBackend{}
+	ctx := context.Background()
+	before := time.Now()
+	if _, err := Exec(ctx, b, `show messages risk HIGH from alice@ since 24h subject "quarterly report" limit 20 page 2 client-ip ::ffff:192.0.2.1`); err != nil {
+		t.Fatal(err)
+	}
+	q := b.query
+	if q.From != "alice@" || q.Risk != "high" || q.Subject != "quarterly report" || q.Limit != 20 || q.Page != 2 || q.ClientIP != "192.0.2.1" {
+		t.Fatalf("query %+v", q)
+	}
+	if d := before.Sub(q.Since); d > 24*time.Hour || d < 24*time.Hour-time.Minute {
+		t.Errorf("since 24h gave %s", q.Since)
+	}
+	if _, err := Exec(ctx, b, "show messages until 2026-12-01 since 7d state quarantined threat malware policy Finance action quarantine to bob message-id <x@y>"); err != nil {
+		t.Fatal(err)
+	}
+	q = b.query
+	if !q.Until.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) || q.State != "quarantined" || q.Threat != "malware" || q.Policy != "Finance" ||
+		q.Action != "quarantine" || q.To != "bob" || q.MessageID != "<x@y>" || q.Limit != 100 || q.Page != 1 {
+		t.Fatalf("query %+v", q)
+	}
+	if _, err := Exec(ctx, b, "show messages 7"); err != nil || b.query.Limit != 7 || b.query.From != "" {
+		t.Fatalf("a lone number: %+v, %v", b.query, err)
+	}
+	for bad, says := range map[string]string{
+		"show messages risk severe":      "risk is one of high, medium, unrated, low, none",
+		"show messages state gone":       "state is one of",
+		"show messages from":             "each filter is a keyword and a value",
+		"show messages colour red":       `unknown filter "colour"`,
+		"show messages limit 0":          "limit must be a number from 1 to 100000",
+		"show messages since yesterday":  "is not an age",
+		"show messages client-ip 1.2.3":  "not an IP address",
+		"show messages page -1":          "page must be a number",
+		"show messages since 24h from x": "",
+	} {
+		_, err := Exec(ctx, b, bad)
+		if says == "" {
+			if err != nil {
+				t.Errorf("%q: %v", bad, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), says) {
+			t.Errorf("%q: %v, want a usage error saying %q", bad, err, says)
 		}
 	}
 }

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tracked is a message for the search tests, with what it was found and
+// decided by.
+type tracked struct {
+	id, from, to, subject, risk, state, action, msgid, ip, threat, policy string
+	at                                                                  time.Time
+}
+
+func searchDB(t testing.TB, ms []tracked) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "mi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	err = db.Write(context.Background(), func(tx *Tx) error {
+		for _, m := range ms {
+			if err := InsertMessage(tx, &Message{ID: m.id, Received: m.at, From: m.from, To: []string{m.to}, ClientIP: m.ip,
+				Subject: m.subject, MessageID: m.msgid, Size: 1, State: StateReceived}); err != nil {
+				return err
+			}
+			v := &Verdict{State: m.state, Risk: m.risk, Action: m.action, Subject: m.subject, MessageID: m.msgid,
+				Trail: []TrailEntry{{At: m.at, Stage: "policy", Outcome: "ok", Detail: m.policy + " -> " + m.action}}}
+			if m.threat != "" {
+				v.Findings = []Finding{{Stage: "pattern-engine", Engine: "clamd", Threat: m.threat, Risk: m.risk, Name: "Eicar"}}
+			}
+			if err := SaveVerdict(tx, m.id, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func ids(ms []*Message) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestSearchMessages: each filter alone and together; substrings on
+// addresses and subject (whatever the case; % and _ are themselves),
+// exact values on the rest; newest first, paged.
+func TestSearchMessages(t *testing.T) {
+	now := time.Now()
+	day := 24 * time.Hour
+	db := searchDB(t, []tracked{
+		{"m1", "alice@example.org", "bob@example.com", "Invoice 100% due", "high", StateQuarantined, "quarantine", "<a@x>", "192.0.2.1", "malware", "Default: high", now.Add(-3 * day)},
+		{"m2", "carol@example.net", "Bob@Example.com", "lunch", "none", StateDelivered, "deliver", "<b@x>", "192.0.2.2", "", "Default", now.Add(-2 * day)},
+		{"m3", "ALICE@example.org", "dave@example.com", "invoice_x", "medium", StateDelivered, "pass and tag", "<c@x>", "192.0.2.1", "suspicious file", "Finance: medium", now.Add(-time.Hour)},
+		{"m4", "eve@evil.test", "bob@example.com", "win", "high", StateQuarantined, "quarantine", "<d@x>", "198.51.100.9", "phishing", "Finance: phishing", now.Add(-time.Minute)},
+	})
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		f    MessageFilter
+		want string
+	}{
+		{"all, newest first", MessageFilter{}, "m4 m3 m2 m1"},
+		{"from, any case", MessageFilter{From: "alice@"}, "m3 m1"},
+		{"to, any case", MessageFilter{To: "bob@example.COM"}, "m4 m2 m1"},
+		{"subject part", MessageFilter{Subject: "INVOICE"}, "m3 m1"},
+		{"a percent sign is itself", MessageFilter{Subject: "100%"}, "m1"},
+		{"an underscore is itself", MessageFilter{Subject: "e_x"}, "m3"},
+		{"risk", MessageFilter{Risk: "high"}, "m4 m1"},
+		{"state", MessageFilter{State: StateDelivered}, "m3 m2"},
+		{"action, exact", MessageFilter{Action: "pass and tag"}, "m3"},
+		{"action is not a substring", MessageFilter{Action: "tag"}, ""},
+		{"threat", MessageFilter{Threat: "malware"}, "m1"},
+		{"message-id", MessageFilter{MessageID: "<b@x>"}, "m2"},
+		{"client ip", MessageFilter{ClientIP: "192.0.2.1"}, "m3 m1"},
+		{"policy with a rule", MessageFilter{Policy: "Finance"}, "m4 m3"},
+		{"policy without one", MessageFilter{Policy: "Default"}, "m2 m1"},
+		{"policy is not a prefix", MessageFilter{Policy: "Def"}, ""},
+		{"since", MessageFilter{Since: now.Add(-day)}, "m4 m3"},
+		{"until", MessageFilter{Until: now.Add(-day)}, "m2 m1"},
+		{"together", MessageFilter{From: "alice", Risk: "medium", Since: now.Add(-day), ClientIP: "192.0.2.1"}, "m3"},
+		{"limit", MessageFilter{Limit: 3}, "m4 m3 m2"},
+		{"page 2", MessageFilter{Limit: 3, Page: 2}, "m1"},
+		{"page past the end", MessageFilter{Limit: 3, Page: 3}, ""},
+	}
+	for _, c := range cases {
+		ms, err := db.SearchMessages(ctx, c.f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := ids(ms); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// millionMessages is a database of a million messages: a year of mail,
+// one message in a thousand from alice, one in fifty with a threat, one in
+// a hundred high risk and quarantined.
+func millionMessages(b *testing.B) *DB {
+	b.Helper()
+	const n = 1_000_000
+	path := filepath.Join(b.TempDir(), "mi.db")
+	db, err := Open(path) // the schema, as the appliance has it
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=OFF")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg, err := tx.Prepare(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, subject, message_id, size, state, risk, action, updated)
+		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, 1000, ?, ?, ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fnd, err := tx.Prepare(`INSERT INTO findings (message_id, seq, stage, engine, threat, risk) VALUES (?, 0, 'pattern-engine', 'clamd', ?, 'high')`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now().Add(-365 * 24 * time.Hour)
+	for i := 0; i < n; i++ {
+		at := start.Add(time.Duration(i) * 31 * time.Second)
+		id := fmt.Sprintf("m%07d", i)
+		from := fmt.Sprintf("user%d@sender%d.example", i%997, i%101)
+		if i%1000 == 0 {
+			from = "alice@example.org"
+		}
+		risk, state, action := "none", "delivered", "deliver"
+		if i%100 == 0 {
+			risk, state, action = "high", "quarantined", "quarantine"
+		}
+		if _, err := msg.Exec(id, at.UnixNano(), from, `["rcpt`+fmt.Sprint(i%5000)+`@example.com"]`, fmt.Sprintf("198.51.%d.%d", i%200, i%250),
+			fmt.Sprintf("subject %d", i), fmt.Sprintf("<%d@mail>", i), state, risk, action, at.UnixNano()); err != nil {
+			b.Fatal(err)
+		}
+		if i%50 == 0 {
+			if _, err := fnd.Exec(id, "malware"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if db, err = Open(path); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// BenchmarkSearchMillion is message tracking on a million messages: one op
+// is one search, a page of 100 (or fewer) newest first.
+func BenchmarkSearchMillion(b *testing.B) {
+	db := millionMessages(b)
+	now := time.Now()
+	for _, c := range []struct {
+		name string
+		f    MessageFilter
+	}{
+		{"newest", MessageFilter{}},
+		{"from-substring", MessageFilter{From: "alice@"}},
+		{"from-risk-since-24h", MessageFilter{From: "alice@", Risk: "high", Since: now.Add(-24 * time.Hour)}},
+		{"risk-high", MessageFilter{Risk: "high"}},
+		{"threat", MessageFilter{Threat: "malware"}},
+		{"message-id", MessageFilter{MessageID: "<424242@mail>"}},
+		{"client-ip-since-7d", MessageFilter{ClientIP: "198.51.7.7", Since: now.Add(-7 * 24 * time.Hour)}},
+		{"subject-rare", MessageFilter{Subject: "subject 99999"}},
+		{"page-50", MessageFilter{Page: 50}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := db.SearchMessages(context.Background(), c.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
