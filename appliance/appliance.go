@@ -26,6 +26,7 @@ import (
 	"mailinspector/internal/clickguard"
 	"mailinspector/internal/control"
 	"mailinspector/internal/delivery"
+	"mailinspector/internal/disk"
 	"mailinspector/internal/durable"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/message"
@@ -57,6 +58,7 @@ type Appliance struct {
 	runner     *verdict.Runner
 	quarantine *quarantine.Quarantine
 	retention  *retention.Purger
+	disk       *disk.Watcher
 	queue      *delivery.Queue
 	smtp       *smtpd.Server
 	control    *control.Server
@@ -199,6 +201,11 @@ func (a *Appliance) start() error {
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
 		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
 
+	a.disk = &disk.Watcher{Path: a.DataDir, HighWater: float64(s.Limits.DiskHighWater) / 100, Log: a.Log}
+	if err := a.disk.Check(); err != nil {
+		return err
+	}
+
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.SMTP.TLSCert, s.SMTP.TLSKey, filepath.Join(a.DataDir, "tls"), s.Hostname)
 	if err != nil {
 		return err
@@ -211,7 +218,8 @@ func (a *Appliance) start() error {
 		AllowNetworks: s.SMTP.AllowNetworks, DenyNetworks: s.SMTP.DenyNetworks, TrustedNetworks: s.SMTP.TrustedNetworks,
 		AcceptedDomains: s.SMTP.AcceptedDomains, NormalizeBareLF: s.SMTP.BareLF == "normalize", RequireHeloDomain: s.SMTP.RequireHeloDomain,
 		ProxyNetworks: s.SMTP.ProxyNetworks, ERSAction: s.ERS.Action, CheckClient: a.edgeCheck(),
-		ERSWait: 2 * s.ServiceFor(services.ERS).Deadline,
+		ERSWait:  2 * s.ServiceFor(services.ERS).Deadline,
+		DiskFull: a.disk.Full,
 	}, a.spool, a.db, smtpd.Handoff{Accepted: a.runner.Submit, Expect: a.runner.Expect, Forget: a.runner.Forget}, a.Log)
 
 	if a.control, err = control.Listen(filepath.Join(a.DataDir, control.SocketName), a, a.Log); err != nil {
@@ -250,6 +258,7 @@ func (a *Appliance) start() error {
 	a.goRun(func() { a.services.Run(ctx) })
 	a.goRun(func() { a.updates.AtStart(ctx) })
 	a.goRun(func() { a.watchdog(ctx) })
+	a.goRun(func() { a.disk.Run(ctx) })
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"mailinspector/internal/cli"
+	"mailinspector/internal/disk"
 	"mailinspector/internal/store"
 )
 
@@ -129,3 +130,24 @@ func (a *Appliance) Release(ctx context.Context, id string, rcpts []string) erro
 func (a *Appliance) Delete(ctx context.Context, id string) error { return a.quarantine.Delete(ctx, id) }
 
 func (a *Appliance) Resume(ctx context.Context, id string) error { return a.quarantine.Resume(ctx, id) }
+
+// Status is show status.
+func (a *Appliance) Status(ctx context.Context) (*cli.Status, error) {
+	byState, err := a.db.CountByState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &cli.Status{Version: Version, Mode: a.Settings.Mode, Started: timeText(a.started),
+		Uptime: time.Since(a.started).Round(time.Second).String(), Messages: byState, Services: map[string]int{},
+		Licence: a.updates.LicenceState()}
+	u, err := disk.Measure(a.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st.Disk = cli.DiskStatus{Path: a.DataDir, UsedPercent: 100 * u.Ratio(), HighWater: a.Settings.Limits.DiskHighWater,
+		Full: a.disk.Full(), TotalBytes: u.Total, FreeBytes: u.Free, SpoolBytes: a.spool.Bytes()}
+	for _, s := range a.services.Statuses() {
+		st.Services[s.State]++
+	}
+	return st, nil
+}

@@ -142,6 +142,15 @@ func (a *Appliance) mailMetrics() prometheus.Collector {
 			func() float64 { return float64(a.queue.Deferred.Load()) }),
 		c(prometheus.CounterOpts{Name: "mailinspector_feedback_dropped_total", Help: "Smart Feedback records dropped, oldest first, when the outbox was full."},
 			func() float64 { return float64(a.updates.FeedbackDropped.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_disk_used_ratio", Help: "Share of the data disk in use, as last measured."},
+			a.disk.Ratio),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_disk_full", Help: "1 while the data disk is past limits.disk_high_water: new mail is answered 452 4.3.1."},
+			func() float64 {
+				if a.disk.Full() {
+					return 1
+				}
+				return 0
+			}),
 	}
 	return multiCollector(reg)
 }

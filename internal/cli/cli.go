@@ -28,6 +28,7 @@ type Backend interface {
 	Delete(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	Services(ctx context.Context) ([]ServiceStatus, error)
+	Status(ctx context.Context) (*Status, error)
 	SandboxStatus(ctx context.Context) (*Sandbox, error)
 	Analysis(ctx context.Context, sha256 string) (*Analysis, error)
 }
@@ -169,6 +170,8 @@ var commands = []command{
 		}},
 	{[]string{"show", "message"}, "ID", "one message with its trail, findings and recipients", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }},
+	{[]string{"show", "status"}, "", "version, uptime, mode, messages by state, data disk, services, licence", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Status(ctx) }},
 	{[]string{"show", "services"}, "", "cloud services and local parts: state, last success, last error, counters", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }},
 	{[]string{"show", "sandbox"}, "", "the virtual analyzer: libvirt connection, instances, queue, recent analyses", 0, 0,
@@ -316,6 +319,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return messageTable(t), nil
 	case []ServiceStatus:
 		return servicesTable(t), nil
+	case *Status:
+		return statusText(t), nil
 	case []QueueEntry:
 		return queueTable(t), nil
 	case *MessageDetail:

@@ -44,6 +44,7 @@ type Settings struct {
 	Limits struct {
 		MaxMessageBytes int64
 		MaxHeaderBytes  int
+		DiskHighWater   int // percent
 	}
 
 	Analysis struct {
@@ -263,6 +264,8 @@ var keys = []Key{
 
 	{"limits.max_header_bytes", "262144", "Largest header block accepted, in bytes; a larger one is refused with 552 5.3.4 rather than analysed blind. The MIME walk reads header blocks up to this size too (and parts' own headers).",
 		intIn(func(s *Settings) *int { return &s.Limits.MaxHeaderBytes }, 16*1024, 16<<20)},
+	{"limits.disk_high_water", "90", "Percent of the data disk in use above which new mail is answered 452 4.3.1 (insufficient storage; the sender tries again later) and show status, the log and the metric mailinspector_disk_full say so.",
+		intIn(func(s *Settings) *int { return &s.Limits.DiskHighWater }, 1, 99)},
 
 	{"analysis.workers", "0", "Messages analysed at once. 0: twice the number of CPUs, four times when a hub or clamd is configured (their calls wait on another process, not the CPU).",
 		func(s *Settings, v string) error {

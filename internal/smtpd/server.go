@@ -55,6 +55,10 @@ type Config struct {
 	// ERSWait bounds the wait for CheckClient (its own deadline is the
 	// service's; this is the backstop).
 	ERSWait time.Duration
+	// DiskFull, when set and true, has new mail answered 452 4.3.1 at
+	// MAIL FROM: the data disk is past its high-water mark, and what is
+	// accepted must be kept.
+	DiskFull func() bool
 }
 
 // maxHeader is MaxHeaderBytes, 256 KiB when unset.
@@ -230,6 +234,7 @@ var (
 	errBadAddress  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad address syntax"}
 	errRouting     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "sender-specified routing (%, ! or @ in the local part) refused"}
 	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
+	errDiskFull    = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "insufficient system storage, try again later"}
 	errBareLFReply = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bare LF or CR in message data refused (RFC 5321 2.3.8)"}
 	errHeaderReply = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message header block too large"}
 	errNULReply    = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "NUL byte in message data refused"}
@@ -257,6 +262,12 @@ func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.Reset()
+	if ss.s.cfg.DiskFull != nil && ss.s.cfg.DiskFull() {
+		// RFC 3463 4.3.1: mail system full. The sender keeps the message
+		// and tries again; nothing accepted is put at risk.
+		ss.s.Stats.add(&ss.s.Stats.Rejected)
+		return errDiskFull
+	}
 	if from != "" && !validAddress(from) {
 		return errBadAddress
 	}

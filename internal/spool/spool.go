@@ -262,3 +262,19 @@ func (s *Spool) IDs() ([]string, error) {
 	}
 	return ids, nil
 }
+
+// Bytes is the size of the message files held (show status); files that
+// vanish while it counts are skipped.
+func (s *Spool) Bytes() int64 {
+	ents, err := os.ReadDir(filepath.Join(s.dir, "msg"))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil {
+			n += info.Size()
+		}
+	}
+	return n
+}

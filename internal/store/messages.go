@@ -579,3 +579,22 @@ func PurgeMessage(tx *Tx, id string) error {
 	_, err := tx.Exec(`DELETE FROM messages WHERE id = ? AND state IN (?, ?, ?, ?)`, append([]any{id}, finishedStates...)...)
 	return err
 }
+
+// CountByState counts the messages in each state (show status).
+func (db *DB) CountByState(ctx context.Context) (map[string]int, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM messages GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}

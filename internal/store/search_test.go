@@ -14,7 +14,7 @@ import (
 // decided by.
 type tracked struct {
 	id, from, to, subject, risk, state, action, msgid, ip, threat, policy string
-	at                                                                  time.Time
+	at                                                                    time.Time
 }
 
 func searchDB(t testing.TB, ms []tracked) *DB {
@@ -197,4 +197,3 @@ func BenchmarkSearchMillion(b *testing.B) {
 		})
 	}
 }
-

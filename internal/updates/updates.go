@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -134,4 +135,18 @@ func (c *Checks) TimeOfClick() {
 func unused(c *services.Client) bool {
 	err := c.Usable()
 	return errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured)
+}
+
+// LicenceState is what the cached licence says (show status): the hub's
+// state and expiry, or that none was confirmed yet.
+func (c *Checks) LicenceState() string {
+	b, err := os.ReadFile(filepath.Join(c.DataDir, LicenceFile))
+	if err != nil {
+		return "not confirmed by the hub yet"
+	}
+	var l hubapi.LicenceAnswer
+	if err := json.Unmarshal(b, &l); err != nil || l.State == "" {
+		return "cached licence unreadable"
+	}
+	return fmt.Sprintf("%s until %s (as the hub last confirmed)", l.State, l.Expires.Format("2006-01-02"))
 }
