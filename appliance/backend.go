@@ -122,6 +122,15 @@ func (a *Appliance) Quarantine(ctx context.Context) ([]cli.MessageSummary, error
 	return a.list(ctx, 10000, store.StateQuarantined)
 }
 
+// QueueRetry and QueueDelete are the delivery queue's.
+func (a *Appliance) QueueRetry(ctx context.Context, id string) (int, error) {
+	return a.queue.RetryNow(ctx, id)
+}
+
+func (a *Appliance) QueueDelete(ctx context.Context, id string) (int, error) {
+	return a.queue.Delete(ctx, id, a.Settings.Delivery.OnDelete != "drop")
+}
+
 // Release, Delete and Resume are the quarantine's (internal/quarantine).
 func (a *Appliance) Release(ctx context.Context, id string, rcpts []string) error {
 	return a.quarantine.Release(ctx, id, rcpts)

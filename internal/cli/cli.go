@@ -23,6 +23,10 @@ type Backend interface {
 	SearchMessages(ctx context.Context, q MessageQuery) ([]MessageSummary, error)
 	Message(ctx context.Context, id string) (*MessageDetail, error)
 	Queue(ctx context.Context) ([]QueueEntry, error)
+	// QueueRetry makes the waiting recipients of message id (of every
+	// message: "") due now; QueueDelete takes them out of the queue.
+	QueueRetry(ctx context.Context, id string) (int, error)
+	QueueDelete(ctx context.Context, id string) (int, error)
 	Quarantine(ctx context.Context) ([]MessageSummary, error)
 	Release(ctx context.Context, id string, rcpts []string) error
 	Delete(ctx context.Context, id string) error
@@ -188,6 +192,30 @@ var commands = []command{
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }},
 	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }},
+	{[]string{"queue", "flush"}, "", "try every waiting recipient again now", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			n, err := b.QueueRetry(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			return Done{true, fmt.Sprintf("%d recipients to be tried again now", n)}, nil
+		}},
+	{[]string{"queue", "retry"}, "ID", "try the waiting recipients of one message again now", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			n, err := b.QueueRetry(ctx, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return Done{true, fmt.Sprintf("%s: %d recipients to be tried again now", a[0], n)}, nil
+		}},
+	{[]string{"queue", "delete"}, "ID", "take a message's waiting recipients out of the queue (a DSN to the sender unless queue.delete=drop)", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			n, err := b.QueueDelete(ctx, a[0])
+			if err != nil {
+				return nil, err
+			}
+			return Done{true, fmt.Sprintf("%s: %d recipients deleted from the queue", a[0], n)}, nil
+		}},
 	{[]string{"quarantine", "release"}, "ID [RCPT…]", "deliver the original to all recipients, or to those named", 1, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Release(ctx, a[0], a[1:]); err != nil {

@@ -99,6 +99,7 @@ type Settings struct {
 		Workers        int
 		RetryIntervals []time.Duration
 		QueueLifetime  time.Duration
+		OnDelete       string // queue.delete: bounce | drop
 		ConnectTimeout time.Duration
 		CommandTimeout time.Duration
 	}
@@ -393,6 +394,8 @@ var keys = []Key{
 		}},
 	{"delivery.queue_lifetime", "120h", "How long a message may wait for delivery before it bounces with a DSN to its sender.",
 		dur(func(s *Settings) *time.Duration { return &s.Delivery.QueueLifetime }, time.Second)},
+	{"queue.delete", "bounce", "What queue delete ID does to the recipients still waiting: bounce (they are marked bounced and the sender gets a DSN) or drop (marked bounced, no DSN).",
+		enum(func(s *Settings) *string { return &s.Delivery.OnDelete }, "bounce", "drop")},
 	{"delivery.connect_timeout", "30s", "Deadline to connect to a downstream and read its greeting.",
 		dur(func(s *Settings) *time.Duration { return &s.Delivery.ConnectTimeout }, 100*time.Millisecond)},
 	{"delivery.command_timeout", "5m", "Deadline for each downstream SMTP command (RFC 5321 4.5.3.2 suggests 5 minutes).",

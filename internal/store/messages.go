@@ -598,3 +598,17 @@ func (db *DB) CountByState(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// RetryNow makes the waiting recipients of message id (every message's,
+// with id "") due now, and returns how many.
+func RetryNow(tx *Tx, id string) (int64, error) {
+	q, args := `UPDATE recipients SET next_attempt = 0, updated = ? WHERE status IN (?, ?)`, []any{time.Now().UnixNano(), RcptPending, RcptDeferred}
+	if id != "" {
+		q, args = q+` AND message_id = ?`, append(args, id)
+	}
+	res, err := tx.Exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
