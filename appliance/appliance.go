@@ -197,7 +197,7 @@ func (a *Appliance) start() error {
 			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError},
 		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
 
-	a.retention = &retention.Purger{DB: a.db, Spool: a.spool, Keep: s.Retention.Messages, Log: a.Log, Ctx: a.runCtx}
+	a.retention = &retention.Purger{DB: a.db, Spool: a.spool, Keep: s.Retention.Messages, KeepAudit: s.Retention.Audit, Log: a.Log, Ctx: a.runCtx}
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
 		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
 

@@ -160,3 +160,25 @@ func (a *Appliance) Status(ctx context.Context) (*cli.Status, error) {
 	}
 	return st, nil
 }
+
+// RecordAudit appends to the audit log.
+func (a *Appliance) RecordAudit(ctx context.Context, r cli.AuditRecord) error {
+	return a.db.Write(ctx, func(tx *store.Tx) error {
+		return store.AddAudit(tx, &store.AuditEntry{Who: r.Who, Via: r.Via, Kind: r.Kind, Command: r.Command, OK: r.OK,
+			Detail: r.Detail, Before: r.Before, After: r.After})
+	})
+}
+
+// AuditLog is show audit.
+func (a *Appliance) AuditLog(ctx context.Context, q cli.AuditQuery) ([]cli.AuditRecord, error) {
+	es, err := a.db.Audit(ctx, store.AuditFilter{Who: q.Who, Kind: q.Kind, Since: q.Since, Until: q.Until, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.AuditRecord, 0, len(es))
+	for _, e := range es {
+		out = append(out, cli.AuditRecord{At: timeText(e.At), Who: e.Who, Via: e.Via, Kind: e.Kind, Command: e.Command, OK: e.OK,
+			Detail: e.Detail, Before: e.Before, After: e.After})
+	}
+	return out, nil
+}

@@ -215,7 +215,7 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	sock := filepath.Join(*dataDir, control.SocketName)
 	run := func(line string) int {
-		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json"})
+		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin()})
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -272,4 +272,16 @@ func settingsCmd(args []string) int {
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return 2
+}
+
+// origin is where the person at the command line is, for the audit log:
+// the SSH client's address, or the terminal.
+func origin() string {
+	if c := strings.Fields(os.Getenv("SSH_CLIENT")); len(c) > 0 {
+		return "ssh from " + c[0]
+	}
+	if t, err := os.Readlink("/proc/self/fd/0"); err == nil && strings.HasPrefix(t, "/dev/") {
+		return t
+	}
+	return ""
 }

@@ -33,6 +33,9 @@ type Backend interface {
 	Resume(ctx context.Context, id string) error
 	Services(ctx context.Context) ([]ServiceStatus, error)
 	Status(ctx context.Context) (*Status, error)
+	// RecordAudit appends to the audit log; AuditLog reads it.
+	RecordAudit(ctx context.Context, r AuditRecord) error
+	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	SandboxStatus(ctx context.Context) (*Sandbox, error)
 	Analysis(ctx context.Context, sha256 string) (*Analysis, error)
 }
@@ -158,11 +161,14 @@ type command struct {
 	min   int // least number of arguments
 	max   int // most (-1: any)
 	run   func(ctx context.Context, b Backend, args []string) (any, error)
+	// kind, for a command that changes something, is what the audit log
+	// files it under; read-only commands have none and are not audited.
+	kind string
 }
 
 var commands = []command{
 	{[]string{"show", "version"}, "", "version of the appliance and how it runs", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Version(), nil }},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Version(), nil }, ""},
 	{[]string{"show", "messages"}, "[LIMIT | FILTER VALUE…]", "messages, newest first (100 a page), found by " +
 		"from, to, subject (part of), risk, threat, state, action, since, until (24h, 7d, 2026-12-01), message-id, client-ip, policy; limit, page", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
@@ -171,15 +177,23 @@ var commands = []command{
 				return nil, err
 			}
 			return b.SearchMessages(ctx, q)
-		}},
+		}, ""},
 	{[]string{"show", "message"}, "ID", "one message with its trail, findings and recipients", 1, 1,
-		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }},
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }, ""},
 	{[]string{"show", "status"}, "", "version, uptime, mode, messages by state, data disk, services, licence", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Status(ctx) }},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Status(ctx) }, ""},
+	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			q, err := parseAuditQuery(a, time.Now())
+			if err != nil {
+				return nil, err
+			}
+			return b.AuditLog(ctx, q)
+		}, ""},
 	{[]string{"show", "services"}, "", "cloud services and local parts: state, last success, last error, counters", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }, ""},
 	{[]string{"show", "sandbox"}, "", "the virtual analyzer: libvirt connection, instances, queue, recent analyses", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }, ""},
 	{[]string{"show", "analysis"}, "SHA256|URL", "the virtual analyzer's verdict and report for one sample or link", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			link := strings.HasPrefix(a[0], "http://") || strings.HasPrefix(a[0], "https://")
@@ -187,11 +201,11 @@ var commands = []command{
 				return nil, fmt.Errorf("%w: SHA256 is 64 hex digits, or give the link (http:// or https://)", ErrUsage)
 			}
 			return b.Analysis(ctx, a[0])
-		}},
+		}, ""},
 	{[]string{"show", "queue"}, "", "recipients waiting for delivery", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }, ""},
 	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }, ""},
 	{[]string{"queue", "flush"}, "", "try every waiting recipient again now", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) {
 			n, err := b.QueueRetry(ctx, "")
@@ -199,7 +213,7 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{true, fmt.Sprintf("%d recipients to be tried again now", n)}, nil
-		}},
+		}, "queue"},
 	{[]string{"queue", "retry"}, "ID", "try the waiting recipients of one message again now", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			n, err := b.QueueRetry(ctx, a[0])
@@ -207,7 +221,7 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{true, fmt.Sprintf("%s: %d recipients to be tried again now", a[0], n)}, nil
-		}},
+		}, "queue"},
 	{[]string{"queue", "delete"}, "ID", "take a message's waiting recipients out of the queue (a DSN to the sender unless queue.delete=drop)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			n, err := b.QueueDelete(ctx, a[0])
@@ -215,28 +229,28 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{true, fmt.Sprintf("%s: %d recipients deleted from the queue", a[0], n)}, nil
-		}},
+		}, "queue"},
 	{[]string{"quarantine", "release"}, "ID [RCPT…]", "deliver the original to all recipients, or to those named", 1, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Release(ctx, a[0], a[1:]); err != nil {
 				return nil, err
 			}
 			return Done{true, "released " + a[0]}, nil
-		}},
+		}, "quarantine"},
 	{[]string{"quarantine", "resume"}, "ID", "analyse a quarantined message again; the new verdict decides", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Resume(ctx, a[0]); err != nil {
 				return nil, err
 			}
 			return Done{true, "resumed " + a[0]}, nil
-		}},
+		}, "quarantine"},
 	{[]string{"quarantine", "delete"}, "ID", "delete a quarantined message", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Delete(ctx, a[0]); err != nil {
 				return nil, err
 			}
 			return Done{true, "deleted " + a[0]}, nil
-		}},
+		}, "quarantine"},
 }
 
 // HelpText is the list of commands.
@@ -313,9 +327,35 @@ func Exec(ctx context.Context, b Backend, line string) (any, error) {
 		if len(args) < c.min || (c.max >= 0 && len(args) > c.max) {
 			return nil, fmt.Errorf("%w: %s %s", ErrUsage, strings.Join(c.words, " "), c.args)
 		}
-		return c.run(ctx, b, args)
+		v, err := c.run(ctx, b, args)
+		if c.kind != "" {
+			v, err = audit(ctx, b, c.kind, words, v, err)
+		}
+		return v, err
 	}
 	return nil, fmt.Errorf("%w: unknown command %q (try help)", ErrUsage, strings.Join(words, " "))
+}
+
+// audit files a command that changes something, whether it worked or not.
+// A change the audit log could not record is reported as an error: the
+// administrator must know the trail has a hole.
+func audit(ctx context.Context, b Backend, kind string, words []string, v any, err error) (any, error) {
+	c := CallerOf(ctx)
+	r := AuditRecord{At: time.Now().UTC().Format(time.RFC3339), Who: c.Who, Via: c.Via, Kind: kind, Command: strings.Join(words, " "), OK: err == nil}
+	switch {
+	case err != nil:
+		r.Detail = err.Error()
+	default:
+		if d, ok := v.(Done); ok {
+			r.Detail = d.Message
+		}
+	}
+	if aerr := b.RecordAudit(context.WithoutCancel(ctx), r); aerr != nil {
+		if err == nil {
+			err = fmt.Errorf("done, but the audit log could not record it: %w", aerr)
+		}
+	}
+	return v, err
 }
 
 func equalFold(a, b []string) bool {
@@ -349,6 +389,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return servicesTable(t), nil
 	case *Status:
 		return statusText(t), nil
+	case []AuditRecord:
+		return auditTable(t), nil
 	case []QueueEntry:
 		return queueTable(t), nil
 	case *MessageDetail:

@@ -31,6 +31,12 @@ type fakeBackend struct {
 	Backend
 	released []string
 	query    MessageQuery
+	audited  []AuditRecord
+}
+
+func (f *fakeBackend) RecordAudit(ctx context.Context, r AuditRecord) error {
+	f.audited = append(f.audited, r)
+	return nil
 }
 
 func (f *fakeBackend) Release(ctx context.Context, id string, rcpts []string) error {
@@ -173,4 +179,37 @@ func TestShowMessagesFilters(t *testing.T) {
 			t.Errorf("%q: %v, want a usage error saying %q", bad, err, says)
 		}
 	}
+}
+
+// TestChangesAreAudited: a command that changes something is recorded with
+// who ran it, from where, and how it went (a failure too); a command that
+// only shows is not.
+func TestChangesAreAudited(t *testing.T) {
+	b := &fakeBackend{}
+	ctx := WithCaller(context.Background(), Caller{Who: "admin", Via: "control socket, uid 0 (root); ssh from 192.0.2.9"})
+	if _, err := Exec(ctx, b, "quarantine release m1 x@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Exec(ctx, b, "show messages 3"); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.audited) != 1 {
+		t.Fatalf("audited %+v", b.audited)
+	}
+	r := b.audited[0]
+	if r.Who != "admin" || !strings.Contains(r.Via, "192.0.2.9") || r.Kind != "quarantine" || r.Command != "quarantine release m1 x@example.com" ||
+		!r.OK || r.Detail != "released m1" {
+		t.Errorf("record %+v", r)
+	}
+	// A failure is recorded too; without a caller, as the appliance's own.
+	if _, err := Exec(context.Background(), b, "queue delete m9"); err == nil {
+		t.Fatal("queue delete of an unknown message worked")
+	}
+	if len(b.audited) != 2 || b.audited[1].OK || b.audited[1].Who != "system" || b.audited[1].Detail != "message m9: no such message" {
+		t.Errorf("failure record %+v", b.audited)
+	}
+}
+
+func (f *fakeBackend) QueueDelete(ctx context.Context, id string) (int, error) {
+	return 0, errors.New("message " + id + ": no such message")
 }

@@ -1,7 +1,8 @@
 // Package control is the daemon's unix control socket: one JSON request
 // line in, one JSON response out. `mailinspector shell` is its client. The
-// socket is mode 0600 in the data directory: whoever can open it is the
-// administrator.
+// socket is mode 0660 in the data directory, and the kernel names the peer
+// of each connection (peer.go): root, the daemon's user and the admin user
+// act as the admin account, anyone else is refused.
 package control
 
 import (
@@ -26,6 +27,10 @@ const SocketName = "control.sock"
 type Request struct {
 	Command string `json:"command"`
 	JSON    bool   `json:"json"`
+	// Origin is where the client says the person is (the SSH client's
+	// address, a tty): for the audit log beside the peer the kernel names,
+	// never for deciding who may do what.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Response carries the rendered output or the error.
@@ -98,10 +103,17 @@ func (s *Server) handle(c net.Conn) {
 	}
 	var req Request
 	var resp Response
+	caller, perr := peer(c)
 	if err := json.Unmarshal(line, &req); err != nil {
 		resp.Error = "bad request: " + err.Error()
+	} else if perr != nil {
+		resp.Error = "refused: " + perr.Error()
+		s.log.Warn("control command refused", "command", req.Command, "peer", caller.Via, "err", perr)
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if req.Origin != "" {
+			caller.Via += "; " + req.Origin
+		}
+		ctx, cancel := context.WithTimeout(cli.WithCaller(context.Background(), caller), time.Minute)
 		v, err := cli.Exec(ctx, s.backend, req.Command)
 		cancel()
 		if err == nil {
@@ -112,7 +124,7 @@ func (s *Server) handle(c net.Conn) {
 		} else {
 			resp.OK = true
 		}
-		s.log.Info("control command", "command", req.Command, "ok", resp.OK)
+		s.log.Info("control command", "command", req.Command, "ok", resp.OK, "who", caller.Who, "via", caller.Via)
 	}
 	json.NewEncoder(c).Encode(resp)
 }

@@ -24,7 +24,10 @@ type Purger struct {
 	DB    *store.DB
 	Spool *spool.Spool
 	Keep  time.Duration // retention.messages
-	Log   *slog.Logger
+	// KeepAudit is retention.audit: audit entries older go (never less
+	// than a year: the table refuses younger deletes).
+	KeepAudit time.Duration
+	Log       *slog.Logger
 	// Ctx ends when the appliance stops: a purge in progress stops
 	// between batches.
 	Ctx context.Context
@@ -70,8 +73,34 @@ func (p *Purger) Run() int {
 			break
 		}
 	}
+	if p.KeepAudit > 0 {
+		p.purgeAudit(ctx)
+	}
 	if n > 0 {
 		p.Log.Info("retention: purged finished messages", "messages", n, "older_than", p.Keep.String(), "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return n
+}
+
+// purgeAudit deletes audit entries older than KeepAudit, batch by batch.
+func (p *Purger) purgeAudit(ctx context.Context) {
+	before, total := time.Now().Add(-p.KeepAudit), int64(0)
+	for ctx.Err() == nil {
+		var n int64
+		err := p.DB.Write(ctx, func(tx *store.Tx) (err error) {
+			n, err = store.PurgeAudit(tx, before, Batch)
+			return err
+		})
+		if err != nil {
+			p.Log.Error("retention: purge the audit log", "err", err)
+			return
+		}
+		total += n
+		if n < Batch {
+			break
+		}
+	}
+	if total > 0 {
+		p.Log.Info("retention: purged audit entries", "entries", total, "older_than", p.KeepAudit.String())
+	}
 }

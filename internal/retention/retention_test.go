@@ -71,7 +71,7 @@ func (h *harness) count(t testing.TB, table, id string) int {
 	}
 	defer db.Close()
 	col := "message_id"
-	if table == "messages" {
+	if table == "messages" || table == "audit" {
 		col = "id"
 	}
 	q, args := "SELECT COUNT(*) FROM "+table, []any{}
@@ -156,5 +156,24 @@ func BenchmarkPurge(b *testing.B) {
 	b.ResetTimer()
 	if n := h.p.Run(); n != b.N {
 		b.Fatalf("purged %d of %d", n, b.N)
+	}
+}
+
+// TestPurgeTakesOldAuditEntries: entries older than KeepAudit go; younger
+// ones stay.
+func TestPurgeTakesOldAuditEntries(t *testing.T) {
+	h := newHarness(t)
+	h.p.KeepAudit = 400 * 24 * time.Hour
+	for _, age := range []time.Duration{800, 500, 300, 1} {
+		at := time.Now().Add(-age * 24 * time.Hour)
+		if err := h.p.DB.Write(context.Background(), func(tx *store.Tx) error {
+			return store.AddAudit(tx, &store.AuditEntry{At: at, Who: "admin", Kind: "queue", Command: "queue flush", OK: true})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.p.Run()
+	if n := h.count(t, "audit", ""); n != 2 {
+		t.Fatalf("%d audit entries left, want the 2 younger than 400 days", n)
 	}
 }

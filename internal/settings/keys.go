@@ -81,6 +81,7 @@ type Settings struct {
 
 	Retention struct {
 		Messages time.Duration
+		Audit    time.Duration
 		Schedule string
 	}
 
@@ -335,6 +336,8 @@ var keys = []Key{
 		}},
 	{"retention.messages", "2160h", "Finished messages (delivered, bounced, deleted, monitored) received longer ago than this are deleted with their trail, findings and recipients by the retention schedule (2160h: 90 days). Quarantined messages first follow quarantine.expire_after.",
 		dur(func(s *Settings) *time.Duration { return &s.Retention.Messages }, time.Hour)},
+	{"retention.audit", "8760h", "Audit log entries older than this are deleted by the retention schedule; at least 8760h (a year), which the database itself enforces.",
+		dur(func(s *Settings) *time.Duration { return &s.Retention.Audit }, 8760*time.Hour)},
 	{"retention.schedule", "@every 1h", "When the retention purge runs: a cron expression (\"30 3 * * *\") or @every DURATION. It deletes in batches, so the mail path keeps writing meanwhile.",
 		func(s *Settings, v string) error {
 			s.Retention.Schedule = v
