@@ -23,7 +23,9 @@ import (
 
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/archive"
+	"mailinspector/internal/cli"
 	"mailinspector/internal/clickguard"
+	"mailinspector/internal/configure"
 	"mailinspector/internal/control"
 	"mailinspector/internal/delivery"
 	"mailinspector/internal/disk"
@@ -59,14 +61,19 @@ type Appliance struct {
 	quarantine *quarantine.Quarantine
 	retention  *retention.Purger
 	disk       *disk.Watcher
-	queue      *delivery.Queue
-	smtp       *smtpd.Server
-	control    *control.Server
-	pprof      *http.Server
-	click      *http.Server
-	clickAddr  net.Addr
-	cron       *cron.Cron
-	started    time.Time
+	configure  *configure.Configurator
+
+	// reload, when set (SetReload, by serve), has the daemon reload its
+	// settings file, as SIGHUP does: a settings commit calls it.
+	reload    atomic.Pointer[func()]
+	queue     *delivery.Queue
+	smtp      *smtpd.Server
+	control   *control.Server
+	pprof     *http.Server
+	click     *http.Server
+	clickAddr net.Addr
+	cron      *cron.Cron
+	started   time.Time
 
 	clamd       *clamd.Client
 	va          *verdicts.Store // the sandbox's verdicts; nil without sandbox.libvirt
@@ -87,6 +94,10 @@ type Appliance struct {
 	stuckLogged atomic.Bool
 	reloading   bool // Stop is part of a reload: no STOPPING=1
 }
+
+// SetReload is how the daemon reloads its settings file (serve's SIGHUP
+// handling); without it a settings commit applies at the next reload.
+func (a *Appliance) SetReload(f func()) { a.reload.Store(&f) }
 
 // Start builds and starts everything; when it returns nil the SMTP port and
 // the control socket are listening.
@@ -201,6 +212,16 @@ func (a *Appliance) start() error {
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
 		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
 
+	a.configure = &configure.Configurator{DataDir: a.DataDir, Log: a.Log,
+		Reload: func() {
+			if f := a.reload.Load(); f != nil {
+				(*f)()
+			}
+		},
+		Audit: func(kind, command string, ok bool, detail, before, after string) {
+			a.RecordAudit(context.Background(), cli.AuditRecord{Who: "system", Via: "settings confirmation deadline", Kind: kind,
+				Command: command, OK: ok, Detail: detail, Before: before, After: after})
+		}}
 	a.disk = &disk.Watcher{Path: a.DataDir, HighWater: float64(s.Limits.DiskHighWater) / 100, Log: a.Log}
 	if err := a.disk.Check(); err != nil {
 		return err
@@ -259,6 +280,7 @@ func (a *Appliance) start() error {
 	a.goRun(func() { a.updates.AtStart(ctx) })
 	a.goRun(func() { a.watchdog(ctx) })
 	a.goRun(func() { a.disk.Run(ctx) })
+	a.goRun(func() { a.configure.WatchPending(ctx) })
 	a.goRun(func() { a.queue.Run(ctx) })
 	a.goRun(func() { a.runner.Run(ctx) })
 	a.goRun(a.control.Serve)

@@ -3,10 +3,12 @@ package appliance
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"mailinspector/internal/cli"
 	"mailinspector/internal/disk"
+	"mailinspector/internal/settings"
 	"mailinspector/internal/store"
 )
 
@@ -181,4 +183,42 @@ func (a *Appliance) AuditLog(ctx context.Context, q cli.AuditQuery) ([]cli.Audit
 			Detail: e.Detail, Before: e.Before, After: e.After})
 	}
 	return out, nil
+}
+
+// ShowSettings is show settings.
+func (a *Appliance) ShowSettings(ctx context.Context, prefix string) ([]cli.SettingValue, error) {
+	vs, err := settings.Values(a.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	out := []cli.SettingValue{}
+	for _, v := range vs {
+		if strings.HasPrefix(v.Key, prefix) {
+			out = append(out, cli.SettingValue{Key: v.Key, Value: v.Value, Default: v.Default, Changed: v.Value != v.Default})
+		}
+	}
+	return out, nil
+}
+
+// CommitSettings, ConfirmSettings and RollbackSettings are the
+// configurator's (internal/configure).
+func (a *Appliance) CommitSettings(ctx context.Context, changes map[string]string, confirm time.Duration) (cli.Done, error) {
+	c, err := a.configure.Commit(changes, confirm)
+	if err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: c.Message, Before: c.Before, After: c.After}, nil
+}
+
+func (a *Appliance) ConfirmSettings(ctx context.Context) (cli.Done, error) {
+	msg, err := a.configure.Confirm()
+	return cli.Done{OK: err == nil, Message: msg}, err
+}
+
+func (a *Appliance) RollbackSettings(ctx context.Context, n int) (cli.Done, error) {
+	c, err := a.configure.Rollback(n)
+	if err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: c.Message}, nil
 }

@@ -181,6 +181,16 @@ func serve(args []string) int {
 		return 1
 	}
 	sig := make(chan os.Signal, 1)
+	// A settings commit reloads as SIGHUP does.
+	reloadHook := func(a *appliance.Appliance) {
+		a.SetReload(func() {
+			select {
+			case sig <- syscall.SIGHUP:
+			default:
+			}
+		})
+	}
+	reloadHook(app)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := range sig {
 		if s == syscall.SIGHUP {
@@ -188,6 +198,7 @@ func serve(args []string) int {
 				log.Error("reload failed and the previous settings could not be started again", "err", err)
 				return 1
 			}
+			reloadHook(app)
 			continue
 		}
 		log.Info("stopping", "signal", s.String())
@@ -236,7 +247,10 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return run(strings.Join(fs.Args(), " "))
 	}
-	return interactive(stdin, stdout, run)
+	call := func(line string, asJSON bool) (*control.Response, error) {
+		return control.Call(sock, control.Request{Command: line, JSON: asJSON, Origin: origin()})
+	}
+	return interactive(stdin, stdout, run, func() (*configureSession, error) { return newConfigureSession(call, stdout) })
 }
 
 func settingsCmd(args []string) int {

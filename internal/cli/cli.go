@@ -33,6 +33,15 @@ type Backend interface {
 	Resume(ctx context.Context, id string) error
 	Services(ctx context.Context) ([]ServiceStatus, error)
 	Status(ctx context.Context) (*Status, error)
+	// ShowSettings lists the settings file's keys (those starting with
+	// prefix); CommitSettings changes keys and has the daemon reload,
+	// rolling back by itself after confirm unless ConfirmSettings comes
+	// first (0: no rollback); RollbackSettings puts the n-th newest kept
+	// version back.
+	ShowSettings(ctx context.Context, prefix string) ([]SettingValue, error)
+	CommitSettings(ctx context.Context, changes map[string]string, confirm time.Duration) (Done, error)
+	ConfirmSettings(ctx context.Context) (Done, error)
+	RollbackSettings(ctx context.Context, n int) (Done, error)
 	// RecordAudit appends to the audit log; AuditLog reads it.
 	RecordAudit(ctx context.Context, r AuditRecord) error
 	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
@@ -151,6 +160,10 @@ type QueueEntry struct {
 type Done struct {
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`
+	// Before and After, for a change of settings, are the keys it changed
+	// ("key = value" lines), for the audit log.
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
 }
 
 // command is one entry of the grammar.
@@ -182,6 +195,46 @@ var commands = []command{
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }, ""},
 	{[]string{"show", "status"}, "", "version, uptime, mode, messages by state, data disk, services, licence", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Status(ctx) }, ""},
+	{[]string{"show", "settings"}, "[PREFIX]", "the settings as the file has them (keys starting with PREFIX), changed ones marked", 0, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			prefix := ""
+			if len(a) == 1 {
+				prefix = a[0]
+			}
+			return b.ShowSettings(ctx, prefix)
+		}, ""},
+	{[]string{"settings", "commit"}, "[confirmed MINUTES] KEY VALUE [KEY VALUE…]", "change settings and reload them (with confirmed: they roll back after MINUTES unless confirmed)", 2, -1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			var confirm time.Duration
+			if strings.EqualFold(a[0], "confirmed") {
+				if len(a) < 4 {
+					return nil, fmt.Errorf("%w: settings commit confirmed MINUTES KEY VALUE [KEY VALUE…]", ErrUsage)
+				}
+				n, err := number("MINUTES", a[1], 24*60)
+				if err != nil {
+					return nil, err
+				}
+				confirm, a = time.Duration(n)*time.Minute, a[2:]
+			}
+			if len(a)%2 != 0 {
+				return nil, fmt.Errorf("%w: settings commit takes KEY VALUE pairs (quote a value with spaces)", ErrUsage)
+			}
+			changes := map[string]string{}
+			for i := 0; i < len(a); i += 2 {
+				changes[a[i]] = a[i+1]
+			}
+			return b.CommitSettings(ctx, changes, confirm)
+		}, "settings"},
+	{[]string{"settings", "confirm"}, "", "keep the settings a commit confirmed put in place", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.ConfirmSettings(ctx) }, "settings"},
+	{[]string{"settings", "rollback"}, "N", "put back the settings as they were N commits ago", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			n, err := number("N", a[0], 100)
+			if err != nil {
+				return nil, err
+			}
+			return b.RollbackSettings(ctx, n)
+		}, "settings"},
 	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			q, err := parseAuditQuery(a, time.Now())
@@ -212,7 +265,7 @@ var commands = []command{
 			if err != nil {
 				return nil, err
 			}
-			return Done{true, fmt.Sprintf("%d recipients to be tried again now", n)}, nil
+			return Done{OK: true, Message: fmt.Sprintf("%d recipients to be tried again now", n)}, nil
 		}, "queue"},
 	{[]string{"queue", "retry"}, "ID", "try the waiting recipients of one message again now", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
@@ -220,7 +273,7 @@ var commands = []command{
 			if err != nil {
 				return nil, err
 			}
-			return Done{true, fmt.Sprintf("%s: %d recipients to be tried again now", a[0], n)}, nil
+			return Done{OK: true, Message: fmt.Sprintf("%s: %d recipients to be tried again now", a[0], n)}, nil
 		}, "queue"},
 	{[]string{"queue", "delete"}, "ID", "take a message's waiting recipients out of the queue (a DSN to the sender unless queue.delete=drop)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
@@ -228,28 +281,28 @@ var commands = []command{
 			if err != nil {
 				return nil, err
 			}
-			return Done{true, fmt.Sprintf("%s: %d recipients deleted from the queue", a[0], n)}, nil
+			return Done{OK: true, Message: fmt.Sprintf("%s: %d recipients deleted from the queue", a[0], n)}, nil
 		}, "queue"},
 	{[]string{"quarantine", "release"}, "ID [RCPT…]", "deliver the original to all recipients, or to those named", 1, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Release(ctx, a[0], a[1:]); err != nil {
 				return nil, err
 			}
-			return Done{true, "released " + a[0]}, nil
+			return Done{OK: true, Message: "released " + a[0]}, nil
 		}, "quarantine"},
 	{[]string{"quarantine", "resume"}, "ID", "analyse a quarantined message again; the new verdict decides", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Resume(ctx, a[0]); err != nil {
 				return nil, err
 			}
-			return Done{true, "resumed " + a[0]}, nil
+			return Done{OK: true, Message: "resumed " + a[0]}, nil
 		}, "quarantine"},
 	{[]string{"quarantine", "delete"}, "ID", "delete a quarantined message", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Delete(ctx, a[0]); err != nil {
 				return nil, err
 			}
-			return Done{true, "deleted " + a[0]}, nil
+			return Done{OK: true, Message: "deleted " + a[0]}, nil
 		}, "quarantine"},
 }
 
@@ -347,7 +400,7 @@ func audit(ctx context.Context, b Backend, kind string, words []string, v any, e
 		r.Detail = err.Error()
 	default:
 		if d, ok := v.(Done); ok {
-			r.Detail = d.Message
+			r.Detail, r.Before, r.After = d.Message, d.Before, d.After
 		}
 	}
 	if aerr := b.RecordAudit(context.WithoutCancel(ctx), r); aerr != nil {
@@ -391,6 +444,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return statusText(t), nil
 	case []AuditRecord:
 		return auditTable(t), nil
+	case []SettingValue:
+		return settingsText(t), nil
 	case []QueueEntry:
 		return queueTable(t), nil
 	case *MessageDetail:

@@ -74,3 +74,29 @@ func size(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// SettingValue is one key of show settings.
+type SettingValue struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Default string `json:"default"`
+	Changed bool   `json:"changed"` // differs from the default
+}
+
+func settingsText(vs []SettingValue) string {
+	if len(vs) == 0 {
+		return "no such settings"
+	}
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		mark := " "
+		if v.Changed {
+			mark = "*"
+		}
+		fmt.Fprintf(&b, "%s %s = %s", mark, term(v.Key), term(v.Value))
+	}
+	return b.String()
+}

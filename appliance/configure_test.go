@@ -1,0 +1,98 @@
+package appliance
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/settings"
+	"mailinspector/internal/testutil"
+)
+
+// TestConfigureCommitAppliesLive drives the built binary as an
+// administrator would: configure mode on the shell's standard input, a
+// commit that takes effect without a restart (a new accepted domain is
+// accepted within seconds), recorded in show audit with before and after;
+// then a commit confirmed that nobody confirms rolls back by itself (its
+// deadline shortened in the file the daemon keeps it in, and kept across
+// a reload).
+func TestConfigureCommitAppliesLive(t *testing.T) {
+	bin := buildBinary(t)
+	sink := testutil.NewSink(t)
+	dir := t.TempDir()
+	// In the file, not --set: what --set gives at start a commit cannot
+	// change. Loopback is not trusted here, so the accepted domains decide.
+	must(t, settings.Update(dir, map[string]string{"delivery.relay": sink.Addr, "smtp.trusted_networks": "192.0.2.0/24",
+		"smtp.accepted_domains": "example.com", "policy.unrated": "deliver"}))
+	d := newChild(t, dir)
+	d.start()
+	defer d.stop()
+	shell := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"shell", "--data-dir", dir}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("shell %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if err := sendMail(d.addr, "bob@example.org", []string{"carol@example.net"}, testMessage("before", "")); err == nil || !strings.Contains(err.Error(), "550") {
+		t.Fatalf("example.net before the commit: %v", err)
+	}
+	out := shell("configure\nset smtp.accepted_domains example.com,example.net\nshow smtp.accepted\ncompare\ncommit\nexit\n")
+	for _, want := range []string{"* smtp.accepted_domains = example.com,example.net", "- smtp.accepted_domains = example.com",
+		"+ smtp.accepted_domains = example.com,example.net", "committed 1 keys; the daemon reloads them now"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("configure session lacks %q:\n%s", want, out)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for sendMail(d.addr, "bob@example.org", []string{"carol@example.net"}, testMessage("after", "")) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("example.net still refused 15s after the commit")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sink.WaitFor(t, 1, 10*time.Second)
+	var audit []cli.AuditRecord
+	must(t, json.Unmarshal([]byte(shell("", "-o", "json", "-c", "show audit kind settings")), &audit))
+	if len(audit) != 1 || !audit[0].OK || audit[0].Before != "smtp.accepted_domains = example.com" ||
+		audit[0].After != "smtp.accepted_domains = example.com,example.net" || audit[0].Who != "admin" {
+		t.Fatalf("audit %+v", audit)
+	}
+
+	// commit confirmed, never confirmed: back by itself.
+	out = shell("configure\nset smtp.max_recipients 50\ncommit confirmed 5\nexit\n")
+	if !strings.Contains(out, "roll back at") {
+		t.Fatalf("commit confirmed:\n%s", out)
+	}
+	p, ok, err := settings.PendingConfirm(dir)
+	if err != nil || !ok {
+		t.Fatalf("no pending confirmation: %v", err)
+	}
+	p.Deadline = time.Now().Add(time.Second)
+	must(t, settings.SetPending(dir, p))
+	time.Sleep(time.Second) // the commit's own reload is over
+	must(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := shell("", "-c", "show settings smtp.max_recipients")
+		if strings.Contains(got, "smtp.max_recipients = 100") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not rolled back: %s", got)
+		}
+	}
+	must(t, json.Unmarshal([]byte(shell("", "-o", "json", "-c", "show audit kind settings")), &audit))
+	if len(audit) != 3 || audit[0].Command != "settings rollback (commit confirmed expired)" || !audit[0].OK || audit[0].Who != "system" {
+		t.Fatalf("audit after the rollback %+v", audit)
+	}
+	if _, ok, _ := settings.PendingConfirm(dir); ok {
+		t.Error("the confirmation is still pending after the rollback")
+	}
+}

@@ -1,0 +1,170 @@
+// Package configure changes the running appliance's settings: a commit
+// validates the changed keys with the rest of the file, keeps the version
+// it replaces, writes the new one atomically and has the daemon reload;
+// a commit that must be confirmed rolls back by itself at its deadline (the
+// mark is a file, so a reload or a restart of the daemon keeps it); a
+// rollback puts an earlier version back.
+package configure
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"mailinspector/internal/settings"
+)
+
+// Configurator acts on the settings of one data directory.
+type Configurator struct {
+	DataDir string
+	// Reload has the daemon apply the settings file (SIGHUP's reload);
+	// nil: they apply at the next start or reload.
+	Reload func()
+	// Audit records what happened without a command (the rollback at a
+	// deadline).
+	Audit func(kind, command string, ok bool, detail, before, after string)
+	Log   *slog.Logger
+}
+
+// Change is what a commit did, for the audit log: the changed keys before
+// and after, one "key = value" per line.
+type Change struct {
+	Message       string
+	Before, After string
+}
+
+// Commit writes changes (key → value) and reloads. With confirmWithin > 0
+// the settings roll back by themselves after that long unless Confirm is
+// called.
+func (c *Configurator) Commit(changes map[string]string, confirmWithin time.Duration) (Change, error) {
+	if len(changes) == 0 {
+		return Change{}, fmt.Errorf("nothing to commit")
+	}
+	cur, err := settings.Values(c.DataDir)
+	if err != nil {
+		return Change{}, err
+	}
+	was := map[string]string{}
+	for _, v := range cur {
+		was[v.Key] = v.Value
+	}
+	keys := make([]string, 0, len(changes))
+	for k := range changes {
+		if _, known := was[k]; !known {
+			return Change{}, fmt.Errorf("%s: unknown key (settings describe lists them)", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var before, after []string
+	for _, k := range keys {
+		before = append(before, k+" = "+was[k])
+		after = append(after, k+" = "+changes[k])
+	}
+	if _, pending, _ := settings.PendingConfirm(c.DataDir); pending {
+		return Change{}, fmt.Errorf("a commit waits for its confirmation: confirm it (settings confirm) or let it roll back first")
+	}
+	if err := settings.Update(c.DataDir, changes); err != nil {
+		return Change{}, err
+	}
+	msg := fmt.Sprintf("committed %d keys", len(keys))
+	if confirmWithin > 0 {
+		versions, err := settings.History(c.DataDir)
+		if err != nil || len(versions) == 0 {
+			return Change{}, fmt.Errorf("committed, but the version to roll back to is not kept: %v", err)
+		}
+		deadline := time.Now().Add(confirmWithin)
+		if err := settings.SetPending(c.DataDir, settings.Pending{Deadline: deadline, Restore: versions[len(versions)-1]}); err != nil {
+			return Change{}, fmt.Errorf("committed, but the rollback could not be set: %w", err)
+		}
+		msg += fmt.Sprintf("; they roll back at %s unless confirmed (commit, or settings confirm)", deadline.UTC().Format(time.RFC3339))
+	}
+	c.reload(&msg)
+	return Change{Message: msg, Before: strings.Join(before, "\n"), After: strings.Join(after, "\n")}, nil
+}
+
+// Confirm keeps a commit that would roll back.
+func (c *Configurator) Confirm() (string, error) {
+	if _, pending, err := settings.PendingConfirm(c.DataDir); err != nil || !pending {
+		if err != nil {
+			return "", err
+		}
+		return "", fmt.Errorf("no commit waits for its confirmation")
+	}
+	if err := settings.ClearPending(c.DataDir); err != nil {
+		return "", err
+	}
+	return "confirmed: the settings stay", nil
+}
+
+// Rollback puts the n-th newest kept version back (1: the one the last
+// commit replaced) and reloads.
+func (c *Configurator) Rollback(n int) (Change, error) {
+	versions, err := settings.History(c.DataDir)
+	if err != nil {
+		return Change{}, err
+	}
+	if n < 1 || n > len(versions) {
+		return Change{}, fmt.Errorf("%d earlier versions are kept; rollback takes 1 to %d", len(versions), len(versions))
+	}
+	if err := settings.Restore(c.DataDir, n); err != nil {
+		return Change{}, err
+	}
+	settings.ClearPending(c.DataDir)
+	msg := fmt.Sprintf("rolled back to the version kept %d commits ago", n)
+	c.reload(&msg)
+	return Change{Message: msg}, nil
+}
+
+func (c *Configurator) reload(msg *string) {
+	if c.Reload == nil {
+		*msg += "; they apply at the next reload"
+		return
+	}
+	*msg += "; the daemon reloads them now"
+	// After the answer is on its way: the reload stops the command line
+	// that is answering.
+	time.AfterFunc(200*time.Millisecond, c.Reload)
+}
+
+// WatchPending rolls an unconfirmed commit back at its deadline (at once
+// when it has passed, after a restart), until ctx ends.
+func (c *Configurator) WatchPending(ctx context.Context) {
+	p, ok, err := settings.PendingConfirm(c.DataDir)
+	if err != nil {
+		c.Log.Error("settings: the commit waiting for confirmation is unreadable", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Until(p.Deadline)):
+	}
+	// Confirmed meanwhile?
+	if _, still, _ := settings.PendingConfirm(c.DataDir); !still {
+		return
+	}
+	err = settings.RestoreFile(c.DataDir, p.Restore)
+	if err == nil {
+		err = settings.ClearPending(c.DataDir)
+	}
+	detail := "not confirmed by " + p.Deadline.UTC().Format(time.RFC3339) + ": the previous settings are back"
+	if err != nil {
+		detail = "rollback failed: " + err.Error()
+		c.Log.Error("settings: roll back an unconfirmed commit", "err", err)
+	} else {
+		c.Log.Warn("settings: a commit was not confirmed in time; the previous settings are back")
+	}
+	if c.Audit != nil {
+		c.Audit("settings", "settings rollback (commit confirmed expired)", err == nil, detail, "", "")
+	}
+	if err == nil && c.Reload != nil {
+		c.Reload()
+	}
+}
