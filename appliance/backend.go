@@ -222,3 +222,12 @@ func (a *Appliance) RollbackSettings(ctx context.Context, n int) (cli.Done, erro
 	}
 	return cli.Done{OK: true, Message: c.Message}, nil
 }
+
+// EditList is list add and list remove.
+func (a *Appliance) EditList(ctx context.Context, key, entry string, add bool) (cli.Done, error) {
+	c, err := a.configure.Edit(key, entry, add)
+	if err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: c.Message, Before: c.Before, After: c.After}, nil
+}

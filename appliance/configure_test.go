@@ -95,4 +95,28 @@ func TestConfigureCommitAppliesLive(t *testing.T) {
 	if _, ok, _ := settings.PendingConfirm(dir); ok {
 		t.Error("the confirmation is still pending after the rollback")
 	}
+
+	// One entry added to a list applies as a commit does: the sender is
+	// blocked within seconds; removed, it is not.
+	if out := shell("", "-c", "list add senders.blocked evil.example"); !strings.Contains(out, "committed 1 keys") {
+		t.Fatalf("list add: %s", out)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		must(t, sendMail(d.addr, "x@evil.example", []string{"carol@example.com"}, testMessage("blocked", "")))
+		var ms []cli.MessageSummary
+		must(t, json.Unmarshal([]byte(shell("", "-o", "json", "-c", "show messages from evil.example state quarantined")), &ms))
+		if len(ms) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sender added to senders.blocked is still not held")
+		}
+	}
+	if out := shell("", "-c", "list remove senders.blocked EVIL.example"); !strings.Contains(out, "committed 1 keys") {
+		t.Fatalf("list remove: %s", out)
+	}
+	must(t, json.Unmarshal([]byte(shell("", "-o", "json", "-c", "show audit kind lists")), &audit))
+	if len(audit) != 2 || audit[0].After != "senders.blocked = " || audit[1].After != "senders.blocked = evil.example" {
+		t.Fatalf("lists audit %+v", audit)
+	}
 }

@@ -42,6 +42,8 @@ type Backend interface {
 	CommitSettings(ctx context.Context, changes map[string]string, confirm time.Duration) (Done, error)
 	ConfirmSettings(ctx context.Context) (Done, error)
 	RollbackSettings(ctx context.Context, n int) (Done, error)
+	// EditList adds an entry to a list setting (add) or removes it.
+	EditList(ctx context.Context, key, entry string, add bool) (Done, error)
 	// RecordAudit appends to the audit log; AuditLog reads it.
 	RecordAudit(ctx context.Context, r AuditRecord) error
 	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
@@ -235,6 +237,10 @@ var commands = []command{
 			}
 			return b.RollbackSettings(ctx, n)
 		}, "settings"},
+	{[]string{"list", "add"}, "KEY ENTRY", "add one entry to a list (senders.blocked, senders.approved, exceptions.*, lists.*) and apply it", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.EditList(ctx, a[0], a[1], true) }, "lists"},
+	{[]string{"list", "remove"}, "KEY ENTRY", "remove one entry from a list and apply it", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.EditList(ctx, a[0], a[1], false) }, "lists"},
 	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			q, err := parseAuditQuery(a, time.Now())

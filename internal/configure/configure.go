@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -167,4 +168,51 @@ func (c *Configurator) WatchPending(ctx context.Context) {
 	if err == nil && c.Reload != nil {
 		c.Reload()
 	}
+}
+
+// ListKeys are the settings that are lists of entries (senders,
+// exceptions, the local lists): list add and list remove change them one
+// entry at a time.
+func ListKeys() []string {
+	return []string{"senders.blocked", "senders.approved", "exceptions.senders", "exceptions.recipients",
+		"lists.blocked_hashes", "lists.approved_hashes", "lists.blocked_urls", "lists.blocked_domains", "lists.approved_domains"}
+}
+
+// Edit adds entry to the list key (add), or removes it, and commits the
+// result like any change (validated, kept, reloaded, audited by the
+// caller).
+func (c *Configurator) Edit(key, entry string, add bool) (Change, error) {
+	if !slices.Contains(ListKeys(), key) {
+		return Change{}, fmt.Errorf("%s is not a list (lists: %s)", key, strings.Join(ListKeys(), ", "))
+	}
+	entry = strings.TrimSpace(entry)
+	if entry == "" || strings.Contains(entry, ",") {
+		return Change{}, fmt.Errorf("one entry, without commas")
+	}
+	vs, err := settings.Values(c.DataDir)
+	if err != nil {
+		return Change{}, err
+	}
+	var entries []string
+	for _, v := range vs {
+		if v.Key == key {
+			for _, e := range strings.Split(v.Value, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					entries = append(entries, e)
+				}
+			}
+		}
+	}
+	i := slices.IndexFunc(entries, func(e string) bool { return strings.EqualFold(e, entry) })
+	switch {
+	case add && i >= 0:
+		return Change{}, fmt.Errorf("%s already holds %s", key, entries[i])
+	case add:
+		entries = append(entries, entry)
+	case i < 0:
+		return Change{}, fmt.Errorf("%s does not hold %s", key, entry)
+	default:
+		entries = slices.Delete(entries, i, i+1)
+	}
+	return c.Commit(map[string]string{key: strings.Join(entries, ",")}, 0)
 }
