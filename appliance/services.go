@@ -113,7 +113,7 @@ func (a *Appliance) Services(ctx context.Context) ([]cli.ServiceStatus, error) {
 func (a *Appliance) startMetrics(addr string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a.services, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.mailMetrics(), a.sandboxMetrics())
+		a.mailMetrics(), a.sandboxMetrics(), messageCollector{a.db})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics.listen: %w", err)
@@ -140,6 +140,8 @@ func (a *Appliance) mailMetrics() prometheus.Collector {
 			func() float64 { return float64(a.queue.Delivered.Load()) }),
 		c(prometheus.CounterOpts{Name: "mailinspector_deferred_total", Help: "Delivery attempts deferred."},
 			func() float64 { return float64(a.queue.Deferred.Load()) }),
+		c(prometheus.CounterOpts{Name: "mailinspector_bounced_total", Help: "Recipients bounced (a DSN to the sender)."},
+			func() float64 { return float64(a.queue.Bounced.Load()) }),
 		c(prometheus.CounterOpts{Name: "mailinspector_feedback_dropped_total", Help: "Smart Feedback records dropped, oldest first, when the outbox was full."},
 			func() float64 { return float64(a.updates.FeedbackDropped.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailinspector_disk_used_ratio", Help: "Share of the data disk in use, as last measured."},

@@ -612,3 +612,51 @@ func RetryNow(tx *Tx, id string) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// Counts are the message counts the metrics give.
+type Counts struct {
+	ByState, ByRisk, ByThreat map[string]int
+	// OldestQueued is when the oldest message still waiting for delivery
+	// (queued or deferred) was received; zero: none waits.
+	OldestQueued time.Time
+}
+
+// CountMessages counts messages by state, by risk and by threat found, and
+// finds the oldest one waiting for delivery.
+func (db *DB) CountMessages(ctx context.Context) (*Counts, error) {
+	c := &Counts{ByRisk: map[string]int{}, ByThreat: map[string]int{}}
+	var err error
+	if c.ByState, err = db.CountByState(ctx); err != nil {
+		return nil, err
+	}
+	for _, q := range []struct {
+		sql string
+		m   map[string]int
+	}{
+		{`SELECT risk, COUNT(*) FROM messages WHERE risk != '' GROUP BY risk`, c.ByRisk},
+		{`SELECT threat, COUNT(DISTINCT message_id) FROM findings WHERE threat != '' GROUP BY threat`, c.ByThreat},
+	} {
+		rows, err := db.r.QueryContext(ctx, q.sql)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			q.m[k] = n
+		}
+		rows.Close()
+	}
+	var oldest sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT MIN(received) FROM messages WHERE state IN (?, ?)`, StateQueued, StateDeferred).Scan(&oldest); err != nil {
+		return nil, err
+	}
+	if oldest.Valid {
+		c.OldestQueued = fromNS(oldest.Int64)
+	}
+	return c, nil
+}
