@@ -238,9 +238,13 @@ var commands = []command{
 			return b.RollbackSettings(ctx, n)
 		}, "settings"},
 	{[]string{"list", "add"}, "KEY ENTRY", "add one entry to a list (senders.blocked, senders.approved, exceptions.*, lists.*) and apply it", 2, 2,
-		func(ctx context.Context, b Backend, a []string) (any, error) { return b.EditList(ctx, a[0], a[1], true) }, "lists"},
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			return b.EditList(ctx, a[0], a[1], true)
+		}, "lists"},
 	{[]string{"list", "remove"}, "KEY ENTRY", "remove one entry from a list and apply it", 2, 2,
-		func(ctx context.Context, b Backend, a []string) (any, error) { return b.EditList(ctx, a[0], a[1], false) }, "lists"},
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			return b.EditList(ctx, a[0], a[1], false)
+		}, "lists"},
 	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			q, err := parseAuditQuery(a, time.Now())

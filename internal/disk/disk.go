@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -25,16 +24,6 @@ func (u Usage) Ratio() float64 {
 		return 0
 	}
 	return float64(u.Used) / float64(u.Used+u.Free)
-}
-
-// Measure reads the usage of the filesystem holding path.
-func Measure(path string) (Usage, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return Usage{}, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	bs := uint64(st.Bsize)
-	return Usage{Total: st.Blocks * bs, Used: (st.Blocks - st.Bfree) * bs, Free: st.Bavail * bs}, nil
 }
 
 // Watcher measures Path every Interval and says whether it is past
