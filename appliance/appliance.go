@@ -21,6 +21,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/robfig/cron/v3"
 
+	"mailinspector/internal/accounts"
 	"mailinspector/internal/analysis"
 	"mailinspector/internal/archive"
 	"mailinspector/internal/cli"
@@ -62,6 +63,7 @@ type Appliance struct {
 	retention  *retention.Purger
 	disk       *disk.Watcher
 	configure  *configure.Configurator
+	accounts   *accounts.Accounts
 
 	// reload, when set (SetReload, by serve), has the daemon reload its
 	// settings file, as SIGHUP does: a settings commit calls it.
@@ -212,6 +214,10 @@ func (a *Appliance) start() error {
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
 		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
 
+	a.accounts = &accounts.Accounts{DB: a.db}
+	if err := a.accounts.EnsureBuiltin(ctx); err != nil {
+		return fmt.Errorf("accounts: %w", err)
+	}
 	a.configure = &configure.Configurator{DataDir: a.DataDir, Log: a.Log,
 		Reload: func() {
 			if f := a.reload.Load(); f != nil {

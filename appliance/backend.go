@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -230,4 +231,61 @@ func (a *Appliance) EditList(ctx context.Context, key, entry string, add bool) (
 		return cli.Done{}, err
 	}
 	return cli.Done{OK: true, Message: c.Message, Before: c.Before, After: c.After}, nil
+}
+
+// rawLimit is how much of a message show raw gives.
+const rawLimit = 256 << 10
+
+// RawMessage is show raw.
+func (a *Appliance) RawMessage(ctx context.Context, id string) (string, error) {
+	if _, err := a.db.GetMessage(ctx, id); err != nil {
+		return "", fmt.Errorf("message %s: %w", id, err)
+	}
+	f, err := a.spool.Open(id)
+	if err != nil {
+		return "", fmt.Errorf("message %s: its bytes are no longer kept (delivered, deleted or monitored messages are not)", id)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, rawLimit+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > rawLimit {
+		return string(b[:rawLimit]) + fmt.Sprintf("\n[… cut at %d bytes]", rawLimit), nil
+	}
+	return string(b), nil
+}
+
+// Accounts is show accounts.
+func (a *Appliance) Accounts(ctx context.Context) ([]cli.AccountInfo, error) {
+	as, err := a.accounts.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.AccountInfo, 0, len(as))
+	for _, x := range as {
+		out = append(out, cli.AccountInfo{Name: x.Name, Role: x.Role, Password: x.Hash != "", Created: timeText(x.Created),
+			LastLogin: timeText(x.LastLogin), LockedUntil: timeText(x.LockedUntil)})
+	}
+	return out, nil
+}
+
+func (a *Appliance) AccountAdd(ctx context.Context, name, role string) error {
+	return a.accounts.Add(ctx, name, role)
+}
+
+func (a *Appliance) AccountPassword(ctx context.Context, name, pw string) error {
+	return a.accounts.SetPassword(ctx, name, pw)
+}
+
+func (a *Appliance) AccountRole(ctx context.Context, name, role string) error {
+	return a.accounts.SetRole(ctx, name, role)
+}
+
+func (a *Appliance) AccountUnlock(ctx context.Context, name string) error {
+	return a.accounts.Unlock(ctx, name)
+}
+
+func (a *Appliance) AccountDelete(ctx context.Context, name string) error {
+	return a.accounts.Delete(ctx, name)
 }

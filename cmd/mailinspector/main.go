@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,8 +19,10 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"mailinspector/appliance"
+	"mailinspector/internal/cli"
 	"mailinspector/internal/control"
 	"mailinspector/internal/durable"
 	"mailinspector/internal/policy"
@@ -225,8 +228,14 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sock := filepath.Join(*dataDir, control.SocketName)
+	oneShot := *cmd != "" || fs.NArg() > 0
 	run := func(line string) int {
-		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin()})
+		secret, err := secretFor(line, stdin, stderr, oneShot)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin(), Secret: secret})
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -298,4 +307,40 @@ func origin() string {
 		return t
 	}
 	return ""
+}
+
+// secretFor reads the new password account password needs: typed twice on
+// a terminal, else one line of standard input (with -c, so that a script
+// can set one). It never goes on the command line, which is logged.
+func secretFor(line string, stdin io.Reader, stderr io.Writer, oneShot bool) (string, error) {
+	w, err := cli.Split(line)
+	if err != nil || len(w) < 2 || !strings.EqualFold(w[0], "account") || !strings.EqualFold(w[1], "password") {
+		return "", nil
+	}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "new password: ")
+		p1, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(stderr, "the same again: ")
+		p2, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		if string(p1) != string(p2) {
+			return "", errors.New("the two passwords differ; nothing changed")
+		}
+		return string(p1), nil
+	}
+	if !oneShot {
+		return "", errors.New("account password reads the password from standard input: use -c 'account password NAME' with the password piped in")
+	}
+	pw, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && pw == "" {
+		return "", errors.New("account password: no password on standard input")
+	}
+	return strings.TrimRight(pw, "\r\n"), nil
 }

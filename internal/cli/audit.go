@@ -11,8 +11,9 @@ import (
 // reached the command layer (the control socket's peer, the SSH client,
 // the console's tty). The audit log names both.
 type Caller struct {
-	Who string
-	Via string
+	Who  string
+	Via  string
+	Role string // RoleAdministrator, RoleInvestigator, RoleOperator
 }
 
 type callerKey struct{}
@@ -28,7 +29,7 @@ func CallerOf(ctx context.Context) Caller {
 	if c, ok := ctx.Value(callerKey{}).(Caller); ok {
 		return c
 	}
-	return Caller{Who: "system", Via: "in-process"}
+	return Caller{Who: "system", Via: "in-process", Role: RoleAdministrator}
 }
 
 // AuditRecord is one line of the audit log (show audit).

@@ -44,6 +44,15 @@ type Backend interface {
 	RollbackSettings(ctx context.Context, n int) (Done, error)
 	// EditList adds an entry to a list setting (add) or removes it.
 	EditList(ctx context.Context, key, entry string, add bool) (Done, error)
+	// RawMessage is a message as received (a prefix of a large one).
+	RawMessage(ctx context.Context, id string) (string, error)
+	// Accounts and the account changes (internal/accounts).
+	Accounts(ctx context.Context) ([]AccountInfo, error)
+	AccountAdd(ctx context.Context, name, role string) error
+	AccountPassword(ctx context.Context, name, password string) error
+	AccountRole(ctx context.Context, name, role string) error
+	AccountUnlock(ctx context.Context, name string) error
+	AccountDelete(ctx context.Context, name string) error
 	// RecordAudit appends to the audit log; AuditLog reads it.
 	RecordAudit(ctx context.Context, r AuditRecord) error
 	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
@@ -179,11 +188,17 @@ type command struct {
 	// kind, for a command that changes something, is what the audit log
 	// files it under; read-only commands have none and are not audited.
 	kind string
+	// admin: a command only Administrators run though it changes nothing
+	// (show accounts); body: one that shows a message's bytes, which
+	// Operators may not see.
+	admin, body bool
 }
+
+func (c command) synopsis() string { return strings.Join(c.words, " ") }
 
 var commands = []command{
 	{[]string{"show", "version"}, "", "version of the appliance and how it runs", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Version(), nil }, ""},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Version(), nil }, "", false, false},
 	{[]string{"show", "messages"}, "[LIMIT | FILTER VALUE…]", "messages, newest first (100 a page), found by " +
 		"from, to, subject (part of), risk, threat, state, action, since, until (24h, 7d, 2026-12-01), message-id, client-ip, policy; limit, page", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
@@ -192,11 +207,11 @@ var commands = []command{
 				return nil, err
 			}
 			return b.SearchMessages(ctx, q)
-		}, ""},
+		}, "", false, false},
 	{[]string{"show", "message"}, "ID", "one message with its trail, findings and recipients", 1, 1,
-		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }, ""},
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Message(ctx, a[0]) }, "", false, false},
 	{[]string{"show", "status"}, "", "version, uptime, mode, messages by state, data disk, services, licence", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Status(ctx) }, ""},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Status(ctx) }, "", false, false},
 	{[]string{"show", "settings"}, "[PREFIX]", "the settings as the file has them (keys starting with PREFIX), changed ones marked", 0, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			prefix := ""
@@ -204,7 +219,7 @@ var commands = []command{
 				prefix = a[0]
 			}
 			return b.ShowSettings(ctx, prefix)
-		}, ""},
+		}, "", false, false},
 	{[]string{"settings", "commit"}, "[confirmed MINUTES] KEY VALUE [KEY VALUE…]", "change settings and reload them (with confirmed: they roll back after MINUTES unless confirmed)", 2, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			var confirm time.Duration
@@ -226,9 +241,9 @@ var commands = []command{
 				changes[a[i]] = a[i+1]
 			}
 			return b.CommitSettings(ctx, changes, confirm)
-		}, "settings"},
+		}, "settings", false, false},
 	{[]string{"settings", "confirm"}, "", "keep the settings a commit confirmed put in place", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.ConfirmSettings(ctx) }, "settings"},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.ConfirmSettings(ctx) }, "settings", false, false},
 	{[]string{"settings", "rollback"}, "N", "put back the settings as they were N commits ago", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			n, err := number("N", a[0], 100)
@@ -236,15 +251,61 @@ var commands = []command{
 				return nil, err
 			}
 			return b.RollbackSettings(ctx, n)
-		}, "settings"},
+		}, "settings", false, false},
 	{[]string{"list", "add"}, "KEY ENTRY", "add one entry to a list (senders.blocked, senders.approved, exceptions.*, lists.*) and apply it", 2, 2,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			return b.EditList(ctx, a[0], a[1], true)
-		}, "lists"},
+		}, "lists", false, false},
 	{[]string{"list", "remove"}, "KEY ENTRY", "remove one entry from a list and apply it", 2, 2,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			return b.EditList(ctx, a[0], a[1], false)
-		}, "lists"},
+		}, "lists", false, false},
+	{[]string{"show", "raw"}, "ID", "a message as received, headers and body (not for Operators)", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			raw, err := b.RawMessage(ctx, a[0])
+			return RawText(raw), err
+		}, "", false, true},
+	{[]string{"show", "accounts"}, "", "the appliance's accounts, roles, last logins and locks", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Accounts(ctx) }, "", true, false},
+	{[]string{"account", "add"}, "NAME ROLE", "a new account (administrator, investigator or operator); account password sets its password", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.AccountAdd(ctx, a[0], a[1]); err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: "account " + a[0] + " added as " + a[1] + "; set its password with account password " + a[0]}, nil
+		}, "accounts", false, false},
+	{[]string{"account", "password"}, "NAME", "set an account's password (typed twice on a terminal, else read from standard input)", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			pw := SecretOf(ctx)
+			if pw == "" {
+				return nil, fmt.Errorf("%w: the password comes on the shell's standard input, not on the command line", ErrUsage)
+			}
+			if err := b.AccountPassword(ctx, a[0], pw); err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: "password of " + a[0] + " set"}, nil
+		}, "accounts", false, false},
+	{[]string{"account", "role"}, "NAME ROLE", "change an account's role (admin stays an administrator)", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.AccountRole(ctx, a[0], a[1]); err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: a[0] + " is now " + a[1]}, nil
+		}, "accounts", false, false},
+	{[]string{"account", "unlock"}, "NAME", "lift a lock after failed logins", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.AccountUnlock(ctx, a[0]); err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: a[0] + " unlocked"}, nil
+		}, "accounts", false, false},
+	{[]string{"account", "delete"}, "NAME", "delete an account (not admin)", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.AccountDelete(ctx, a[0]); err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: "account " + a[0] + " deleted"}, nil
+		}, "accounts", false, false},
 	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			q, err := parseAuditQuery(a, time.Now())
@@ -252,11 +313,11 @@ var commands = []command{
 				return nil, err
 			}
 			return b.AuditLog(ctx, q)
-		}, ""},
+		}, "", false, false},
 	{[]string{"show", "services"}, "", "cloud services and local parts: state, last success, last error, counters", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }, ""},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }, "", false, false},
 	{[]string{"show", "sandbox"}, "", "the virtual analyzer: libvirt connection, instances, queue, recent analyses", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }, ""},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }, "", false, false},
 	{[]string{"show", "analysis"}, "SHA256|URL", "the virtual analyzer's verdict and report for one sample or link", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			link := strings.HasPrefix(a[0], "http://") || strings.HasPrefix(a[0], "https://")
@@ -264,11 +325,11 @@ var commands = []command{
 				return nil, fmt.Errorf("%w: SHA256 is 64 hex digits, or give the link (http:// or https://)", ErrUsage)
 			}
 			return b.Analysis(ctx, a[0])
-		}, ""},
+		}, "", false, false},
 	{[]string{"show", "queue"}, "", "recipients waiting for delivery", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }, ""},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }, "", false, false},
 	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }, ""},
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }, "", false, false},
 	{[]string{"queue", "flush"}, "", "try every waiting recipient again now", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) {
 			n, err := b.QueueRetry(ctx, "")
@@ -276,7 +337,7 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{OK: true, Message: fmt.Sprintf("%d recipients to be tried again now", n)}, nil
-		}, "queue"},
+		}, "queue", false, false},
 	{[]string{"queue", "retry"}, "ID", "try the waiting recipients of one message again now", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			n, err := b.QueueRetry(ctx, a[0])
@@ -284,7 +345,7 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{OK: true, Message: fmt.Sprintf("%s: %d recipients to be tried again now", a[0], n)}, nil
-		}, "queue"},
+		}, "queue", false, false},
 	{[]string{"queue", "delete"}, "ID", "take a message's waiting recipients out of the queue (a DSN to the sender unless queue.delete=drop)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			n, err := b.QueueDelete(ctx, a[0])
@@ -292,29 +353,33 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{OK: true, Message: fmt.Sprintf("%s: %d recipients deleted from the queue", a[0], n)}, nil
-		}, "queue"},
+		}, "queue", false, false},
 	{[]string{"quarantine", "release"}, "ID [RCPT…]", "deliver the original to all recipients, or to those named", 1, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Release(ctx, a[0], a[1:]); err != nil {
 				return nil, err
 			}
 			return Done{OK: true, Message: "released " + a[0]}, nil
-		}, "quarantine"},
+		}, "quarantine", false, false},
 	{[]string{"quarantine", "resume"}, "ID", "analyse a quarantined message again; the new verdict decides", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Resume(ctx, a[0]); err != nil {
 				return nil, err
 			}
 			return Done{OK: true, Message: "resumed " + a[0]}, nil
-		}, "quarantine"},
+		}, "quarantine", false, false},
 	{[]string{"quarantine", "delete"}, "ID", "delete a quarantined message", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			if err := b.Delete(ctx, a[0]); err != nil {
 				return nil, err
 			}
 			return Done{OK: true, Message: "deleted " + a[0]}, nil
-		}, "quarantine"},
+		}, "quarantine", false, false},
 }
+
+// RawText is a message's bytes for show raw: escaped for the terminal
+// (newlines kept), as JSON a string.
+type RawText string
 
 // HelpText is the list of commands.
 type HelpText string
@@ -390,6 +455,12 @@ func Exec(ctx context.Context, b Backend, line string) (any, error) {
 		if len(args) < c.min || (c.max >= 0 && len(args) > c.max) {
 			return nil, fmt.Errorf("%w: %s %s", ErrUsage, strings.Join(c.words, " "), c.args)
 		}
+		if err := allowed(ctx, c); err != nil {
+			if c.kind != "" {
+				audit(ctx, b, c.kind, words, nil, err)
+			}
+			return nil, err
+		}
 		v, err := c.run(ctx, b, args)
 		if c.kind != "" {
 			v, err = audit(ctx, b, c.kind, words, v, err)
@@ -456,6 +527,14 @@ func Render(v any, asJSON bool) (string, error) {
 		return auditTable(t), nil
 	case []SettingValue:
 		return settingsText(t), nil
+	case []AccountInfo:
+		return accountsTable(t), nil
+	case RawText:
+		lines := strings.Split(string(t), "\n")
+		for i, l := range lines {
+			lines[i] = term(strings.TrimSuffix(l, "\r"))
+		}
+		return strings.Join(lines, "\n"), nil
 	case []QueueEntry:
 		return queueTable(t), nil
 	case *MessageDetail:

@@ -186,7 +186,7 @@ func TestShowMessagesFilters(t *testing.T) {
 // only shows is not.
 func TestChangesAreAudited(t *testing.T) {
 	b := &fakeBackend{}
-	ctx := WithCaller(context.Background(), Caller{Who: "admin", Via: "control socket, uid 0 (root); ssh from 192.0.2.9"})
+	ctx := WithCaller(context.Background(), Caller{Who: "admin", Via: "control socket, uid 0 (root); ssh from 192.0.2.9", Role: RoleAdministrator})
 	if _, err := Exec(ctx, b, "quarantine release m1 x@example.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,4 +212,51 @@ func TestChangesAreAudited(t *testing.T) {
 
 func (f *fakeBackend) QueueDelete(ctx context.Context, id string) (int, error) {
 	return 0, errors.New("message " + id + ": no such message")
+}
+
+func (f *fakeBackend) RawMessage(ctx context.Context, id string) (string, error) {
+	return "Subject: hi\r\n\r\nbody \x1b[2J\r\n", nil
+}
+
+// TestRolesAreEnforcedByTheCommandLayer: an Operator reads but never a
+// message's bytes and changes nothing; an Investigator reads bytes too;
+// an Administrator does everything. A refused change is audited.
+func TestRolesAreEnforcedByTheCommandLayer(t *testing.T) {
+	b := &fakeBackend{}
+	as := func(role string) context.Context {
+		return WithCaller(context.Background(), Caller{Who: "someone", Via: "web", Role: role})
+	}
+	if _, err := Exec(as(RoleOperator), b, "show messages"); err != nil {
+		t.Errorf("operator show messages: %v", err)
+	}
+	for _, line := range []string{"show raw m1", "quarantine release m1", "show accounts", "account add x operator"} {
+		if _, err := Exec(as(RoleOperator), b, line); !errors.Is(err, ErrForbidden) {
+			t.Errorf("operator %q: %v, want forbidden", line, err)
+		}
+	}
+	v, err := Exec(as(RoleInvestigator), b, "show raw m1")
+	if err != nil {
+		t.Fatalf("investigator show raw: %v", err)
+	}
+	if text, _ := Render(v, false); !strings.Contains(text, "Subject: hi\n\nbody \\x1b[2J") || strings.Contains(text, "\x1b") {
+		t.Errorf("raw text:\n%q", text)
+	}
+	if _, err := Exec(as(RoleInvestigator), b, "quarantine release m1"); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "needs the administrator role") {
+		t.Errorf("investigator release: %v", err)
+	}
+	if _, err := Exec(as("intruder"), b, "show messages"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("an unknown role read: %v", err)
+	}
+	refused := 0
+	for _, r := range b.audited {
+		if !r.OK && strings.Contains(r.Detail, "forbidden") {
+			refused++
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d refused changes audited, want 3 (2 by the operator, 1 by the investigator): %+v", refused, b.audited)
+	}
+	if _, err := Exec(as(RoleAdministrator), b, "quarantine release m1"); err != nil {
+		t.Errorf("administrator release: %v", err)
+	}
 }

@@ -31,6 +31,9 @@ type Request struct {
 	// address, a tty): for the audit log beside the peer the kernel names,
 	// never for deciding who may do what.
 	Origin string `json:"origin,omitempty"`
+	// Secret is a new password for account password: beside the command,
+	// never in it (commands are logged and audited).
+	Secret string `json:"secret,omitempty"`
 }
 
 // Response carries the rendered output or the error.
@@ -113,7 +116,7 @@ func (s *Server) handle(c net.Conn) {
 		if req.Origin != "" {
 			caller.Via += "; " + req.Origin
 		}
-		ctx, cancel := context.WithTimeout(cli.WithCaller(context.Background(), caller), time.Minute)
+		ctx, cancel := context.WithTimeout(cli.WithSecret(cli.WithCaller(context.Background(), caller), req.Secret), time.Minute)
 		v, err := cli.Exec(ctx, s.backend, req.Command)
 		cancel()
 		if err == nil {

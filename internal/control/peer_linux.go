@@ -47,5 +47,5 @@ func peer(c net.Conn) (cli.Caller, error) {
 	if cred.Uid != 0 && int(cred.Uid) != os.Getuid() && name != AdminUser {
 		return cli.Caller{Via: via}, fmt.Errorf("uid %d (%s) may not use the command line", cred.Uid, name)
 	}
-	return cli.Caller{Who: "admin", Via: via}, nil
+	return cli.Caller{Who: "admin", Via: via, Role: cli.RoleAdministrator}, nil
 }
