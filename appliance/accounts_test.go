@@ -49,6 +49,14 @@ func TestAccountsOverTheShell(t *testing.T) {
 	if out, err := shell("", "-c", "account delete admin"); err == nil || !strings.Contains(out, "cannot be deleted") {
 		t.Errorf("deleting admin: %s %v", out, err)
 	}
+	// show logs: the daemon's own recent lines, filtered.
+	if out, err := shell("", "-c", "show logs 5 grep \"account password olga\""); err != nil || !strings.Contains(out, `"command":"account password olga"`) ||
+		strings.Contains(out, "mailinspector started") {
+		t.Errorf("show logs grep: %s %v", out, err)
+	}
+	if out, err := shell("", "-c", "show logs 500"); err != nil || !strings.Contains(out, "mailinspector started") {
+		t.Errorf("show logs: %s %v", out, err)
+	}
 	out, _ = shell("", "-o", "json", "-c", "show audit kind accounts")
 	if strings.Contains(out, "Op3rator-pass") || !strings.Contains(out, `"command": "account password olga"`) {
 		t.Errorf("audit:\n%s", out)

@@ -32,6 +32,7 @@ import (
 	"mailinspector/internal/disk"
 	"mailinspector/internal/durable"
 	"mailinspector/internal/engine/clamd"
+	"mailinspector/internal/logring"
 	"mailinspector/internal/message"
 	"mailinspector/internal/policy"
 	"mailinspector/internal/quarantine"
@@ -67,7 +68,9 @@ type Appliance struct {
 
 	// reload, when set (SetReload, by serve), has the daemon reload its
 	// settings file, as SIGHUP does: a settings commit calls it.
-	reload    atomic.Pointer[func()]
+	reload atomic.Pointer[func()]
+	// logs are the daemon's recent log lines (SetLogs, by serve).
+	logs      atomic.Pointer[logring.Ring]
 	queue     *delivery.Queue
 	smtp      *smtpd.Server
 	control   *control.Server
@@ -96,6 +99,9 @@ type Appliance struct {
 	stuckLogged atomic.Bool
 	reloading   bool // Stop is part of a reload: no STOPPING=1
 }
+
+// SetLogs gives show logs the daemon's recent lines.
+func (a *Appliance) SetLogs(r *logring.Ring) { a.logs.Store(r) }
 
 // SetReload is how the daemon reloads its settings file (serve's SIGHUP
 // handling); without it a settings commit applies at the next reload.

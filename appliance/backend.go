@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -288,4 +289,13 @@ func (a *Appliance) AccountUnlock(ctx context.Context, name string) error {
 
 func (a *Appliance) AccountDelete(ctx context.Context, name string) error {
 	return a.accounts.Delete(ctx, name)
+}
+
+// Logs is show logs.
+func (a *Appliance) Logs(ctx context.Context, n int, grep string) ([]string, error) {
+	r := a.logs.Load()
+	if r == nil {
+		return nil, errors.New("this daemon keeps no log lines in memory (mailinspector serve does)")
+	}
+	return r.Last(n, grep), nil
 }

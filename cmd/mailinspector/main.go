@@ -25,6 +25,7 @@ import (
 	"mailinspector/internal/cli"
 	"mailinspector/internal/control"
 	"mailinspector/internal/durable"
+	"mailinspector/internal/logring"
 	"mailinspector/internal/policy"
 	"mailinspector/internal/settings"
 )
@@ -159,7 +160,10 @@ func serve(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// The log goes to standard error (journald keeps it) and, the last
+	// lines, to memory for show logs.
+	ring := logring.New(5000, 2<<20)
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(os.Stderr, ring), nil))
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {
 		log.Error("data dir", "err", err)
@@ -186,6 +190,7 @@ func serve(args []string) int {
 	sig := make(chan os.Signal, 1)
 	// A settings commit reloads as SIGHUP does.
 	reloadHook := func(a *appliance.Appliance) {
+		a.SetLogs(ring)
 		a.SetReload(func() {
 			select {
 			case sig <- syscall.SIGHUP:

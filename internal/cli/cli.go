@@ -44,6 +44,8 @@ type Backend interface {
 	RollbackSettings(ctx context.Context, n int) (Done, error)
 	// EditList adds an entry to a list setting (add) or removes it.
 	EditList(ctx context.Context, key, entry string, add bool) (Done, error)
+	// Logs are the daemon's last n log lines holding grep ("": all).
+	Logs(ctx context.Context, n int, grep string) ([]string, error)
 	// RawMessage is a message as received (a prefix of a large one).
 	RawMessage(ctx context.Context, id string) (string, error)
 	// Accounts and the account changes (internal/accounts).
@@ -260,6 +262,25 @@ var commands = []command{
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			return b.EditList(ctx, a[0], a[1], false)
 		}, "lists", false, false},
+	{[]string{"show", "logs"}, "[N] [grep WORD]", "the daemon's last N log lines (100), those holding WORD", 0, 3,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			n, grep := 100, ""
+			if len(a) > 0 && !strings.EqualFold(a[0], "grep") {
+				var err error
+				if n, err = number("N", a[0], 5000); err != nil {
+					return nil, err
+				}
+				a = a[1:]
+			}
+			switch {
+			case len(a) == 2 && strings.EqualFold(a[0], "grep"):
+				grep = a[1]
+			case len(a) != 0:
+				return nil, fmt.Errorf("%w: show logs [N] [grep WORD]", ErrUsage)
+			}
+			lines, err := b.Logs(ctx, n, grep)
+			return LogLines(lines), err
+		}, "", false, false},
 	{[]string{"show", "raw"}, "ID", "a message as received, headers and body (not for Operators)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			raw, err := b.RawMessage(ctx, a[0])
@@ -376,6 +397,9 @@ var commands = []command{
 			return Done{OK: true, Message: "deleted " + a[0]}, nil
 		}, "quarantine", false, false},
 }
+
+// LogLines are show logs' lines.
+type LogLines []string
 
 // RawText is a message's bytes for show raw: escaped for the terminal
 // (newlines kept), as JSON a string.
@@ -529,6 +553,15 @@ func Render(v any, asJSON bool) (string, error) {
 		return settingsText(t), nil
 	case []AccountInfo:
 		return accountsTable(t), nil
+	case LogLines:
+		if len(t) == 0 {
+			return "no log lines", nil
+		}
+		out := make([]string, len(t))
+		for i, l := range t {
+			out[i] = term(l)
+		}
+		return strings.Join(out, "\n"), nil
 	case RawText:
 		lines := strings.Split(string(t), "\n")
 		for i, l := range lines {
