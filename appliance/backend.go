@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"mailinspector/internal/cli"
+	"mailinspector/internal/diagnose"
 	"mailinspector/internal/disk"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/store"
@@ -298,4 +300,18 @@ func (a *Appliance) Logs(ctx context.Context, n int, grep string) ([]string, err
 		return nil, errors.New("this daemon keeps no log lines in memory (mailinspector serve does)")
 	}
 	return r.Last(n, grep), nil
+}
+
+// TestSMTP is test smtp.
+func (a *Appliance) TestSMTP(ctx context.Context, addr string) ([]string, error) {
+	host := a.Settings.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	return diagnose.SMTP(ctx, addr, host, nil), nil
+}
+
+// TestDNS is test dns, through dns.resolver.
+func (a *Appliance) TestDNS(ctx context.Context, name, qtype string) ([]string, error) {
+	return diagnose.DNS(ctx, a.Settings.DNS.Resolver, name, qtype)
 }

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,30 @@ func TestMessageTracking(t *testing.T) {
 	must(t, err)
 	if !strings.Contains(js, `"id": "`+held+`"`) || !strings.Contains(js, `"state": "quarantined"`) {
 		t.Errorf("json:\n%s", js)
+	}
+}
+
+// TestDiagnostics: test smtp reaches the downstream and says what it
+// offers; test dns asks dns.resolver; neither is for an Operator.
+func TestDiagnostics(t *testing.T) {
+	sink := testutil.NewSink(t)
+	bl := testutil.StartDNSBL(t, "bl.test")
+	bl.List("2.0.0.127.bl.test.", "127.0.0.2")
+	a := startApp(t, t.TempDir(), map[string]string{"dns.resolver": bl.Addr})
+	ctx := context.Background()
+	v, err := cli.Exec(ctx, a, "test smtp "+sink.Addr)
+	must(t, err)
+	text, _ := cli.Render(v, false)
+	if !strings.Contains(text, "greeting and EHLO mi.test: ok") || !strings.Contains(text, "STARTTLS: not offered") {
+		t.Errorf("test smtp:\n%s", text)
+	}
+	v, err = cli.Exec(ctx, a, "test dns 2.0.0.127.bl.test")
+	must(t, err)
+	if text, _ = cli.Render(v, false); !strings.Contains(text, "via "+bl.Addr) || !strings.Contains(text, "127.0.0.2") {
+		t.Errorf("test dns:\n%s", text)
+	}
+	op := cli.WithCaller(ctx, cli.Caller{Who: "olga", Role: cli.RoleOperator})
+	if _, err := cli.Exec(op, a, "test smtp "+sink.Addr); !errors.Is(err, cli.ErrForbidden) {
+		t.Errorf("operator test smtp: %v", err)
 	}
 }

@@ -44,6 +44,9 @@ type Backend interface {
 	RollbackSettings(ctx context.Context, n int) (Done, error)
 	// EditList adds an entry to a list setting (add) or removes it.
 	EditList(ctx context.Context, key, entry string, add bool) (Done, error)
+	// TestSMTP and TestDNS are the diagnostics (internal/diagnose).
+	TestSMTP(ctx context.Context, addr string) ([]string, error)
+	TestDNS(ctx context.Context, name, qtype string) ([]string, error)
 	// Logs are the daemon's last n log lines holding grep ("": all).
 	Logs(ctx context.Context, n int, grep string) ([]string, error)
 	// RawMessage is a message as received (a prefix of a large one).
@@ -279,8 +282,22 @@ var commands = []command{
 				return nil, fmt.Errorf("%w: show logs [N] [grep WORD]", ErrUsage)
 			}
 			lines, err := b.Logs(ctx, n, grep)
-			return LogLines(lines), err
+			return Lines(lines), err
 		}, "", false, false},
+	{[]string{"test", "smtp"}, "HOST[:PORT]", "connect to an SMTP server as delivery would: greeting, EHLO, extensions, STARTTLS and its certificate", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			r, err := b.TestSMTP(ctx, a[0])
+			return Lines(r), err
+		}, "", true, false},
+	{[]string{"test", "dns"}, "NAME [A|AAAA|MX|TXT|PTR|CNAME|NS]", "ask the configured resolver (dns.resolver) as the appliance does", 1, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			qtype := "A"
+			if len(a) == 2 {
+				qtype = a[1]
+			}
+			r, err := b.TestDNS(ctx, a[0], qtype)
+			return Lines(r), err
+		}, "", true, false},
 	{[]string{"show", "raw"}, "ID", "a message as received, headers and body (not for Operators)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			raw, err := b.RawMessage(ctx, a[0])
@@ -398,8 +415,9 @@ var commands = []command{
 		}, "quarantine", false, false},
 }
 
-// LogLines are show logs' lines.
-type LogLines []string
+// Lines are lines of text (show logs, test smtp, test dns), escaped for
+// the terminal when shown.
+type Lines []string
 
 // RawText is a message's bytes for show raw: escaped for the terminal
 // (newlines kept), as JSON a string.
@@ -553,7 +571,7 @@ func Render(v any, asJSON bool) (string, error) {
 		return settingsText(t), nil
 	case []AccountInfo:
 		return accountsTable(t), nil
-	case LogLines:
+	case Lines:
 		if len(t) == 0 {
 			return "no log lines", nil
 		}
