@@ -315,3 +315,18 @@ func (a *Appliance) TestSMTP(ctx context.Context, addr string) ([]string, error)
 func (a *Appliance) TestDNS(ctx context.Context, name, qtype string) ([]string, error) {
 	return diagnose.DNS(ctx, a.Settings.DNS.Resolver, name, qtype)
 }
+
+// Policies is show policies.
+func (a *Appliance) Policies(ctx context.Context) (string, error) {
+	p, _, err := a.configure.Policies()
+	return p, err
+}
+
+// CommitPolicies is configure policies.
+func (a *Appliance) CommitPolicies(ctx context.Context, data string) (cli.Done, error) {
+	c, err := a.configure.CommitPolicies([]byte(data))
+	if err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: c.Message, Before: c.Before, After: c.After}, nil
+}

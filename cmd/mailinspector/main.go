@@ -240,7 +240,22 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
-		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin(), Secret: secret})
+		var input string
+		if strings.Join(strings.Fields(strings.ToLower(line)), " ") == "configure policies" {
+			// The whole new file on standard input: ssh admin@host
+			// configure policies < policies.conf.
+			if !oneShot {
+				fmt.Fprintln(stderr, "configure policies reads the new file from standard input: mailinspector shell -c 'configure policies' < policies.conf")
+				return 2
+			}
+			b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			line, input = "policies commit", string(b)
+		}
+		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin(), Secret: secret, Input: input})
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

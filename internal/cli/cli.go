@@ -44,6 +44,10 @@ type Backend interface {
 	RollbackSettings(ctx context.Context, n int) (Done, error)
 	// EditList adds an entry to a list setting (add) or removes it.
 	EditList(ctx context.Context, key, entry string, add bool) (Done, error)
+	// Policies is the policies file ("" when the default policy applies);
+	// CommitPolicies replaces it.
+	Policies(ctx context.Context) (string, error)
+	CommitPolicies(ctx context.Context, data string) (Done, error)
 	// TestSMTP and TestDNS are the diagnostics (internal/diagnose).
 	TestSMTP(ctx context.Context, addr string) ([]string, error)
 	TestDNS(ctx context.Context, name, qtype string) ([]string, error)
@@ -284,6 +288,22 @@ var commands = []command{
 			lines, err := b.Logs(ctx, n, grep)
 			return Lines(lines), err
 		}, "", false, false},
+	{[]string{"show", "policies"}, "", "the policies file (policies.conf), or that the default policy applies", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			p, err := b.Policies(ctx)
+			if err == nil && p == "" {
+				p = "no policies file: the default policy applies (policy.high, policy.unscannable, policy.medium, policy.unrated)"
+			}
+			return RawText(p), err
+		}, "", false, false},
+	{[]string{"policies", "commit"}, "", "replace the policies with the file given on standard input (configure policies < FILE): validated whole, the diff shown, reloaded", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			in := InputOf(ctx)
+			if strings.TrimSpace(in) == "" {
+				return nil, fmt.Errorf("%w: the new policies come on standard input: configure policies < policies.conf", ErrUsage)
+			}
+			return b.CommitPolicies(ctx, in)
+		}, "policies", false, false},
 	{[]string{"test", "smtp"}, "HOST[:PORT]", "connect to an SMTP server as delivery would: greeting, EHLO, extensions, STARTTLS and its certificate", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			r, err := b.TestSMTP(ctx, a[0])

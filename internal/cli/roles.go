@@ -94,3 +94,17 @@ func accountsTable(as []AccountInfo) string {
 	}
 	return table("no accounts", []string{"NAME", "ROLE", "PASSWORD", "LAST LOGIN", "LOCKED"}, rows)
 }
+
+type inputKey struct{}
+
+// WithInput carries what the person gave on standard input (a whole
+// policies file) beside the command line.
+func WithInput(ctx context.Context, in string) context.Context {
+	return context.WithValue(ctx, inputKey{}, in)
+}
+
+// InputOf is the input WithInput gave, if any.
+func InputOf(ctx context.Context) string {
+	s, _ := ctx.Value(inputKey{}).(string)
+	return s
+}

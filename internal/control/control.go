@@ -34,6 +34,9 @@ type Request struct {
 	// Secret is a new password for account password: beside the command,
 	// never in it (commands are logged and audited).
 	Secret string `json:"secret,omitempty"`
+	// Input is what the person gave on standard input (configure
+	// policies < FILE).
+	Input string `json:"input,omitempty"`
 }
 
 // Response carries the rendered output or the error.
@@ -100,7 +103,7 @@ func (s *Server) Close() {
 func (s *Server) handle(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Minute))
-	line, err := bufio.NewReader(&limitedReader{r: c, n: 64 * 1024}).ReadBytes('\n')
+	line, err := bufio.NewReader(&limitedReader{r: c, n: 1 << 20}).ReadBytes('\n')
 	if err != nil {
 		return
 	}
@@ -116,7 +119,7 @@ func (s *Server) handle(c net.Conn) {
 		if req.Origin != "" {
 			caller.Via += "; " + req.Origin
 		}
-		ctx, cancel := context.WithTimeout(cli.WithSecret(cli.WithCaller(context.Background(), caller), req.Secret), time.Minute)
+		ctx, cancel := context.WithTimeout(cli.WithInput(cli.WithSecret(cli.WithCaller(context.Background(), caller), req.Secret), req.Input), time.Minute)
 		v, err := cli.Exec(ctx, s.backend, req.Command)
 		cancel()
 		if err == nil {
