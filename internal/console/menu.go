@@ -123,6 +123,7 @@ var menuItems = []string{
 	"Factory reset",
 	"Reboot",
 	"Shut down",
+	"Mail domains and downstream server",
 }
 
 // Run logs in and serves the menu until logout or the console goes.
@@ -216,6 +217,8 @@ func (m *Menu) do(choice string) error {
 		return m.Sys.run("", "systemctl", "reboot")
 	case "11":
 		return m.Sys.run("", "systemctl", "poweroff")
+	case "12":
+		return m.mailRouting()
 	}
 	return nil
 }
@@ -251,6 +254,21 @@ func (m *Menu) network() error {
 	m.Sys.run("", "systemctl", "restart", "systemd-networkd.service")
 	m.say("\n  not confirmed: the previous network settings are back\n")
 	return err
+}
+
+// mailRouting asks the first-boot mail questions again (the domains to
+// accept, the downstream server) and has the daemon reload them.
+func (m *Menu) mailRouting() error {
+	var c Config
+	if err := m.wizard().mail(&c); err != nil {
+		return err
+	}
+	if err := settings.Update(m.Sys.path(m.Sys.DataDir), map[string]string{"smtp.accepted_domains": strings.Join(c.Domains, ","),
+		"delivery.relay": c.Relay}); err != nil {
+		return err
+	}
+	m.say("  mail domains %s, downstream %s: saved\n", orNone(strings.Join(c.Domains, ", ")), orNone(c.Relay))
+	return m.Sys.run("", "systemctl", "reload", "mailinspector.service")
 }
 
 func (m *Menu) hostAndTime() error {

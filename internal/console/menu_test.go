@@ -211,3 +211,36 @@ func TestMenuSSHKeyDiagnosticsRollbackReset(t *testing.T) {
 		}
 	}
 }
+
+// TestMenuMailDomainsAndDownstream: after first boot the menu asks the mail
+// questions again, refuses a bad answer, writes the settings and reloads
+// the daemon.
+func TestMenuMailDomainsAndDownstream(t *testing.T) {
+	sys, cmds := firstBootDone(t)
+	c := startMenu(t, sys, time.Minute)
+	c.send("Correct-Horse-42")
+	c.waitOut(t, "12) Mail domains and downstream server")
+	c.send("12", "example.com, .example.net", "mail.example.com")
+	c.waitOut(t, "want HOST:PORT")
+	c.send("mail.example.com:25")
+	c.waitOut(t, "downstream mail.example.com:25: saved")
+	vs, err := settings.Values(filepath.Join(sys.Root, "var/lib/mailinspector"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range vs {
+		got[v.Key] = v.Value
+	}
+	if got["smtp.accepted_domains"] != "example.com,.example.net" || got["delivery.relay"] != "mail.example.com:25" {
+		t.Fatalf("settings %q %q", got["smtp.accepted_domains"], got["delivery.relay"])
+	}
+	c.waitOut(t, "0) Log out")
+	found := false
+	for _, cmd := range *cmds {
+		found = found || cmd == "systemctl reload mailinspector.service"
+	}
+	if !found {
+		t.Errorf("the daemon was not reloaded: %v", *cmds)
+	}
+}
