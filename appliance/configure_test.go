@@ -33,13 +33,11 @@ func TestConfigureCommitAppliesLive(t *testing.T) {
 	defer d.stop()
 	shell := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"shell", "--data-dir", dir}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
+		out, err := shellAcrossReloads(bin, dir, stdin, args...)
 		if err != nil {
 			t.Fatalf("shell %v: %v\n%s", args, err, out)
 		}
-		return string(out)
+		return out
 	}
 	if err := sendMail(d.addr, "bob@example.org", []string{"carol@example.net"}, testMessage("before", "")); err == nil || !strings.Contains(err.Error(), "550") {
 		t.Fatalf("example.net before the commit: %v", err)
@@ -118,5 +116,21 @@ func TestConfigureCommitAppliesLive(t *testing.T) {
 	must(t, json.Unmarshal([]byte(shell("", "-o", "json", "-c", "show audit kind lists")), &audit))
 	if len(audit) != 2 || audit[0].After != "senders.blocked = " || audit[1].After != "senders.blocked = evil.example" {
 		t.Fatalf("lists audit %+v", audit)
+	}
+}
+
+// shellAcrossReloads runs the built binary's shell; while a reload has the
+// control socket closed (a commit's own, or a rollback's), it tries again
+// for up to 10 seconds, as an administrator would.
+func shellAcrossReloads(bin, dir, stdin string, args ...string) (string, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cmd := exec.Command(bin, append([]string{"shell", "--data-dir", dir}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "cannot reach the daemon") || time.Now().After(deadline) {
+			return string(out), err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

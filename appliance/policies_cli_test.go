@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,10 +25,7 @@ func TestConfigurePoliciesFromStandardInput(t *testing.T) {
 	d.start()
 	defer d.stop()
 	shell := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(bin, append([]string{"shell", "--data-dir", dir}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return shellAcrossReloads(bin, dir, stdin, args...)
 	}
 	if out, _ := shell("", "-c", "show policies"); !strings.Contains(out, "the default policy applies") {
 		t.Fatalf("show policies before: %s", out)
