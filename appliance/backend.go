@@ -198,11 +198,21 @@ func (a *Appliance) ShowSettings(ctx context.Context, prefix string) ([]cli.Sett
 	out := []cli.SettingValue{}
 	for _, v := range vs {
 		if strings.HasPrefix(v.Key, prefix) {
-			out = append(out, cli.SettingValue{Key: v.Key, Value: v.Value, Default: v.Default, Changed: v.Value != v.Default})
+			value := v.Value
+			if settings.Secret(v.Key) && value != "" {
+				value = HiddenValue
+			}
+			out = append(out, cli.SettingValue{Key: v.Key, Value: value, Default: v.Default, Changed: v.Value != v.Default})
 		}
 	}
 	return out, nil
 }
+
+// HiddenValue stands for a secret's value (settings.Secret) in show
+// settings. Configure mode
+// sends a key only when it changed, so a hidden value is never written
+// back.
+const HiddenValue = "(set, not shown)"
 
 // CommitSettings, ConfirmSettings and RollbackSettings are the
 // configurator's (internal/configure).

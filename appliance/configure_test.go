@@ -3,6 +3,7 @@ package appliance
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,6 +93,31 @@ func TestConfigureCommitAppliesLive(t *testing.T) {
 	}
 	if _, ok, _ := settings.PendingConfirm(dir); ok {
 		t.Error("the confirmation is still pending after the rollback")
+	}
+
+	// A secret is set, never read back, and a commit of other keys keeps it.
+	shell("configure\nset hub.key mih_not-for-your-eyes\ncommit\nexit\n")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got := shell("", "-c", "show settings hub.key")
+		if strings.Contains(got, "not-for-your-eyes") {
+			t.Fatalf("show settings shows the hub key: %s", got)
+		}
+		if strings.Contains(got, "hub.key = (set, not shown)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("show settings hub.key: %s", got)
+		}
+	}
+	shell("configure\nset smtp.max_recipients 60\ncommit\nexit\n")
+	if vs, _ := settings.Values(dir); !slices.ContainsFunc(vs, func(v settings.Value) bool { return v.Key == "hub.key" && v.Value == "mih_not-for-your-eyes" }) {
+		t.Errorf("the hub key did not survive a commit of another key: %+v", vs)
+	}
+	if out := shell("", "-o", "json", "-c", "show audit kind settings"); strings.Contains(out, "not-for-your-eyes") {
+		t.Errorf("the audit log holds the hub key:\n%s", out)
+	}
+	if out := shell("", "-c", "show logs 5000"); strings.Contains(out, "not-for-your-eyes") || !strings.Contains(out, "hub.key (secret)") {
+		t.Errorf("the daemon's log and the hub key:\n%s", out)
 	}
 
 	// One entry added to a list applies as a commit does: the sender is

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"mailinspector/internal/settings"
 )
 
 // Caller is who runs a command and from where: the account, and how it
@@ -91,4 +93,27 @@ func auditTable(rs []AuditRecord) string {
 		rows = append(rows, []string{term(r.At), cut(r.Who, 24), cut(r.Via, 40), cut(r.Kind, 16), cut(r.Command, 60), ok, cut(r.Detail, 60)})
 	}
 	return table("no audit entries", []string{"AT", "WHO", "VIA", "KIND", "COMMAND", "RESULT", "DETAIL"}, rows)
+}
+
+// Redact is a command line as it may be logged and audited: the values of
+// secret settings (settings.Secret) in a settings commit are replaced.
+func Redact(line string) string {
+	w, err := Split(line)
+	if err != nil || len(w) < 4 || !strings.EqualFold(w[0], "settings") || !strings.EqualFold(w[1], "commit") {
+		return line
+	}
+	rest := w[2:]
+	if strings.EqualFold(rest[0], "confirmed") && len(rest) > 2 {
+		rest = rest[2:]
+	}
+	changed := false
+	for i := 0; i+1 < len(rest); i += 2 {
+		if settings.Secret(rest[i]) {
+			rest[i+1], changed = "(secret)", true
+		}
+	}
+	if !changed {
+		return line
+	}
+	return strings.Join(w, " ")
 }

@@ -537,7 +537,7 @@ func Exec(ctx context.Context, b Backend, line string) (any, error) {
 // administrator must know the trail has a hole.
 func audit(ctx context.Context, b Backend, kind string, words []string, v any, err error) (any, error) {
 	c := CallerOf(ctx)
-	r := AuditRecord{At: time.Now().UTC().Format(time.RFC3339), Who: c.Who, Via: c.Via, Kind: kind, Command: strings.Join(words, " "), OK: err == nil}
+	r := AuditRecord{At: time.Now().UTC().Format(time.RFC3339), Who: c.Who, Via: c.Via, Kind: kind, Command: Redact(strings.Join(words, " ")), OK: err == nil}
 	switch {
 	case err != nil:
 		r.Detail = err.Error()

@@ -260,3 +260,16 @@ func TestRolesAreEnforcedByTheCommandLayer(t *testing.T) {
 		t.Errorf("administrator release: %v", err)
 	}
 }
+
+func TestRedactHidesSecretSettings(t *testing.T) {
+	for in, want := range map[string]string{
+		"settings commit hub.key mih_abc smtp.max_recipients 5": "settings commit hub.key (secret) smtp.max_recipients 5",
+		"settings commit confirmed 5 archive.passwords 'a b,c'": "settings commit confirmed 5 archive.passwords (secret)",
+		"settings commit smtp.accepted_domains example.com":     "settings commit smtp.accepted_domains example.com",
+		"quarantine release m1":                                 "quarantine release m1",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -62,8 +62,13 @@ func (c *Configurator) Commit(changes map[string]string, confirmWithin time.Dura
 	sort.Strings(keys)
 	var before, after []string
 	for _, k := range keys {
-		before = append(before, k+" = "+was[k])
-		after = append(after, k+" = "+changes[k])
+		b, a := was[k], changes[k]
+		if settings.Secret(k) {
+			// The audit log says a secret changed, never what it is.
+			b, a = "(secret)", "(secret, changed)"
+		}
+		before = append(before, k+" = "+b)
+		after = append(after, k+" = "+a)
 	}
 	if _, pending, _ := settings.PendingConfirm(c.DataDir); pending {
 		return Change{}, fmt.Errorf("a commit waits for its confirmation: confirm it (settings confirm) or let it roll back first")

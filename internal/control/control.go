@@ -114,7 +114,7 @@ func (s *Server) handle(c net.Conn) {
 		resp.Error = "bad request: " + err.Error()
 	} else if perr != nil {
 		resp.Error = "refused: " + perr.Error()
-		s.log.Warn("control command refused", "command", req.Command, "peer", caller.Via, "err", perr)
+		s.log.Warn("control command refused", "command", cli.Redact(req.Command), "peer", caller.Via, "err", perr)
 	} else {
 		if req.Origin != "" {
 			caller.Via += "; " + req.Origin
@@ -130,7 +130,7 @@ func (s *Server) handle(c net.Conn) {
 		} else {
 			resp.OK = true
 		}
-		s.log.Info("control command", "command", req.Command, "ok", resp.OK, "who", caller.Who, "via", caller.Via)
+		s.log.Info("control command", "command", cli.Redact(req.Command), "ok", resp.OK, "who", caller.Who, "via", caller.Via)
 	}
 	json.NewEncoder(c).Encode(resp)
 }

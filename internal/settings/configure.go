@@ -126,3 +126,7 @@ func ClearPending(dataDir string) error {
 	}
 	return err
 }
+
+// Secret says whether a key's value is a secret (the hub's API key, the
+// archive passwords): set, never shown or written to the audit log.
+func Secret(key string) bool { return key == "hub.key" || key == "archive.passwords" }
