@@ -323,8 +323,10 @@ func origin() string {
 	if c := strings.Fields(os.Getenv("SSH_CLIENT")); len(c) > 0 {
 		return "ssh from " + c[0]
 	}
-	if t, err := os.Readlink("/proc/self/fd/0"); err == nil && strings.HasPrefix(t, "/dev/") {
-		return t
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		if t, err := os.Readlink("/proc/self/fd/0"); err == nil {
+			return t
+		}
 	}
 	return ""
 }
