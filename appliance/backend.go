@@ -58,18 +58,6 @@ func (a *Appliance) SearchMessages(ctx context.Context, q cli.MessageQuery) ([]c
 	return out, nil
 }
 
-func (a *Appliance) list(ctx context.Context, limit int, states ...string) ([]cli.MessageSummary, error) {
-	ms, err := a.db.ListMessages(ctx, limit, states...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cli.MessageSummary, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, summary(m))
-	}
-	return out, nil
-}
-
 func (a *Appliance) Message(ctx context.Context, id string) (*cli.MessageDetail, error) {
 	m, err := a.db.GetMessage(ctx, id)
 	if err != nil {
@@ -125,7 +113,7 @@ func (a *Appliance) Queue(ctx context.Context) ([]cli.QueueEntry, error) {
 }
 
 func (a *Appliance) Quarantine(ctx context.Context) ([]cli.MessageSummary, error) {
-	return a.list(ctx, 10000, store.StateQuarantined)
+	return a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 10000})
 }
 
 // QueueRetry and QueueDelete are the delivery queue's.

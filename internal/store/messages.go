@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -373,19 +372,8 @@ func (db *DB) GetMessage(ctx context.Context, id string) (*Message, error) {
 	return m, err
 }
 
-// ListMessages lists messages newest first, optionally only those in the
-// given states.
-func (db *DB) ListMessages(ctx context.Context, limit int, states ...string) ([]*Message, error) {
-	q := `SELECT ` + messageCols + ` FROM messages`
-	var args []any
-	if len(states) > 0 {
-		q += ` WHERE state IN (?` + strings.Repeat(",?", len(states)-1) + `)`
-		for _, s := range states {
-			args = append(args, s)
-		}
-	}
-	q += ` ORDER BY received DESC, id DESC LIMIT ?`
-	args = append(args, limit)
+// queryMessages runs a query over messageCols and reads its rows.
+func (db *DB) queryMessages(ctx context.Context, q string, args ...any) ([]*Message, error) {
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -80,18 +80,5 @@ func (db *DB) SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, 
 	}
 	q += ` ORDER BY received DESC, id DESC LIMIT ? OFFSET ?`
 	args = append(args, limit, max(f.Page-1, 0)*limit)
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return db.queryMessages(ctx, q, args...)
 }

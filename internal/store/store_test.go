@@ -50,7 +50,7 @@ func TestConcurrentWritesShareCommitsAndFailAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ms, err := db.ListMessages(ctx, 1000)
+	ms, err := db.SearchMessages(ctx, MessageFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestLazyAndDurableWritesMix(t *testing.T) {
 	db.Close()
 	db, _ = Open(path)
 	defer db.Close()
-	if ms, _ := db.ListMessages(ctx, 1000); len(ms) != 100 {
+	if ms, _ := db.SearchMessages(ctx, MessageFilter{Limit: 1000}); len(ms) != 100 {
 		t.Fatalf("%d messages after reopen", len(ms))
 	}
 }
