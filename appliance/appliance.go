@@ -382,7 +382,7 @@ func (a *Appliance) transport() delivery.Transport {
 	}
 	return &delivery.SMTP{Hostname: s.Hostname, Smarthosts: s.Delivery.Relay, TLS: s.Delivery.TLS,
 		ConnectTimeout: s.Delivery.ConnectTimeout, CommandTimeout: s.Delivery.CommandTimeout,
-		Resolver: resolver(s.DNS.Resolver)}
+		Resolver: services.NewResolver(s.DNS.Resolver)}
 }
 
 func (a *Appliance) deliveryTarget() string {
@@ -438,17 +438,6 @@ func (a *Appliance) analysisWorkers() int {
 		return 4 * runtime.NumCPU()
 	}
 	return 2 * runtime.NumCPU()
-}
-
-// resolver is the configured DNS server, or the system's.
-func resolver(addr string) *net.Resolver {
-	if addr == "" {
-		return net.DefaultResolver
-	}
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
 }
 
 // WalkLimits are the MIME walk's limits: its defaults, with header blocks

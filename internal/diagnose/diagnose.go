@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"mailinspector/internal/services"
+
 	"github.com/emersion/go-smtp"
 )
 
@@ -105,14 +107,10 @@ func SMTP(ctx context.Context, addr, hostname string, roots *x509.CertPool) []st
 // DNS asks resolver (host:port; "": the system's) for name's records of
 // type qtype: A (with AAAA), MX, TXT, PTR (name is an address), CNAME, NS.
 func DNS(ctx context.Context, resolver, name, qtype string) ([]string, error) {
-	r := net.DefaultResolver
+	r := services.NewResolver(resolver)
 	via := "the system's resolver"
 	if resolver != "" {
 		via = resolver
-		r = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, resolver)
-		}}
 	}
 	start := time.Now()
 	var out []string

@@ -50,18 +50,21 @@ type Listing struct {
 func (l Listing) String() string { return fmt.Sprintf("%s: %s (%s)", l.Zone, l.Reason, l.Code) }
 
 func (d *DNSBL) resolver() *net.Resolver {
-	d.once.Do(func() {
-		if d.Resolver == "" {
-			d.r = net.DefaultResolver
-			return
-		}
-		addr := d.Resolver
-		d.r = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var dl net.Dialer
-			return dl.DialContext(ctx, network, addr)
-		}}
-	})
+	d.once.Do(func() { d.r = NewResolver(d.Resolver) })
 	return d.r
+}
+
+// NewResolver asks the DNS server at addr (host:port; dns.resolver), or
+// the system's resolver when addr is empty: reputation lookups, MX routing
+// and test dns all go the same way.
+func NewResolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 // QueryName is the name to look up for ip in zone (RFC 5782 2.1 and 2.4:
