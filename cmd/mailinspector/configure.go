@@ -62,15 +62,6 @@ func (c *configureSession) load() error {
 	return nil
 }
 
-func keyOf(name string) (settings.Key, bool) {
-	for _, k := range settings.Keys() {
-		if k.Name == name {
-			return k, true
-		}
-	}
-	return settings.Key{}, false
-}
-
 // changes are the keys whose candidate differs from what runs.
 func (c *configureSession) changes() []string {
 	var ks []string
@@ -112,20 +103,20 @@ func (c *configureSession) do(line string) (done bool) {
 	case cmd == "help" || cmd == "?" && len(words) == 1:
 		say("%s", configureHelp)
 	case cmd == "?":
-		k, ok := keyOf(words[1])
+		k, ok := settings.Lookup(words[1])
 		if !ok {
 			say("%s: unknown key", words[1])
 			break
 		}
 		say("%s (default %s)\n  %s", k.Name, quote(k.Default), k.Doc)
 	case cmd == "set" && len(words) >= 3:
-		if _, ok := keyOf(words[1]); !ok {
+		if _, ok := settings.Lookup(words[1]); !ok {
 			say("%s: unknown key (? KEY, or settings describe)", words[1])
 			break
 		}
 		c.candidate[words[1]] = strings.Join(words[2:], " ")
 	case cmd == "delete" && len(words) == 2:
-		k, ok := keyOf(words[1])
+		k, ok := settings.Lookup(words[1])
 		if !ok {
 			say("%s: unknown key", words[1])
 			break

@@ -208,6 +208,9 @@ type Key struct {
 // Keys returns the declared keys in file order.
 func Keys() []Key { return append([]Key(nil), keys...) }
 
+// Lookup is the key of that name, as settings describe lists it.
+func Lookup(name string) (Key, bool) { return lookupKey(name) }
+
 func lookupKey(name string) (Key, bool) {
 	for _, k := range keys {
 		if k.Name == name {
