@@ -34,6 +34,9 @@ command -v strace >/dev/null || need+=(strace)
 # curl fetches links and pdftoppm opens PDFs in the agent's tests, as in the guest.
 command -v curl >/dev/null || need+=(curl)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
+# rsyslog (with its TLS driver) is the SOC's collector of the SIEM export tests.
+command -v rsyslogd >/dev/null || [[ -x /usr/sbin/rsyslogd ]] || need+=(rsyslog)
+[[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ]] || compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need+=(rsyslog-gnutls)
 # nft checks the sandbox guest's port-25 redirect ruleset.
 command -v nft >/dev/null || [[ -x /usr/sbin/nft ]] || need+=(nftables)
 if ((${#need[@]} == 0)); then
