@@ -41,6 +41,7 @@ import (
 	"mailinspector/internal/sandbox/verdicts"
 	"mailinspector/internal/services"
 	"mailinspector/internal/settings"
+	"mailinspector/internal/siem"
 	"mailinspector/internal/smtpd"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
@@ -90,6 +91,9 @@ type Appliance struct {
 	metrics     *http.Server
 	metricsAddr net.Addr
 	updates     *updates.Checks // the scheduled hub checks and the Smart Feedback flush
+	siem        *siem.Exporter  // nil without siem.servers
+	siemStop    context.CancelFunc
+	siemDone    chan struct{}
 
 	cancel      context.CancelFunc
 	runCtx      context.Context // ends when Stop begins: scheduled service calls give up then
@@ -145,6 +149,9 @@ func (a *Appliance) start() error {
 	if err := a.buildServices(); err != nil {
 		return err
 	}
+	if err := a.openSIEM(); err != nil {
+		return err
+	}
 	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
 		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox}
 	if err := a.startSandbox(); err != nil {
@@ -153,7 +160,7 @@ func (a *Appliance) start() error {
 	a.queue = &delivery.Queue{DB: a.db, Spool: a.spool, Transport: a.transport(), Workers: s.Delivery.Workers,
 		Retry: s.Delivery.RetryIntervals, Lifetime: s.Delivery.QueueLifetime, Hostname: s.Hostname,
 		Log: a.Log, Timeout: s.Delivery.ConnectTimeout + 4*s.Delivery.CommandTimeout,
-		OnAttempt: a.services.Get(services.Downstream).Record}
+		OnAttempt: a.services.Get(services.Downstream).Record, Finished: a.finished}
 
 	guard, err := clickguard.Open(a.DataDir, s.Click.BaseURL)
 	if err != nil {
@@ -214,11 +221,11 @@ func (a *Appliance) start() error {
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
 			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients,
 			OnVATimeout: s.Sandbox.OnTimeout, OnVAError: s.Sandbox.OnError, OnClamdError: s.Engine.ClamdOnError},
-		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget}
+		Queued: a.queue.Submit, ExpectQueued: a.queue.Expect, ForgetQueued: a.queue.Forget, Decided: a.decided}
 
 	a.retention = &retention.Purger{DB: a.db, Spool: a.spool, Keep: s.Retention.Messages, KeepAudit: s.Retention.Audit, Log: a.Log, Ctx: a.runCtx}
 	a.quarantine = &quarantine.Quarantine{DB: a.db, Spool: a.spool, NoCopies: s.Mode == "bcc",
-		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log}
+		Deliver: a.queue.Submit, Analyse: a.runner.Submit, ExpireAfter: s.Quarantine.ExpireAfter, Log: a.Log, Dropped: a.finishedID}
 
 	a.accounts = &accounts.Accounts{DB: a.db}
 	if err := a.accounts.EnsureBuiltin(ctx); err != nil {
@@ -288,6 +295,11 @@ func (a *Appliance) start() error {
 		}
 	}
 	a.cron.Start()
+	// SIEM export stops last (stop): the events of what finishes during
+	// the stop still reach its queues.
+	sctx, scancel := context.WithCancel(context.Background())
+	a.siemStop, a.siemDone = scancel, make(chan struct{})
+	go func() { a.siem.Run(sctx); close(a.siemDone) }()
 	a.goRun(func() { a.services.Run(ctx) })
 	a.goRun(func() { a.updates.AtStart(ctx) })
 	a.goRun(func() { a.watchdog(ctx) })
@@ -368,6 +380,12 @@ func (a *Appliance) stop() error {
 	a.wg.Wait()
 	if a.va != nil {
 		a.va.Wait() // each run stores its outcome before the database closes
+	}
+	if a.siemStop != nil {
+		a.siemStop()
+		<-a.siemDone
+	} else {
+		a.siem.Close() // opened, but start failed before it ran
 	}
 	if a.db != nil {
 		return a.db.Close()

@@ -152,15 +152,24 @@ func (a *Appliance) Status(ctx context.Context) (*cli.Status, error) {
 	for _, s := range a.services.Statuses() {
 		st.Services[s.State]++
 	}
+	cs, _ := a.siem.Stats()
+	for _, c := range cs {
+		st.SIEM = append(st.SIEM, cli.SIEMStatus{Collector: c.Name, Connected: c.Connected, Sent: c.Sent, Pending: c.Pending,
+			Dropped: c.Dropped, LastError: c.LastError})
+	}
 	return st, nil
 }
 
 // RecordAudit appends to the audit log.
 func (a *Appliance) RecordAudit(ctx context.Context, r cli.AuditRecord) error {
-	return a.db.Write(ctx, func(tx *store.Tx) error {
+	err := a.db.Write(ctx, func(tx *store.Tx) error {
 		return store.AddAudit(tx, &store.AuditEntry{Who: r.Who, Via: r.Via, Kind: r.Kind, Command: r.Command, OK: r.OK,
 			Detail: r.Detail, Before: r.Before, After: r.After})
 	})
+	if err == nil {
+		a.audited(r)
+	}
+	return err
 }
 
 // AuditLog is show audit.

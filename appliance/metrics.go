@@ -51,3 +51,35 @@ func (c messageCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(oldestQueue, prometheus.GaugeValue, age)
 }
+
+// siemCollector reports SIEM export per collector.
+type siemCollector struct{ a *Appliance }
+
+var (
+	siemConnected = prometheus.NewDesc("mailinspector_siem_connected", "1 while the syslog collector is connected.", []string{"collector"}, nil)
+	siemSent      = prometheus.NewDesc("mailinspector_siem_sent_total", "Events written to the collector (a record sent again after an outage counts again).", []string{"collector"}, nil)
+	siemPending   = prometheus.NewDesc("mailinspector_siem_queue_bytes", "Bytes of events queued on disk for the collector, not yet known to have arrived.", []string{"collector"}, nil)
+	siemDropped   = prometheus.NewDesc("mailinspector_siem_dropped_total", "Oldest events dropped because the collector's queue reached siem.queue_bytes.", []string{"collector"}, nil)
+	siemLost      = prometheus.NewDesc("mailinspector_siem_lost_total", "Events lost before any queue (the queue writer fell behind).", nil, nil)
+)
+
+func (siemCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{siemConnected, siemSent, siemPending, siemDropped, siemLost} {
+		ch <- d
+	}
+}
+
+func (c siemCollector) Collect(ch chan<- prometheus.Metric) {
+	cs, lost := c.a.siem.Stats()
+	for _, s := range cs {
+		up := 0.0
+		if s.Connected {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(siemConnected, prometheus.GaugeValue, up, s.Name)
+		ch <- prometheus.MustNewConstMetric(siemSent, prometheus.CounterValue, float64(s.Sent), s.Name)
+		ch <- prometheus.MustNewConstMetric(siemPending, prometheus.GaugeValue, float64(s.Pending), s.Name)
+		ch <- prometheus.MustNewConstMetric(siemDropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(siemLost, prometheus.CounterValue, float64(lost))
+}

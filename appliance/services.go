@@ -113,7 +113,7 @@ func (a *Appliance) Services(ctx context.Context) ([]cli.ServiceStatus, error) {
 func (a *Appliance) startMetrics(addr string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a.services, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		a.mailMetrics(), a.sandboxMetrics(), messageCollector{a.db})
+		a.mailMetrics(), a.sandboxMetrics(), messageCollector{a.db}, siemCollector{a})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics.listen: %w", err)

@@ -16,6 +16,17 @@ type Status struct {
 	Disk     DiskStatus     `json:"disk"`
 	Services map[string]int `json:"services"` // how many services in each state
 	Licence  string         `json:"licence"`
+	SIEM     []SIEMStatus   `json:"siem"` // one per collector of siem.servers
+}
+
+// SIEMStatus is one syslog collector of SIEM export.
+type SIEMStatus struct {
+	Collector string `json:"collector"`
+	Connected bool   `json:"connected"`
+	Sent      uint64 `json:"sent"`
+	Pending   int64  `json:"pending_bytes"` // queued on disk, not yet known to have arrived
+	Dropped   uint64 `json:"dropped"`       // the oldest events the queue's bound let go
+	LastError string `json:"last_error,omitempty"`
 }
 
 // DiskStatus is the data disk.
@@ -41,6 +52,16 @@ func statusText(s *Status) string {
 	}
 	fmt.Fprintf(&b, "\nservices  %s\n", counts(s.Services))
 	fmt.Fprintf(&b, "licence   %s", term(s.Licence))
+	for _, c := range s.SIEM {
+		state := "connected"
+		if !c.Connected {
+			state = "NOT CONNECTED"
+		}
+		fmt.Fprintf(&b, "\nsiem      %s: %s, %d sent, %s waiting, %d dropped", term(c.Collector), state, c.Sent, size(c.Pending), c.Dropped)
+		if c.LastError != "" {
+			fmt.Fprintf(&b, "; last error %s", term(c.LastError))
+		}
+	}
 	return b.String()
 }
 

@@ -31,6 +31,9 @@ type Queue struct {
 	// downstream answered (delivered, or refused for good), the error when
 	// it could not be used. For the status of the downstream.
 	OnAttempt func(err error)
+	// Finished, when set, is told when a message is delivered or bounced
+	// for good (after the record is stored), with the last of its trace.
+	Finished func(m *store.Message, state, detail string)
 
 	d dispatch.Dispatcher
 	// expected holds the rows of messages the analysis is about to
@@ -227,6 +230,9 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 		return
 	}
 	log.Info("delivery attempt", "state", state, "rcpts", len(due), "detail", strings.Join(trace, "; "))
+	if q.Finished != nil && (state == store.StateDelivered || state == store.StateBounced) {
+		q.Finished(meta, state, lastOf(trace))
+	}
 	if state == store.StateDeferred {
 		q.Kick() // the dispatcher learns the retry time
 	}

@@ -36,6 +36,8 @@ type Quarantine struct {
 	// it (quarantine.expire_after).
 	ExpireAfter time.Duration
 	Log         *slog.Logger
+	// Dropped, when set, is told of a message deleted or expired here.
+	Dropped func(id, state, why string)
 }
 
 // Release delivers a quarantined original to all its recipients or to the
@@ -101,6 +103,9 @@ func (q *Quarantine) drop(ctx context.Context, id, why string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("message %s: %w", id, err)
+	}
+	if q.Dropped != nil {
+		q.Dropped(id, store.StateDeleted, why)
 	}
 	return q.Spool.Remove(id)
 }

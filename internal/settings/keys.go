@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"mailinspector/internal/message"
+	"mailinspector/internal/siem"
 )
 
 // Settings is the typed, validated form of the settings file. Every field is
@@ -155,6 +156,14 @@ type Settings struct {
 	}
 	Metrics struct {
 		Listen string
+	}
+	// SIEM is syslog export to a SOC (keys_siem.go).
+	SIEM struct {
+		Targets    []siem.Target
+		CAFile     string
+		QueueBytes int64
+		Events     []string
+		Facility   int
 	}
 	Schedules struct {
 		Feedback string

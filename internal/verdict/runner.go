@@ -65,6 +65,10 @@ type Runner struct {
 	ScratchMem int64
 	// Feedback queues Smart Feedback records with each verdict.
 	Feedback bool
+	// Decided, when set, is told of every verdict once it is stored (not
+	// of holds): the message as it came, the verdict and the attachments'
+	// names. SIEM export builds its events from it.
+	Decided func(meta *store.Message, v *store.Verdict, attachments []string)
 
 	d         dispatch.Dispatcher
 	Processed atomic.Int64 // messages decided; the watchdog checks it moves
@@ -276,6 +280,9 @@ func (r *Runner) process(ctx context.Context, id string) {
 		r.Submit(c.ID)
 	}
 	r.Processed.Add(1)
+	if r.Decided != nil && v.State != store.StateAnalysing {
+		r.Decided(meta, v, rep.Attachments)
+	}
 	log.Info("analysed", "risk", rep.Risk, "state", v.State, "action", v.Action, "findings", len(rep.Findings))
 	if r.Queued != nil {
 		if v.State == store.StateQueued {
