@@ -265,6 +265,7 @@ func (a *Appliance) start() error {
 	if a.control, err = control.Listen(filepath.Join(a.DataDir, control.SocketName), a, a.Log); err != nil {
 		return err
 	}
+	a.control.Account = a.accountRole
 	if err := a.smtp.Listen(); err != nil {
 		return err
 	}

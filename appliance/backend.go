@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"mailinspector/internal/accounts"
 	"mailinspector/internal/cli"
 	"mailinspector/internal/diagnose"
 	"mailinspector/internal/disk"
@@ -214,7 +215,7 @@ const HiddenValue = "(set, not shown)"
 // CommitSettings, ConfirmSettings and RollbackSettings are the
 // configurator's (internal/configure).
 func (a *Appliance) CommitSettings(ctx context.Context, changes map[string]string, confirm time.Duration) (cli.Done, error) {
-	c, err := a.configure.Commit(changes, confirm)
+	c, err := a.configure.Commit(changes, scaleMinutes(confirm))
 	if err != nil {
 		return cli.Done{}, err
 	}
@@ -330,10 +331,35 @@ func (a *Appliance) Policies(ctx context.Context) (string, error) {
 }
 
 // CommitPolicies is configure policies.
-func (a *Appliance) CommitPolicies(ctx context.Context, data string) (cli.Done, error) {
-	c, err := a.configure.CommitPolicies([]byte(data))
+func (a *Appliance) CommitPolicies(ctx context.Context, data string, confirm time.Duration) (cli.Done, error) {
+	c, err := a.configure.CommitPolicies([]byte(data), scaleMinutes(confirm))
 	if err != nil {
 		return cli.Done{}, err
 	}
 	return cli.Done{OK: true, Message: c.Message, Before: c.Before, After: c.After}, nil
+}
+
+// accountRole is the role of the account an OS user of the same name acts
+// as on the control socket: an Investigator or an Operator given their own
+// SSH login on the appliance. A locked account is refused, as its logins
+// are.
+func (a *Appliance) accountRole(ctx context.Context, osUser string) (string, error) {
+	acc, err := a.db.GetAccount(ctx, osUser)
+	if err != nil {
+		return "", fmt.Errorf("no account named %q", osUser)
+	}
+	if acc.LockedUntil.After(time.Now()) {
+		return "", accounts.ErrLocked
+	}
+	return acc.Role, nil
+}
+
+// scaleMinutes is commit confirmed's time: MAILINSPECTOR_CONFIRM_MINUTE
+// (a duration) shortens its minute for tests that drive a real daemon and
+// cannot wait for one; unset, a minute is a minute.
+func scaleMinutes(d time.Duration) time.Duration {
+	if m, err := time.ParseDuration(os.Getenv("MAILINSPECTOR_CONFIRM_MINUTE")); err == nil && m > 0 {
+		return d / time.Minute * m
+	}
+	return d
 }

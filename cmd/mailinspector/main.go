@@ -228,6 +228,13 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	// Over SSH the whole remote command is one -c string: `ssh admin@host
+	// -- -o json show status` (or `show status -o json`) asks for JSON.
+	if f := strings.Fields(*cmd); len(f) > 2 && f[0] == "-o" {
+		*out, *cmd = f[1], strings.Join(f[2:], " ")
+	} else if n := len(f); n > 2 && f[n-2] == "-o" {
+		*out, *cmd = f[n-1], strings.Join(f[:n-2], " ")
+	}
 	if *out != "text" && *out != "json" {
 		fmt.Fprintln(stderr, "shell: -o must be text or json")
 		return 2
@@ -241,9 +248,9 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var input string
-		if strings.Join(strings.Fields(strings.ToLower(line)), " ") == "configure policies" {
+		if words := strings.Fields(strings.ToLower(line)); len(words) >= 2 && words[0] == "configure" && words[1] == "policies" {
 			// The whole new file on standard input: ssh admin@host
-			// configure policies < policies.conf.
+			// configure policies [confirmed MINUTES] < policies.conf.
 			if !oneShot {
 				fmt.Fprintln(stderr, "configure policies reads the new file from standard input: mailinspector shell -c 'configure policies' < policies.conf")
 				return 2
@@ -253,7 +260,8 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
-			line, input = "policies commit", string(b)
+			// configure policies confirmed 5 -> policies commit confirmed 5
+			line, input = "policies commit "+strings.Join(strings.Fields(line)[2:], " "), string(b)
 		}
 		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin(), Secret: secret, Input: input})
 		if err != nil {

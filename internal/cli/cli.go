@@ -47,7 +47,7 @@ type Backend interface {
 	// Policies is the policies file ("" when the default policy applies);
 	// CommitPolicies replaces it.
 	Policies(ctx context.Context) (string, error)
-	CommitPolicies(ctx context.Context, data string) (Done, error)
+	CommitPolicies(ctx context.Context, data string, confirm time.Duration) (Done, error)
 	// TestSMTP and TestDNS are the diagnostics (internal/diagnose).
 	TestSMTP(ctx context.Context, addr string) ([]string, error)
 	TestDNS(ctx context.Context, name, qtype string) ([]string, error)
@@ -251,7 +251,7 @@ var commands = []command{
 			}
 			return b.CommitSettings(ctx, changes, confirm)
 		}, "settings", false, false},
-	{[]string{"settings", "confirm"}, "", "keep the settings a commit confirmed put in place", 0, 0,
+	{[]string{"settings", "confirm"}, "", "keep the settings or policies a commit confirmed put in place", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.ConfirmSettings(ctx) }, "settings", false, false},
 	{[]string{"settings", "rollback"}, "N", "put back the settings as they were N commits ago", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
@@ -296,13 +296,24 @@ var commands = []command{
 			}
 			return RawText(p), err
 		}, "", false, false},
-	{[]string{"policies", "commit"}, "", "replace the policies with the file given on standard input (configure policies < FILE): validated whole, the diff shown, reloaded", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) {
+	{[]string{"policies", "commit"}, "[confirmed MINUTES]", "replace the policies with the file given on standard input (configure policies [confirmed MINUTES] < FILE): validated whole, the diff shown, reloaded; with confirmed they roll back after MINUTES unless confirmed", 0, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			var confirm time.Duration
+			if len(a) > 0 {
+				if len(a) != 2 || !strings.EqualFold(a[0], "confirmed") {
+					return nil, fmt.Errorf("%w: policies commit [confirmed MINUTES]", ErrUsage)
+				}
+				n, err := number("MINUTES", a[1], 24*60)
+				if err != nil {
+					return nil, err
+				}
+				confirm = time.Duration(n) * time.Minute
+			}
 			in := InputOf(ctx)
 			if strings.TrimSpace(in) == "" {
 				return nil, fmt.Errorf("%w: the new policies come on standard input: configure policies < policies.conf", ErrUsage)
 			}
-			return b.CommitPolicies(ctx, in)
+			return b.CommitPolicies(ctx, in, confirm)
 		}, "policies", false, false},
 	{[]string{"test", "smtp"}, "HOST[:PORT]", "connect to an SMTP server as delivery would: greeting, EHLO, extensions, STARTTLS and its certificate", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
@@ -518,9 +529,14 @@ func Exec(ctx context.Context, b Backend, line string) (any, error) {
 			return nil, fmt.Errorf("%w: %s %s", ErrUsage, strings.Join(c.words, " "), c.args)
 		}
 		if err := allowed(ctx, c); err != nil {
-			if c.kind != "" {
-				audit(ctx, b, c.kind, words, nil, err)
+			// Every refusal is filed, a read too (an Operator asking for
+			// a message's bytes): kind access when the command changes
+			// nothing.
+			kind := c.kind
+			if kind == "" {
+				kind = "access"
 			}
+			audit(ctx, b, kind, words, nil, err)
 			return nil, err
 		}
 		v, err := c.run(ctx, b, args)

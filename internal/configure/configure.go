@@ -70,8 +70,8 @@ func (c *Configurator) Commit(changes map[string]string, confirmWithin time.Dura
 		before = append(before, k+" = "+b)
 		after = append(after, k+" = "+a)
 	}
-	if _, pending, _ := settings.PendingConfirm(c.DataDir); pending {
-		return Change{}, fmt.Errorf("a commit waits for its confirmation: confirm it (settings confirm) or let it roll back first")
+	if err := c.anyPending(); err != nil {
+		return Change{}, err
 	}
 	if err := settings.Update(c.DataDir, changes); err != nil {
 		return Change{}, err
@@ -92,18 +92,30 @@ func (c *Configurator) Commit(changes map[string]string, confirmWithin time.Dura
 	return Change{Message: msg, Before: strings.Join(before, "\n"), After: strings.Join(after, "\n")}, nil
 }
 
-// Confirm keeps a commit that would roll back.
+// Confirm keeps a commit that would roll back, of the settings or of the
+// policies.
 func (c *Configurator) Confirm() (string, error) {
-	if _, pending, err := settings.PendingConfirm(c.DataDir); err != nil || !pending {
-		if err != nil {
-			return "", err
-		}
-		return "", fmt.Errorf("no commit waits for its confirmation")
-	}
-	if err := settings.ClearPending(c.DataDir); err != nil {
+	_, s, err := settings.PendingConfirm(c.DataDir)
+	if err != nil {
 		return "", err
 	}
-	return "confirmed: the settings stay", nil
+	_, p, err := c.policiesPending()
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case s:
+		if err := settings.ClearPending(c.DataDir); err != nil {
+			return "", err
+		}
+		return "confirmed: the settings stay", nil
+	case p:
+		if err := c.clearPoliciesPending(); err != nil {
+			return "", err
+		}
+		return "confirmed: the policies stay", nil
+	}
+	return "", fmt.Errorf("no commit waits for its confirmation")
 }
 
 // Rollback puts the n-th newest kept version back (1: the one the last
@@ -137,38 +149,58 @@ func (c *Configurator) reload(msg *string) {
 }
 
 // WatchPending rolls an unconfirmed commit back at its deadline (at once
-// when it has passed, after a restart), until ctx ends.
+// when it has passed, after a restart), until ctx ends: of the settings
+// or of the policies (only one waits at a time).
 func (c *Configurator) WatchPending(ctx context.Context) {
-	p, ok, err := settings.PendingConfirm(c.DataDir)
+	sp, s, err := settings.PendingConfirm(c.DataDir)
 	if err != nil {
 		c.Log.Error("settings: the commit waiting for confirmation is unreadable", "err", err)
 		return
 	}
-	if !ok {
+	pp, p, err := c.policiesPending()
+	if err != nil {
+		c.Log.Error("policies: the commit waiting for confirmation is unreadable", "err", err)
+		return
+	}
+	var what string
+	var deadline time.Time
+	var still func() bool
+	var rollBack func() error
+	switch {
+	case s:
+		what, deadline = "settings", sp.Deadline
+		still = func() bool { _, ok, _ := settings.PendingConfirm(c.DataDir); return ok }
+		rollBack = func() error {
+			if err := settings.RestoreFile(c.DataDir, sp.Restore); err != nil {
+				return err
+			}
+			return settings.ClearPending(c.DataDir)
+		}
+	case p:
+		what, deadline = "policies", pp.Deadline
+		still = func() bool { _, ok, _ := c.policiesPending(); return ok }
+		rollBack = func() error { return c.rollBackPolicies(pp) }
+	default:
 		return
 	}
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(time.Until(p.Deadline)):
+	case <-time.After(time.Until(deadline)):
 	}
-	// Confirmed meanwhile?
-	if _, still, _ := settings.PendingConfirm(c.DataDir); !still {
+	if !still() { // confirmed meanwhile
 		return
 	}
-	err = settings.RestoreFile(c.DataDir, p.Restore)
-	if err == nil {
-		err = settings.ClearPending(c.DataDir)
-	}
-	detail := "not confirmed by " + p.Deadline.UTC().Format(time.RFC3339) + ": the previous settings are back"
+	err = rollBack()
+	detail := "not confirmed by " + deadline.UTC().Format(time.RFC3339) + ": the previous " + what + " are back"
 	if err != nil {
 		detail = "rollback failed: " + err.Error()
-		c.Log.Error("settings: roll back an unconfirmed commit", "err", err)
+		c.Log.Error(what+": roll back an unconfirmed commit", "err", err)
 	} else {
-		c.Log.Warn("settings: a commit was not confirmed in time; the previous settings are back")
+		c.Log.Warn(what + ": a commit was not confirmed in time; the previous " + what + " are back")
 	}
 	if c.Audit != nil {
-		c.Audit("settings", "settings rollback (commit confirmed expired)", err == nil, detail, "", "")
+		c.Audit(what, what+" rollback (commit confirmed expired)", err == nil, detail, "", "")
 	}
 	if err == nil && c.Reload != nil {
 		c.Reload()

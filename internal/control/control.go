@@ -53,6 +53,11 @@ type Server struct {
 	backend cli.Backend
 	log     *slog.Logger
 	wg      sync.WaitGroup
+	// Account, when set, names the role of an OS user that is neither
+	// root, the daemon's user nor the admin user: one whose name is an
+	// appliance account's acts as that account (an Investigator or
+	// Operator given an SSH login); an error refuses it.
+	Account func(ctx context.Context, osUser string) (role string, err error)
 }
 
 // Listen creates the socket at path (replacing a stale one).
@@ -109,7 +114,14 @@ func (s *Server) handle(c net.Conn) {
 	}
 	var req Request
 	var resp Response
-	caller, perr := peer(c)
+	caller, osUser, perr := peer(c)
+	if perr != nil && osUser != "" && s.Account != nil {
+		if role, err := s.Account(context.Background(), osUser); err == nil {
+			caller.Who, caller.Role, perr = osUser, role, nil
+		} else {
+			perr = fmt.Errorf("%w; and as an account: %v", perr, err)
+		}
+	}
 	if err := json.Unmarshal(line, &req); err != nil {
 		resp.Error = "bad request: " + err.Error()
 	} else if perr != nil {
