@@ -58,7 +58,8 @@ type child struct {
 	t    *testing.T
 	bin  string
 	args []string
-	env  []string // added to the test's environment
+	env  []string            // added to the test's environment
+	cred *syscall.Credential // run as this user (nil: as the test)
 	addr string
 	cmd  *exec.Cmd
 	logf *os.File
@@ -83,6 +84,9 @@ func (d *child) start() {
 	d.t.Helper()
 	d.cmd = exec.Command(d.bin, d.args...)
 	d.cmd.Stderr = d.logf
+	if d.cred != nil {
+		d.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: d.cred}
+	}
 	if d.env != nil {
 		d.cmd.Env = append(os.Environ(), d.env...)
 	}
