@@ -394,14 +394,18 @@ func (a *Appliance) stop() error {
 	return nil
 }
 
+// transport is the configured route, and queue reroute's host for the
+// messages an administrator sent elsewhere.
 func (a *Appliance) transport() delivery.Transport {
 	s := a.Settings
+	via := &delivery.SMTP{Hostname: s.Hostname, TLS: s.Delivery.TLS,
+		ConnectTimeout: s.Delivery.ConnectTimeout, CommandTimeout: s.Delivery.CommandTimeout}
 	if len(s.Delivery.Relay) == 0 && !s.Delivery.MX {
-		return &delivery.Maildir{Dir: filepath.Join(a.DataDir, "maildir"), Hostname: s.Hostname}
+		return &delivery.Rerouted{Default: &delivery.Maildir{Dir: filepath.Join(a.DataDir, "maildir"), Hostname: s.Hostname}, Via: via}
 	}
-	return &delivery.SMTP{Hostname: s.Hostname, Smarthosts: s.Delivery.Relay, TLS: s.Delivery.TLS,
+	return &delivery.Rerouted{Via: via, Default: &delivery.SMTP{Hostname: s.Hostname, Smarthosts: s.Delivery.Relay, TLS: s.Delivery.TLS,
 		ConnectTimeout: s.Delivery.ConnectTimeout, CommandTimeout: s.Delivery.CommandTimeout,
-		Resolver: services.NewResolver(s.DNS.Resolver)}
+		Resolver: services.NewResolver(s.DNS.Resolver)}}
 }
 
 func (a *Appliance) deliveryTarget() string {

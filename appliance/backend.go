@@ -98,17 +98,17 @@ func (a *Appliance) Queue(ctx context.Context) ([]cli.QueueEntry, error) {
 		return nil, err
 	}
 	out := make([]cli.QueueEntry, 0, len(rs))
-	senders := map[string]string{} // one read per message, not per recipient
+	msgs := map[string]*store.Message{} // one read per message, not per recipient
 	for _, r := range rs {
-		from, ok := senders[r.MessageID]
+		m, ok := msgs[r.MessageID]
 		if !ok {
-			if m, err := a.db.GetMessage(ctx, r.MessageID); err == nil {
-				from = m.From
+			if m, _ = a.db.GetMessage(ctx, r.MessageID); m == nil {
+				m = &store.Message{}
 			}
-			senders[r.MessageID] = from
+			msgs[r.MessageID] = m
 		}
-		out = append(out, cli.QueueEntry{ID: r.MessageID, From: from, Rcpt: r.Rcpt, Status: r.Status, Attempts: r.Attempts,
-			NextAttempt: timeText(r.NextAttempt), LastError: r.LastError})
+		out = append(out, cli.QueueEntry{ID: r.MessageID, Received: timeText(m.Received), From: m.From, Rcpt: r.Rcpt, Status: r.Status,
+			Attempts: r.Attempts, NextAttempt: timeText(r.NextAttempt), LastError: r.LastError, Route: m.Route})
 	}
 	return out, nil
 }
@@ -120,6 +120,10 @@ func (a *Appliance) Quarantine(ctx context.Context) ([]cli.MessageSummary, error
 // QueueRetry and QueueDelete are the delivery queue's.
 func (a *Appliance) QueueRetry(ctx context.Context, id string) (int, error) {
 	return a.queue.RetryNow(ctx, id)
+}
+
+func (a *Appliance) QueueReroute(ctx context.Context, id, route string) (int, error) {
+	return a.queue.Reroute(ctx, id, route)
 }
 
 func (a *Appliance) QueueDelete(ctx context.Context, id string) (int, error) {

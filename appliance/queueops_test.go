@@ -94,3 +94,70 @@ func TestQueueOperations(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueRerouteAndFilters: with the configured downstream down, show
+// queue finds the waiting message by its filters; queue reroute sends it
+// to another host now, and the trail and the queue say where.
+func TestQueueRerouteAndFilters(t *testing.T) {
+	dead := testutil.NewSink(t)
+	dead.Stop()
+	other := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"delivery.relay": dead.Addr, "delivery.retry_intervals": "1h",
+		"policy.unrated": "deliver"})
+	ctx := context.Background()
+	addr := a.SMTPAddr().String()
+	must(t, send(t, addr, "bob@example.org", []string{"alice@example.com"}, testMessage("rerouted", "")))
+	must(t, send(t, addr, "carol@example.org", []string{"dave@example.com"}, testMessage("stays", "")))
+	exec := func(line string) ([]cli.QueueEntry, string, error) {
+		v, err := cli.Exec(ctx, a, line)
+		if err != nil {
+			return nil, "", err
+		}
+		text, _ := cli.Render(v, false)
+		qs, _ := v.([]cli.QueueEntry)
+		return qs, text, nil
+	}
+	var qs []cli.QueueEntry
+	for deadline := time.Now().Add(10 * time.Second); len(qs) < 2; time.Sleep(50 * time.Millisecond) {
+		qs, _, _ = exec("show queue status deferred")
+		if time.Now().After(deadline) {
+			t.Fatalf("not both deferred: %+v", qs)
+		}
+	}
+	qs, _, err := exec("show queue from bob@ to ALICE")
+	if err != nil || len(qs) != 1 || qs[0].Rcpt != "alice@example.com" {
+		t.Fatalf("show queue from bob@ to ALICE: %+v %v", qs, err)
+	}
+	id := qs[0].ID
+	if qs, _, _ := exec("show queue older-than 1h"); len(qs) != 0 {
+		t.Errorf("older-than 1h: %+v", qs)
+	}
+	for _, bad := range []string{"show queue status sent", "show queue from", "show queue colour red", "queue reroute " + id + " host:99999", "queue reroute " + id + " a@b"} {
+		if _, _, err := exec(bad); err == nil {
+			t.Errorf("%q was taken", bad)
+		}
+	}
+	host, port, _ := strings.Cut(other.Addr, ":")
+	_, text, err := exec("queue reroute " + id + " " + host + ":" + port)
+	if err != nil || !strings.Contains(text, "1 recipients rerouted to "+other.Addr) {
+		t.Fatalf("queue reroute: %q %v", text, err)
+	}
+	got := other.WaitFor(t, 1, 10*time.Second)
+	if got[0].To[0] != "alice@example.com" {
+		t.Fatalf("the other host got %v", got[0].To)
+	}
+	d := waitState(t, a, id, store.StateDelivered, 5*time.Second)
+	found := false
+	for _, e := range d.Trail {
+		found = found || strings.Contains(e.Detail, "rerouted to "+other.Addr+" by the administrator")
+	}
+	if !found {
+		t.Errorf("the trail does not say where it went: %+v", d.Trail)
+	}
+	if _, text, _ := exec("show queue"); !strings.Contains(text, "carol@example.org") || strings.Contains(text, "alice@") {
+		t.Errorf("the queue after the reroute:\n%s", text)
+	}
+	if _, _, err := exec("queue reroute " + id + " " + other.Addr); err == nil || !strings.Contains(err.Error(), "no recipient") {
+		t.Errorf("rerouting a delivered message: %v", err)
+	}
+}

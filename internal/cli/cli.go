@@ -27,6 +27,9 @@ type Backend interface {
 	// message: "") due now; QueueDelete takes them out of the queue.
 	QueueRetry(ctx context.Context, id string) (int, error)
 	QueueDelete(ctx context.Context, id string) (int, error)
+	// QueueReroute sends them to host:port instead of the configured
+	// route.
+	QueueReroute(ctx context.Context, id, route string) (int, error)
 	Quarantine(ctx context.Context) ([]MessageSummary, error)
 	Release(ctx context.Context, id string, rcpts []string) error
 	Delete(ctx context.Context, id string) error
@@ -168,12 +171,14 @@ type MessageDetail struct {
 
 type QueueEntry struct {
 	ID          string `json:"id"`
+	Received    string `json:"received"`
 	From        string `json:"from"`
 	Rcpt        string `json:"rcpt"`
 	Status      string `json:"status"`
 	Attempts    int    `json:"attempts"`
 	NextAttempt string `json:"next_attempt"`
 	LastError   string `json:"last_error,omitempty"`
+	Route       string `json:"route,omitempty"` // queue reroute's host:port
 }
 
 // Done is the result of a command that changes something.
@@ -395,8 +400,18 @@ var commands = []command{
 			}
 			return b.Analysis(ctx, a[0])
 		}, "", false, false},
-	{[]string{"show", "queue"}, "", "recipients waiting for delivery", 0, 0,
-		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Queue(ctx) }, "", false, false},
+	{[]string{"show", "queue"}, queueArgs, "recipients waiting for delivery, the next due first, found by filters (from and to: a part of; status, id: exact)", 0, -1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			f, err := parseQueueFilter(a)
+			if err != nil {
+				return nil, err
+			}
+			qs, err := b.Queue(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return f.apply(qs, time.Now()), nil
+		}, "", false, false},
 	{[]string{"show", "quarantine"}, "", "quarantined messages, newest first", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Quarantine(ctx) }, "", false, false},
 	{[]string{"queue", "flush"}, "", "try every waiting recipient again now", 0, 0,
@@ -422,6 +437,18 @@ var commands = []command{
 				return nil, err
 			}
 			return Done{OK: true, Message: fmt.Sprintf("%s: %d recipients deleted from the queue", a[0], n)}, nil
+		}, "queue", false, false},
+	{[]string{"queue", "reroute"}, "ID HOST[:PORT]", "send a message's waiting recipients to another host (port 25 unless given), now and on every later attempt", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			route, err := hostPort25(a[1])
+			if err != nil {
+				return nil, err
+			}
+			n, err := b.QueueReroute(ctx, a[0], route)
+			if err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: fmt.Sprintf("%s: %d recipients rerouted to %s, tried now", a[0], n, route)}, nil
 		}, "queue", false, false},
 	{[]string{"quarantine", "release"}, "ID [RCPT…]", "deliver the original to all recipients, or to those named", 1, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {

@@ -89,9 +89,13 @@ func servicesTable(ss []ServiceStatus) string {
 func queueTable(qs []QueueEntry) string {
 	rows := make([][]string, 0, len(qs))
 	for _, q := range qs {
-		rows = append(rows, []string{q.ID, cut(q.From, 30), cut(q.Rcpt, 30), q.Status, fmt.Sprint(q.Attempts), q.NextAttempt, cut(q.LastError, 60)})
+		status := q.Status
+		if q.Route != "" {
+			status += " via " + q.Route
+		}
+		rows = append(rows, []string{q.ID, cut(q.From, 30), cut(q.Rcpt, 30), status, fmt.Sprint(q.Attempts), q.NextAttempt, cut(q.LastError, 60)})
 	}
-	return table("queue is empty", []string{"ID", "FROM", "RCPT", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR"}, rows)
+	return table("no recipient waits", []string{"ID", "FROM", "RCPT", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR"}, rows)
 }
 
 func messageText(m *MessageDetail) string {

@@ -40,6 +40,30 @@ func (q *Queue) RetryNow(ctx context.Context, id string) (int, error) {
 	return int(n), nil
 }
 
+// Reroute sends message id's waiting recipients to route (host:port)
+// instead of the configured route, now and on every later attempt.
+func (q *Queue) Reroute(ctx context.Context, id, route string) (int, error) {
+	var n int64
+	err := q.DB.Write(ctx, func(tx *store.Tx) (err error) {
+		if n, err = store.RetryNow(tx, id); err != nil || n == 0 {
+			return err
+		}
+		if err := store.SetRoute(tx, id, route); err != nil {
+			return err
+		}
+		return store.AddTrail(tx, id, store.TrailEntry{Stage: "delivery", Outcome: "ok",
+			Detail: "rerouted to " + route + " by the administrator"})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("message %s: %w", id, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("message %s: %w", id, ErrNothingWaiting)
+	}
+	q.Submit(id)
+	return int(n), nil
+}
+
 // Delete takes message id's waiting recipients out of the queue as
 // bounced, with a DSN to the sender when dsn is set (queue.delete=bounce),
 // and removes the message's file when nothing is left to deliver.

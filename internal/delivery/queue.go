@@ -128,7 +128,7 @@ func (q *Queue) attempt(ctx context.Context, id string) {
 			}
 			return rewriteHeader(f, meta.Rewrite), nil
 		},
-		Trace: func(d string) { trace = append(trace, d) }}
+		Trace: func(d string) { trace = append(trace, d) }, Route: meta.Route}
 	for _, i := range due {
 		env.To = append(env.To, rcpts[i].Rcpt)
 	}

@@ -19,6 +19,9 @@ type Envelope struct {
 	Size  int64
 	Open  func() (io.ReadCloser, error)
 	Trace func(detail string) // notes for the message's trail (the downstream's reply)
+	// Route is the host:port an administrator rerouted the message to
+	// (queue reroute); empty: the configured route.
+	Route string
 }
 
 // Result is the outcome for one recipient.
@@ -40,4 +43,18 @@ func allResults(n int, err error, permanent bool) []Result {
 		out[i] = Result{Err: err, Permanent: permanent}
 	}
 	return out
+}
+
+// Rerouted delivers a message an administrator rerouted (queue reroute) to
+// its host by Via, every other by Default.
+type Rerouted struct {
+	Default Transport
+	Via     *SMTP
+}
+
+func (r *Rerouted) Deliver(ctx context.Context, env *Envelope) []Result {
+	if env.Route != "" {
+		return r.Via.tryHosts(ctx, []string{env.Route}, env)
+	}
+	return r.Default.Deliver(ctx, env)
 }

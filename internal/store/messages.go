@@ -76,6 +76,9 @@ type Message struct {
 	// resumes at, the findings of the stages before it standing; empty:
 	// from the start.
 	ResumeAt string
+	// Route is the host[:port] an administrator rerouted the message's
+	// waiting recipients to (queue reroute); empty: the configured route.
+	Route string
 }
 
 // ERSCheck is the outcome of the Email Reputation check made while the
@@ -328,7 +331,7 @@ func UpdateRecipient(tx *Tx, r *Recipient) error {
 }
 
 const messageCols = `id, received, kind, mail_from, rcpt_to, client_ip, helo, tls, subject, header_from, message_id,
-	size, state, risk, action, reason, analyse_after, updated, rewrite, ers, resume_at`
+	size, state, risk, action, reason, analyse_after, updated, rewrite, ers, resume_at, route`
 
 type scanner interface{ Scan(...any) error }
 
@@ -337,7 +340,7 @@ func scanMessage(s scanner) (*Message, error) {
 	var rec, after, upd int64
 	var to, rw, ers string
 	if err := s.Scan(&m.ID, &rec, &m.Kind, &m.From, &to, &m.ClientIP, &m.Helo, &m.TLS, &m.Subject, &m.HeaderFrom,
-		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw, &ers, &m.ResumeAt); err != nil {
+		&m.MessageID, &m.Size, &m.State, &m.Risk, &m.Action, &m.Reason, &after, &upd, &rw, &ers, &m.ResumeAt, &m.Route); err != nil {
 		return nil, err
 	}
 	if ers != "" {
@@ -585,6 +588,19 @@ func (db *DB) CountByState(ctx context.Context) (map[string]int, error) {
 		out[st] = n
 	}
 	return out, rows.Err()
+}
+
+// SetRoute sends a message's waiting recipients to host:port from now on
+// (queue reroute).
+func SetRoute(tx *Tx, id, route string) error {
+	res, err := tx.Exec(`UPDATE messages SET route = ?, updated = ? WHERE id = ?`, route, time.Now().UnixNano(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // RetryNow makes the waiting recipients of message id (every message's,
