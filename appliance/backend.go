@@ -11,6 +11,7 @@ import (
 
 	"mailinspector/internal/accounts"
 	"mailinspector/internal/cli"
+	"mailinspector/internal/power"
 	"mailinspector/internal/diagnose"
 	"mailinspector/internal/disk"
 	"mailinspector/internal/settings"
@@ -120,6 +121,12 @@ func (a *Appliance) Quarantine(ctx context.Context) ([]cli.MessageSummary, error
 // QueueRetry and QueueDelete are the delivery queue's.
 func (a *Appliance) QueueRetry(ctx context.Context, id string) (int, error) {
 	return a.queue.RetryNow(ctx, id)
+}
+
+// Power is restart, reboot and shutdown (internal/power).
+func (a *Appliance) Power(ctx context.Context, action string) error {
+	a.Log.Warn("power action asked on the command line", "action", action)
+	return power.Do(ctx, action)
 }
 
 func (a *Appliance) QueueReroute(ctx context.Context, id, route string) (int, error) {

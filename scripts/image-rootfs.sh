@@ -17,11 +17,14 @@ mkdir -p "$(dirname "$OUT")"
 overlay="$(mktemp /tmp/mailinspector-overlay.XXXXXX.tar)"
 trap 'rm -f "$overlay"' EXIT
 tar --owner=root --group=root -C rootfs -cf "$overlay" .
+# polkitd: its rule (rootfs/usr/share/polkit-1/rules.d) lets the daemon's
+# user restart its unit, reboot and power off through systemd's D-Bus API
+# (restart, reboot, shutdown on the command line) and nothing else.
 # dns-root-data: the root trust anchor and hints unbound needs to validate
 # (a Recommends of unbound's, which minbase leaves out; without it unbound
 # exits at every start and the DNS reputation checks have no resolver).
 PACKAGES=(
-	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus
+	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus polkitd
 	openssh-server clamav-daemon clamav-freshclam unbound dns-root-data chrony open-vm-tools
 	iproute2 iputils-ping ca-certificates passwd less
 	libvirt-daemon-system qemu-system-x86 qemu-utils

@@ -30,6 +30,9 @@ type Backend interface {
 	// QueueReroute sends them to host:port instead of the configured
 	// route.
 	QueueReroute(ctx context.Context, id, route string) (int, error)
+	// Power restarts the daemon, reboots or powers off (restart, reboot,
+	// shutdown) through systemd.
+	Power(ctx context.Context, action string) error
 	Quarantine(ctx context.Context) ([]MessageSummary, error)
 	Release(ctx context.Context, id string, rcpts []string) error
 	Delete(ctx context.Context, id string) error
@@ -380,6 +383,12 @@ var commands = []command{
 			}
 			return Done{OK: true, Message: "account " + a[0] + " deleted"}, nil
 		}, "accounts", false, false},
+	{[]string{"restart"}, "", "restart the daemon through systemd (the mail it holds waits, nothing is lost)", 0, 0,
+		powerCommand("restart", "the daemon restarts now"), "power", false, false},
+	{[]string{"reboot"}, "", "reboot the appliance through systemd", 0, 0,
+		powerCommand("reboot", "the appliance reboots now"), "power", false, false},
+	{[]string{"shutdown"}, "", "power the appliance off through systemd", 0, 0,
+		powerCommand("shutdown", "the appliance powers off now"), "power", false, false},
 	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			q, err := parseAuditQuery(a, time.Now())
@@ -660,4 +669,13 @@ func Render(v any, asJSON bool) (string, error) {
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	return string(b), err
+}
+
+func powerCommand(action, done string) func(context.Context, Backend, []string) (any, error) {
+	return func(ctx context.Context, b Backend, _ []string) (any, error) {
+		if err := b.Power(ctx, action); err != nil {
+			return nil, err
+		}
+		return Done{OK: true, Message: done}, nil
+	}
 }

@@ -121,10 +121,32 @@ func banner(addr string) string {
 	return strings.TrimSpace(l)
 }
 
-func (v *vm) sshCLI(key, command string) (string, error) {
-	out, err := exec.Command("ssh", "-p", v.ssh, "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-		"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "admin@127.0.0.1", command).CombinedOutput()
+func (v *vm) sshCLI(key, command string) (string, error) { return v.sshStdin(key, "", command) }
+
+// sshStdin is sshCLI with standard input; no command: a login session
+// whose shell (the command line) reads stdin.
+func (v *vm) sshStdin(key, stdin string, command ...string) (string, error) {
+	cmd := exec.Command("ssh", append([]string{"-p", v.ssh, "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "admin@127.0.0.1"}, command...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// eventually retries an ssh CLI call until its output holds want.
+func (v *vm) eventually(key, command, want string, timeout time.Duration) string {
+	v.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := v.sshCLI(key, command)
+		if err == nil && strings.Contains(out, want) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("ssh admin@ %s: no %q within %s: %v %s", command, want, timeout, err, out)
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
 
 func TestImage(t *testing.T) {
@@ -213,6 +235,22 @@ func TestImage(t *testing.T) {
 	}
 	t.Logf("ssh CLI answered after %s", time.Since(start).Round(time.Second))
 
+	// configure and commit over SSH, applied by a reload.
+	out, err = v.sshStdin(key, "configure\nset smtp.max_recipients 200\ncompare\ncommit\nexit\n")
+	if err != nil || !strings.Contains(out, "+ smtp.max_recipients = 200") || !strings.Contains(out, "committed 1 keys") {
+		t.Fatalf("configure over ssh: %v %s", err, out)
+	}
+	v.eventually(key, "show settings smtp.max_recipients", "smtp.max_recipients = 200", time.Minute)
+	v.eventually(key, "show audit kind settings", "smtp.max_recipients", time.Minute)
+	// restart through systemd's D-Bus API, allowed to the daemon's user by
+	// the polkit rule.
+	out, err = v.sshCLI(key, "restart")
+	if err != nil || !strings.Contains(out, "the daemon restarts now") {
+		t.Fatalf("ssh admin@ restart: %v %s", err, out)
+	}
+	v.eventually(key, "show audit kind power", "restart", 2*time.Minute)
+	t.Logf("configure, commit and restart over ssh after %s", time.Since(start).Round(time.Second))
+
 	// A reboot keeps settings and messages.
 	v.send("10")
 	m = v.expect("Password for admin", m, 5*time.Minute)
@@ -228,6 +266,21 @@ func TestImage(t *testing.T) {
 		time.Sleep(3 * time.Second)
 	}
 	t.Logf("rebooted with settings and messages kept after %s", time.Since(start).Round(time.Second))
+	v.eventually(key, "show settings smtp.max_recipients", "smtp.max_recipients = 200", time.Minute)
+
+	// shutdown on the command line powers the machine off: qemu exits.
+	out, err = v.sshCLI(key, "shutdown")
+	if err != nil || !strings.Contains(out, "the appliance powers off now") {
+		t.Fatalf("ssh admin@ shutdown: %v %s", err, out)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- v.cmd.Wait() }()
+	select {
+	case <-exited:
+		t.Logf("powered off by the command line after %s", time.Since(start).Round(time.Second))
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the appliance did not power off within 5 minutes of shutdown")
+	}
 }
 
 // diagnose logs the daemon's status and journal as the console's menu shows
