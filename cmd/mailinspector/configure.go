@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 import (
@@ -203,4 +205,56 @@ func (c *configureSession) send(line string) bool {
 	}
 	fmt.Fprintln(c.out, resp.Output)
 	return true
+}
+
+// configureVerbs are configure mode's commands, for completion.
+var configureVerbs = []string{"set", "delete", "show", "compare", "commit", "discard", "rollback", "exit", "help"}
+
+// configureMode completes configure mode: its verbs, then a settings key
+// after set, delete, show and ?; ? shows a key's meaning and default.
+var configureMode = &completeLine{
+	candidates: func(head string) []string {
+		words, partial := cli.SplitHead(head)
+		var out []string
+		switch {
+		case len(words) == 0:
+			for _, v := range configureVerbs {
+				if strings.HasPrefix(v, partial) {
+					out = append(out, v)
+				}
+			}
+		case len(words) == 1 && (words[0] == "set" || words[0] == "delete" || words[0] == "show" || words[0] == "?"):
+			for _, k := range settings.Keys() {
+				if strings.HasPrefix(k.Name, partial) {
+					out = append(out, k.Name)
+				}
+			}
+		case len(words) == 1 && words[0] == "commit" && strings.HasPrefix("confirmed", partial):
+			out = append(out, "confirmed")
+		}
+		return out
+	},
+	describe: func(head string) string {
+		words, partial := cli.SplitHead(head)
+		if len(words) >= 1 && len(words) <= 2 && (words[0] == "set" || words[0] == "delete" || words[0] == "?") {
+			name := partial
+			if len(words) == 2 {
+				name = words[1]
+			}
+			if k, ok := settings.Lookup(name); ok {
+				return fmt.Sprintf("  %s (default %s)\n      %s", k.Name, quote(k.Default), k.Doc)
+			}
+			var names []string
+			for _, k := range settings.Keys() {
+				if strings.HasPrefix(k.Name, name) {
+					names = append(names, k.Name)
+				}
+			}
+			if len(names) > 0 {
+				return "  " + strings.Join(names, "\n  ")
+			}
+			return "  no key begins so (settings describe lists them)"
+		}
+		return configureHelp
+	},
 }

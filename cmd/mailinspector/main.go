@@ -287,7 +287,7 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	call := func(line string, asJSON bool) (*control.Response, error) {
 		return control.Call(sock, control.Request{Command: line, JSON: asJSON, Origin: origin()})
 	}
-	return interactive(stdin, stdout, run, func() (*configureSession, error) { return newConfigureSession(call, stdout) })
+	return interactive(lineSourceFor(stdin, stdout), stdout, run, func() (*configureSession, error) { return newConfigureSession(call, stdout) })
 }
 
 func settingsCmd(args []string) int {
