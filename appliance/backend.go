@@ -2,18 +2,21 @@ package appliance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"mailinspector/internal/accounts"
+	"mailinspector/internal/bundle"
 	"mailinspector/internal/cli"
-	"mailinspector/internal/power"
 	"mailinspector/internal/diagnose"
 	"mailinspector/internal/disk"
+	"mailinspector/internal/power"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/store"
 )
@@ -373,4 +376,62 @@ func scaleMinutes(d time.Duration) time.Duration {
 		return d / time.Minute * m
 	}
 	return d
+}
+
+// ConfigExport is config export: the signed bundle of the settings file,
+// the policies and the accounts (internal/bundle).
+func (a *Appliance) ConfigExport(ctx context.Context) (string, error) {
+	b := &bundle.Bundle{Format: bundle.Format, Exported: time.Now().UTC(), By: cli.CallerOf(ctx).Who, Host: a.Settings.Hostname, Version: Version}
+	data, err := os.ReadFile(filepath.Join(a.DataDir, settings.FileName))
+	if err != nil && !os.IsNotExist(err) {
+		return "", err
+	}
+	b.Settings = string(data)
+	if b.Policies, b.HasPolicies, err = a.configure.Policies(); err != nil {
+		return "", err
+	}
+	accs, err := a.accounts.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, acc := range accs {
+		b.Accounts = append(b.Accounts, bundle.Account{Name: acc.Name, Role: acc.Role, Hash: acc.Hash, Created: acc.Created.UTC()})
+	}
+	if err := b.Sign(a.DataDir); err != nil {
+		return "", err
+	}
+	out, err := json.MarshalIndent(b, "", "  ")
+	return string(out), err
+}
+
+// ConfigImport is config import: the signature verified and every part
+// validated before anything changes; then the settings and policies (one
+// reload) and the accounts.
+func (a *Appliance) ConfigImport(ctx context.Context, data string) (cli.Done, error) {
+	b, own, err := bundle.Read([]byte(data), a.DataDir)
+	if err != nil {
+		return cli.Done{}, err
+	}
+	if err := b.Validate(); err != nil {
+		return cli.Done{}, fmt.Errorf("nothing imported:\n%w", err)
+	}
+	vals, _ := settings.Parse("settings (in the bundle)", []byte(b.Settings)) // Validate read it
+	signer := "this appliance"
+	if !own {
+		signer = "another appliance, key " + bundle.Fingerprint(b.Signer)
+	}
+	ch, err := a.configure.Import(vals, []byte(b.Policies), b.HasPolicies)
+	if err != nil {
+		return cli.Done{}, err
+	}
+	var accs []store.Account
+	for _, acc := range b.Accounts {
+		accs = append(accs, store.Account{Name: acc.Name, Role: acc.Role, Hash: acc.Hash, Created: acc.Created})
+	}
+	if err := a.accounts.Import(ctx, accs); err != nil {
+		return cli.Done{}, fmt.Errorf("settings and policies imported, the accounts not: %w", err)
+	}
+	msg := fmt.Sprintf("imported the configuration %s exported from %s at %s (signed by %s): %s; %d accounts",
+		b.By, b.Host, b.Exported.Format(time.RFC3339), signer, ch.Message, len(accs))
+	return cli.Done{OK: true, Message: msg, Before: ch.Before, After: ch.After}, nil
 }

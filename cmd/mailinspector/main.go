@@ -248,20 +248,31 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var input string
-		if words := strings.Fields(strings.ToLower(line)); len(words) >= 2 && words[0] == "configure" && words[1] == "policies" {
-			// The whole new file on standard input: ssh admin@host
-			// configure policies [confirmed MINUTES] < policies.conf.
+		if words := strings.Fields(strings.ToLower(line)); len(words) >= 2 && (words[0] == "configure" && words[1] == "policies" ||
+			words[0] == "config" && words[1] == "import") {
+			// A whole file on standard input: ssh admin@host configure
+			// policies [confirmed MINUTES] < policies.conf, ssh admin@host
+			// config import < appliance.conf.json.
 			if !oneShot {
-				fmt.Fprintln(stderr, "configure policies reads the new file from standard input: mailinspector shell -c 'configure policies' < policies.conf")
+				fmt.Fprintf(stderr, "%s reads the file from standard input: mailinspector shell -c '%s' < FILE\n", strings.Join(words[:2], " "), strings.Join(words[:2], " "))
 				return 2
 			}
-			b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+			// The control socket takes requests of up to 1 MiB.
+			const most = 960 << 10
+			b, err := io.ReadAll(io.LimitReader(stdin, most+1))
 			if err != nil {
 				fmt.Fprintln(stderr, err)
 				return 1
 			}
-			// configure policies confirmed 5 -> policies commit confirmed 5
-			line, input = "policies commit "+strings.Join(strings.Fields(line)[2:], " "), string(b)
+			if len(b) > most {
+				fmt.Fprintf(stderr, "the file on standard input is over %d KiB: nothing changed\n", most>>10)
+				return 2
+			}
+			input = string(b)
+			if words[0] == "configure" {
+				// configure policies confirmed 5 -> policies commit confirmed 5
+				line = "policies commit " + strings.Join(strings.Fields(line)[2:], " ")
+			}
 		}
 		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin(), Secret: secret, Input: input})
 		if err != nil {

@@ -97,24 +97,51 @@ func Hash(pw string) (string, error) {
 
 // Verify says whether pw matches the PHC string hash.
 func Verify(hash, pw string) bool {
+	h, ok := parseHash(hash)
+	if !ok {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), h.salt, h.t, h.m, h.p, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1
+}
+
+type parsedHash struct {
+	m, t      uint32
+	p         uint8
+	salt, key []byte
+}
+
+// parseHash reads $argon2id$v=19$m=…,t=…,p=…$salt$key within the bounds
+// Verify accepts (a hash from outside, a bundle's, must not make it spend
+// unbounded memory).
+func parseHash(hash string) (parsedHash, bool) {
+	var h parsedHash
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
+		return h, false
 	}
-	var m uint32
-	var t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 16 || p == 0 {
-		return false
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.m, &h.t, &h.p); err != nil || h.m > 1<<20 || h.t > 16 || h.t == 0 || h.p == 0 {
+		return h, false
 	}
 	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
+	var err1, err2 error
+	h.salt, err1 = b64.DecodeString(parts[4])
+	h.key, err2 = b64.DecodeString(parts[5])
+	return h, err1 == nil && err2 == nil && len(h.key) > 0
+}
+
+// IsHash says whether h is an argon2id hash Verify can check.
+func IsHash(h string) bool {
+	_, ok := parseHash(h)
+	return ok
+}
+
+// CheckName says whether name can be an account's.
+func CheckName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("an account name is 1 to 32 of a-z, 0-9, '.', '_', '-', starting with a letter")
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	return nil
 }
 
 // Accounts acts on the accounts table.
@@ -142,8 +169,8 @@ func (a *Accounts) EnsureBuiltin(ctx context.Context) error {
 
 // Add creates an account without a password (account password sets it).
 func (a *Accounts) Add(ctx context.Context, name, role string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("an account name is 1 to 32 of a-z, 0-9, '.', '_', '-', starting with a letter")
+	if err := CheckName(name); err != nil {
+		return err
 	}
 	if !slices.Contains(Roles, role) {
 		return fmt.Errorf("a role is one of %s", strings.Join(Roles, ", "))
@@ -261,3 +288,25 @@ func (a *Accounts) Authenticate(ctx context.Context, name, pw string) (*store.Ac
 
 // List is every account.
 func (a *Accounts) List(ctx context.Context) ([]store.Account, error) { return a.DB.Accounts(ctx) }
+
+// Import creates or updates accounts from a configuration bundle, in one
+// transaction: the role and the password hash as exported; failures and
+// locks start afresh; admin stays an administrator. Accounts the bundle
+// does not name stay.
+func (a *Accounts) Import(ctx context.Context, list []store.Account) error {
+	return a.DB.Write(ctx, func(tx *store.Tx) error {
+		for _, acc := range list {
+			if acc.Name == Builtin {
+				acc.Role = Administrator
+			}
+			acc.Failures, acc.LockedUntil, acc.LastLogin = 0, time.Time{}, time.Time{}
+			if acc.Created.IsZero() {
+				acc.Created = a.now()
+			}
+			if err := store.PutAccount(tx, &acc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -30,6 +30,10 @@ type Backend interface {
 	// QueueReroute sends them to host:port instead of the configured
 	// route.
 	QueueReroute(ctx context.Context, id, route string) (int, error)
+	// ConfigExport is the signed configuration bundle (internal/bundle);
+	// ConfigImport verifies and validates one, then applies it.
+	ConfigExport(ctx context.Context) (string, error)
+	ConfigImport(ctx context.Context, data string) (Done, error)
 	// Power restarts the daemon, reboots or powers off (restart, reboot,
 	// shutdown) through systemd.
 	Power(ctx context.Context, action string) error
@@ -383,6 +387,21 @@ var commands = []command{
 			}
 			return Done{OK: true, Message: "account " + a[0] + " deleted"}, nil
 		}, "accounts", false, false},
+	{[]string{"config", "export"}, "", "the settings, policies and accounts (password hashes only) as one signed file: ssh admin@host config export > appliance.conf.json", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			s, err := b.ConfigExport(ctx)
+			// JSON whose strings escape every control character: shown
+			// as it is, so that the file is the bundle.
+			return json.RawMessage(s), err
+		}, "", true, false},
+	{[]string{"config", "import"}, "", "verify, validate and apply a file config export made, from standard input (config import < FILE); nothing changes unless all of it is good", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			in := InputOf(ctx)
+			if strings.TrimSpace(in) == "" {
+				return nil, fmt.Errorf("%w: the bundle comes on standard input: config import < appliance.conf.json", ErrUsage)
+			}
+			return b.ConfigImport(ctx, in)
+		}, "config", false, false},
 	{[]string{"restart"}, "", "restart the daemon through systemd (the mail it holds waits, nothing is lost)", 0, 0,
 		powerCommand("restart", "the daemon restarts now"), "power", false, false},
 	{[]string{"reboot"}, "", "reboot the appliance through systemd", 0, 0,
@@ -626,6 +645,8 @@ func Render(v any, asJSON bool) (string, error) {
 	}
 	switch t := v.(type) {
 	case HelpText:
+		return string(t), nil
+	case json.RawMessage:
 		return string(t), nil
 	case Done:
 		return t.Message, nil

@@ -41,6 +41,15 @@ type Change struct {
 // the settings roll back by themselves after that long unless Confirm is
 // called.
 func (c *Configurator) Commit(changes map[string]string, confirmWithin time.Duration) (Change, error) {
+	ch, err := c.commit(changes, confirmWithin)
+	if err == nil {
+		c.reload(&ch.Message)
+	}
+	return ch, err
+}
+
+// commit is Commit without the reload.
+func (c *Configurator) commit(changes map[string]string, confirmWithin time.Duration) (Change, error) {
 	if len(changes) == 0 {
 		return Change{}, fmt.Errorf("nothing to commit")
 	}
@@ -88,7 +97,6 @@ func (c *Configurator) Commit(changes map[string]string, confirmWithin time.Dura
 		}
 		msg += fmt.Sprintf("; they roll back at %s unless confirmed (commit, or settings confirm)", deadline.UTC().Format(time.RFC3339))
 	}
-	c.reload(&msg)
 	return Change{Message: msg, Before: strings.Join(before, "\n"), After: strings.Join(after, "\n")}, nil
 }
 

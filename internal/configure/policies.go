@@ -85,6 +85,15 @@ func (c *Configurator) anyPending() error {
 // confirmWithin, the old file comes back by itself at the deadline unless
 // the commit is confirmed.
 func (c *Configurator) CommitPolicies(data []byte, confirmWithin time.Duration) (Change, error) {
+	ch, err := c.commitPolicies(data, confirmWithin)
+	if err == nil {
+		c.reload(&ch.Message)
+	}
+	return ch, err
+}
+
+// commitPolicies is CommitPolicies without the reload.
+func (c *Configurator) commitPolicies(data []byte, confirmWithin time.Duration) (Change, error) {
 	if _, err := policy.Parse("policies (from standard input)", data); err != nil {
 		return Change{}, err
 	}
@@ -100,12 +109,7 @@ func (c *Configurator) CommitPolicies(data []byte, confirmWithin time.Duration) 
 	}
 	kept := ""
 	if had {
-		dir := filepath.Join(c.DataDir, PoliciesHistory)
-		if err := durable.PrivateDir(dir); err != nil {
-			return Change{}, err
-		}
-		kept = filepath.Join(dir, "policies-"+time.Now().UTC().Format("20060102T150405.000000000Z")+".conf")
-		if err := durable.WriteFile(kept, []byte(old), 0o640); err != nil {
+		if kept, err = c.keepPolicies(old); err != nil {
 			return Change{}, err
 		}
 	}
@@ -134,8 +138,18 @@ func (c *Configurator) CommitPolicies(data []byte, confirmWithin time.Duration) 
 	if d := Diff(before, string(data)); d != "" {
 		msg += ":\n" + d
 	}
-	c.reload(&msg)
 	return Change{Message: msg, Before: before, After: string(data)}, nil
+}
+
+// keepPolicies keeps a policies file about to be replaced in the history,
+// and says where.
+func (c *Configurator) keepPolicies(old string) (string, error) {
+	dir := filepath.Join(c.DataDir, PoliciesHistory)
+	if err := durable.PrivateDir(dir); err != nil {
+		return "", err
+	}
+	kept := filepath.Join(dir, "policies-"+time.Now().UTC().Format("20060102T150405.000000000Z")+".conf")
+	return kept, durable.WriteFile(kept, []byte(old), 0o640)
 }
 
 // rollBackPolicies puts back the policies an unconfirmed commit replaced.
