@@ -77,6 +77,14 @@ func (p *Purger) Run() int {
 		p.purgeAudit(ctx)
 	}
 	if n > 0 {
+		// What went leaves the file too, a thousand pages a transaction.
+		if pages, err := p.DB.Reclaim(ctx, 1000); err != nil {
+			p.Log.Error("retention: give free pages back to the disk", "err", err)
+		} else if pages > 0 {
+			p.Log.Info("retention: database file shrunk", "pages", pages)
+		}
+	}
+	if n > 0 {
 		p.Log.Info("retention: purged finished messages", "messages", n, "older_than", p.Keep.String(), "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	return n

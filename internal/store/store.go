@@ -60,7 +60,10 @@ func Open(path string) (*DB, error) {
 		return nil, err
 	}
 	dsn := "file:" + filepath.ToSlash(path) + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
-	w, err := sql.Open("sqlite3", dsn)
+	// auto_vacuum=incremental (it takes effect on a database it creates):
+	// the pages the retention purge frees go back to the disk by Reclaim,
+	// a little at a time, instead of staying in the file for ever.
+	w, err := sql.Open("sqlite3", dsn+"&_auto_vacuum=incremental")
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +81,14 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	if db.wc, err = w.Conn(context.Background()); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	// A checkpoint that empties the WAL cuts it back to 64 MiB: a purge's
+	// burst of writes does not keep its size on the disk.
+	if _, err := db.wc.ExecContext(context.Background(), `PRAGMA journal_size_limit = 67108864`); err != nil {
+		db.wc.Close()
 		w.Close()
 		r.Close()
 		return nil, err
