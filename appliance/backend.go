@@ -2,12 +2,15 @@ package appliance
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"mailinspector/internal/cli"
 	"mailinspector/internal/diagnose"
 	"mailinspector/internal/disk"
+	"mailinspector/internal/durable"
 	"mailinspector/internal/power"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/store"
@@ -434,4 +438,74 @@ func (a *Appliance) ConfigImport(ctx context.Context, data string) (cli.Done, er
 	msg := fmt.Sprintf("imported the configuration %s exported from %s at %s (signed by %s): %s; %d accounts",
 		b.By, b.Host, b.Exported.Format(time.RFC3339), signer, ch.Message, len(accs))
 	return cli.Done{OK: true, Message: msg, Before: ch.Before, After: ch.After}, nil
+}
+
+// FilesDir holds the files an administrator put on the appliance (file
+// put) for settings to name.
+const FilesDir = "files"
+
+var fileName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// Files is show files.
+func (a *Appliance) Files(ctx context.Context) ([]cli.FileInfo, error) {
+	dir := filepath.Join(a.DataDir, FilesDir)
+	es, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return []cli.FileInfo{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []cli.FileInfo{}
+	for _, e := range es {
+		if !e.Type().IsRegular() || !fileName.MatchString(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		st, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, cli.FileInfo{Name: e.Name(), Path: path, Size: int64(len(data)), Modified: timeText(st.ModTime()),
+			SHA256: hex.EncodeToString(sum[:])})
+	}
+	return out, nil
+}
+
+// FilePut is file put: the file replaced whole (durably), readable by the
+// daemon only.
+func (a *Appliance) FilePut(ctx context.Context, name, data string) (cli.Done, error) {
+	if !fileName.MatchString(name) {
+		return cli.Done{}, fmt.Errorf("a file name is 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+	}
+	dir := filepath.Join(a.DataDir, FilesDir)
+	if err := durable.PrivateDir(dir); err != nil {
+		return cli.Done{}, err
+	}
+	path := filepath.Join(dir, name)
+	if err := durable.WriteFile(path, []byte(data), 0o600); err != nil {
+		return cli.Done{}, err
+	}
+	sum := sha256.Sum256([]byte(data))
+	return cli.Done{OK: true, Message: fmt.Sprintf("stored %s (%d bytes, SHA-256 %s); a setting names it by that path", path, len(data),
+		hex.EncodeToString(sum[:8]))}, nil
+}
+
+// FileDelete is file delete.
+func (a *Appliance) FileDelete(ctx context.Context, name string) error {
+	if !fileName.MatchString(name) {
+		return fmt.Errorf("no file %q", name)
+	}
+	if err := os.Remove(filepath.Join(a.DataDir, FilesDir, name)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no file %q", name)
+		}
+		return err
+	}
+	return nil
 }

@@ -250,6 +250,14 @@ func TestCommandLineOverSSH(t *testing.T) {
 	}
 	must(t, sendMail(addr, "bob@example.org", []string{"alice@example.com"}, testMessage("held", "")))
 
+	// A file for settings to name, from standard input; not text: refused.
+	if out := r.sshAcrossReloads(r.admin, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "file put siem-ca.pem"); !strings.Contains(out, "stored "+r.data+"/files/siem-ca.pem") {
+		t.Fatalf("file put over ssh: %s", out)
+	}
+	if out, err := r.ssh(r.admin, "\xff\xfe\x00binary", "file put blob.der"); err == nil || !strings.Contains(out, "not text") {
+		t.Fatalf("a binary file: %v %s", err, out)
+	}
+
 	// -c with -o json: the same objects as the shell's.
 	var ms []cli.MessageSummary
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {

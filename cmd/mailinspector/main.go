@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
@@ -249,7 +250,7 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		var input string
 		if words := strings.Fields(strings.ToLower(line)); len(words) >= 2 && (words[0] == "configure" && words[1] == "policies" ||
-			words[0] == "config" && words[1] == "import") {
+			words[0] == "config" && words[1] == "import" || words[0] == "file" && words[1] == "put") {
 			// A whole file on standard input: ssh admin@host configure
 			// policies [confirmed MINUTES] < policies.conf, ssh admin@host
 			// config import < appliance.conf.json.
@@ -266,6 +267,10 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			if len(b) > most {
 				fmt.Fprintf(stderr, "the file on standard input is over %d KiB: nothing changed\n", most>>10)
+				return 2
+			}
+			if !utf8.Valid(b) {
+				fmt.Fprintln(stderr, "the file on standard input is not text (UTF-8): a PEM file is; nothing changed")
 				return 2
 			}
 			input = string(b)

@@ -30,6 +30,12 @@ type Backend interface {
 	// QueueReroute sends them to host:port instead of the configured
 	// route.
 	QueueReroute(ctx context.Context, id, route string) (int, error)
+	// Files are the files an administrator put on the appliance for
+	// settings to name (a collector's CA, a TLS certificate): FilePut
+	// stores one from standard input, and says its path.
+	Files(ctx context.Context) ([]FileInfo, error)
+	FilePut(ctx context.Context, name, data string) (Done, error)
+	FileDelete(ctx context.Context, name string) error
 	// ConfigExport is the signed configuration bundle (internal/bundle);
 	// ConfigImport verifies and validates one, then applies it.
 	ConfigExport(ctx context.Context) (string, error)
@@ -186,6 +192,15 @@ type QueueEntry struct {
 	NextAttempt string `json:"next_attempt"`
 	LastError   string `json:"last_error,omitempty"`
 	Route       string `json:"route,omitempty"` // queue reroute's host:port
+}
+
+// FileInfo is one file of show files.
+type FileInfo struct {
+	Name     string `json:"name"`
+	Path     string `json:"path"` // what a setting names
+	Size     int64  `json:"size"`
+	Modified string `json:"modified"`
+	SHA256   string `json:"sha256"`
 }
 
 // Done is the result of a command that changes something.
@@ -387,6 +402,23 @@ var commands = []command{
 			}
 			return Done{OK: true, Message: "account " + a[0] + " deleted"}, nil
 		}, "accounts", false, false},
+	{[]string{"show", "files"}, "", "the files put on the appliance for settings to name (file put)", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Files(ctx) }, "", true, false},
+	{[]string{"file", "put"}, "NAME", "store standard input as a file settings can name, e.g. file put siem-ca.pem < ca.pem; says its path", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			in := InputOf(ctx)
+			if in == "" {
+				return nil, fmt.Errorf("%w: the file comes on standard input: file put NAME < FILE", ErrUsage)
+			}
+			return b.FilePut(ctx, a[0], in)
+		}, "files", false, false},
+	{[]string{"file", "delete"}, "NAME", "delete a file put on the appliance", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := b.FileDelete(ctx, a[0]); err != nil {
+				return nil, err
+			}
+			return Done{OK: true, Message: "file " + a[0] + " deleted"}, nil
+		}, "files", false, false},
 	{[]string{"config", "export"}, "", "the settings, policies and accounts (password hashes only) as one signed file: ssh admin@host config export > appliance.conf.json", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) {
 			s, err := b.ConfigExport(ctx)
@@ -679,6 +711,12 @@ func Render(v any, asJSON bool) (string, error) {
 			lines[i] = term(strings.TrimSuffix(l, "\r"))
 		}
 		return strings.Join(lines, "\n"), nil
+	case []FileInfo:
+		rows := make([][]string, 0, len(t))
+		for _, f := range t {
+			rows = append(rows, []string{term(f.Path), fmt.Sprint(f.Size), f.Modified, f.SHA256[:16]})
+		}
+		return table("no files (file put NAME < FILE stores one)", []string{"PATH", "BYTES", "MODIFIED", "SHA-256"}, rows), nil
 	case []QueueEntry:
 		return queueTable(t), nil
 	case *MessageDetail:
