@@ -437,9 +437,9 @@ var commands = []command{
 	{[]string{"restart"}, "", "restart the daemon through systemd (the mail it holds waits, nothing is lost)", 0, 0,
 		powerCommand("restart", "the daemon restarts now"), "power", false, false},
 	{[]string{"reboot"}, "", "reboot the appliance through systemd", 0, 0,
-		powerCommand("reboot", "the appliance reboots now"), "power", false, false},
+		powerCommand("reboot", "the appliance reboots in a few seconds"), "power", false, false},
 	{[]string{"shutdown"}, "", "power the appliance off through systemd", 0, 0,
-		powerCommand("shutdown", "the appliance powers off now"), "power", false, false},
+		powerCommand("shutdown", "the appliance powers off in a few seconds"), "power", false, false},
 	{[]string{"show", "audit"}, "[who A] [kind K] [since 24h|DATE] [until …] [limit N]", "the audit log: who changed what, from where, newest first", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			q, err := parseAuditQuery(a, time.Now())

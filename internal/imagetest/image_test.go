@@ -270,7 +270,7 @@ func TestImage(t *testing.T) {
 
 	// shutdown on the command line powers the machine off: qemu exits.
 	out, err = v.sshCLI(key, "shutdown")
-	if err != nil || !strings.Contains(out, "the appliance powers off now") {
+	if err != nil || !strings.Contains(out, "the appliance powers off in a few seconds") {
 		t.Fatalf("ssh admin@ shutdown: %v %s", err, out)
 	}
 	exited := make(chan error, 1)
