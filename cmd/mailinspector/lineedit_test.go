@@ -38,7 +38,8 @@ func TestLineEditorCompletesCommands(t *testing.T) {
 		"queu\tre\t\r":          "queue re", // reroute and retry
 		"account pas\tadmin\r":  "account password admin",
 		"show au\twho x\r":      "show audit who x",
-		"conf\t\r":              "configure ",
+		"conf\t\r":              "config", // config and configure: their common part
+		"configu\t\r":           "configure ",
 		"show messages\x01sh\r": "shshow messages", // ^A: to the line's start, as in readline
 		"nosuch\t\r":            "nosuch",
 	} {

@@ -1,7 +1,7 @@
 package testutil
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -138,24 +138,27 @@ func (r *Rsyslog) Stop() {
 	r.cmd = nil
 }
 
-// Records reads what rsyslog has written so far.
+// Records reads what rsyslog has written so far: whole lines only (it may
+// be writing the last one).
 func (r *Rsyslog) Records() []Record {
 	r.t.Helper()
-	f, err := os.Open(filepath.Join(r.dir, "out.json"))
+	data, err := os.ReadFile(filepath.Join(r.dir, "out.json"))
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	defer f.Close()
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1]
+	} else {
+		return nil
+	}
 	var recs []Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for _, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
 		var rec Record
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			r.t.Fatalf("rsyslog output %q: %v", sc.Text(), err)
+		if err := json.Unmarshal(line, &rec); err != nil {
+			r.t.Fatalf("rsyslog output %q: %v", line, err)
 		}
 		recs = append(recs, rec)
 	}
