@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go docs fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova agent sandbox-guest sandbox-test
+.PHONY: help build run test test-setup test-go docs console-screenshots fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova agent sandbox-guest sandbox-test
 IMAGE_DIR ?= build/image
 
 help: ## list the targets
@@ -26,6 +26,9 @@ test: test-setup vet ## install what the tests need, then run every test
 	cd third_party/go-smtp && $(GO) test -race -count=1 ./... # our patched copy: upstream's tests and ours
 	cd third_party/go-libvirt && $(GO) test -race -count=1 ./... # likewise
 	cd third_party/sevenzip && $(GO) test -race -count=1 ./... # our patch's tests (PATCHES.md)
+
+console-screenshots: ## the web console's pages as pictures in docs/console/ (chromium)
+	MAILINSPECTOR_SCREENSHOTS=1 $(GO) test -count=1 -run TestWebConsole ./appliance
 
 docs: ## regenerate docs/settings.md from the settings keys table
 	MAILINSPECTOR_UPDATE_DOCS=1 $(GO) test -count=1 -run TestSettingsDocIsCurrent ./internal/settings

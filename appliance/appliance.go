@@ -90,6 +90,8 @@ type Appliance struct {
 	services    *services.Registry
 	metrics     *http.Server
 	metricsAddr net.Addr
+	web         *http.Server // the web console; nil without web.listen
+	webAddr     net.Addr
 	updates     *updates.Checks // the scheduled hub checks and the Smart Feedback flush
 	siem        *siem.Exporter  // nil without siem.servers
 	siemStop    context.CancelFunc
@@ -279,6 +281,11 @@ func (a *Appliance) start() error {
 			return err
 		}
 	}
+	if s.Web.Listen != "" {
+		if err := a.startWeb(); err != nil {
+			return err
+		}
+	}
 	a.cron = cron.New()
 	for _, job := range []struct {
 		key, spec string
@@ -366,6 +373,9 @@ func (a *Appliance) stop() error {
 	}
 	if a.metrics != nil {
 		a.metrics.Close()
+	}
+	if a.web != nil {
+		a.web.Close()
 	}
 	if a.cancel != nil {
 		// First, so that a scheduled call to a hub that does not answer

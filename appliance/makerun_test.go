@@ -2,8 +2,10 @@ package appliance
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +29,8 @@ func TestMakeRunInspects(t *testing.T) {
 	testutil.RequireTool(t, "clamd")
 	testutil.RequireTool(t, "make")
 	dir := filepath.Join(t.TempDir(), "run-data")
-	smtpAddr, hubAddr := freePort(t), freePort(t)
-	cmd := exec.Command("make", "-C", "..", "run", "RUN_DIR="+dir, "RUN_SMTP="+smtpAddr, "RUN_HUB=1", "RUN_HUB_LISTEN="+hubAddr)
+	smtpAddr, hubAddr, webAddr := freePort(t), freePort(t), freePort(t)
+	cmd := exec.Command("make", "-C", "..", "run", "RUN_DIR="+dir, "RUN_SMTP="+smtpAddr, "RUN_HUB=1", "RUN_HUB_LISTEN="+hubAddr, "RUN_WEB="+webAddr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// make writes while the test reads the banner: a locked buffer.
 	var out lockedBuffer
@@ -56,7 +58,23 @@ func TestMakeRunInspects(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, want := range []string{"clamd with the project's test signatures", "with the project's test feeds", "data directory " + dir} {
+	// The web console answers over HTTPS (self-signed) with its login page.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := insecure.Get("https://" + webAddr + "/login")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("the console of make run: %s", resp.Status)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the console of make run: %v", err)
+			break
+		}
+	}
+	for _, want := range []string{"clamd with the project's test signatures", "with the project's test feeds", "data directory " + dir, "console: https://" + webAddr} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the banner lacks %q", want)
 		}

@@ -7,13 +7,13 @@
 # everything it started.
 #
 # Knobs: RUN_DIR [run-data], RUN_SMTP [127.0.0.1:2525], RUN_HUB [0],
-# RUN_HUB_LISTEN [127.0.0.1:8443], RUN_CLAMD [1; 0 runs without a pattern
+# RUN_HUB_LISTEN [127.0.0.1:8444], RUN_WEB [127.0.0.1:8443: the web console], RUN_CLAMD [1; 0 runs without a pattern
 # engine: every message is then unrated and attachments are held], and
 # arguments passed on to `mailinspector serve` (make run ARGS="--set K=V").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR="${RUN_DIR:-$PWD/run-data}" RUN_SMTP="${RUN_SMTP:-127.0.0.1:2525}"
-RUN_HUB="${RUN_HUB:-0}" RUN_HUB_LISTEN="${RUN_HUB_LISTEN:-127.0.0.1:8443}" RUN_CLAMD="${RUN_CLAMD:-1}"
+RUN_HUB="${RUN_HUB:-0}" RUN_HUB_LISTEN="${RUN_HUB_LISTEN:-127.0.0.1:8444}" RUN_CLAMD="${RUN_CLAMD:-1}"
 MI="$PWD/bin/mailinspector"
 [[ -x $MI ]] || { echo "run: $MI is not built (make run builds it)" >&2; exit 1; }
 
@@ -28,7 +28,8 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
-args=(--set "smtp.listen=$RUN_SMTP")
+RUN_WEB="${RUN_WEB:-127.0.0.1:8443}"
+args=(--set "smtp.listen=$RUN_SMTP" --set "web.listen=$RUN_WEB")
 
 clamd_bin() { command -v clamd 2>/dev/null || { [[ -x /usr/sbin/clamd ]] && echo /usr/sbin/clamd; } || true; }
 if [[ $RUN_CLAMD == 1 && -z $(clamd_bin) ]]; then
@@ -93,6 +94,8 @@ Mail Inspector $(cat VERSION): data directory $RUN_DIR
   EICAR:   printf '%s' 'X5O!P%@AP[4\\PZX54(P^)7CC)7}\$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!\$H+H*' |
              swaks --server $RUN_SMTP --from you@example.org --to alice@example.com --attach - --attach-name eicar.com
   look:    bin/mailinspector shell --data-dir $RUN_DIR -c 'show messages'
+  console: https://$RUN_WEB  (self-signed; log in as admin once its password is set:
+             printf 'Admin-Pass-1\\n' | bin/mailinspector shell --data-dir $RUN_DIR -c 'account password admin')
   stop:    Ctrl-C
 EOF
 "$MI" serve --data-dir "$RUN_DIR" "${args[@]}" "$@" &

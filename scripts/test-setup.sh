@@ -37,6 +37,8 @@ command -v pdftoppm >/dev/null || need+=(poppler-utils)
 # rsyslog (with its TLS driver) is the SOC's collector of the SIEM export tests.
 command -v rsyslogd >/dev/null || [[ -x /usr/sbin/rsyslogd ]] || need+=(rsyslog)
 [[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ]] || compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need+=(rsyslog-gnutls)
+# Debian's chromium, driven by chromedp, is the browser of the web console's tests.
+command -v chromium >/dev/null || need+=(chromium)
 # nft checks the sandbox guest's port-25 redirect ruleset.
 command -v nft >/dev/null || [[ -x /usr/sbin/nft ]] || need+=(nftables)
 if ((${#need[@]} == 0)); then

@@ -601,6 +601,13 @@ func Exec(ctx context.Context, b Backend, line string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ExecWords(ctx, b, words)
+}
+
+// ExecWords runs a command already in words: a front end that has its
+// arguments apart (a web form's fields) passes them as they are, so no
+// value can change the command's grammar.
+func ExecWords(ctx context.Context, b Backend, words []string) (any, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("%w: empty command (try help)", ErrUsage)
 	}

@@ -157,6 +157,12 @@ type Settings struct {
 	Metrics struct {
 		Listen string
 	}
+	// Web is the web console (keys_web.go).
+	Web struct {
+		Listen          string
+		TLSCert, TLSKey string
+		SessionIdle     time.Duration
+	}
 	// SIEM is syslog export to a SOC (keys_siem.go).
 	SIEM struct {
 		Targets    []siem.Target

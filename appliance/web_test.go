@@ -1,0 +1,273 @@
+package appliance
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/store"
+	"mailinspector/internal/testutil"
+)
+
+// browser is Debian's chromium driven by chromedp, with what the page
+// logged as errors and every request it made to another host.
+type browser struct {
+	ctx      context.Context
+	mu       sync.Mutex
+	errors   []string
+	external []string
+}
+
+func newBrowser(t *testing.T, host string) *browser {
+	t.Helper()
+	bin := testutil.RequireTool(t, "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.Flag("ignore-certificate-errors", true), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	b := &browser{ctx: ctx}
+	if err := chromedp.Do(ctx); err != nil { // starts the browser and its tab
+		t.Fatalf("chromium: %v", err)
+	}
+	chromedp.Listen(ctx, func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			b.errors = append(b.errors, e.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				b.errors = append(b.errors, "console.error")
+			}
+		case *cdplog.EventEntryAdded:
+			// CSP refusals, assets that failed to load, ...
+			if e.Entry.Level == cdplog.EntryLevelError {
+				b.errors = append(b.errors, e.Entry.Text+" ("+e.Entry.URL+")")
+			}
+		case *network.EventRequestWillBeSent:
+			if u, err := url.Parse(e.Request.URL); err == nil && u.Host != host && u.Scheme != "data" {
+				b.external = append(b.external, e.Request.URL)
+			}
+		}
+	})
+	return b
+}
+
+// do runs steps in the browser's tab.
+func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// text is the text of the element sel selects.
+func (b *browser) text(t *testing.T, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("%s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *browser) login(t *testing.T, base, name, password string) {
+	t.Helper()
+	b.do(t, chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Submit(chromedp.CSS(`form`)))
+}
+
+// screenshot keeps a page's picture in docs/console/ when
+// MAILINSPECTOR_SCREENSHOTS=1 (make console-screenshots).
+func (b *browser) screenshot(t *testing.T, name string) {
+	if os.Getenv("MAILINSPECTOR_SCREENSHOTS") != "1" {
+		return
+	}
+	b.do(t, chromedp.EmulateViewport(1440, 900))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	must(t, err)
+	must(t, os.MkdirAll("../docs/console", 0o755))
+	must(t, os.WriteFile(filepath.Join("../docs/console", name+".png"), png, 0o644))
+}
+
+// TestWebConsole drives the console in chromium as an administrator and an
+// Operator would: log in, read the service status panel, find a
+// quarantined message, release it and see it delivered, see the release in
+// the audit log; an Operator is refused a message's bytes even by typing
+// the address; a POST without the form's token or from another origin is
+// refused; five wrong passwords lock the account; no page logs an error or
+// loads anything from another host.
+func TestWebConsole(t *testing.T) {
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"web.listen": "127.0.0.1:0", "delivery.relay": sink.Addr,
+		"policy.unrated": "deliver", "senders.blocked": "evil@example.net"})
+	ctx := context.Background()
+	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
+	must(t, a.accounts.Add(ctx, "olga", "operator"))
+	must(t, a.accounts.SetPassword(ctx, "olga", "Olga-Pass-2026"))
+	must(t, send(t, a.SMTPAddr().String(), "evil@example.net", []string{"alice@example.com"}, testMessage("held for review", "")))
+	var id string
+	for deadline := time.Now().Add(10 * time.Second); id == ""; time.Sleep(50 * time.Millisecond) {
+		ms, _ := a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 1})
+		if len(ms) == 1 {
+			id = ms[0].ID
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the blocked sender's message was not quarantined")
+		}
+	}
+	host := a.WebAddr().String()
+	base := "https://" + host
+
+	b := newBrowser(t, host)
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#services`)))
+	services, who := b.text(t, `#services`), b.text(t, `.logout span`)
+	if !strings.Contains(services, "web-reputation") || !strings.Contains(services, "not-configured") || who != "admin (administrator)" {
+		t.Fatalf("dashboard: %q, %q", who, services)
+	}
+	b.screenshot(t, "dashboard")
+
+	b.do(t, chromedp.Navigate(base+"/messages?state=quarantined"))
+	list := b.text(t, `#messages`)
+	if !strings.Contains(list, "held for review") || !strings.Contains(list, "evil@example.net") {
+		t.Fatalf("quarantine list: %q", list)
+	}
+	b.screenshot(t, "messages")
+	b.do(t, chromedp.Click(chromedp.CSS(`#messages a[href="/messages/`+id+`"]`)), chromedp.WaitVisible(chromedp.CSS(`#findings`)))
+	findings := b.text(t, `#findings`)
+	if !strings.Contains(findings, "sender-lists") && !strings.Contains(findings, "blocked") {
+		t.Fatalf("findings: %q", findings)
+	}
+	b.screenshot(t, "message")
+	b.do(t, chromedp.Click(chromedp.CSS(`form[action$="/release"] button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	notice := b.text(t, `.notice`)
+	if notice != "Done: released." {
+		t.Fatalf("after release: %q", notice)
+	}
+	if got := sink.WaitFor(t, 1, 15*time.Second); got[0].To[0] != "alice@example.com" {
+		t.Fatalf("released to %v", got[0].To)
+	}
+	b.do(t, chromedp.Navigate(base+"/audit"))
+	audit := b.text(t, `#audit`)
+	if !strings.Contains(audit, "quarantine release "+id) || !strings.Contains(audit, "web console from 127.0.0.1") {
+		t.Fatalf("audit: %q", audit)
+	}
+
+	// A client of its own, logged in as admin: the forms' protections.
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path, origin string, form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := client.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	if r := post("/login", base, url.Values{"name": {"admin"}, "password": {"Admin-Pass-2026"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %s", r.Status)
+	}
+	if r := post("/login", "https://evil.example", url.Values{"name": {"admin"}, "password": {"Admin-Pass-2026"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a login from another origin: %s", r.Status)
+	}
+	if r := post("/messages/"+id+"/delete", base, url.Values{}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a POST without the token: %s", r.Status)
+	}
+	if r := post("/messages/"+id+"/delete", "https://evil.example", url.Values{"csrf": {"x"}}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a POST from another origin: %s", r.Status)
+	}
+	if r := post("/messages/"+id+"/delete", "", url.Values{}); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a POST without an Origin: %s", r.Status)
+	}
+	if d, _ := a.Message(ctx, id); d.State == store.StateDeleted {
+		t.Fatal("a refused POST deleted the message")
+	}
+	resp, err := client.Get(base + "/")
+	must(t, err)
+	resp.Body.Close()
+	for _, h := range []string{"Content-Security-Policy", "Strict-Transport-Security", "X-Frame-Options"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("no %s header", h)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+
+	// The Operator: reads the message, never its bytes, even by address.
+	op := newBrowser(t, host)
+	op.login(t, base, "olga", "Olga-Pass-2026")
+	op.do(t, chromedp.WaitVisible(chromedp.CSS(`#services`)), chromedp.Navigate(base+"/messages/"+id))
+	page := op.text(t, `main`)
+	if !strings.Contains(page, "held for review") || strings.Contains(page, "as received") || strings.Contains(page, "Release") {
+		t.Fatalf("the Operator's message page: %q", page)
+	}
+	op.do(t, chromedp.Navigate(base+"/messages/"+id+"/raw"))
+	page = op.text(t, `main`)
+	title, err := chromedp.Run(op.ctx, chromedp.Title())
+	must(t, err)
+	if !strings.Contains(title, "Forbidden") || !strings.Contains(page, "may not run") || strings.Contains(page, "Subject:") {
+		t.Fatalf("the Operator typed the raw address: %q %q", title, page)
+	}
+
+	// Five wrong passwords lock the account; the right one then fails too.
+	for i := 0; i < 5; i++ {
+		post("/login", base, url.Values{"name": {"olga"}, "password": {"wrong"}})
+	}
+	op2 := newBrowser(t, host)
+	op2.login(t, base, "olga", "Olga-Pass-2026")
+	msg := op2.text(t, `.error`)
+	if !strings.Contains(msg, "locked") {
+		t.Fatalf("after five wrong passwords: %q", msg)
+	}
+	// The lock ends the Operator's open session too.
+	op.do(t, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)))
+
+	// The one error a page may log: the Operator's refused raw page (403).
+	for _, br := range []*browser{b, op, op2} {
+		br.mu.Lock()
+		var errs []string
+		for _, e := range br.errors {
+			if !strings.Contains(e, "status of 403") || !strings.Contains(e, "/raw") {
+				errs = append(errs, e)
+			}
+		}
+		if len(errs) > 0 || len(br.external) > 0 {
+			t.Errorf("console errors %q, requests to other hosts %q", errs, br.external)
+		}
+		br.mu.Unlock()
+	}
+	op.mu.Lock()
+	if len(op.errors) == 0 {
+		t.Error("the 403 of the raw page was not seen in the console: the error check sees nothing")
+	}
+	op.mu.Unlock()
+}

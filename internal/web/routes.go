@@ -1,0 +1,208 @@
+package web
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"mailinspector/internal/cli"
+)
+
+func subtleEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /static/{name}", s.static)
+	m.HandleFunc("GET /login", s.loginPage)
+	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("POST /logout", s.action(s.logout))
+	m.HandleFunc("GET /{$}", s.page(s.dashboard))
+	m.HandleFunc("GET /messages", s.page(s.messages))
+	m.HandleFunc("GET /messages/{id}", s.page(s.message))
+	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
+	m.HandleFunc("POST /messages/{id}/{verb}", s.action(s.quarantineAction))
+	m.HandleFunc("GET /audit", s.page(s.audit))
+	s.mux = m
+}
+
+func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	data, ok := s.assets[r.PathValue("name")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case strings.HasSuffix(r.PathValue("name"), ".css"):
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(r.PathValue("name"), ".svg"):
+		w.Header().Set("Content-Type", "image/svg+xml")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(data)
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.current(r) != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, nil, http.StatusOK, "login", "Log in", nil)
+}
+
+// login checks the name and password with the accounts' rules (five
+// failures lock the account for ten minutes) and starts a session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "refused: the request does not come from this console", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	name, pw := r.PostFormValue("name"), r.PostFormValue("password")
+	hash, err := s.cfg.Login(r.Context(), name, pw)
+	if err != nil {
+		s.cfg.Log.Warn("web: login failed", "account", name, "client", clientIP(r), "err", err)
+		// 200, the form again with the reason: a browser logs any 4xx
+		// page as an error, and this is none.
+		s.render(w, r, nil, http.StatusOK, "login", "Log in", err.Error())
+		return
+	}
+	ss := s.sessions.start(name, hash)
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: ss.token, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	s.cfg.Log.Info("web: login", "account", name, "client", clientIP(r))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, u *user) {
+	s.sessions.end(u.sess.token)
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// dashboard: the appliance's state and each service's, the first thing an
+// administrator looks at.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
+	st, err := s.exec(r, u, "show", "status")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	svcs, err := s.exec(r, u, "show", "services")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	s.render(w, r, u, http.StatusOK, "dashboard", "Dashboard", struct {
+		Status   *cli.Status
+		Services []cli.ServiceStatus
+	}{st.(*cli.Status), svcs.([]cli.ServiceStatus)})
+}
+
+// messageFilters are the tracking filters the messages page takes, the
+// command line's keywords.
+var messageFilters = []string{"from", "to", "subject", "risk", "threat", "state", "action", "since", "until", "message-id", "client-ip", "policy"}
+
+// messages is Detections and Message Tracking: show messages with the
+// filters filled in the form.
+func (s *Server) messages(w http.ResponseWriter, r *http.Request, u *user) {
+	q := r.URL.Query()
+	words := []string{"show", "messages"}
+	for _, k := range messageFilters {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			words = append(words, k, v)
+		}
+	}
+	page := 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
+		page = n
+	}
+	words = append(words, "page", strconv.Itoa(page), "limit", "50")
+	v, err := s.exec(r, u, words...)
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	ms := v.([]cli.MessageSummary)
+	next := url.Values{}
+	for _, k := range messageFilters {
+		if q.Get(k) != "" {
+			next.Set(k, q.Get(k))
+		}
+	}
+	next.Set("page", strconv.Itoa(page+1))
+	data := struct {
+		Filters  map[string]string
+		Messages []cli.MessageSummary
+		Page     int
+		Next     string
+	}{Filters: map[string]string{}, Messages: ms, Page: page}
+	for _, k := range messageFilters {
+		data.Filters[k] = q.Get(k)
+	}
+	if len(ms) == 50 {
+		data.Next = "/messages?" + next.Encode()
+	}
+	s.render(w, r, u, http.StatusOK, "messages", "Messages", data)
+}
+
+func (s *Server) message(w http.ResponseWriter, r *http.Request, u *user) {
+	v, err := s.exec(r, u, "show", "message", r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	d := v.(*cli.MessageDetail)
+	s.render(w, r, u, http.StatusOK, "message", "Message "+d.ID, struct {
+		M        *cli.MessageDetail
+		Bodies   bool // the role may see bodies: the command layer decides, this only hides a link
+		Releases bool
+	}{d, u.caller.Role != cli.RoleOperator, d.State == "quarantined" && u.caller.Role == cli.RoleAdministrator})
+}
+
+// raw is the message's bytes: the command layer refuses Operators, even
+// when they type the address.
+func (s *Server) raw(w http.ResponseWriter, r *http.Request, u *user) {
+	v, err := s.exec(r, u, "show", "raw", r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	s.render(w, r, u, http.StatusOK, "raw", "Message "+r.PathValue("id")+" as received", string(v.(cli.RawText)))
+}
+
+// quarantineAction is release, delete and resume of a quarantined
+// message; release to some recipients names them in rcpt fields.
+func (s *Server) quarantineAction(w http.ResponseWriter, r *http.Request, u *user) {
+	id, verb := r.PathValue("id"), r.PathValue("verb")
+	switch verb {
+	case "release", "delete", "resume":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	words := []string{"quarantine", verb, id}
+	if verb == "release" {
+		words = append(words, r.PostForm["rcpt"]...)
+	}
+	if _, err := s.exec(r, u, words...); err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	http.Redirect(w, r, "/messages/"+url.PathEscape(id)+"?done="+url.QueryEscape(verb+"d"), http.StatusSeeOther)
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, u *user) {
+	words := []string{"show", "audit"}
+	for _, k := range []string{"who", "kind", "since"} {
+		if v := strings.TrimSpace(r.URL.Query().Get(k)); v != "" {
+			words = append(words, k, v)
+		}
+	}
+	v, err := s.exec(r, u, words...)
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	s.render(w, r, u, http.StatusOK, "audit", "Audit log", v.([]cli.AuditRecord))
+}

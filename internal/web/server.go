@@ -1,0 +1,264 @@
+// Package web is the web console: server-rendered pages (html/template)
+// over HTTPS, every read and every change made through the command layer
+// (cli.ExecWords) under the logged-in account, so the roles, the
+// validation and the audit log are the command line's.
+//
+// Security: an opaque session token in a __Host- cookie (Secure, HttpOnly,
+// SameSite=Strict) ending after web.session_idle and when the account's
+// password changes; every POST carries the session's CSRF token and an
+// Origin of this console; a Content-Security-Policy without inline script
+// or style, frame-ancestors 'none', HSTS. Assets are embedded with a
+// content hash in their names.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"mailinspector/internal/cli"
+)
+
+// Account is what the console needs of an account, read at every request
+// (a role changed, a lock or a new password take effect at once).
+type Account struct {
+	Role   string
+	Hash   string
+	Locked bool
+}
+
+// Config is what the console is built from.
+type Config struct {
+	Backend cli.Backend
+	// Login checks a name and a password (lockout included) and returns
+	// the account's password hash.
+	Login func(ctx context.Context, name, password string) (hash string, err error)
+	// Account reads an account; an error: it is gone.
+	Account     func(ctx context.Context, name string) (Account, error)
+	SessionIdle time.Duration
+	// DataDir names the session store: sessions outlive a reload.
+	DataDir string
+	Log     *slog.Logger
+}
+
+// Server serves the console.
+type Server struct {
+	cfg      Config
+	sessions *sessions
+	pages    map[string]*template.Template
+	assets   map[string][]byte // by hashed name
+	css      string            // the stylesheet's hashed path
+	icon     string            // the icon's
+	mux      *http.ServeMux
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// New builds the console.
+func New(cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, sessions: sessionsFor(cfg.DataDir, cfg.SessionIdle), pages: map[string]*template.Template{}, assets: map[string][]byte{}}
+	if err := s.loadAssets(); err != nil {
+		return nil, err
+	}
+	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "css": func() string { return s.css }, "icon": func() string { return s.icon }}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if n == "templates/layout.html" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		s.pages[strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")] = t
+	}
+	s.routes()
+	return s, nil
+}
+
+// loadAssets names each static file by its content's hash: a changed file
+// has a new name, so browsers may keep any of them for ever.
+func (s *Server) loadAssets() error {
+	return fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		base := strings.TrimPrefix(p, "static/")
+		dot := strings.LastIndex(base, ".")
+		name := base[:dot] + "." + hex.EncodeToString(sum[:6]) + base[dot:]
+		s.assets[name] = data
+		switch base {
+		case "app.css":
+			s.css = "/static/" + name
+		case "favicon.svg":
+			s.icon = "/static/" + name
+		}
+		return nil
+	})
+}
+
+// Handler is the console with its security headers.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		// same-origin, not no-referrer: with no-referrer a browser sends
+		// "Origin: null" on a form POST, and the origin check needs it.
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+const cookieName = "__Host-mi_session"
+
+// maxForm bounds a form's body.
+const maxForm = 64 << 10
+
+// user is the request's session and caller, or nil.
+type user struct {
+	sess   *session
+	caller cli.Caller
+}
+
+// current reads the session cookie and the account behind it: an ended,
+// idle, locked or deleted account's session, or one whose password
+// changed since, is no session.
+func (s *Server) current(r *http.Request) *user {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
+	}
+	ss := s.sessions.get(c.Value)
+	if ss == nil {
+		return nil
+	}
+	acc, err := s.cfg.Account(r.Context(), ss.account)
+	if err != nil || acc.Locked || !ss.samePassword(acc.Hash) {
+		s.sessions.end(ss.token)
+		return nil
+	}
+	return &user{sess: ss, caller: cli.Caller{Who: ss.account, Via: "web console from " + clientIP(r), Role: acc.Role}}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// sameOrigin says whether a POST comes from a page of this console: the
+// Origin a browser sends must be this host's, over HTTPS.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o != "" && o == "https://"+r.Host
+}
+
+// page handles a GET for logged-in users.
+func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u *user)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u := s.current(r)
+		if u == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		fn(w, r, u)
+	}
+}
+
+// action handles a POST for logged-in users: from this console's origin,
+// with the session's CSRF token.
+func (s *Server) action(fn func(w http.ResponseWriter, r *http.Request, u *user)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !sameOrigin(r) {
+			http.Error(w, "refused: the request does not come from this console", http.StatusForbidden)
+			return
+		}
+		u := s.current(r)
+		if u == nil {
+			http.Error(w, "refused: not logged in", http.StatusForbidden)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil || !tokensEqual(r.PostForm.Get("csrf"), u.sess.csrf) {
+			http.Error(w, "refused: the form's token is missing or stale; reload the page", http.StatusForbidden)
+			return
+		}
+		fn(w, r, u)
+	}
+}
+
+func tokensEqual(a, b string) bool {
+	return len(a) == len(b) && a != "" && subtleEqual(a, b)
+}
+
+// exec runs a command as the user, in words (cli.ExecWords).
+func (s *Server) exec(r *http.Request, u *user, words ...string) (any, error) {
+	return cli.ExecWords(cli.WithCaller(r.Context(), u.caller), s.cfg.Backend, words)
+}
+
+// pageData is what every page's template gets.
+type pageData struct {
+	Title   string
+	Nav     string
+	Account string
+	Role    string
+	CSRF    string
+	Error   string
+	Notice  string
+	Data    any
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status int, name, title string, data any) {
+	d := pageData{Title: title, Nav: name, Data: data, Notice: r.URL.Query().Get("done")}
+	if u != nil {
+		d.Account, d.Role, d.CSRF = u.caller.Who, u.caller.Role, u.sess.csrf
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := s.pages[name].ExecuteTemplate(w, "layout.html", d); err != nil {
+		s.cfg.Log.Error("web: render", "page", name, "err", err)
+	}
+}
+
+// fail shows a command's error as a page, with the status it deserves.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, u *user, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, cli.ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, cli.ErrUsage):
+		status = http.StatusBadRequest
+	case strings.Contains(err.Error(), "no such"):
+		status = http.StatusNotFound
+	}
+	s.render(w, r, u, status, "error", http.StatusText(status), err.Error())
+}
