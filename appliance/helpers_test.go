@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailinspector/internal/cli"
+	"mailinspector/internal/logring"
 	"mailinspector/internal/settings"
 )
 
@@ -44,10 +46,12 @@ func startApp(t *testing.T, dir string, overrides map[string]string) *Appliance 
 	must(t, os.MkdirAll(dir, 0o750))
 	logf, err := os.OpenFile(filepath.Join(dir, "test.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	must(t, err)
-	a, err := Start(dir, s, slog.New(slog.NewJSONHandler(logf, nil)))
+	ring := logring.New(5000, 2<<20) // show logs, as serve keeps it
+	a, err := Start(dir, s, slog.New(slog.NewJSONHandler(io.MultiWriter(logf, ring), nil)))
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
+	a.SetLogs(ring)
 	t.Cleanup(func() {
 		a.Stop()
 		logf.Close()

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"io"
 	"crypto/tls"
 	"net/http"
 	"net/http/cookiejar"
@@ -176,6 +177,33 @@ func TestWebConsole(t *testing.T) {
 		t.Fatalf("audit: %q", audit)
 	}
 
+	// A setting changed in the form: validated with the rest (a bad value
+	// changes nothing and stays in the form), committed, audited.
+	b.do(t, chromedp.Navigate(base+"/settings?section=smtp"), chromedp.WaitVisible(chromedp.CSS(`#k-smtp\.max_recipients`)),
+		chromedp.SetValue(chromedp.CSS(`#k-smtp\.max_recipients`), "lots"), chromedp.Submit(chromedp.CSS(`form.settings`)),
+		chromedp.WaitVisible(chromedp.CSS(`.error`)))
+	if e := b.text(t, `.error`); !strings.Contains(e, "Nothing changed") || !strings.Contains(e, "smtp.max_recipients") {
+		t.Fatalf("a bad value: %q", e)
+	}
+	b.screenshot(t, "settings")
+	b.do(t, chromedp.SetValue(chromedp.CSS(`#k-smtp\.max_recipients`), "60"), chromedp.Submit(chromedp.CSS(`form.settings`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if n := b.text(t, `.notice`); !strings.Contains(n, "committed 1 keys") {
+		t.Fatalf("commit from the form: %q", n)
+	}
+	b.do(t, chromedp.Navigate(base+"/audit"))
+	if audit := b.text(t, `#audit`); !strings.Contains(audit, "settings commit smtp.max_recipients 60") {
+		t.Fatalf("the form's commit is not in the audit log: %q", audit)
+	}
+	b.do(t, chromedp.Navigate(base+"/logs?grep=web"))
+	if log := b.text(t, `#log`); !strings.Contains(log, "web: login") {
+		t.Errorf("system log: %q", log)
+	}
+	b.do(t, chromedp.Navigate(base+"/queue"))
+	if q := b.text(t, `#queue`); !strings.Contains(q, "No recipient waits") {
+		t.Errorf("queue: %q", q)
+	}
+
 	// A client of its own, logged in as admin: the forms' protections.
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
@@ -210,7 +238,14 @@ func TestWebConsole(t *testing.T) {
 	if d, _ := a.Message(ctx, id); d.State == store.StateDeleted {
 		t.Fatal("a refused POST deleted the message")
 	}
-	resp, err := client.Get(base + "/")
+	resp, err := client.Get(base + "/messages.csv?from=evil")
+	must(t, err)
+	csvText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(csvText), "id,received,from,to,subject") || !strings.Contains(string(csvText), "held for review") {
+		t.Errorf("CSV export: %q", csvText)
+	}
+	resp, err = client.Get(base + "/")
 	must(t, err)
 	resp.Body.Close()
 	for _, h := range []string{"Content-Security-Policy", "Strict-Transport-Security", "X-Frame-Options"} {

@@ -24,6 +24,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
 	m.HandleFunc("POST /messages/{id}/{verb}", s.action(s.quarantineAction))
 	m.HandleFunc("GET /audit", s.page(s.audit))
+	m.HandleFunc("GET /messages.csv", s.page(s.messagesCSV))
+	m.HandleFunc("GET /queue", s.page(s.queue))
+	m.HandleFunc("POST /queue/{id}/{verb}", s.action(s.queueAction))
+	m.HandleFunc("GET /logs", s.page(s.logs))
+	m.HandleFunc("GET /settings", s.page(s.settingsPage))
+	m.HandleFunc("POST /settings", s.action(s.settingsCommit))
 	s.mux = m
 }
 
@@ -131,12 +137,19 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, u *user) {
 		}
 	}
 	next.Set("page", strconv.Itoa(page+1))
+	csvQuery := url.Values{}
+	for _, k := range messageFilters {
+		if q.Get(k) != "" {
+			csvQuery.Set(k, q.Get(k))
+		}
+	}
 	data := struct {
 		Filters  map[string]string
 		Messages []cli.MessageSummary
 		Page     int
 		Next     string
-	}{Filters: map[string]string{}, Messages: ms, Page: page}
+		CSV      string
+	}{Filters: map[string]string{}, Messages: ms, Page: page, CSV: "/messages.csv?" + csvQuery.Encode()}
 	for _, k := range messageFilters {
 		data.Filters[k] = q.Get(k)
 	}

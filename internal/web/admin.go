@@ -1,0 +1,193 @@
+package web
+
+import (
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/settings"
+)
+
+// messagesCSV is the messages page's list as CSV (the same filters, up to
+// 10,000 rows).
+func (s *Server) messagesCSV(w http.ResponseWriter, r *http.Request, u *user) {
+	words := []string{"show", "messages"}
+	for _, k := range messageFilters {
+		if v := strings.TrimSpace(r.URL.Query().Get(k)); v != "" {
+			words = append(words, k, v)
+		}
+	}
+	v, err := s.exec(r, u, append(words, "limit", "10000")...)
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="messages.csv"`)
+	c := csv.NewWriter(w)
+	c.Write([]string{"id", "received", "from", "to", "subject", "state", "risk", "action", "reason"})
+	for _, m := range v.([]cli.MessageSummary) {
+		c.Write([]string{m.ID, m.Received, csvSafe(m.From), csvSafe(strings.Join(m.To, " ")), csvSafe(m.Subject), m.State, m.Risk, m.Action, m.Reason})
+	}
+	c.Flush()
+}
+
+// csvSafe keeps a spreadsheet from taking a sender's text for a formula
+// (CSV injection): a leading = + - @ or tab gets a quote mark before it.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// queue is Logs > Message Queue: who waits, and deliver now, reroute,
+// delete.
+func (s *Server) queue(w http.ResponseWriter, r *http.Request, u *user) {
+	v, err := s.exec(r, u, "show", "queue")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	s.render(w, r, u, http.StatusOK, "queue", "Message queue", v.([]cli.QueueEntry))
+}
+
+func (s *Server) queueAction(w http.ResponseWriter, r *http.Request, u *user) {
+	id, verb := r.PathValue("id"), r.PathValue("verb")
+	words := []string{"queue", verb, id}
+	switch verb {
+	case "retry", "delete":
+	case "reroute":
+		words = append(words, strings.TrimSpace(r.PostForm.Get("host")))
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if _, err := s.exec(r, u, words...); err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	http.Redirect(w, r, "/queue?done="+url.QueryEscape(verb+" "+id), http.StatusSeeOther)
+}
+
+// logs is Logs > System: the daemon's last lines, those holding a word.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request, u *user) {
+	words := []string{"show", "logs", "500"}
+	if g := strings.TrimSpace(r.URL.Query().Get("grep")); g != "" {
+		words = append(words, "grep", g)
+	}
+	v, err := s.exec(r, u, words...)
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	s.render(w, r, u, http.StatusOK, "logs", "System log", struct {
+		Grep  string
+		Lines cli.Lines
+	}{r.URL.Query().Get("grep"), v.(cli.Lines)})
+}
+
+// setting is one key on the settings page.
+type setting struct {
+	cli.SettingValue
+	Doc    string
+	Secret bool
+}
+
+// settingsPage is Administration > Settings: one section of keys (the
+// part of their names before the first dot), each with its meaning and
+// default, editable.
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, u *user) {
+	s.showSettings(w, r, u, http.StatusOK, r.URL.Query().Get("section"), "", nil)
+}
+
+func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, u *user, status int, section, errText string, typed map[string]string) {
+	v, err := s.exec(r, u, "show", "settings")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	all := v.([]cli.SettingValue)
+	seen := map[string]bool{}
+	var sections []string
+	for _, sv := range all {
+		sec := sectionOf(sv.Key)
+		if !seen[sec] {
+			seen[sec] = true
+			sections = append(sections, sec)
+		}
+	}
+	sort.Strings(sections)
+	if section == "" || !seen[section] {
+		section = "smtp"
+	}
+	var keys []setting
+	for _, sv := range all {
+		if sectionOf(sv.Key) != section {
+			continue
+		}
+		k, _ := settings.Lookup(sv.Key)
+		if t, ok := typed[sv.Key]; ok {
+			sv.Value = t // what was typed stays in the form with the error
+		}
+		keys = append(keys, setting{SettingValue: sv, Doc: k.Doc, Secret: settings.Secret(sv.Key)})
+	}
+	s.render(w, r, u, status, "settings", "Settings: "+section, struct {
+		Section  string
+		Sections []string
+		Keys     []setting
+		Error    string
+	}{section, sections, keys, errText})
+}
+
+// sectionOf is a key's section: hostname and mode are "general".
+func sectionOf(key string) string {
+	if i := strings.IndexByte(key, '.'); i > 0 {
+		return key[:i]
+	}
+	return "general"
+}
+
+// settingsCommit commits the keys whose value the form changed, as one
+// settings commit (validated with the rest; nothing changes on an error).
+// A hidden secret left as shown is not a change.
+func (s *Server) settingsCommit(w http.ResponseWriter, r *http.Request, u *user) {
+	section := r.PostForm.Get("section")
+	v, err := s.exec(r, u, "show", "settings")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	words := []string{"settings", "commit"}
+	typed := map[string]string{}
+	for _, sv := range v.([]cli.SettingValue) {
+		nv, ok := r.PostForm["key:"+sv.Key]
+		if !ok || len(nv) != 1 {
+			continue
+		}
+		typed[sv.Key] = nv[0]
+		if nv[0] != sv.Value {
+			words = append(words, sv.Key, nv[0])
+		}
+	}
+	if len(words) == 2 {
+		s.showSettings(w, r, u, http.StatusOK, section, "Nothing changed.", nil)
+		return
+	}
+	out, err := s.exec(r, u, words...)
+	if err != nil {
+		// The form again with the reason, as a page (200): the browser
+		// shows it, and logs no error for it.
+		s.showSettings(w, r, u, http.StatusOK, section, "Nothing changed: "+err.Error(), typed)
+		return
+	}
+	// The daemon reloads now: the next page is the new one's, so this
+	// one says so instead of redirecting into the reload.
+	s.render(w, r, u, http.StatusOK, "committed", "Settings committed", struct {
+		Message string
+		Back    string
+	}{out.(cli.Done).Message, "/settings?section=" + url.QueryEscape(section)})
+}
