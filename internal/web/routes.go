@@ -28,6 +28,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /queue", s.page(s.queue))
 	m.HandleFunc("POST /queue/{id}/{verb}", s.action(s.queueAction))
 	m.HandleFunc("GET /logs", s.page(s.logs))
+	m.HandleFunc("GET /accounts", s.page(s.accountsPage))
+	m.HandleFunc("POST /accounts", s.action(s.accountAdd))
+	m.HandleFunc("POST /accounts/{name}/{verb}", s.action(s.accountAction))
 	m.HandleFunc("GET /settings", s.page(s.settingsPage))
 	m.HandleFunc("POST /settings", s.action(s.settingsCommit))
 	s.mux = m

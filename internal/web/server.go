@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -224,6 +225,10 @@ func (s *Server) exec(r *http.Request, u *user, words ...string) (any, error) {
 	return cli.ExecWords(cli.WithCaller(r.Context(), u.caller), s.cfg.Backend, words)
 }
 
+// noticeForm is the done= notice the console's redirects make: a verb,
+// and a message ID after some.
+var noticeForm = regexp.MustCompile(`^(released|deleted|resumed|retry|reroute|delete)( [a-z0-9]{1,40})?$`)
+
 // pageData is what every page's template gets.
 type pageData struct {
 	Title   string
@@ -237,7 +242,12 @@ type pageData struct {
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status int, name, title string, data any) {
-	d := pageData{Title: title, Nav: name, Data: data, Notice: r.URL.Query().Get("done")}
+	d := pageData{Title: title, Nav: name, Data: data}
+	if done := r.URL.Query().Get("done"); noticeForm.MatchString(done) {
+		// Only what this console's own redirects put there: a link from
+		// elsewhere cannot make the page say something else.
+		d.Notice = done
+	}
 	if u != nil {
 		d.Account, d.Role, d.CSRF = u.caller.Who, u.caller.Role, u.sess.csrf
 	}
