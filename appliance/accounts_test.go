@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"mailinspector/internal/accounts"
 	"mailinspector/internal/cli"
 )
 
@@ -83,5 +86,28 @@ func TestOperatorIsRefusedMessageBytes(t *testing.T) {
 	must(t, err)
 	if text, _ := cli.Render(v, false); !strings.Contains(text, "Subject: secret plans") {
 		t.Errorf("raw:\n%s", text)
+	}
+}
+
+// TestAdminHashFromTheConsole: the hash the first-boot wizard leaves in
+// the data directory becomes admin's password at the daemon's start, and
+// the file goes; one that is no hash changes nothing.
+func TestAdminHashFromTheConsole(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := accounts.Hash("Wizard-Pass-2026")
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, accounts.PendingHashFile), []byte(hash+"\n"), 0o600))
+	a := startApp(t, dir, nil)
+	if _, err := a.accounts.Authenticate(context.Background(), "admin", "Wizard-Pass-2026"); err != nil {
+		t.Fatalf("admin with the wizard's password: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, accounts.PendingHashFile)); err == nil {
+		t.Error("the hash file stayed")
+	}
+	a.Stop()
+	must(t, os.WriteFile(filepath.Join(dir, accounts.PendingHashFile), []byte("not a hash\n"), 0o600))
+	a = startApp(t, dir, nil)
+	if _, err := a.accounts.Authenticate(context.Background(), "admin", "Wizard-Pass-2026"); err != nil {
+		t.Fatalf("a bad file changed admin's password: %v", err)
 	}
 }

@@ -233,6 +233,11 @@ func (a *Appliance) start() error {
 	if err := a.accounts.EnsureBuiltin(ctx); err != nil {
 		return fmt.Errorf("accounts: %w", err)
 	}
+	if ok, err := a.accounts.AdoptPendingHash(ctx, a.DataDir); err != nil {
+		a.Log.Error("accounts: admin's password from the console", "err", err)
+	} else if ok {
+		a.Log.Info("accounts: admin's password set by the console")
+	}
 	a.configure = &configure.Configurator{DataDir: a.DataDir, Log: a.Log,
 		Reload: func() {
 			if f := a.reload.Load(); f != nil {

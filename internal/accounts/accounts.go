@@ -14,6 +14,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -307,6 +309,35 @@ func (a *Accounts) Import(ctx context.Context, list []store.Account) error {
 				return err
 			}
 		}
+		return nil
+	})
+}
+
+// PendingHashFile is where the first-boot wizard and the console menu,
+// root on a machine whose daemon may not run yet, leave admin's new
+// password hash in the data directory; the daemon adopts it at its start
+// and removes it.
+const PendingHashFile = "admin.hash"
+
+// AdoptPendingHash gives admin the hash in dataDir's PendingHashFile, if
+// there is one, and removes the file; a file that holds no argon2id hash
+// is removed and reported.
+func (a *Accounts) AdoptPendingHash(ctx context.Context, dataDir string) (bool, error) {
+	path := filepath.Join(dataDir, PendingHashFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(path)
+	hash := strings.TrimSpace(string(data))
+	if !IsHash(hash) {
+		return false, fmt.Errorf("%s holds no password hash: ignored", path)
+	}
+	return true, a.change(ctx, Builtin, func(x *store.Account) error {
+		x.Hash, x.Failures, x.LockedUntil = hash, 0, time.Time{}
 		return nil
 	})
 }

@@ -122,7 +122,7 @@ func (s *System) Apply(c *Config) error {
 		return err
 	}
 	// The image's companions: Debian's clamd socket and the local unbound.
-	return settings.Update(data, map[string]string{"smtp.listen": "0.0.0.0:25", "hostname": c.Hostname,
+	return settings.Update(data, map[string]string{"smtp.listen": "0.0.0.0:25", "web.listen": "0.0.0.0:443", "hostname": c.Hostname,
 		"engine.clamd": "unix:/run/clamav/clamd.ctl", "dns.resolver": "127.0.0.1:53",
 		"smtp.accepted_domains": strings.Join(c.Domains, ","), "delivery.relay": c.Relay})
 }

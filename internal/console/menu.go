@@ -329,7 +329,10 @@ func (m *Menu) password() error {
 	if err := m.Sys.SetPassword("admin", a); err != nil {
 		return err
 	}
-	m.say("  the admin password is changed\n")
+	if err := m.Sys.SetAccountPassword(a); err != nil {
+		return fmt.Errorf("the SSH password is changed, the web console's not: %w", err)
+	}
+	m.say("  the admin password is changed (SSH and the web console)\n")
 	return nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"mailinspector/internal/accounts"
+	"mailinspector/internal/control"
 	"mailinspector/internal/durable"
 )
 
@@ -138,4 +140,25 @@ func (s *System) HostKeyFingerprint() (string, error) {
 	}
 	sum := sha256.Sum256(blob)
 	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:]) + " (ED25519)", nil
+}
+
+// SetAccountPassword gives the appliance's admin account (the web
+// console's login) the password the admin OS user got: through the
+// daemon's control socket when it runs, else as a hash in the data
+// directory that the daemon adopts when it starts (the first boot).
+func (s *System) SetAccountPassword(password string) error {
+	data := s.path(s.DataDir)
+	resp, err := control.Call(filepath.Join(data, control.SocketName),
+		control.Request{Command: "account password admin", Secret: password, Origin: "the console"})
+	if err == nil && resp.OK {
+		return nil
+	}
+	hash, err := accounts.Hash(password)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return err
+	}
+	return durable.WriteFile(filepath.Join(data, accounts.PendingHashFile), []byte(hash+"\n"), 0o600)
 }

@@ -131,6 +131,9 @@ func (w *Wizard) Run() error {
 	if err := w.Sys.SetPassword("admin", pw); err != nil {
 		return fmt.Errorf("admin password: %w", err)
 	}
+	if err := w.Sys.SetAccountPassword(pw); err != nil {
+		return fmt.Errorf("admin password of the web console: %w", err)
+	}
 	if err := w.Sys.Apply(c); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailinspector/internal/accounts"
 	"mailinspector/internal/settings"
 	"mailinspector/internal/testutil"
 )
@@ -114,8 +115,13 @@ func TestWizardStatic(t *testing.T) {
 	s, err := settings.Load(filepath.Join(root, "var/lib/mailinspector"), nil)
 	if err != nil || s.SMTP.Listen != "0.0.0.0:25" || s.Hostname != "mi.example.com" || s.Engine.Clamd != "unix:/run/clamav/clamd.ctl" ||
 		s.DNS.Resolver != "127.0.0.1:53" || strings.Join(s.SMTP.AcceptedDomains, ",") != "example.com,.example.org" ||
-		strings.Join(s.Delivery.Relay, ",") != "mx.example.com:25" {
+		strings.Join(s.Delivery.Relay, ",") != "mx.example.com:25" || s.Web.Listen != "0.0.0.0:443" {
 		t.Fatalf("daemon settings: %+v %v", s, err)
+	}
+	// The web console's admin gets the same password: a hash the daemon
+	// adopts at its first start (it does not run yet).
+	if hash := strings.TrimSpace(read("var/lib/mailinspector/" + accounts.PendingHashFile)); !accounts.Verify(hash, "Correct-Horse-42") {
+		t.Errorf("admin's account hash: %q", hash)
 	}
 	if !sys.Done() {
 		t.Fatal("first boot not marked done")

@@ -4,8 +4,13 @@ package imagetest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +29,7 @@ type vm struct {
 	log    strings.Builder
 	smtp   string // host address forwarded to the guest's port 25
 	ssh    string // … and 22
+	web    string // … and 443 (host:port)
 }
 
 func freePort(t *testing.T) int {
@@ -39,15 +45,16 @@ func boot(t *testing.T, image, overlay string) *vm {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "serial.sock")
-	smtpPort, sshPort := freePort(t), freePort(t)
-	v := &vm{t: t, smtp: fmt.Sprintf("127.0.0.1:%d", smtpPort), ssh: fmt.Sprintf("%d", sshPort)}
+	smtpPort, sshPort, webPort := freePort(t), freePort(t), freePort(t)
+	v := &vm{t: t, smtp: fmt.Sprintf("127.0.0.1:%d", smtpPort), ssh: fmt.Sprintf("%d", sshPort), web: fmt.Sprintf("127.0.0.1:%d", webPort)}
 	// Both vCPUs in one host thread (thread=single): multi-threaded TCG
 	// has wedged this guest with both vCPU threads spinning (once here
 	// after the reboot, twice in the Packer build); the guest still has
 	// two CPUs.
 	v.cmd = exec.Command("qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=single", "-m", "1536", "-smp", "2", "-display", "none",
 		"-drive", "file="+overlay+",if=virtio",
-		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:25,hostfwd=tcp:127.0.0.1:%d-:22", smtpPort, sshPort),
+		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:25,hostfwd=tcp:127.0.0.1:%d-:22,hostfwd=tcp:127.0.0.1:%d-:443",
+			smtpPort, sshPort, webPort),
 		"-chardev", "socket,id=s0,path="+sock+",server=on,wait=off", "-serial", "chardev:s0")
 	v.cmd.Stderr = os.Stderr
 	if err := v.cmd.Start(); err != nil {
@@ -133,6 +140,41 @@ func (v *vm) sshStdin(key, stdin string, command ...string) (string, error) {
 	return string(out), err
 }
 
+// webLogin logs in to the web console as admin and reads the dashboard.
+func (v *vm) webLogin(password string) {
+	v.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the appliance's own certificate
+	base := "https://" + v.web
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := client.Get(base + "/login")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && resp.TLS != nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("the web console does not answer on 443: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{"name": {"admin"}, "password": {password}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := client.Do(req)
+	if err != nil {
+		v.t.Fatalf("web console login: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "Dashboard") || !strings.Contains(string(body), "clamd") || !strings.Contains(string(body), "admin (administrator)") {
+		v.t.Fatalf("after logging in to the web console (%s):\n%.2000s", resp.Status, body)
+	}
+}
+
 // eventually retries an ssh CLI call until its output holds want.
 func (v *vm) eventually(key, command, want string, timeout time.Duration) string {
 	v.t.Helper()
@@ -204,6 +246,11 @@ func TestImage(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("the test message never reached the sink on the host")
 	}
+
+	// The web console over HTTPS (its self-signed certificate): admin logs
+	// in with the password the wizard set, and sees the dashboard.
+	v.webLogin("Image-Test-Pass-1")
+	t.Logf("web console logged in after %s", time.Since(start).Round(time.Second))
 
 	// The console menu: log in and give admin an SSH key.
 	v.send("")
