@@ -2,8 +2,8 @@ package appliance
 
 import (
 	"context"
-	"io"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
