@@ -1,14 +1,17 @@
 package appliance
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +229,14 @@ func TestWebConsole(t *testing.T) {
 		t.Fatalf("ivy's password from the form: %v", err)
 	}
 
+	// System: restart without systemd says why; nothing without the box.
+	b.do(t, chromedp.Navigate(base+"/system"), chromedp.Click(chromedp.CSS(`form[action="/system/restart"] input[name=confirm]`)),
+		chromedp.Submit(chromedp.CSS(`form[action="/system/restart"]`)), chromedp.WaitVisible(chromedp.CSS(`.error`)))
+	if e := b.text(t, `.error`); !strings.Contains(e, "D-Bus") {
+		t.Fatalf("restart from the console: %q", e)
+	}
+	b.screenshot(t, "system")
+
 	// A client of its own, logged in as admin: the forms' protections.
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
@@ -260,7 +271,47 @@ func TestWebConsole(t *testing.T) {
 	if d, _ := a.Message(ctx, id); d.State == store.StateDeleted {
 		t.Fatal("a refused POST deleted the message")
 	}
-	resp, err := client.Get(base + "/messages.csv?from=evil")
+	// The configuration: downloaded, then restored by upload (with the
+	// system page's token); a changed copy is refused.
+	resp, err := client.Get(base + "/system/export")
+	must(t, err)
+	bundleJSON, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(string(bundleJSON), `"signature"`) {
+		t.Fatalf("export: %s %.200s", resp.Header.Get("Content-Disposition"), bundleJSON)
+	}
+	resp, err = client.Get(base + "/system")
+	must(t, err)
+	sysPage, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindSubmatch(sysPage)
+	if m == nil {
+		t.Fatal("no CSRF token on the system page")
+	}
+	upload := func(data string) string {
+		t.Helper()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("csrf", string(m[1]))
+		fw, _ := mw.CreateFormFile("bundle", "config.json")
+		fw.Write([]byte(data))
+		mw.Close()
+		req, _ := http.NewRequest("POST", base+"/system/import", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Origin", base)
+		resp, err := client.Do(req)
+		must(t, err)
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(page)
+	}
+	if page := upload(strings.Replace(string(bundleJSON), "ivy", "eve", 1)); !strings.Contains(page, "signature does not verify") {
+		t.Errorf("a changed bundle uploaded: %.500s", page)
+	}
+	if page := upload(string(bundleJSON)); !strings.Contains(page, "imported the configuration") || !strings.Contains(page, "signed by this appliance") {
+		t.Errorf("the bundle uploaded: %.500s", page)
+	}
+	resp, err = client.Get(base + "/messages.csv?from=evil")
 	must(t, err)
 	csvText, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

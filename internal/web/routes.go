@@ -31,6 +31,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /accounts", s.page(s.accountsPage))
 	m.HandleFunc("POST /accounts", s.action(s.accountAdd))
 	m.HandleFunc("POST /accounts/{name}/{verb}", s.action(s.accountAction))
+	m.HandleFunc("GET /system", s.page(s.systemPage))
+	m.HandleFunc("POST /system/{verb}", s.action(s.systemAction))
+	m.HandleFunc("GET /system/export", s.page(s.configExport))
+	m.HandleFunc("POST /system/import", s.upload(s.configImport))
 	m.HandleFunc("GET /settings", s.page(s.settingsPage))
 	m.HandleFunc("POST /settings", s.action(s.settingsCommit))
 	s.mux = m

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+
+	"mailinspector/internal/cli"
+)
+
+// maxUpload bounds an uploaded configuration bundle (the control socket
+// takes requests of up to 1 MiB).
+const maxUpload = 960 << 10
+
+// systemPage is Administration > System: backup and restore of the
+// configuration, restart, reboot and shut down.
+func (s *Server) systemPage(w http.ResponseWriter, r *http.Request, u *user) {
+	s.showSystem(w, r, u, "", "")
+}
+
+func (s *Server) showSystem(w http.ResponseWriter, r *http.Request, u *user, notice, errText string) {
+	s.render(w, r, u, http.StatusOK, "system", "System", struct{ Notice, Error string }{notice, errText})
+}
+
+// systemAction is restart, reboot and shutdown, each only with its
+// confirmation box ticked.
+func (s *Server) systemAction(w http.ResponseWriter, r *http.Request, u *user) {
+	verb := r.PathValue("verb")
+	switch verb {
+	case "restart", "reboot", "shutdown":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		s.showSystem(w, r, u, "", "Tick the box to confirm "+verb+": nothing was done.")
+		return
+	}
+	v, err := s.exec(r, u, verb)
+	if err != nil {
+		s.showSystem(w, r, u, "", err.Error())
+		return
+	}
+	s.showSystem(w, r, u, v.(cli.Done).Message, "")
+}
+
+// configExport downloads config export's signed file.
+func (s *Server) configExport(w http.ResponseWriter, r *http.Request, u *user) {
+	v, err := s.exec(r, u, "config", "export")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="mailinspector-config-`+time.Now().UTC().Format("20060102-150405")+`.json"`)
+	w.Write(v.(json.RawMessage))
+}
+
+// upload is action for a multipart form (a file): the same origin, session
+// and CSRF checks, the body bounded.
+func (s *Server) upload(fn func(w http.ResponseWriter, r *http.Request, u *user)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !sameOrigin(r) {
+			http.Error(w, "refused: the request does not come from this console", http.StatusForbidden)
+			return
+		}
+		u := s.current(r)
+		if u == nil {
+			http.Error(w, "refused: not logged in", http.StatusForbidden)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxUpload+64<<10)
+		if err := r.ParseMultipartForm(maxUpload + 64<<10); err != nil || !tokensEqual(r.PostFormValue("csrf"), u.sess.csrf) {
+			http.Error(w, "refused: the form's token is missing or stale, or the file is over 960 KiB", http.StatusForbidden)
+			return
+		}
+		fn(w, r, u)
+	}
+}
+
+// configImport is config import of the uploaded file: verified, validated
+// whole, then applied (or nothing changes, with every reason shown).
+func (s *Server) configImport(w http.ResponseWriter, r *http.Request, u *user) {
+	f, _, err := r.FormFile("bundle")
+	if err != nil {
+		s.showSystem(w, r, u, "", "Choose the file config export made.")
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxUpload+1))
+	if err != nil || len(data) > maxUpload {
+		s.showSystem(w, r, u, "", "The file is over 960 KiB: nothing was imported.")
+		return
+	}
+	v, err := cli.ExecWords(cli.WithInput(cli.WithCaller(r.Context(), u.caller), string(data)), s.cfg.Backend, []string{"config", "import"})
+	if err != nil {
+		s.showSystem(w, r, u, "", err.Error())
+		return
+	}
+	s.showSystem(w, r, u, v.(cli.Done).Message, "")
+}
