@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X mailinspector/appliance.Version=$(VERSION)
 RUN_DIR ?= $(CURDIR)/run-data
 RUN_SMTP ?= 127.0.0.1:2525
 
-.PHONY: help build run test test-setup test-go docs console-screenshots fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova agent sandbox-guest sandbox-test
+.PHONY: help build run test test-setup test-go docs console-screenshots web-assets fuzz bench bench-go bench-sut bench-peer vet clean image image-test image-setup image-boot-test ova agent sandbox-guest sandbox-test
 IMAGE_DIR ?= build/image
 
 help: ## list the targets
@@ -27,8 +27,11 @@ test: test-setup vet ## install what the tests need, then run every test
 	cd third_party/go-libvirt && $(GO) test -race -count=1 ./... # likewise
 	cd third_party/sevenzip && $(GO) test -race -count=1 ./... # our patch's tests (PATCHES.md)
 
+web-assets: ## fetch the console's front-end libraries from npm (package-lock.json) into internal/web/static/
+	scripts/web-assets.sh
+
 console-screenshots: ## the web console's pages as pictures in docs/console/ (chromium)
-	MAILINSPECTOR_SCREENSHOTS=1 $(GO) test -count=1 -run TestWebConsole ./appliance
+	MAILINSPECTOR_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestWebConsole|TestWebDashboardFollowsAnOutage' ./appliance
 
 docs: ## regenerate docs/settings.md from the settings keys table
 	MAILINSPECTOR_UPDATE_DOCS=1 $(GO) test -count=1 -run TestSettingsDocIsCurrent ./internal/settings

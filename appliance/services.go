@@ -104,7 +104,8 @@ func (a *Appliance) Services(ctx context.Context) ([]cli.ServiceStatus, error) {
 	var out []cli.ServiceStatus
 	for _, st := range a.services.Statuses() {
 		out = append(out, cli.ServiceStatus{Name: st.Name, State: st.State, LastOK: timeText(st.LastOK), LastError: st.LastError,
-			Calls: st.Calls, Failures: st.Failures, Skips: st.Skips, CacheHits: st.CacheHits, Deadline: st.Deadline})
+			Calls: st.Calls, Failures: st.Failures, Skips: st.Skips, CacheHits: st.CacheHits, Deadline: st.Deadline,
+			WhileOut: services.WhileOut(st.Name)})
 	}
 	return out, nil
 }

@@ -383,3 +383,47 @@ func TestWebConsole(t *testing.T) {
 	}
 	op.mu.Unlock()
 }
+
+// TestWebDashboardFollowsAnOutage: the dashboard's service panel, left
+// open, shows the hub's services unreachable while a fault proxy
+// black-holes the hub and ok once it is back, refreshed in place (htmx):
+// the page is never reloaded, and says what is skipped meanwhile.
+func TestWebDashboardFollowsAnOutage(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"web.listen": "127.0.0.1:0"}))
+	must(t, a.accounts.SetPassword(context.Background(), "admin", "Admin-Pass-2026"))
+	host := a.WebAddr().String()
+	b := newBrowser(t, host)
+	b.login(t, "https://"+host, "admin", "Admin-Pass-2026")
+	wait := func(sel string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("%s never showed: %v\n%s", sel, err, b.text(t, `#services`))
+		}
+	}
+	wait(`tr[data-service=licence] .state.ok`)
+	// A mark on the page: a reload would lose it.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.dataset.mark = "kept"`)); err != nil {
+		t.Fatal(err)
+	}
+	h.Proxy.SetFault(testutil.FaultBlackhole)
+	wait(`tr[data-service=licence] .state.unreachable`)
+	wait(`tr[data-service=updates] .state.unreachable`)
+	if row := b.text(t, `tr[data-service=licence]`); !strings.Contains(row, "the cached licence is used") {
+		t.Errorf("the licence's row does not say what happens meanwhile: %q", row)
+	}
+	b.screenshot(t, "dashboard-outage")
+	h.Proxy.SetFault(testutil.FaultNone)
+	wait(`tr[data-service=licence] .state.ok`)
+	mark, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.dataset.mark`))
+	if err != nil || mark != "kept" {
+		t.Fatalf("the page was reloaded (mark %q, %v): the panel must refresh in place", mark, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 || len(b.external) > 0 {
+		t.Errorf("console errors %q, requests to other hosts %q", b.errors, b.external)
+	}
+}

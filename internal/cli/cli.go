@@ -120,6 +120,7 @@ type ServiceStatus struct {
 	Skips     int64  `json:"skips"`
 	CacheHits int64  `json:"cache_hits"`
 	Deadline  string `json:"deadline"`
+	WhileOut  string `json:"while_out"` // what is skipped while it is out of reach
 }
 
 type Version struct {

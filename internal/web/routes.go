@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.action(s.logout))
 	m.HandleFunc("GET /{$}", s.page(s.dashboard))
+	m.HandleFunc("GET /dashboard/live", s.page(s.dashboard))
 	m.HandleFunc("GET /messages", s.page(s.messages))
 	m.HandleFunc("GET /messages/{id}", s.page(s.message))
 	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
@@ -49,6 +50,8 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(r.PathValue("name"), ".css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(r.PathValue("name"), ".js"):
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	case strings.HasSuffix(r.PathValue("name"), ".svg"):
 		w.Header().Set("Content-Type", "image/svg+xml")
 	}
@@ -106,10 +109,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 		s.fail(w, r, u, err)
 		return
 	}
-	s.render(w, r, u, http.StatusOK, "dashboard", "Dashboard", struct {
+	data := struct {
 		Status   *cli.Status
 		Services []cli.ServiceStatus
-	}{st.(*cli.Status), svcs.([]cli.ServiceStatus)})
+	}{st.(*cli.Status), svcs.([]cli.ServiceStatus)}
+	if r.URL.Path == "/dashboard/live" {
+		// htmx's refresh: the widgets only.
+		s.renderTemplate(w, r, u, http.StatusOK, "dashboard", "live", "Dashboard", data)
+		return
+	}
+	s.render(w, r, u, http.StatusOK, "dashboard", "Dashboard", data)
 }
 
 // messageFilters are the tracking filters the messages page takes, the

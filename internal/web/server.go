@@ -59,6 +59,7 @@ type Server struct {
 	assets   map[string][]byte // by hashed name
 	css      string            // the stylesheet's hashed path
 	icon     string            // the icon's
+	htmx     string            // htmx's (scripts/web-assets.sh)
 	mux      *http.ServeMux
 }
 
@@ -74,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadAssets(); err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "css": func() string { return s.css }, "icon": func() string { return s.icon }}
+	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "css": func() string { return s.css }, "icon": func() string { return s.icon }, "htmx": func() string { return s.htmx }}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -114,6 +115,8 @@ func (s *Server) loadAssets() error {
 			s.css = "/static/" + name
 		case "favicon.svg":
 			s.icon = "/static/" + name
+		case "htmx.min.js":
+			s.htmx = "/static/" + name
 		}
 		return nil
 	})
@@ -187,6 +190,12 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u *user)) 
 	return func(w http.ResponseWriter, r *http.Request) {
 		u := s.current(r)
 		if u == nil {
+			if r.Header.Get("HX-Request") == "true" {
+				// A widget's refresh after the session ended: the whole
+				// page goes to the login, not the widget.
+				w.Header().Set("HX-Redirect", "/login")
+				return
+			}
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
@@ -242,6 +251,12 @@ type pageData struct {
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status int, name, title string, data any) {
+	s.renderTemplate(w, r, u, status, name, "layout.html", title, data)
+}
+
+// renderTemplate renders one template of a page's set: the whole page
+// (layout.html) or a part a widget refreshes.
+func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, u *user, status int, name, tmpl, title string, data any) {
 	d := pageData{Title: title, Nav: name, Data: data}
 	if done := r.URL.Query().Get("done"); noticeForm.MatchString(done) {
 		// Only what this console's own redirects put there: a link from
@@ -254,7 +269,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := s.pages[name].ExecuteTemplate(w, "layout.html", d); err != nil {
+	if err := s.pages[name].ExecuteTemplate(w, tmpl, d); err != nil {
 		s.cfg.Log.Error("web: render", "page", name, "err", err)
 	}
 }
