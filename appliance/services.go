@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -188,3 +189,26 @@ func (a *Appliance) edgeCheck() func(ctx context.Context, ip netip.Addr) *store.
 
 // MetricsAddr is where metrics are served (nil: off).
 func (a *Appliance) MetricsAddr() net.Addr { return a.metricsAddr }
+
+// Indicator is show indicator: Threat Connect's detail through the hub,
+// under the service's contract; out of reach, the reason.
+func (a *Appliance) Indicator(ctx context.Context, kind, value string) (*cli.Indicator, error) {
+	out := &cli.Indicator{Kind: kind, Value: value}
+	cl := a.services.Get(services.ThreatConnect)
+	if err := cl.Usable(); err != nil {
+		out.Reason = err.Error()
+		return out, nil
+	}
+	q := url.Values{"indicator": {value}}
+	ans, err := services.Call(ctx, cl, kind+" "+value, func(ctx context.Context) (hubapi.ConnectAnswer, bool, error) {
+		var ans hubapi.ConnectAnswer
+		err := a.hub.Get(ctx, hubapi.PathThreatConnect+kind, url.Values{"indicator": {value}, "format": {"json"}}, &ans)
+		return ans, ans.Known, err
+	})
+	if err != nil {
+		out.Reason = err.Error()
+		return out, nil
+	}
+	out.Reachable, out.Known, out.Facts, out.Source = true, ans.Known, ans.Facts, a.hub.URL(hubapi.PathThreatConnect+kind, q)
+	return out, nil
+}

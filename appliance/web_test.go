@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -100,7 +101,20 @@ func (b *browser) login(t *testing.T, base, name, password string) {
 	b.do(t, chromedp.Navigate(base+"/login"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
-		chromedp.Submit(chromedp.CSS(`form`)))
+		chromedp.Submit(chromedp.CSS(`form`)),
+		// logged in, or the reason: the next step must not cut the login
+		chromedp.WaitVisible(chromedp.CSS(`.logout, .error`)))
+}
+
+// follow goes where the link sel selects leads, as a click does (read
+// from the page, so the test follows the link the page has).
+func (b *browser) follow(t *testing.T, sel string) {
+	t.Helper()
+	href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(sel)+`).href`))
+	if err != nil || href == "" {
+		t.Fatalf("no link %s: %v", sel, err)
+	}
+	b.do(t, chromedp.Navigate(href))
 }
 
 // screenshot keeps a page's picture in docs/console/ when
@@ -425,5 +439,50 @@ func TestWebDashboardFollowsAnOutage(t *testing.T) {
 	defer b.mu.Unlock()
 	if len(b.errors) > 0 || len(b.external) > 0 {
 		t.Errorf("console errors %q, requests to other hosts %q", b.errors, b.external)
+	}
+}
+
+// TestWebThreatConnect: a detection's indicator links to its Threat
+// Connect page: with the hub up the page has what the hub knows (the
+// MalwareBazaar entry of the attachment); with the hub black-holed the
+// same link gives the appliance's own page saying the service cannot be
+// reached.
+func TestWebThreatConnect(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"web.listen": "127.0.0.1:0"}))
+	ctx := context.Background()
+	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"}, serviceMessage("malware inside")))
+	var id string
+	for deadline := time.Now().Add(20 * time.Second); id == ""; time.Sleep(100 * time.Millisecond) {
+		ms, _ := a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 1})
+		if len(ms) == 1 {
+			id = ms[0].ID
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the malware message was not quarantined")
+		}
+	}
+	host := a.WebAddr().String()
+	base := "https://" + host
+	b := newBrowser(t, host)
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	link := `#findings a.tc[href^="/indicators/hash?value=` + sha(malwareFile) + `"]`
+	b.do(t, chromedp.Navigate(base+"/messages/"+id))
+	b.follow(t, link)
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#facts`)))
+	if facts := b.text(t, `#facts`); !strings.Contains(facts, "TestLoader") && !strings.Contains(facts, "MalwareBazaar") {
+		t.Fatalf("Threat Connect with the hub up: %q", facts)
+	}
+	b.screenshot(t, "threat-connect")
+	h.Proxy.SetFault(testutil.FaultBlackhole)
+	b.do(t, chromedp.Navigate(base+"/messages/"+id))
+	b.follow(t, link)
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#unreachable`)))
+	if e := b.text(t, `#unreachable`); !strings.Contains(e, "cannot be reached now") {
+		t.Fatalf("Threat Connect with the hub down: %q", e)
+	}
+	if out, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show indicator hash nothex"); err == nil {
+		t.Errorf("show indicator took a bad hash: %v", out)
 	}
 }

@@ -6,9 +6,12 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +33,9 @@ type Backend interface {
 	// QueueReroute sends them to host:port instead of the configured
 	// route.
 	QueueReroute(ctx context.Context, id, route string) (int, error)
+	// Indicator is Threat Connect's detail of an indicator (hash, url,
+	// domain, ip), or why it cannot be had.
+	Indicator(ctx context.Context, kind, value string) (*Indicator, error)
 	// Files are the files an administrator put on the appliance for
 	// settings to name (a collector's CA, a TLS certificate): FilePut
 	// stores one from standard input, and says its path.
@@ -193,6 +199,19 @@ type QueueEntry struct {
 	NextAttempt string `json:"next_attempt"`
 	LastError   string `json:"last_error,omitempty"`
 	Route       string `json:"route,omitempty"` // queue reroute's host:port
+}
+
+// Indicator is show indicator: the hub's Threat Connect detail, or the
+// reason it is out of reach (then Reachable is false and the detection
+// stands without it).
+type Indicator struct {
+	Kind      string   `json:"kind"`
+	Value     string   `json:"value"`
+	Reachable bool     `json:"reachable"`
+	Known     bool     `json:"known"`
+	Facts     []string `json:"facts,omitempty"`
+	Source    string   `json:"source,omitempty"` // the hub's page it came from
+	Reason    string   `json:"reason,omitempty"` // why Threat Connect could not be asked
 }
 
 // FileInfo is one file of show files.
@@ -403,6 +422,13 @@ var commands = []command{
 			}
 			return Done{OK: true, Message: "account " + a[0] + " deleted"}, nil
 		}, "accounts", false, false},
+	{[]string{"show", "indicator"}, "hash|url|domain|ip VALUE", "what Threat Connect knows of a detection's indicator, or why it cannot be asked now", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if err := checkIndicator(a[0], a[1]); err != nil {
+				return nil, err
+			}
+			return b.Indicator(ctx, a[0], a[1])
+		}, "", false, false},
 	{[]string{"show", "files"}, "", "the files put on the appliance for settings to name (file put)", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Files(ctx) }, "", true, false},
 	{[]string{"file", "put"}, "NAME", "store standard input as a file settings can name, e.g. file put siem-ca.pem < ca.pem; says its path", 1, 1,
@@ -719,6 +745,21 @@ func Render(v any, asJSON bool) (string, error) {
 			lines[i] = term(strings.TrimSuffix(l, "\r"))
 		}
 		return strings.Join(lines, "\n"), nil
+	case *Indicator:
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s\n", t.Kind, term(t.Value))
+		switch {
+		case !t.Reachable:
+			fmt.Fprintf(&b, "  Threat Connect cannot be reached: %s", term(t.Reason))
+		case !t.Known:
+			fmt.Fprintf(&b, "  unknown to Threat Connect (%s)", term(t.Source))
+		default:
+			for _, f := range t.Facts {
+				fmt.Fprintf(&b, "  %s\n", term(f))
+			}
+			fmt.Fprintf(&b, "  (%s)", term(t.Source))
+		}
+		return b.String(), nil
 	case []FileInfo:
 		rows := make([][]string, 0, len(t))
 		for _, f := range t {
@@ -745,4 +786,29 @@ func powerCommand(action, done string) func(context.Context, Backend, []string) 
 		}
 		return Done{OK: true, Message: done}, nil
 	}
+}
+
+// checkIndicator refuses what is not an indicator of its kind before the
+// hub is asked: a typing error must not count against the service.
+func checkIndicator(kind, v string) error {
+	ok := false
+	switch kind {
+	case "hash":
+		_, err := hex.DecodeString(v)
+		ok = err == nil && len(v) == 64
+	case "url":
+		u, err := url.Parse(v)
+		ok = err == nil && (u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "ftp") && u.Host != ""
+	case "ip":
+		_, err := netip.ParseAddr(v)
+		ok = err == nil
+	case "domain":
+		ok = strings.Contains(v, ".") && !strings.ContainsAny(v, " /:@") && len(v) <= 253
+	default:
+		return fmt.Errorf("%w: an indicator is a hash, url, domain or ip", ErrUsage)
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q is not a %s", ErrUsage, v, kind)
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
 	m.HandleFunc("POST /messages/{id}/{verb}", s.action(s.quarantineAction))
 	m.HandleFunc("GET /audit", s.page(s.audit))
+	m.HandleFunc("GET /indicators/{kind}", s.page(s.indicator))
 	m.HandleFunc("GET /messages.csv", s.page(s.messagesCSV))
 	m.HandleFunc("GET /queue", s.page(s.queue))
 	m.HandleFunc("POST /queue/{id}/{verb}", s.action(s.queueAction))

@@ -75,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadAssets(); err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "css": func() string { return s.css }, "icon": func() string { return s.icon }, "htmx": func() string { return s.htmx }}
+	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "css": func() string { return s.css }, "icon": func() string { return s.icon }, "htmx": func() string { return s.htmx }, "indicatorLink": indicatorLink}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
