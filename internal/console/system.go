@@ -22,6 +22,7 @@ import (
 	"mailinspector/internal/accounts"
 	"mailinspector/internal/control"
 	"mailinspector/internal/durable"
+	"mailinspector/internal/settings"
 )
 
 // System is the machine the console configures.
@@ -160,5 +161,11 @@ func (s *System) SetAccountPassword(password string) error {
 	if err := os.MkdirAll(data, 0o750); err != nil {
 		return err
 	}
-	return durable.WriteFile(filepath.Join(data, accounts.PendingHashFile), []byte(hash+"\n"), 0o600)
+	path := filepath.Join(data, accounts.PendingHashFile)
+	if err := durable.WriteFile(path, []byte(hash+"\n"), 0o600); err != nil {
+		return err
+	}
+	// The daemon runs as its own user: a root-owned 0600 file would be
+	// one it cannot read.
+	return settings.OwnLikeDataDir(data, path)
 }

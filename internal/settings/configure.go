@@ -130,3 +130,8 @@ func ClearPending(dataDir string) error {
 // Secret says whether a key's value is a secret (the hub's API key, the
 // archive passwords): set, never shown or written to the audit log.
 func Secret(key string) bool { return key == "hub.key" || key == "archive.passwords" }
+
+// OwnLikeDataDir gives a file root wrote in the data directory the
+// directory's owner, as the settings file gets (the console writes for a
+// daemon that runs as its own user).
+func OwnLikeDataDir(dataDir, path string) error { return ownLikeDataDir(dataDir, path) }
