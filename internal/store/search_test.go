@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,96 +102,5 @@ func TestSearchMessages(t *testing.T) {
 		if got := ids(ms); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
-	}
-}
-
-// millionMessages is a database of a million messages: a year of mail,
-// one message in a thousand from alice, one in fifty with a threat, one in
-// a hundred high risk and quarantined.
-func millionMessages(b *testing.B) *DB {
-	b.Helper()
-	const n = 1_000_000
-	path := filepath.Join(b.TempDir(), "mi.db")
-	db, err := Open(path) // the schema, as the appliance has it
-	if err != nil {
-		b.Fatal(err)
-	}
-	db.Close()
-	raw, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=OFF")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	tx, err := raw.Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	msg, err := tx.Prepare(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, subject, message_id, size, state, risk, action, updated)
-		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, 1000, ?, ?, ?, ?)`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fnd, err := tx.Prepare(`INSERT INTO findings (message_id, seq, stage, engine, threat, risk) VALUES (?, 0, 'pattern-engine', 'clamd', ?, 'high')`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now().Add(-365 * 24 * time.Hour)
-	for i := 0; i < n; i++ {
-		at := start.Add(time.Duration(i) * 31 * time.Second)
-		id := fmt.Sprintf("m%07d", i)
-		from := fmt.Sprintf("user%d@sender%d.example", i%997, i%101)
-		if i%1000 == 0 {
-			from = "alice@example.org"
-		}
-		risk, state, action := "none", "delivered", "deliver"
-		if i%100 == 0 {
-			risk, state, action = "high", "quarantined", "quarantine"
-		}
-		if _, err := msg.Exec(id, at.UnixNano(), from, `["rcpt`+fmt.Sprint(i%5000)+`@example.com"]`, fmt.Sprintf("198.51.%d.%d", i%200, i%250),
-			fmt.Sprintf("subject %d", i), fmt.Sprintf("<%d@mail>", i), state, risk, action, at.UnixNano()); err != nil {
-			b.Fatal(err)
-		}
-		if i%50 == 0 {
-			if _, err := fnd.Exec(id, "malware"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
-	if db, err = Open(path); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	return db
-}
-
-// BenchmarkSearchMillion is message tracking on a million messages: one op
-// is one search, a page of 100 (or fewer) newest first.
-func BenchmarkSearchMillion(b *testing.B) {
-	db := millionMessages(b)
-	now := time.Now()
-	for _, c := range []struct {
-		name string
-		f    MessageFilter
-	}{
-		{"newest", MessageFilter{}},
-		{"from-substring", MessageFilter{From: "alice@"}},
-		{"from-risk-since-24h", MessageFilter{From: "alice@", Risk: "high", Since: now.Add(-24 * time.Hour)}},
-		{"risk-high", MessageFilter{Risk: "high"}},
-		{"threat", MessageFilter{Threat: "malware"}},
-		{"message-id", MessageFilter{MessageID: "<424242@mail>"}},
-		{"client-ip-since-7d", MessageFilter{ClientIP: "198.51.7.7", Since: now.Add(-7 * 24 * time.Hour)}},
-		{"subject-rare", MessageFilter{Subject: "subject 99999"}},
-		{"page-50", MessageFilter{Page: 50}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				if _, err := db.SearchMessages(context.Background(), c.f); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }
