@@ -32,7 +32,7 @@ func findingNamed(d *cli.MessageDetail, name string) *cli.Finding {
 
 // startApp starts an appliance on dir with the defaults plus overrides, on
 // a free loopback port; it stops when the test ends.
-func startApp(t *testing.T, dir string, overrides map[string]string) *Appliance {
+func startApp(t testing.TB, dir string, overrides map[string]string) *Appliance {
 	t.Helper()
 	vals := map[string]string{"smtp.listen": "127.0.0.1:0", "hostname": "mi.test", "delivery.retry_intervals": "200ms",
 		"delivery.connect_timeout": "2s", "delivery.command_timeout": "5s"}
@@ -184,7 +184,7 @@ func splitReceived(t *testing.T, data []byte, original string) string {
 	return added
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

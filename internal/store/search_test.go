@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,5 +103,57 @@ func TestSearchMessages(t *testing.T) {
 		if got := ids(ms); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestSearchCommonAndRareValues: a state or a threat past commonRows is
+// found by walking the newest messages, a rare one by its index; both
+// give the same messages, newest first, paged.
+func TestSearchCommonAndRareValues(t *testing.T) {
+	var ms []tracked
+	start := time.Now().Add(-time.Hour)
+	for i := 0; i < 2*commonRows+500; i++ {
+		m := tracked{id: fmt.Sprintf("c%05d", i), from: "a@example.org", to: "b@example.com", risk: "none", state: "delivered", action: "deliver",
+			at: start.Add(time.Duration(i) * time.Millisecond)}
+		switch {
+		case i%2 == 0:
+			m.state, m.threat, m.risk, m.action = "quarantined", "malware", "high", "quarantine"
+		case i%997 == 1:
+			m.state, m.threat, m.risk = "bounced", "phish", "high"
+		}
+		ms = append(ms, m)
+	}
+	db := searchDB(t, ms)
+	want := func(keep func(tracked) bool, page, limit int) string {
+		var out []string
+		for i := len(ms) - 1; i >= 0; i-- {
+			if keep(ms[i]) {
+				out = append(out, ms[i].id)
+			}
+		}
+		lo := min((page-1)*limit, len(out))
+		return strings.Join(out[lo:min(lo+limit, len(out))], " ")
+	}
+	for _, c := range []struct {
+		name string
+		f    MessageFilter
+		keep func(tracked) bool
+	}{
+		{"common state", MessageFilter{State: "quarantined", Limit: 7, Page: 3}, func(m tracked) bool { return m.state == "quarantined" }},
+		{"rare state", MessageFilter{State: "bounced", Limit: 3}, func(m tracked) bool { return m.state == "bounced" }},
+		{"common threat", MessageFilter{Threat: "malware", Limit: 7, Page: 2}, func(m tracked) bool { return m.threat == "malware" }},
+		{"rare threat", MessageFilter{Threat: "phish", Limit: 50}, func(m tracked) bool { return m.threat == "phish" }},
+	} {
+		got, err := db.SearchMessages(context.Background(), c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids(got) != want(c.keep, max(c.f.Page, 1), c.f.Limit) {
+			t.Errorf("%s: %s, want %s", c.name, ids(got), want(c.keep, max(c.f.Page, 1), c.f.Limit))
+		}
+	}
+	if !db.common(context.Background(), `SELECT 1 FROM messages WHERE state = ?`, "quarantined") ||
+		db.common(context.Background(), `SELECT 1 FROM findings WHERE threat = ?`, "phish") {
+		t.Error("the test does not cover both forms")
 	}
 }

@@ -100,7 +100,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, u *user) {
 // dashboard: the appliance's state and each service's, the first thing an
 // administrator looks at.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
-	st, err := s.exec(r, u, "show", "status")
+	st, err := s.status(r, u)
 	if err != nil {
 		s.fail(w, r, u, err)
 		return
@@ -113,7 +113,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 	data := struct {
 		Status   *cli.Status
 		Services []cli.ServiceStatus
-	}{st.(*cli.Status), svcs.([]cli.ServiceStatus)}
+	}{st, svcs.([]cli.ServiceStatus)}
 	if r.URL.Path == "/dashboard/live" {
 		// htmx's refresh: the widgets only.
 		s.renderTemplate(w, r, u, http.StatusOK, "dashboard", "live", "Dashboard", data)

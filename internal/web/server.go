@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"mailinspector/internal/cli"
@@ -61,6 +62,32 @@ type Server struct {
 	icon     string            // the icon's
 	htmx     string            // htmx's (scripts/web-assets.sh)
 	mux      *http.ServeMux
+
+	// statusMu guards the dashboard's last status (status).
+	statusMu sync.Mutex
+	statusAt time.Time
+	statusV  *cli.Status
+}
+
+// statusTTL is how long the dashboard reuses show status: every open
+// dashboard asks every five seconds, and counting a million messages by
+// state costs tens of milliseconds each time (docs/performance.md).
+const statusTTL = 5 * time.Second
+
+// status is show status as the user, reused for statusTTL (the command
+// was run as some logged-in account; status is the same for every role).
+func (s *Server) status(r *http.Request, u *user) (*cli.Status, error) {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	if s.statusV != nil && time.Since(s.statusAt) < statusTTL {
+		return s.statusV, nil
+	}
+	v, err := s.exec(r, u, "show", "status")
+	if err != nil {
+		return nil, err
+	}
+	s.statusV, s.statusAt = v.(*cli.Status), time.Now()
+	return s.statusV, nil
 }
 
 //go:embed templates/*.html
