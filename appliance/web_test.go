@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"mailinspector/internal/cli"
+	"mailinspector/internal/settings"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -484,5 +485,54 @@ func TestWebThreatConnect(t *testing.T) {
 	}
 	if out, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show indicator hash nothex"); err == nil {
 		t.Errorf("show indicator took a bad hash: %v", out)
+	}
+}
+
+// TestWebPoliciesEdit: on the real daemon (its reload), a policy edited in
+// the console's form decides the next message; a file with an error is
+// refused whole, the error naming its line, and nothing changes.
+func TestWebPoliciesEdit(t *testing.T) {
+	bin := buildBinary(t)
+	sink := testutil.NewSink(t)
+	dir := t.TempDir()
+	web := freePort(t)
+	must(t, settings.Update(dir, map[string]string{"delivery.relay": sink.Addr, "policy.unrated": "deliver", "web.listen": web}))
+	d := newChild(t, dir)
+	d.start()
+	defer d.stop()
+	if out, err := shellAcrossReloads(bin, dir, "Admin-Pass-2026\n", "-c", "account password admin"); err != nil {
+		t.Fatalf("account password: %v %s", err, out)
+	}
+	base := "https://" + web
+	b := newBrowser(t, web)
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	b.do(t, chromedp.Navigate(base+"/policies"), chromedp.WaitVisible(chromedp.CSS(`#policies`)),
+		chromedp.SetValue(chromedp.CSS(`#policies`), "policy \"Broken\"\n  bogus line\n"), chromedp.Submit(chromedp.CSS(`form.policies`)),
+		chromedp.WaitVisible(chromedp.CSS(`.error`)))
+	if e := b.text(t, `.error`); !strings.Contains(e, "Nothing changed") || !strings.Contains(e, ":2:") {
+		t.Fatalf("a broken file: %q", e)
+	}
+	hold := "policy \"Hold all\"\n  none quarantine\n  low quarantine\n  medium quarantine\n  high quarantine\n  unrated quarantine\n"
+	b.do(t, chromedp.SetValue(chromedp.CSS(`#policies`), hold), chromedp.Submit(chromedp.CSS(`form.policies`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if n := b.text(t, `.notice`); !strings.Contains(n, "policies committed") {
+		t.Fatalf("commit from the form: %q", n)
+	}
+	b.screenshot(t, "policies")
+	// The daemon reloads; the next message follows the new policy.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		must(t, sendMail(d.addr, "bob@example.org", []string{"alice@example.com"}, testMessage("after the form", "")))
+		out, _ := shellAcrossReloads(bin, dir, "", "-o", "json", "-c", `show messages subject "after the form" state quarantined`)
+		if strings.Contains(out, "Hold all") || strings.Contains(out, `"quarantined"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the policy from the form did not decide within 20s: %s", out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if out, _ := shellAcrossReloads(bin, dir, "", "-c", "show audit kind policies"); !strings.Contains(out, "web console from 127.0.0.1") {
+		t.Errorf("the form's commit in the audit log:\n%s", out)
 	}
 }
