@@ -54,6 +54,11 @@ func (c *Configurator) Import(vals map[string]string, policies []byte, hasPolici
 	case hasPolicies && (!had || old != string(policies)):
 		ch, err := c.commitPolicies(policies, 0)
 		if err != nil {
+			if len(changes) > 0 {
+				// What is in the files is what runs, half an import or not.
+				msg := ""
+				c.reload(&msg)
+			}
 			return Change{}, fmt.Errorf("policies (the settings are imported; rollback 1 undoes them): %w", err)
 		}
 		parts = append(parts, strings.SplitN(ch.Message, ":\n", 2)[0])
