@@ -536,3 +536,41 @@ func TestWebPoliciesEdit(t *testing.T) {
 		t.Errorf("the form's commit in the audit log:\n%s", out)
 	}
 }
+
+// TestWebQuarantineBulk: messages ticked in the quarantine's list are
+// deleted together, each by its own audited command.
+func TestWebQuarantineBulk(t *testing.T) {
+	a := startApp(t, t.TempDir(), map[string]string{"web.listen": "127.0.0.1:0", "senders.blocked": "evil@example.net"})
+	ctx := context.Background()
+	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
+	for _, s := range []string{"first", "second", "third"} {
+		must(t, send(t, a.SMTPAddr().String(), "evil@example.net", []string{"alice@example.com"}, testMessage(s, "")))
+	}
+	var ms []cli.MessageSummary
+	for deadline := time.Now().Add(10 * time.Second); len(ms) < 3; time.Sleep(50 * time.Millisecond) {
+		ms, _ = a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 10})
+		if time.Now().After(deadline) {
+			t.Fatalf("quarantined: %+v", ms)
+		}
+	}
+	host := a.WebAddr().String()
+	b := newBrowser(t, host)
+	b.login(t, "https://"+host, "admin", "Admin-Pass-2026")
+	b.do(t, chromedp.Navigate("https://"+host+"/messages?state=quarantined"),
+		chromedp.Click(chromedp.CSS(`input[name=id][value="`+ms[0].ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`input[name=id][value="`+ms[2].ID+`"]`)),
+		chromedp.Click(chromedp.CSS(`#bulk button[value=delete]`)), chromedp.WaitVisible(chromedp.CSS(`#bulk-done`)))
+	if n := b.text(t, `#bulk-done`); n != "delete: 2 messages." {
+		t.Fatalf("bulk delete: %q", n)
+	}
+	for i, want := range []string{store.StateDeleted, store.StateQuarantined, store.StateDeleted} {
+		if d, _ := a.Message(ctx, ms[i].ID); d == nil || d.State != want {
+			t.Errorf("message %d: %v, want %s", i, d, want)
+		}
+	}
+	log, err := a.AuditLog(ctx, cli.AuditQuery{Kind: "quarantine"})
+	must(t, err)
+	if len(log) != 2 || !strings.Contains(log[0].Via, "web console") {
+		t.Errorf("audit %+v", log)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,6 +25,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /messages/{id}", s.page(s.message))
 	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
 	m.HandleFunc("POST /messages/{id}/{verb}", s.action(s.quarantineAction))
+	m.HandleFunc("POST /quarantine/bulk", s.action(s.quarantineBulk))
 	m.HandleFunc("GET /audit", s.page(s.audit))
 	m.HandleFunc("GET /indicators/{kind}", s.page(s.indicator))
 	m.HandleFunc("GET /messages.csv", s.page(s.messagesCSV))
@@ -222,6 +224,35 @@ func (s *Server) quarantineAction(w http.ResponseWriter, r *http.Request, u *use
 		return
 	}
 	http.Redirect(w, r, "/messages/"+url.PathEscape(id)+"?done="+url.QueryEscape(verb+"d"), http.StatusSeeOther)
+}
+
+// quarantineBulk is release, delete or resume of the messages ticked in
+// the list, one command each (each audited); it says how many went and
+// why any did not.
+func (s *Server) quarantineBulk(w http.ResponseWriter, r *http.Request, u *user) {
+	verb := r.PostForm.Get("verb")
+	switch verb {
+	case "release", "delete", "resume":
+	default:
+		http.Error(w, "release, delete or resume", http.StatusBadRequest)
+		return
+	}
+	ids := r.PostForm["id"]
+	var failed []string
+	for _, id := range ids {
+		if _, err := s.exec(r, u, "quarantine", verb, id); err != nil {
+			if errors.Is(err, cli.ErrForbidden) {
+				s.fail(w, r, u, err)
+				return
+			}
+			failed = append(failed, err.Error())
+		}
+	}
+	s.render(w, r, u, http.StatusOK, "bulk", "Quarantine", struct {
+		Verb   string
+		Done   int
+		Failed []string
+	}{verb, len(ids) - len(failed), failed})
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, u *user) {
