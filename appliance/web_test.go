@@ -3,8 +3,15 @@ package appliance
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -518,6 +526,9 @@ func TestWebPoliciesEdit(t *testing.T) {
 	if n := b.text(t, `.notice`); !strings.Contains(n, "policies committed") {
 		t.Fatalf("commit from the form: %q", n)
 	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "policies.conf")); string(got) != hold {
+		t.Errorf("policies.conf from the form: %q, want %q (the browser's CRLF made LF)", got, hold)
+	}
 	b.screenshot(t, "policies")
 	// The daemon reloads; the next message follows the new policy.
 	deadline := time.Now().Add(20 * time.Second)
@@ -573,4 +584,54 @@ func TestWebQuarantineBulk(t *testing.T) {
 	if len(log) != 2 || !strings.Contains(log[0].Via, "web console") {
 		t.Errorf("audit %+v", log)
 	}
+}
+
+// TestWebCertificates: a certificate pasted with a key that is not its
+// own changes nothing; a pair is stored as files the settings then name.
+func TestWebCertificates(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir, map[string]string{"web.listen": "127.0.0.1:0"})
+	must(t, a.accounts.SetPassword(context.Background(), "admin", "Admin-Pass-2026"))
+	pair := func() (string, string) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "console.example.com"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour), DNSNames: []string{"console.example.com"}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		must(t, err)
+		kder, _ := x509.MarshalECPrivateKey(key)
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+	}
+	cert, key := pair()
+	_, otherKey := pair()
+	host := a.WebAddr().String()
+	b := newBrowser(t, host)
+	b.login(t, "https://"+host, "admin", "Admin-Pass-2026")
+	paste := func(c, k string) {
+		b.do(t, chromedp.Navigate("https://"+host+"/certificates"), chromedp.SetValue(chromedp.CSS(`#cert`), c),
+			chromedp.SetValue(chromedp.CSS(`#key`), k), chromedp.Submit(chromedp.CSS(`form.policies`)),
+			chromedp.WaitVisible(chromedp.CSS(`.notice, .error`)))
+	}
+	paste(cert, otherKey)
+	if e := b.text(t, `.error`); !strings.Contains(e, "Nothing changed") {
+		t.Fatalf("a key that is not the certificate's: %q", e)
+	}
+	if vs, _ := settings.Values(dir); slices.ContainsFunc(vs, func(v settings.Value) bool { return v.Key == "web.tls_cert" && v.Value != "" }) {
+		t.Fatal("a refused pair changed the settings")
+	}
+	paste(cert, key)
+	if n := b.text(t, `.notice`); !strings.Contains(n, "console.example.com") || !strings.Contains(n, "committed") {
+		t.Fatalf("a pair: %q", n)
+	}
+	vs, err := settings.Values(dir)
+	must(t, err)
+	for _, v := range vs {
+		if v.Key == "web.tls_cert" {
+			got, err := os.ReadFile(v.Value)
+			if err != nil || string(got) != cert || !strings.HasPrefix(v.Value, filepath.Join(dir, FilesDir)) {
+				t.Fatalf("web.tls_cert = %q: %v", v.Value, err)
+			}
+			return
+		}
+	}
+	t.Fatal("web.tls_cert not set")
 }

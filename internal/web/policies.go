@@ -29,11 +29,17 @@ func (s *Server) showPolicies(w http.ResponseWriter, r *http.Request, u *user, t
 // policiesCommit is configure policies with the form's text: validated
 // whole (every error with its line), nothing half-saved, audited.
 func (s *Server) policiesCommit(w http.ResponseWriter, r *http.Request, u *user) {
-	text := r.PostForm.Get("policies")
+	text := formText(r, "policies")
 	v, err := cli.ExecWords(cli.WithInput(cli.WithCaller(r.Context(), u.caller), text), s.cfg.Backend, []string{"policies", "commit"})
 	if err != nil {
 		s.showPolicies(w, r, u, text, "", "Nothing changed: "+err.Error())
 		return
 	}
 	s.showPolicies(w, r, u, text, v.(cli.Done).Message, "")
+}
+
+// formText is a textarea's text with the line ends a browser sends (CRLF,
+// as HTML says) made LF, as the files are.
+func formText(r *http.Request, name string) string {
+	return strings.ReplaceAll(r.PostForm.Get(name), "\r\n", "\n")
 }

@@ -37,6 +37,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /accounts/{name}/{verb}", s.action(s.accountAction))
 	m.HandleFunc("GET /policies", s.page(s.policiesPage))
 	m.HandleFunc("POST /policies", s.action(s.policiesCommit))
+	m.HandleFunc("GET /certificates", s.page(s.certificatesPage))
+	m.HandleFunc("POST /certificates", s.action(s.certificatesPut))
 	m.HandleFunc("GET /system", s.page(s.systemPage))
 	m.HandleFunc("POST /system/{verb}", s.action(s.systemAction))
 	m.HandleFunc("GET /system/export", s.page(s.configExport))
