@@ -40,7 +40,7 @@ func TestConfigurePoliciesFromStandardInput(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		must(t, sendMail(d.addr, "bob@example.org", []string{"alice@example.com"}, testMessage("held by the new policy", "")))
+		sendAcrossReloads(t, d.addr, "bob@example.org", []string{"alice@example.com"}, testMessage("held by the new policy", ""))
 		var ms []cli.MessageSummary
 		o, _ := shell("", "-o", "json", "-c", "show messages subject \"held by the new policy\" state quarantined")
 		json.Unmarshal([]byte(o), &ms)

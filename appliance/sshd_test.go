@@ -248,7 +248,7 @@ func TestCommandLineOverSSH(t *testing.T) {
 	if out := r.sshAcrossReloads(r.admin, "", "settings confirm"); !strings.Contains(out, "the policies stay") {
 		t.Fatalf("settings confirm: %s", out)
 	}
-	must(t, sendMail(addr, "bob@example.org", []string{"alice@example.com"}, testMessage("held", "")))
+	sendAcrossReloads(t, addr, "bob@example.org", []string{"alice@example.com"}, testMessage("held", ""))
 
 	// A file for settings to name, from standard input; not text: refused.
 	if out := r.sshAcrossReloads(r.admin, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "file put siem-ca.pem"); !strings.Contains(out, "stored "+r.data+"/files/siem-ca.pem") {

@@ -533,7 +533,7 @@ func TestWebPoliciesEdit(t *testing.T) {
 	// The daemon reloads; the next message follows the new policy.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		must(t, sendMail(d.addr, "bob@example.org", []string{"alice@example.com"}, testMessage("after the form", "")))
+		sendAcrossReloads(t, d.addr, "bob@example.org", []string{"alice@example.com"}, testMessage("after the form", ""))
 		out, _ := shellAcrossReloads(bin, dir, "", "-o", "json", "-c", `show messages subject "after the form" state quarantined`)
 		if strings.Contains(out, "Hold all") || strings.Contains(out, `"quarantined"`) {
 			break
