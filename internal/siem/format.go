@@ -102,46 +102,36 @@ func (p Product) cef(e *Event, sev int) string {
 	return b.String()
 }
 
-// CEFHeader escapes a CEF header field: a pipe and a backslash get a
-// backslash; line breaks become spaces (a header has no escape for them).
-func CEFHeader(s string) string {
+// escape writes s with the runes of special replaced by their escapes and
+// every other control character by a space.
+func escape(s string, special map[rune]string) string {
 	var b strings.Builder
 	for _, r := range s {
-		switch {
-		case r == '|' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
+		if e, ok := special[r]; ok {
+			b.WriteString(e)
+		} else if r < 0x20 || r == 0x7f {
 			b.WriteByte(' ')
-		default:
+		} else {
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
 }
 
+var (
+	cefHeaderEscapes = map[rune]string{'|': `\|`, '\\': `\\`}
+	cefValueEscapes  = map[rune]string{'=': `\=`, '\\': `\\`, '\n': `\n`, '\r': `\r`}
+	leefValueEscapes = map[rune]string{'\\': `\\`, '\t': `\t`, '\n': `\n`, '\r': `\r`}
+)
+
+// CEFHeader escapes a CEF header field: a pipe and a backslash get a
+// backslash; line breaks become spaces (a header has no escape for them).
+func CEFHeader(s string) string { return escape(s, cefHeaderEscapes) }
+
 // CEFValue escapes a CEF extension value: an equals sign and a backslash
 // get a backslash, CR and LF become \r and \n; other control characters
 // become spaces. Nothing in a value can then start a new key.
-func CEFValue(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '=' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+func CEFValue(s string) string { return escape(s, cefValueEscapes) }
 
 // leef is IBM QRadar's Log Event Extended Format 1.0: a pipe-separated
 // header, then key=value attributes separated by tabs.
@@ -176,26 +166,7 @@ func LEEFHeader(s string) string { return CEFHeader(s) }
 // attributes becomes \t, a backslash \\, line breaks \n and \r, other
 // control characters spaces. An equals sign needs nothing: an attribute's
 // key ends at its first one and every key is the appliance's own.
-func LEEFValue(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+func LEEFValue(s string) string { return escape(s, leefValueEscapes) }
 
 // json is one JSON object per record, the canonical field names as keys.
 func (p Product) json(e *Event, sev int) string {
