@@ -14,12 +14,7 @@ import (
 // messagesCSV is the messages page's list as CSV (the same filters, up to
 // 10,000 rows).
 func (s *Server) messagesCSV(w http.ResponseWriter, r *http.Request, u *user) {
-	words := []string{"show", "messages"}
-	for _, k := range messageFilters {
-		if v := strings.TrimSpace(r.URL.Query().Get(k)); v != "" {
-			words = append(words, k, v)
-		}
-	}
+	words, _ := trackingFilters(r.URL.Query())
 	v, err := s.exec(r, u, append(words, "limit", "10000")...)
 	if err != nil {
 		s.fail(w, r, u, err)

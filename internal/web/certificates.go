@@ -70,13 +70,25 @@ func (s *Server) certificatesPut(w http.ResponseWriter, r *http.Request, u *user
 	}
 	stamp := time.Now().UTC().Format("20060102-150405")
 	var paths [2]string
-	for i, part := range []struct{ name, data string }{{use + "-cert-" + stamp + ".pem", certPEM}, {use + "-key-" + stamp + ".pem", keyPEM}} {
-		v, err := cli.ExecWords(cli.WithInput(cli.WithCaller(r.Context(), u.caller), part.data), s.cfg.Backend, []string{"file", "put", part.name})
-		if err != nil {
+	names := [2]string{use + "-cert-" + stamp + ".pem", use + "-key-" + stamp + ".pem"}
+	for i, data := range []string{certPEM, keyPEM} {
+		if _, err := cli.ExecWords(cli.WithInput(cli.WithCaller(r.Context(), u.caller), data), s.cfg.Backend, []string{"file", "put", names[i]}); err != nil {
 			s.showCertificates(w, r, u, "", "Nothing changed: "+err.Error())
 			return
 		}
-		paths[i] = storedPath(v.(cli.Done).Message)
+	}
+	// Where they are, as show files says.
+	v, err := s.exec(r, u, "show", "files")
+	if err != nil {
+		s.showCertificates(w, r, u, "", "The files are stored, the settings not: "+err.Error())
+		return
+	}
+	for _, f := range v.([]cli.FileInfo) {
+		for i, n := range names {
+			if f.Name == n {
+				paths[i] = f.Path
+			}
+		}
 	}
 	if _, err := s.exec(r, u, "settings", "commit", keys[0], paths[0], keys[1], paths[1]); err != nil {
 		s.showCertificates(w, r, u, "", "The files are stored, the settings not: "+err.Error())
@@ -84,10 +96,4 @@ func (s *Server) certificatesPut(w http.ResponseWriter, r *http.Request, u *user
 	}
 	s.showCertificates(w, r, u, fmt.Sprintf("The %s certificate of %s (until %s) is committed; the daemon reloads with it.",
 		use, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format("2006-01-02")), "")
-}
-
-// storedPath reads the path out of file put's answer ("stored PATH (…").
-func storedPath(msg string) string {
-	p, _, _ := strings.Cut(strings.TrimPrefix(msg, "stored "), " (")
-	return p
 }

@@ -132,16 +132,24 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 // command line's keywords.
 var messageFilters = []string{"from", "to", "subject", "risk", "threat", "state", "action", "since", "until", "message-id", "client-ip", "policy"}
 
+// trackingFilters reads the filters set in a query: as show messages'
+// words, and as the query that asks for them again.
+func trackingFilters(q url.Values) (words []string, again url.Values) {
+	words, again = []string{"show", "messages"}, url.Values{}
+	for _, k := range messageFilters {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			words = append(words, k, v)
+			again.Set(k, q.Get(k))
+		}
+	}
+	return words, again
+}
+
 // messages is Detections and Message Tracking: show messages with the
 // filters filled in the form.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, u *user) {
 	q := r.URL.Query()
-	words := []string{"show", "messages"}
-	for _, k := range messageFilters {
-		if v := strings.TrimSpace(q.Get(k)); v != "" {
-			words = append(words, k, v)
-		}
-	}
+	words, again := trackingFilters(q)
 	page := 1
 	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
 		page = n
@@ -153,31 +161,19 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	ms := v.([]cli.MessageSummary)
-	next := url.Values{}
-	for _, k := range messageFilters {
-		if q.Get(k) != "" {
-			next.Set(k, q.Get(k))
-		}
-	}
-	next.Set("page", strconv.Itoa(page+1))
-	csvQuery := url.Values{}
-	for _, k := range messageFilters {
-		if q.Get(k) != "" {
-			csvQuery.Set(k, q.Get(k))
-		}
-	}
 	data := struct {
 		Filters  map[string]string
 		Messages []cli.MessageSummary
 		Page     int
 		Next     string
 		CSV      string
-	}{Filters: map[string]string{}, Messages: ms, Page: page, CSV: "/messages.csv?" + csvQuery.Encode()}
+	}{Filters: map[string]string{}, Messages: ms, Page: page, CSV: "/messages.csv?" + again.Encode()}
 	for _, k := range messageFilters {
 		data.Filters[k] = q.Get(k)
 	}
 	if len(ms) == 50 {
-		data.Next = "/messages?" + next.Encode()
+		again.Set("page", strconv.Itoa(page+1))
+		data.Next = "/messages?" + again.Encode()
 	}
 	s.render(w, r, u, http.StatusOK, "messages", "Messages", data)
 }

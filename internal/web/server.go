@@ -233,6 +233,12 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u *user)) 
 // action handles a POST for logged-in users: from this console's origin,
 // with the session's CSRF token.
 func (s *Server) action(fn func(w http.ResponseWriter, r *http.Request, u *user)) http.HandlerFunc {
+	return s.post(maxForm, (*http.Request).ParseForm, "the form's token is missing or stale; reload the page", fn)
+}
+
+// post is action and upload: the origin, the session, the body bounded
+// to limit and read by parse, then the CSRF token.
+func (s *Server) post(limit int64, parse func(*http.Request) error, refusal string, fn func(w http.ResponseWriter, r *http.Request, u *user)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !sameOrigin(r) {
 			http.Error(w, "refused: the request does not come from this console", http.StatusForbidden)
@@ -243,9 +249,9 @@ func (s *Server) action(fn func(w http.ResponseWriter, r *http.Request, u *user)
 			http.Error(w, "refused: not logged in", http.StatusForbidden)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-		if err := r.ParseForm(); err != nil || !tokensEqual(r.PostForm.Get("csrf"), u.sess.csrf) {
-			http.Error(w, "refused: the form's token is missing or stale; reload the page", http.StatusForbidden)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if err := parse(r); err != nil || !tokensEqual(r.PostForm.Get("csrf"), u.sess.csrf) {
+			http.Error(w, "refused: "+refusal, http.StatusForbidden)
 			return
 		}
 		fn(w, r, u)

@@ -60,23 +60,9 @@ func (s *Server) configExport(w http.ResponseWriter, r *http.Request, u *user) {
 // upload is action for a multipart form (a file): the same origin, session
 // and CSRF checks, the body bounded.
 func (s *Server) upload(fn func(w http.ResponseWriter, r *http.Request, u *user)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !sameOrigin(r) {
-			http.Error(w, "refused: the request does not come from this console", http.StatusForbidden)
-			return
-		}
-		u := s.current(r)
-		if u == nil {
-			http.Error(w, "refused: not logged in", http.StatusForbidden)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxUpload+64<<10)
-		if err := r.ParseMultipartForm(maxUpload + 64<<10); err != nil || !tokensEqual(r.PostFormValue("csrf"), u.sess.csrf) {
-			http.Error(w, "refused: the form's token is missing or stale, or the file is over 960 KiB", http.StatusForbidden)
-			return
-		}
-		fn(w, r, u)
-	}
+	const limit = maxUpload + 64<<10
+	return s.post(limit, func(r *http.Request) error { return r.ParseMultipartForm(limit) },
+		"the form's token is missing or stale, or the file is over 960 KiB", fn)
 }
 
 // configImport is config import of the uploaded file: verified, validated
