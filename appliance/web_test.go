@@ -126,6 +126,23 @@ func (b *browser) follow(t *testing.T, sel string) {
 	b.do(t, chromedp.Navigate(href))
 }
 
+// waitQuarantined waits until the appliance holds n messages in
+// quarantine, and returns them, newest first.
+func waitQuarantined(t *testing.T, a *Appliance, n int, timeout time.Duration) []cli.MessageSummary {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ms, _ := a.SearchMessages(context.Background(), cli.MessageQuery{State: store.StateQuarantined, Limit: n})
+		if len(ms) == n {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages quarantined after %s, want %d: %+v", len(ms), timeout, n, ms)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // screenshot keeps a page's picture in docs/console/ when
 // MAILINSPECTOR_SCREENSHOTS=1 (make console-screenshots).
 func (b *browser) screenshot(t *testing.T, name string) {
@@ -155,16 +172,7 @@ func TestWebConsole(t *testing.T) {
 	must(t, a.accounts.Add(ctx, "olga", "operator"))
 	must(t, a.accounts.SetPassword(ctx, "olga", "Olga-Pass-2026"))
 	must(t, send(t, a.SMTPAddr().String(), "evil@example.net", []string{"alice@example.com"}, testMessage("held for review", "")))
-	var id string
-	for deadline := time.Now().Add(10 * time.Second); id == ""; time.Sleep(50 * time.Millisecond) {
-		ms, _ := a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 1})
-		if len(ms) == 1 {
-			id = ms[0].ID
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the blocked sender's message was not quarantined")
-		}
-	}
+	id := waitQuarantined(t, a, 1, 10*time.Second)[0].ID
 	host := a.WebAddr().String()
 	base := "https://" + host
 
@@ -462,16 +470,7 @@ func TestWebThreatConnect(t *testing.T) {
 	ctx := context.Background()
 	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
 	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"}, serviceMessage("malware inside")))
-	var id string
-	for deadline := time.Now().Add(20 * time.Second); id == ""; time.Sleep(100 * time.Millisecond) {
-		ms, _ := a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 1})
-		if len(ms) == 1 {
-			id = ms[0].ID
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the malware message was not quarantined")
-		}
-	}
+	id := waitQuarantined(t, a, 1, 20*time.Second)[0].ID
 	host := a.WebAddr().String()
 	base := "https://" + host
 	b := newBrowser(t, host)
@@ -557,13 +556,7 @@ func TestWebQuarantineBulk(t *testing.T) {
 	for _, s := range []string{"first", "second", "third"} {
 		must(t, send(t, a.SMTPAddr().String(), "evil@example.net", []string{"alice@example.com"}, testMessage(s, "")))
 	}
-	var ms []cli.MessageSummary
-	for deadline := time.Now().Add(10 * time.Second); len(ms) < 3; time.Sleep(50 * time.Millisecond) {
-		ms, _ = a.SearchMessages(ctx, cli.MessageQuery{State: store.StateQuarantined, Limit: 10})
-		if time.Now().After(deadline) {
-			t.Fatalf("quarantined: %+v", ms)
-		}
-	}
+	ms := waitQuarantined(t, a, 3, 10*time.Second)
 	host := a.WebAddr().String()
 	b := newBrowser(t, host)
 	b.login(t, "https://"+host, "admin", "Admin-Pass-2026")

@@ -30,13 +30,12 @@ func syslogMSG(t testing.TB, rec []byte) (header []string, msg string) {
 	return parts[:7], parts[7]
 }
 
-// parseCEF is a strict reader of CEF as an ArcSight connector reads it:
-// seven header fields split at unescaped pipes, then key=value pairs where
-// a key is a word before an unescaped equals sign.
-func parseCEF(t testing.TB, msg string) (header []string, ext map[string]string) {
+// splitHeader reads n header fields split at unescaped pipes (a backslash
+// escapes the next byte), and says where the rest begins.
+func splitHeader(msg string, n int) (header []string, rest int) {
 	var cur strings.Builder
 	i := 0
-	for ; i < len(msg) && len(header) < 7; i++ {
+	for ; i < len(msg) && len(header) < n; i++ {
 		switch c := msg[i]; {
 		case c == '\\' && i+1 < len(msg):
 			i++
@@ -48,6 +47,14 @@ func parseCEF(t testing.TB, msg string) (header []string, ext map[string]string)
 			cur.WriteByte(c)
 		}
 	}
+	return header, i
+}
+
+// parseCEF is a strict reader of CEF as an ArcSight connector reads it:
+// seven header fields split at unescaped pipes, then key=value pairs where
+// a key is a word before an unescaped equals sign.
+func parseCEF(t testing.TB, msg string) (header []string, ext map[string]string) {
+	header, i := splitHeader(msg, 7)
 	if len(header) != 7 {
 		t.Fatalf("CEF header has %d fields: %q", len(header), msg)
 	}
@@ -203,20 +210,7 @@ func FuzzCEF(f *testing.F) {
 // unescaped pipes, then tab-separated attributes, each key before its
 // first equals sign.
 func parseLEEF(t testing.TB, msg string) (header []string, attrs map[string]string) {
-	var cur strings.Builder
-	i := 0
-	for ; i < len(msg) && len(header) < 5; i++ {
-		switch c := msg[i]; {
-		case c == '\\' && i+1 < len(msg):
-			i++
-			cur.WriteByte(msg[i])
-		case c == '|':
-			header = append(header, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(c)
-		}
-	}
+	header, i := splitHeader(msg, 5)
 	if len(header) != 5 {
 		t.Fatalf("LEEF header has %d fields: %q", len(header), msg)
 	}
