@@ -73,7 +73,8 @@ func (a *Appliance) Message(ctx context.Context, id string) (*cli.MessageDetail,
 		return nil, fmt.Errorf("message %s: %w", id, err)
 	}
 	d := &cli.MessageDetail{MessageSummary: summary(m), ClientIP: m.ClientIP, Helo: m.Helo, TLS: m.TLS, Size: m.Size,
-		HeaderFrom: m.HeaderFrom, MessageID: m.MessageID, Trail: []cli.TrailEntry{}, Findings: []cli.Finding{}, Recipients: []cli.RecipientStatus{}}
+		HeaderFrom: m.HeaderFrom, MessageID: m.MessageID, Trail: []cli.TrailEntry{}, Findings: []cli.Finding{}, Recipients: []cli.RecipientStatus{},
+		Attachments: []cli.Attachment{}, Links: []cli.Link{}, Relays: []string{}}
 	trail, err := a.db.Trail(ctx, id)
 	if err != nil {
 		return nil, err
@@ -89,6 +90,10 @@ func (a *Appliance) Message(ctx context.Context, id string) (*cli.MessageDetail,
 	for _, f := range fs {
 		d.Findings = append(d.Findings, cli.Finding(f))
 	}
+	if err := a.addObjects(ctx, d, fs, trail); err != nil {
+		return nil, err
+	}
+	a.addHeaders(d)
 	rs, err := a.db.Recipients(ctx, id)
 	if err != nil {
 		return nil, err

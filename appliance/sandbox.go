@@ -223,6 +223,21 @@ func (a *Appliance) Analysis(ctx context.Context, what string) (*cli.Analysis, e
 	return out, nil
 }
 
+// AnalysisPage is show report SHA256.
+func (a *Appliance) AnalysisPage(ctx context.Context, sha string) (string, error) {
+	row, err := a.db.SandboxAnalysis(ctx, sha)
+	if errors.Is(err, store.ErrNoAnalysis) {
+		return "", fmt.Errorf("no analysis of %s", sha)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(row.HTML) == 0 {
+		return "", fmt.Errorf("the analysis of %s has no report (%s)", sha, row.State)
+	}
+	return string(row.HTML), nil
+}
+
 // virtualAnalyzerStage is the pipeline's step for the sandbox: after the
 // other engines, so that it sees what they found.
 func (a *Appliance) virtualAnalyzerStage(exempt func(analysis.Finding) (string, bool)) analysis.VirtualAnalyzer {

@@ -476,7 +476,30 @@ func TestWebThreatConnect(t *testing.T) {
 	b := newBrowser(t, host)
 	b.login(t, base, "admin", "Admin-Pass-2026")
 	link := `#findings a.tc[href^="/indicators/hash?value=` + sha(malwareFile) + `"]`
-	b.do(t, chromedp.Navigate(base+"/messages/"+id))
+	b.do(t, chromedp.Navigate(base+"/messages/"+id), chromedp.WaitVisible(chromedp.CSS(`#files`)))
+	// The message's page lists what it held, each with what the engines
+	// made of it: the attachment the hub knows as malware, the harmless
+	// one, the link, the relay it came from, the decision and the header.
+	files := b.text(t, `#files`)
+	for _, want := range []string{"invoice.exe", "tool.txt", sha(malwareFile), sha(goodFile), "file-census: "} {
+		if !strings.Contains(files, want) {
+			t.Errorf("the files table lacks %q:\n%s", want, files)
+		}
+	}
+	if row := b.text(t, `#files tbody tr:first-child`); !strings.Contains(row, "high") || strings.Contains(b.text(t, `#files tbody tr:nth-child(2)`), "high") {
+		t.Errorf("the malware's finding on its own row only:\n%s", files)
+	}
+	if l := b.text(t, `#links`); !strings.Contains(l, malwareURL) || !strings.Contains(l, "web-reputation: ") {
+		t.Errorf("the links table: %q", l)
+	}
+	if src := b.text(t, `.summary`); !strings.Contains(src, "198.51.100.30") || !strings.Contains(src, "-> quarantine") {
+		t.Errorf("the summary names neither the source nor the rule that decided:\n%s", src)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS(`#headers summary`)), chromedp.WaitVisible(chromedp.CSS(`table.headers`)))
+	if h := b.text(t, `table.headers`); !strings.Contains(h, "Subject") || !strings.Contains(h, "malware inside") || !strings.Contains(h, "Received") {
+		t.Errorf("the header as received: %q", h)
+	}
+	b.screenshot(t, "message")
 	b.follow(t, link)
 	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#facts`)))
 	if facts := b.text(t, `#facts`); !strings.Contains(facts, "TestLoader") && !strings.Contains(facts, "MalwareBazaar") {

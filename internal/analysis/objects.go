@@ -2,11 +2,13 @@ package analysis
 
 import (
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 
 	"mailinspector/internal/message"
 	"mailinspector/internal/netguard"
+	"mailinspector/internal/store"
 )
 
 // The objects of a message the hub stages ask about: its URLs, its files
@@ -137,4 +139,54 @@ func distinctNames(m *Message) ([]namedObject, int) {
 		}
 	}
 	return out, extra
+}
+
+// maxStoredFiles bounds the files a message's record lists (its page and
+// the dashboard); the analysis itself looks at every file.
+const maxStoredFiles = 100
+
+// maxStoredRelays bounds the relays a message's record lists.
+const maxStoredRelays = 10
+
+// StoredObjects are what a message's record keeps of what it held
+// (store.Object): every attachment and archive member with its types, size
+// and hashes, the distinct links the hub stages ask about, and the public
+// relays of its Received fields, newest first. A message not taken apart
+// (the extraction did not run) has its relays only.
+func StoredObjects(m *Message) []store.Object {
+	out := []store.Object{}
+	if m.Extract != nil {
+		files := 0
+		for i := range m.Extract.Parts {
+			p := &m.Extract.Parts[i]
+			if !p.Attachment || files == maxStoredFiles {
+				continue
+			}
+			files++
+			out = append(out, store.Object{Kind: store.ObjectFile, Value: p.SHA256, Name: p.Filename, Location: partLocation(p),
+				Declared: p.DeclaredType, TrueType: p.TrueType, Size: p.Size, SHA1: p.SHA1})
+		}
+		for _, mb := range m.Members {
+			if files == maxStoredFiles {
+				break
+			}
+			files++
+			out = append(out, store.Object{Kind: store.ObjectFile, Value: mb.Member.SHA256, Name: path.Base(mb.Member.Path),
+				Location: partLocation(&mb.Part) + ": " + mb.Member.Path, TrueType: mb.Member.TrueType, Size: mb.Member.Size, })
+		}
+		urls, _ := messageURLs(m)
+		for _, u := range urls {
+			out = append(out, store.Object{Kind: store.ObjectURL, Value: u.URL, Name: u.Raw, Location: u.Where})
+		}
+	}
+	if m.Header != nil {
+		n := 0
+		for _, ip := range receivedIPs(m.Header["Received"]) {
+			if n < maxStoredRelays && netguard.Reputable(ip) {
+				n++
+				out = append(out, store.Object{Kind: store.ObjectIP, Value: ip.String(), Location: "Received"})
+			}
+		}
+	}
+	return out
 }

@@ -89,6 +89,9 @@ type Backend interface {
 	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	SandboxStatus(ctx context.Context) (*Sandbox, error)
 	Analysis(ctx context.Context, sha256 string) (*Analysis, error)
+	// AnalysisPage is the virtual analyzer's self-contained HTML report
+	// of a sample (its screenshot inside).
+	AnalysisPage(ctx context.Context, sha256 string) (string, error)
 }
 
 // Sandbox is `show sandbox`: the virtual analyzer's libvirt connection,
@@ -187,6 +190,48 @@ type MessageDetail struct {
 	Trail      []TrailEntry      `json:"trail"`
 	Findings   []Finding         `json:"findings"`
 	Recipients []RecipientStatus `json:"recipients"`
+	// Attachments, Links and Relays are what the message held, as its
+	// verdict recorded them (none before its first verdict).
+	Attachments []Attachment `json:"attachments"`
+	Links       []Link       `json:"links"`
+	Relays      []string     `json:"relays"` // public relays of its Received fields, newest first: the first is its source
+	// Headers are its header fields as received, while its bytes are kept
+	// (quarantined and waiting messages); HeadersGone says why not.
+	Headers     []HeaderField `json:"headers,omitempty"`
+	HeadersGone string        `json:"headers_gone,omitempty"`
+}
+
+// Attachment is one file of a message (an attachment or an archive
+// member) with what each engine made of it.
+type Attachment struct {
+	Name     string `json:"name"`
+	Location string `json:"location"`
+	Declared string `json:"declared_type,omitempty"` // what its name or Content-Type claims
+	TrueType string `json:"true_type"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	SHA1     string `json:"sha1,omitempty"`
+	// Results are the findings about this file ("clamd: malware, high"),
+	// then the file engines' steps of the trail ("file-census: skipped").
+	Results []string `json:"results"`
+	// Sandbox is the virtual analyzer's state and risk when the file was
+	// submitted; Report: its page can be shown (show report SHA256).
+	Sandbox string `json:"sandbox,omitempty"`
+	Report  bool   `json:"report,omitempty"`
+}
+
+// Link is one distinct link of a message.
+type Link struct {
+	URL      string   `json:"url"`     // normalised
+	Written  string   `json:"written"` // as the message has it
+	Location string   `json:"location"`
+	Results  []string `json:"results"`
+}
+
+// HeaderField is one header field, unfolded.
+type HeaderField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 type QueueEntry struct {
@@ -487,6 +532,14 @@ var commands = []command{
 			}
 			return b.Analysis(ctx, a[0])
 		}, "", false, false},
+	{[]string{"show", "report"}, "SHA256", "the virtual analyzer's HTML report of a sample, screenshot included (not for Operators: it shows content)", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if len(a[0]) != 64 || strings.Trim(strings.ToLower(a[0]), "0123456789abcdef") != "" {
+				return nil, fmt.Errorf("%w: SHA256 is 64 hex digits", ErrUsage)
+			}
+			page, err := b.AnalysisPage(ctx, strings.ToLower(a[0]))
+			return RawText(page), err
+		}, "", false, true},
 	{[]string{"show", "queue"}, queueArgs, "recipients waiting for delivery, the next due first, found by filters (from and to: a part of; status, id: exact)", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			f, err := parseQueueFilter(a)

@@ -126,11 +126,47 @@ func messageText(m *MessageDetail) string {
 			fmt.Fprintf(&b, "  %s risk by %s: %s %s at %s: %s\n", f.Risk, f.Engine, f.Threat, term(f.Name), term(f.Location), term(f.Detail))
 		}
 	}
+	if len(m.Attachments) > 0 {
+		b.WriteString("Files:\n")
+		for _, f := range m.Attachments {
+			declared := ""
+			if f.Declared != "" && f.Declared != f.TrueType {
+				declared = ", declared " + term(f.Declared)
+			}
+			fmt.Fprintf(&b, "  %s at %s: %s%s, %d bytes, sha256 %s\n", term(f.Name), term(f.Location), term(f.TrueType), declared, f.Size, f.SHA256)
+			for _, r := range f.Results {
+				fmt.Fprintf(&b, "    %s\n", term(r))
+			}
+			if f.Sandbox != "" {
+				fmt.Fprintf(&b, "    virtual analyzer: %s\n", f.Sandbox)
+			}
+		}
+	}
+	if len(m.Links) > 0 {
+		b.WriteString("Links:\n")
+		for _, l := range m.Links {
+			fmt.Fprintf(&b, "  %s at %s\n", term(l.URL), term(l.Location))
+			for _, r := range l.Results {
+				fmt.Fprintf(&b, "    %s\n", term(r))
+			}
+		}
+	}
+	if len(m.Relays) > 0 {
+		fmt.Fprintf(&b, "Relays (newest first): %s\n", strings.Join(m.Relays, ", "))
+	}
 	if len(m.Recipients) > 0 {
 		b.WriteString("Recipients:\n")
 		for _, r := range m.Recipients {
 			fmt.Fprintf(&b, "  %s %s after %d attempt(s) %s\n", term(r.Rcpt), r.Status, r.Attempts, term(r.LastError))
 		}
+	}
+	if len(m.Headers) > 0 {
+		b.WriteString("Header:\n")
+		for _, h := range m.Headers {
+			fmt.Fprintf(&b, "  %s: %s\n", term(h.Name), term(h.Value))
+		}
+	} else if m.HeadersGone != "" {
+		fmt.Fprintf(&b, "Header: not shown: %s\n", m.HeadersGone)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -132,6 +132,21 @@ type Finding struct {
 	Object   string // the file's SHA-256 or the URL the finding is about, if any
 }
 
+// Object kinds.
+const (
+	ObjectFile = "file" // an attachment or archive member; Value is its SHA-256
+	ObjectURL  = "url"  // a link; Value is the normalised URL, Name as written
+	ObjectIP   = "ip"   // a public relay of a Received field, newest first
+)
+
+// Object is something a message held (migration 0012): what its page in
+// the console lists, joined with the findings by Value.
+type Object struct {
+	Kind, Value, Name, Location string
+	Declared, TrueType, SHA1    string
+	Size                        int64
+}
+
 func ns(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -215,7 +230,9 @@ type Verdict struct {
 	Rewrite      *Rewrite
 	Trail        []TrailEntry
 	Findings     []Finding
-	Feedback     []FeedbackRecord // Smart Feedback to queue with the verdict
+	// Objects replace the message's objects when not nil.
+	Objects  []Object
+	Feedback []FeedbackRecord // Smart Feedback to queue with the verdict
 	// To, when set, narrows the message's recipients to these (the others
 	// went to split copies).
 	To []string
@@ -257,8 +274,23 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 	for i, f := range v.Findings {
 		rows[i] = []any{id, i + 1, f.Stage, f.Engine, f.Threat, f.Risk, f.Name, f.Location, f.Detail, f.Object}
 	}
-	return insertRows(tx, "findings", findingCols, rows)
+	if err := insertRows(tx, "findings", findingCols, rows); err != nil {
+		return err
+	}
+	if v.Objects == nil {
+		return nil
+	}
+	if _, err := tx.Exec(`DELETE FROM objects WHERE message_id = ?`, id); err != nil {
+		return err
+	}
+	rows = make([][]any, len(v.Objects))
+	for i, o := range v.Objects {
+		rows[i] = []any{id, i + 1, o.Kind, o.Value, o.Name, o.Location, o.Declared, o.TrueType, o.Size, o.SHA1}
+	}
+	return insertRows(tx, "objects", objectCols, rows)
 }
+
+var objectCols = []string{"message_id", "seq", "kind", "value", "name", "location", "declared", "true_type", "size", "sha1"}
 
 var findingCols = []string{"message_id", "seq", "stage", "engine", "threat", "risk", "name", "location", "detail", "object"}
 
@@ -462,6 +494,24 @@ func (db *DB) Findings(ctx context.Context, id string) ([]Finding, error) {
 			return nil, err
 		}
 		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Objects reads a message's objects in the order the verdict gave them.
+func (db *DB) Objects(ctx context.Context, id string) ([]Object, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT kind, value, name, location, declared, true_type, size, sha1 FROM objects WHERE message_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Object
+	for rows.Next() {
+		var o Object
+		if err := rows.Scan(&o.Kind, &o.Value, &o.Name, &o.Location, &o.Declared, &o.TrueType, &o.Size, &o.SHA1); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
 	}
 	return out, rows.Err()
 }

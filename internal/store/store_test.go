@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,5 +266,51 @@ func TestFeedbackOutboxIsBounded(t *testing.T) {
 	}
 	if len(left) != 50 || left[0].Object != "d020.example" || left[49].Object != "d069.example" {
 		t.Fatalf("left %d records, first %q last %q", len(left), left[0].Object, left[len(left)-1].Object)
+	}
+}
+
+// TestVerdictObjects: a verdict with objects replaces the message's
+// objects in the order given; one without (nil) leaves them; deleting the
+// message takes them along.
+func TestVerdictObjects(t *testing.T) {
+	db := testDB(t)
+	ctx := context.Background()
+	id := NewID(time.Now())
+	objs := []Object{
+		{Kind: ObjectFile, Value: strings.Repeat("a", 64), Name: "a.exe", Location: "part 2", Declared: "application/pdf", TrueType: "application/x-dosexec", Size: 60, SHA1: strings.Repeat("b", 40)},
+		{Kind: ObjectURL, Value: "http://x.test/", Name: "HTTP://X.test", Location: "1 text"},
+		{Kind: ObjectIP, Value: "198.51.100.7", Location: "Received"},
+	}
+	save := func(v *Verdict) {
+		t.Helper()
+		if err := db.Write(ctx, func(tx *Tx) error { return SaveVerdict(tx, id, v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Write(ctx, func(tx *Tx) error {
+		return InsertMessage(tx, &Message{ID: id, Received: time.Now(), From: "a@example.org", To: []string{"b@example.com"}, State: StateReceived})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	save(&Verdict{State: StateAnalysing, Risk: "unrated", Objects: objs})
+	save(&Verdict{State: StateAnalysing, Risk: "unrated"})
+	got, err := db.Objects(ctx, id)
+	if err != nil || !reflect.DeepEqual(got, objs) {
+		t.Fatalf("objects %+v %v, want %+v", got, err, objs)
+	}
+	save(&Verdict{State: StateQuarantined, Risk: "high", Objects: objs[2:]})
+	if got, _ := db.Objects(ctx, id); !reflect.DeepEqual(got, objs[2:]) {
+		t.Fatalf("objects after the second verdict %+v", got)
+	}
+	if err := db.Write(ctx, func(tx *Tx) error { return SetState(tx, id, StateDelivered) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx *Tx) error { return PurgeMessage(tx, id) }); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	db.r.QueryRow(`SELECT COUNT(*) FROM objects`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d objects outlive their message", n)
 	}
 }

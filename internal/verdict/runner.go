@@ -129,7 +129,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 	if ctx.Err() != nil {
 		return // shutting down: the message stays received and is analysed after restart
 	}
-	v := &store.Verdict{Risk: rep.Risk, Trail: rep.Trail, Findings: rep.Findings}
+	v := &store.Verdict{Risk: rep.Risk, Trail: rep.Trail, Findings: rep.Findings, Objects: analysis.StoredObjects(m)}
 	if m.Header != nil {
 		dec := new(mime.WordDecoder)
 		v.Subject = decodeHeader(dec, m.Header.Get("Subject"))

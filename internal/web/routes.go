@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,6 +25,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /messages", s.page(s.messages))
 	m.HandleFunc("GET /messages/{id}", s.page(s.message))
 	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
+	m.HandleFunc("GET /analyses/{sha}", s.page(s.analysisPage))
 	m.HandleFunc("POST /messages/{id}/{verb}", s.action(s.quarantineAction))
 	m.HandleFunc("POST /quarantine/bulk", s.action(s.quarantineBulk))
 	m.HandleFunc("GET /audit", s.page(s.audit))
@@ -185,11 +187,18 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	d := v.(*cli.MessageDetail)
+	decided := ""
+	for _, t := range d.Trail {
+		if t.Stage == "policy" {
+			decided = t.Detail // the last policy step: the decision that stands
+		}
+	}
 	s.render(w, r, u, http.StatusOK, "message", "Message "+d.ID, struct {
 		M        *cli.MessageDetail
+		Decided  string
 		Bodies   bool // the role may see bodies: the command layer decides, this only hides a link
 		Releases bool
-	}{d, u.caller.Role != cli.RoleOperator, d.State == "quarantined" && u.caller.Role == cli.RoleAdministrator})
+	}{d, decided, u.caller.Role != cli.RoleOperator, d.State == "quarantined" && u.caller.Role == cli.RoleAdministrator})
 }
 
 // raw is the message's bytes: the command layer refuses Operators, even
@@ -201,6 +210,23 @@ func (s *Server) raw(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	s.render(w, r, u, http.StatusOK, "raw", "Message "+r.PathValue("id")+" as received", string(v.(cli.RawText)))
+}
+
+// analysisPage is the virtual analyzer's report of a sample, as the
+// sandbox wrote it (show report: Operators are refused, it shows content).
+// The page is the sandbox's own HTML with its inline style: it is served
+// in a CSP sandbox (no script, no form, no navigation of this console, an
+// origin of its own), its pictures data: URLs only.
+func (s *Server) analysisPage(w http.ResponseWriter, r *http.Request, u *user) {
+	v, err := s.exec(r, u, "show", "report", r.PathValue("sha"))
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, string(v.(cli.RawText)))
 }
 
 // quarantineAction is release, delete and resume of a quarantined
