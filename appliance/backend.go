@@ -514,3 +514,27 @@ func (a *Appliance) FileDelete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Stats is show stats.
+func (a *Appliance) Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*cli.Stats, error) {
+	st, err := a.db.Stats(ctx, since, until, bucket)
+	if err != nil {
+		return nil, err
+	}
+	out := &cli.Stats{Since: timeText(since), Until: timeText(until), BucketSeconds: int64(bucket / time.Second),
+		Buckets: make([]cli.StatsBucket, len(st.Buckets))}
+	for i, b := range st.Buckets {
+		out.Buckets[i] = cli.StatsBucket{Unix: since.Add(time.Duration(i) * bucket).Unix(), High: b["high"], Medium: b["medium"],
+			Low: b["low"], Unrated: b["unrated"]}
+	}
+	for _, l := range []struct {
+		in  []store.Count
+		out *[]cli.Count
+	}{{st.Threats, &out.Threats}, {st.Recipients, &out.Recipients}, {st.Sources, &out.Sources}} {
+		*l.out = make([]cli.Count, len(l.in))
+		for i, c := range l.in {
+			(*l.out)[i] = cli.Count(c)
+		}
+	}
+	return out, nil
+}

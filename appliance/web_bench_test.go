@@ -37,6 +37,8 @@ func BenchmarkWebPagesMillion(b *testing.B) {
 	for _, page := range []struct{ name, path string }{
 		{"dashboard", "/"},
 		{"dashboard-refresh", "/dashboard/live"},
+		{"dashboard-30d", "/?period=30d"},
+		{"figures-refresh-7d", "/dashboard/stats?period=7d"},
 		{"messages-newest", "/messages"},
 		{"detections-alice-high-24h", "/messages?from=alice@&risk=high&since=24h"},
 		{"quarantine", "/messages?state=quarantined"},

@@ -3,6 +3,7 @@ package appliance
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -451,6 +452,58 @@ func TestWebDashboardFollowsAnOutage(t *testing.T) {
 	mark, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.dataset.mark`))
 	if err != nil || mark != "kept" {
 		t.Fatalf("the page was reloaded (mark %q, %v): the panel must refresh in place", mark, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 || len(b.external) > 0 {
+		t.Errorf("console errors %q, requests to other hosts %q", b.errors, b.external)
+	}
+}
+
+// TestWebDashboardFigures: the dashboard's figures of a period count the
+// detections the appliance made: the chart is drawn (uPlot under the
+// console's CSP, nothing refused), the table under it, and the top
+// threats, recipients and sources name the detected message's; each
+// period reads the same store through show stats.
+func TestWebDashboardFigures(t *testing.T) {
+	h, bl := startTestHub(t), startDNSBL(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"web.listen": "127.0.0.1:0"}))
+	ctx := context.Background()
+	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"}, serviceMessage("malware inside")))
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"carol@example.com"}, serviceMessage("malware again")))
+	waitQuarantined(t, a, 2, 20*time.Second)
+	host := a.WebAddr().String()
+	base := "https://" + host
+	b := newBrowser(t, host)
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	for _, period := range []string{"24h", "7d", "30d"} {
+		b.do(t, chromedp.Navigate(base+"/?period="+period), chromedp.WaitVisible(chromedp.CSS(`figure.chart .plot canvas`)))
+		if tot := b.text(t, `#totals`); !strings.Contains(tot, "high 2") || !strings.Contains(tot, "medium 0") {
+			t.Errorf("%s: totals %q", period, tot)
+		}
+		for sel, want := range map[string]string{`#top-threats`: "malware", `#top-recipients`: "alice@example.com", `#top-sources`: "198.51.100.30"} {
+			if got := b.text(t, sel); !strings.Contains(got, want) || !strings.Contains(got, "2") && sel != `#top-recipients` {
+				t.Errorf("%s: %s %q, want %q twice", period, sel, got, want)
+			}
+		}
+		if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.buckets tbody tr").length`)); err != nil || n != 1 {
+			t.Errorf("%s: %d rows in the table under the chart (%v), want the one bucket the messages came in", period, n, err)
+		}
+	}
+	b.screenshot(t, "dashboard-figures")
+	b.follow(t, `#top-sources a`)
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+	if got := b.text(t, `main`); !strings.Contains(got, "198.51.100.30") {
+		t.Errorf("the source's Threat Connect page: %q", got)
+	}
+	v, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show stats 7d")
+	out, _ := cli.Render(v, false)
+	if err != nil || !strings.Contains(out, "high 2") || !strings.Contains(out, "malware") {
+		t.Errorf("show stats 7d: %v\n%s", err, out)
+	}
+	if _, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show stats 5y"); !errors.Is(err, cli.ErrUsage) {
+		t.Errorf("show stats 5y: %v", err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

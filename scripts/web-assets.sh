@@ -7,10 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/../internal/web"
 npm ci --ignore-scripts --no-audit --no-fund
-cp node_modules/htmx.org/dist/htmx.min.js static/htmx.min.js
+# package, then the files it gives the console: dist file -> static name.
+files=(
+	"htmx.org dist/htmx.min.js htmx.min.js"
+	"uplot dist/uPlot.iife.min.js uplot.min.js"
+	"uplot dist/uPlot.min.css uplot.min.css"
+)
 {
 	echo "# package version sha256 file (scripts/web-assets.sh)"
-	v=$(node -p 'require("./package-lock.json").packages["node_modules/htmx.org"].version')
-	echo "htmx.org $v $(sha256sum static/htmx.min.js | cut -d' ' -f1) static/htmx.min.js"
+	for f in "${files[@]}"; do
+		read -r pkg from to <<<"$f"
+		cp "node_modules/$pkg/$from" "static/$to"
+		v=$(node -p "require('./package-lock.json').packages['node_modules/$pkg'].version")
+		echo "$pkg $v $(sha256sum "static/$to" | cut -d' ' -f1) static/$to"
+	done
 } > VENDOR.sums
 echo "web-assets: $(tail -n +2 VENDOR.sums)"

@@ -92,6 +92,8 @@ type Backend interface {
 	// AnalysisPage is the virtual analyzer's self-contained HTML report
 	// of a sample (its screenshot inside).
 	AnalysisPage(ctx context.Context, sha256 string) (string, error)
+	// Stats counts the messages received in [since, until) (show stats).
+	Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*Stats, error)
 }
 
 // Sandbox is `show sandbox`: the virtual analyzer's libvirt connection,
@@ -522,6 +524,8 @@ var commands = []command{
 		}, "", false, false},
 	{[]string{"show", "services"}, "", "cloud services and local parts: state, last success, last error, counters", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.Services(ctx) }, "", false, false},
+	{[]string{"show", "stats"}, "[24h|7d|30d]", "detections by risk over the period (hourly, six-hourly, daily), the top threat types, recipients and sources", 0, 1,
+		showStats, "", false, false},
 	{[]string{"show", "sandbox"}, "", "the virtual analyzer: libvirt connection, instances, queue, recent analyses", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.SandboxStatus(ctx) }, "", false, false},
 	{[]string{"show", "analysis"}, "SHA256|URL", "the virtual analyzer's verdict and report for one sample or link", 1, 1,
@@ -825,6 +829,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return messageText(t), nil
 	case *Sandbox:
 		return sandboxText(t), nil
+	case *Stats:
+		return statsText(t), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

@@ -142,9 +142,14 @@ const (
 // Object is something a message held (migration 0012): what its page in
 // the console lists, joined with the findings by Value.
 type Object struct {
-	Kind, Value, Name, Location string
-	Declared, TrueType, SHA1    string
-	Size                        int64
+	Kind     string `json:"k"`
+	Value    string `json:"v"`
+	Name     string `json:"n,omitempty"`
+	Location string `json:"l,omitempty"`
+	Declared string `json:"d,omitempty"`
+	TrueType string `json:"t,omitempty"`
+	SHA1     string `json:"h,omitempty"`
+	Size     int64  `json:"s,omitempty"`
 }
 
 func ns(t time.Time) int64 {
@@ -247,8 +252,9 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 		rw = string(b)
 	}
 	res, err := tx.Exec(`UPDATE messages SET state = ?, risk = ?, action = ?, reason = ?, analyse_after = ?,
-		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ?, resume_at = ? WHERE id = ?`,
-		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, rw, time.Now().UnixNano(), v.ResumeAt, id)
+		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ?, resume_at = ?, source = COALESCE(?, source) WHERE id = ?`,
+		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, rw, time.Now().UnixNano(), v.ResumeAt,
+		source(v.Objects), id)
 	if err != nil {
 		return err
 	}
@@ -280,17 +286,28 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 	if v.Objects == nil {
 		return nil
 	}
-	if _, err := tx.Exec(`DELETE FROM objects WHERE message_id = ?`, id); err != nil {
+	b, err := json.Marshal(v.Objects)
+	if err != nil {
 		return err
 	}
-	rows = make([][]any, len(v.Objects))
-	for i, o := range v.Objects {
-		rows[i] = []any{id, i + 1, o.Kind, o.Value, o.Name, o.Location, o.Declared, o.TrueType, o.Size, o.SHA1}
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO message_objects (message_id, objects) VALUES (?, ?)`, id, string(b)); err != nil {
+		return err
 	}
-	return insertRows(tx, "objects", objectCols, rows)
+	return nil
 }
 
-var objectCols = []string{"message_id", "seq", "kind", "value", "name", "location", "declared", "true_type", "size", "sha1"}
+// source is the first relay of objects (nil: leave the message's as it is).
+func source(objects []Object) any {
+	if objects == nil {
+		return nil
+	}
+	for _, o := range objects {
+		if o.Kind == ObjectIP {
+			return o.Value
+		}
+	}
+	return ""
+}
 
 var findingCols = []string{"message_id", "seq", "stage", "engine", "threat", "risk", "name", "location", "detail", "object"}
 
@@ -500,20 +517,19 @@ func (db *DB) Findings(ctx context.Context, id string) ([]Finding, error) {
 
 // Objects reads a message's objects in the order the verdict gave them.
 func (db *DB) Objects(ctx context.Context, id string) ([]Object, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT kind, value, name, location, declared, true_type, size, sha1 FROM objects WHERE message_id = ? ORDER BY seq`, id)
+	var data string
+	err := db.r.QueryRowContext(ctx, `SELECT objects FROM message_objects WHERE message_id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Object
-	for rows.Next() {
-		var o Object
-		if err := rows.Scan(&o.Kind, &o.Value, &o.Name, &o.Location, &o.Declared, &o.TrueType, &o.Size, &o.SHA1); err != nil {
-			return nil, err
-		}
-		out = append(out, o)
+	if err := json.Unmarshal([]byte(data), &out); err != nil {
+		return nil, fmt.Errorf("message %s: its objects: %w", id, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Recipients reads a message's delivery rows.

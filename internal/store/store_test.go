@@ -309,7 +309,7 @@ func TestVerdictObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	db.r.QueryRow(`SELECT COUNT(*) FROM objects`).Scan(&n)
+	db.r.QueryRow(`SELECT COUNT(*) FROM message_objects`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d objects outlive their message", n)
 	}

@@ -58,9 +58,7 @@ type Server struct {
 	sessions *sessions
 	pages    map[string]*template.Template
 	assets   map[string][]byte // by hashed name
-	css      string            // the stylesheet's hashed path
-	icon     string            // the icon's
-	htmx     string            // htmx's (scripts/web-assets.sh)
+	paths    map[string]string // static file -> its hashed path
 	mux      *http.ServeMux
 
 	// statusMu guards the dashboard's last status (status).
@@ -98,11 +96,20 @@ var staticFS embed.FS
 
 // New builds the console.
 func New(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, sessions: sessionsFor(cfg.DataDir, cfg.SessionIdle), pages: map[string]*template.Template{}, assets: map[string][]byte{}}
+	s := &Server{cfg: cfg, sessions: sessionsFor(cfg.DataDir, cfg.SessionIdle), pages: map[string]*template.Template{}, assets: map[string][]byte{}, paths: map[string]string{}}
 	if err := s.loadAssets(); err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "css": func() string { return s.css }, "icon": func() string { return s.icon }, "htmx": func() string { return s.htmx }, "indicatorLink": indicatorLink}
+	funcs := template.FuncMap{"join": strings.Join, "split": strings.Fields, "asset": s.asset, "indicatorLink": indicatorLink,
+		"unixTime": func(u int64) string { return time.Unix(u, 0).UTC().Format("2006-01-02 15:04") },
+		// dict makes a map of pairs, for a template called with more than one value.
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
+		}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -137,16 +144,19 @@ func (s *Server) loadAssets() error {
 		dot := strings.LastIndex(base, ".")
 		name := base[:dot] + "." + hex.EncodeToString(sum[:6]) + base[dot:]
 		s.assets[name] = data
-		switch base {
-		case "app.css":
-			s.css = "/static/" + name
-		case "favicon.svg":
-			s.icon = "/static/" + name
-		case "htmx.min.js":
-			s.htmx = "/static/" + name
-		}
+		s.paths[base] = "/static/" + name
 		return nil
 	})
+}
+
+// asset is a static file's path, its content's hash in the name; a
+// template naming a file that is not there fails to render.
+func (s *Server) asset(name string) (string, error) {
+	p, ok := s.paths[name]
+	if !ok {
+		return "", errors.New("no static file " + name)
+	}
+	return p, nil
 }
 
 // Handler is the console with its security headers.

@@ -14,7 +14,7 @@ import (
 
 // Million is a database of a million messages: a year of mail,
 // one message in a thousand from alice, one in fifty with a threat, one in
-// a hundred high risk and quarantined.
+// a hundred high risk and quarantined; the source of each is its client.
 func Million(b testing.TB, dir string) *store.DB {
 	b.Helper()
 	path := MillionFile(b, dir)
@@ -46,8 +46,8 @@ func MillionFile(b testing.TB, dir string) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	msg, err := tx.Prepare(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, subject, message_id, size, state, risk, action, updated)
-		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, 1000, ?, ?, ?, ?)`)
+	msg, err := tx.Prepare(`INSERT INTO messages (id, received, kind, mail_from, rcpt_to, client_ip, subject, message_id, size, state, risk, action, updated, source)
+		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, 1000, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,8 +67,9 @@ func MillionFile(b testing.TB, dir string) string {
 		if i%100 == 0 {
 			risk, state, action = "high", "quarantined", "quarantine"
 		}
-		if _, err := msg.Exec(id, at.UnixNano(), from, `["rcpt`+fmt.Sprint(i%5000)+`@example.com"]`, fmt.Sprintf("198.51.%d.%d", i%200, i%250),
-			fmt.Sprintf("subject %d", i), fmt.Sprintf("<%d@mail>", i), state, risk, action, at.UnixNano()); err != nil {
+		ip := fmt.Sprintf("198.51.%d.%d", i%200, i%250)
+		if _, err := msg.Exec(id, at.UnixNano(), from, `["rcpt`+fmt.Sprint(i%5000)+`@example.com"]`, ip,
+			fmt.Sprintf("subject %d", i), fmt.Sprintf("<%d@mail>", i), state, risk, action, at.UnixNano(), ip); err != nil {
 			b.Fatal(err)
 		}
 		if i%50 == 0 {
