@@ -172,7 +172,7 @@ func StoredObjects(m *Message) []store.Object {
 			}
 			files++
 			out = append(out, store.Object{Kind: store.ObjectFile, Value: mb.Member.SHA256, Name: path.Base(mb.Member.Path),
-				Location: partLocation(&mb.Part) + ": " + mb.Member.Path, TrueType: mb.Member.TrueType, Size: mb.Member.Size, })
+				Location: partLocation(&mb.Part) + ": " + mb.Member.Path, TrueType: mb.Member.TrueType, Size: mb.Member.Size})
 		}
 		urls, _ := messageURLs(m)
 		for _, u := range urls {
