@@ -90,7 +90,7 @@ type Appliance struct {
 	services    *services.Registry
 	metrics     *http.Server
 	metricsAddr net.Addr
-	web         *http.Server // the web console; nil without web.listen
+	web         *webFront // the web console's front; nil without web.listen
 	webAddr     net.Addr
 	updates     *updates.Checks // the scheduled hub checks and the Smart Feedback flush
 	siem        *siem.Exporter  // nil without siem.servers
@@ -290,6 +290,8 @@ func (a *Appliance) start() error {
 		if err := a.startWeb(); err != nil {
 			return err
 		}
+	} else {
+		closeWebFront(a.DataDir) // the console was turned off
 	}
 	a.cron = cron.New()
 	for _, job := range []struct {
@@ -380,7 +382,11 @@ func (a *Appliance) stop() error {
 		a.metrics.Close()
 	}
 	if a.web != nil {
-		a.web.Close()
+		if a.reloading {
+			a.web.pause() // the next appliance resumes it
+		} else {
+			closeWebFront(a.DataDir)
+		}
 	}
 	if a.cancel != nil {
 		// First, so that a scheduled call to a hub that does not answer

@@ -3,9 +3,7 @@ package appliance
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -14,7 +12,8 @@ import (
 )
 
 // startWeb serves the web console on web.listen over HTTPS (a self-signed
-// certificate in web-tls/ unless web.tls_cert names one).
+// certificate in web-tls/ unless web.tls_cert names one), behind the data
+// directory's front, which outlives reloads (web_front.go).
 func (a *Appliance) startWeb() error {
 	s := a.Settings
 	tlsCfg, err := smtpd.LoadOrCreateCert(s.Web.TLSCert, s.Web.TLSKey, filepath.Join(a.DataDir, "web-tls"), s.Hostname)
@@ -39,15 +38,12 @@ func (a *Appliance) startWeb() error {
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
-	ln, err := net.Listen("tcp", s.Web.Listen)
+	f, err := webFrontFor(a.DataDir, s.Web.Listen, a.Log)
 	if err != nil {
 		return fmt.Errorf("web.listen: %w", err)
 	}
-	a.web = &http.Server{Handler: console.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelDebug)} // TLS handshakes of scanners are no news
-	a.webAddr = ln.Addr()
-	go a.web.ServeTLS(ln, "", "")
+	f.resume(console.Handler(), tlsCfg)
+	a.web, a.webAddr = f, f.addr
 	return nil
 }
 
