@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime/multipart"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -589,7 +591,7 @@ func TestWebPoliciesEdit(t *testing.T) {
 	base := "https://" + web
 	b := newBrowser(t, web)
 	b.login(t, base, "admin", "Admin-Pass-2026")
-	b.do(t, chromedp.Navigate(base+"/policies"), chromedp.WaitVisible(chromedp.CSS(`#policies`)),
+	b.do(t, chromedp.Navigate(base+"/policies"), chromedp.Click(chromedp.CSS(`#as-text summary`)), chromedp.WaitVisible(chromedp.CSS(`#policies`)),
 		chromedp.SetValue(chromedp.CSS(`#policies`), "policy \"Broken\"\n  bogus line\n"), chromedp.Submit(chromedp.CSS(`form.policies`)),
 		chromedp.WaitVisible(chromedp.CSS(`.error`)))
 	if e := b.text(t, `.error`); !strings.Contains(e, "Nothing changed") || !strings.Contains(e, ":2:") {
@@ -620,6 +622,53 @@ func TestWebPoliciesEdit(t *testing.T) {
 	}
 	if out, _ := shellAcrossReloads(bin, dir, "", "-c", "show audit kind policies"); !strings.Contains(out, "web console from 127.0.0.1") {
 		t.Errorf("the form's commit in the audit log:\n%s", out)
+	}
+
+	// Rule by rule: a new policy whose rule has a bad action is refused,
+	// the reason beside that rule's field, and nothing changes.
+	before, _ := os.ReadFile(filepath.Join(dir, "policies.conf"))
+	b.do(t, chromedp.Navigate(base+"/policies"), chromedp.Click(chromedp.CSS(`a[href="/policies/edit"]`)), chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Executives"), chromedp.SendKeys(chromedp.CSS(`#recipients`), "ceo@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#rule-high`), "delete explode"), chromedp.SendKeys(chromedp.CSS(`#rule-threat-phishing`), "quarantine"),
+		chromedp.Submit(chromedp.CSS(`form.policy-form`)), chromedp.WaitVisible(chromedp.CSS(`.field-error`)))
+	if e := b.text(t, `#rule-high ~ .field-error`); !strings.Contains(e, `unknown action "explode"`) {
+		t.Errorf("the bad rule's error beside its field: %q", e)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "policies.conf")); string(after) != string(before) {
+		t.Errorf("a refused form changed policies.conf:\n%s", after)
+	}
+	b.screenshot(t, "policy-form")
+	b.do(t, chromedp.SetValue(chromedp.CSS(`#rule-high`), "delete"), chromedp.Submit(chromedp.CSS(`form.policy-form`)),
+		chromedp.WaitVisible(chromedp.CSS(`#policy-list`)))
+	if n := b.text(t, `.notice`); !strings.Contains(n, "policies committed") {
+		t.Fatalf("save the form: %q", n)
+	}
+	// Move it first, disable "Hold all": the next message to alice is no
+	// longer held (no enabled policy covers her: delivered).
+	b.do(t, chromedp.Click(chromedp.CSS(`tr[data-policy="Executives"] form[action="/policies/up"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#policy-list tbody tr:first-child[data-policy="Executives"]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-policy="Hold all"] form[action="/policies/disable"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr.disabled[data-policy="Hold all"]`)))
+	b.screenshot(t, "policies-list")
+	got, _ := os.ReadFile(filepath.Join(dir, "policies.conf"))
+	if !strings.HasPrefix(string(got), "policy \"Executives\"\n  recipients ceo@example.com\n  high delete\n  threat phishing quarantine\n") ||
+		!strings.Contains(string(got), "policy \"Hold all\"\n  disabled\n") {
+		t.Errorf("policies.conf after the forms:\n%s", got)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		sendAcrossReloads(t, d.addr, "bob@example.org", []string{"alice@example.com"}, testMessage("after disable", ""))
+		out, _ := shellAcrossReloads(bin, dir, "", "-o", "json", "-c", `show messages subject "after disable" state delivered`)
+		if strings.Contains(out, `"delivered"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a message after Hold all was disabled was not delivered within 20s: %s", out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if out, _ := shellAcrossReloads(bin, dir, "", "-c", "show audit kind policies"); !strings.Contains(out, "policy move Executives 1") || !strings.Contains(out, "policy disable") {
+		t.Errorf("the forms' changes in the audit log:\n%s", out)
 	}
 }
 
@@ -703,4 +752,72 @@ func TestWebCertificates(t *testing.T) {
 		}
 	}
 	t.Fatal("web.tls_cert not set")
+}
+
+// TestWebConsoleOutlivesReloads: every commit reloads the daemon, which
+// stops the appliance and starts a new one; the console's listener stays
+// (web_front.go), so a browser working through commits never finds it
+// gone: requests made during a reload wait for the new console. A client
+// keeps one connection and asks all the while; three commits happen.
+func TestWebConsoleOutlivesReloads(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	web := freePort(t)
+	must(t, settings.Update(dir, map[string]string{"web.listen": web}))
+	d := newChild(t, dir)
+	d.start()
+	defer d.stop()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	stop := make(chan struct{})
+	var asked, failed atomic.Int64
+	var firstErr atomic.Value
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := client.Get("https://" + web + "/login")
+			asked.Add(1)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, fmt.Sprint(err, resp))
+			}
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		if out, err := shellAcrossReloads(bin, dir, "", "-c", fmt.Sprintf("settings commit smtp.max_recipients %d", 100+i)); err != nil {
+			t.Fatalf("commit: %v %s", err, out)
+		}
+		// Each reload done before the next commit.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			log, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+			if strings.Count(string(log), "settings reloaded") > i {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d did not happen within 20s", i+1)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	close(stop)
+	<-done
+	log, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+	if n := strings.Count(string(log), "settings reloaded"); n < 3 {
+		t.Fatalf("%d reloads, want 3", n)
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests across three reloads failed; the first: %v", failed.Load(), asked.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests across three reloads", asked.Load())
 }

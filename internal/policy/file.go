@@ -24,6 +24,9 @@ type Policy struct {
 	Senders    []string // addresses, domains, .subdomains; empty: anyone
 	Recipients []string // same forms; empty: anyone
 	Rules      []Rule
+	// Disabled (the line "disabled") keeps a policy in the file and out of
+	// every decision.
+	Disabled bool
 }
 
 // Rule maps a risk level or a threat type to actions.
@@ -48,8 +51,16 @@ var actionArgs = map[string]bool{ // kind -> takes addresses
 
 var risks = map[string]bool{"high": true, "medium": true, "low": true, "none": true, "unrated": true}
 
-var threats = map[string]bool{"targeted malware": true, "malware": true, "malicious URL": true, "suspicious file": true,
-	"suspicious URL": true, "phishing": true, "spam": true, "content violation": true}
+// ThreatTypes are the threat types a rule can name, most severe first.
+var ThreatTypes = []string{"targeted malware", "malware", "malicious URL", "suspicious file", "suspicious URL", "phishing", "spam", "content violation"}
+
+var threats = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range ThreatTypes {
+		m[t] = true
+	}
+	return m
+}()
 
 // ErrorList is every problem in a policies file.
 type ErrorList []string
@@ -70,6 +81,9 @@ func (e ErrorList) Error() string { return strings.Join(e, "\n") }
 //	policy "Everyone else"
 //	  high quarantine
 //	  medium tag
+//	policy "Trial"
+//	  disabled                            # kept, never applied
+//	  high delete
 //
 // Every error is listed with its line.
 func Parse(name string, data []byte) ([]Policy, error) {
@@ -95,6 +109,11 @@ func Parse(name string, data []byte) ([]Policy, error) {
 				bad(n, `want policy "NAME"`)
 				title = rest
 			}
+			for _, p := range out {
+				if p.Name == title {
+					bad(n, "a policy named %q comes earlier (line %d): names tell policies apart", title, p.Line)
+				}
+			}
 			out = append(out, Policy{Name: title, Line: n, Direction: "any"})
 			continue
 		}
@@ -104,6 +123,11 @@ func Parse(name string, data []byte) ([]Policy, error) {
 		}
 		p := &out[len(out)-1]
 		switch {
+		case word == "disabled":
+			if rest != "" {
+				bad(n, "disabled takes nothing after it")
+			}
+			p.Disabled = true
 		case word == "direction":
 			if rest != "any" && rest != "inbound" && rest != "outbound" {
 				bad(n, "direction must be any, inbound or outbound")

@@ -316,6 +316,9 @@ func pickRule(p *Policy, rep analysis.Report) *Rule {
 // inScope says whether policy p applies to the recipients of part, a
 // message m or some of its recipients (the direction is m's).
 func (e Engine) inScope(p *Policy, m, part *store.Message) bool {
+	if p.Disabled {
+		return false
+	}
 	inbound := len(e.AcceptedDomains) == 0
 	for _, r := range m.To {
 		inbound = inbound || matchAddr(r, e.AcceptedDomains)

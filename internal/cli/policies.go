@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"mailinspector/internal/policy"
+)
+
+// The policy commands change one policy of policies.conf by its name
+// (policy.Put, Delete, Move, SetDisabled) and commit the whole file as
+// policies commit does: validated whole, the diff shown, reloaded,
+// audited. Without a file the default policy is written out first, as
+// the policy "Default" from the settings policy.*, so that a policy added
+// before it changes nothing else.
+
+var policyCommands = []command{
+	{[]string{"policy", "put"}, "NAME", "put the policy given on standard input (from its policy \"NAME\" line) in the place of the policy NAME, or after the last", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			in := InputOf(ctx)
+			if in == "" {
+				return nil, fmt.Errorf("%w: the policy comes on standard input, from its policy \"NAME\" line", ErrUsage)
+			}
+			return editPolicies(ctx, b, func(data string) (string, error) { return policy.Put(data, a[0], in) })
+		}, "policies", false, false},
+	{[]string{"policy", "delete"}, "NAME", "take the policy NAME out", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			return editPolicies(ctx, b, func(data string) (string, error) { return policy.Delete(data, a[0]) })
+		}, "policies", false, false},
+	{[]string{"policy", "move"}, "NAME POSITION", "put the policy NAME at POSITION (1: the first, which decides first)", 2, 2,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			pos, err := strconv.Atoi(a[1])
+			if err != nil {
+				return nil, fmt.Errorf("%w: POSITION is a number", ErrUsage)
+			}
+			return editPolicies(ctx, b, func(data string) (string, error) { return policy.Move(data, a[0], pos) })
+		}, "policies", false, false},
+	{[]string{"policy", "disable"}, "NAME", "keep the policy NAME in the file and out of every decision", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			return editPolicies(ctx, b, func(data string) (string, error) { return policy.SetDisabled(data, a[0], true) })
+		}, "policies", false, false},
+	{[]string{"policy", "enable"}, "NAME", "let the disabled policy NAME decide again", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			return editPolicies(ctx, b, func(data string) (string, error) { return policy.SetDisabled(data, a[0], false) })
+		}, "policies", false, false},
+}
+
+func editPolicies(ctx context.Context, b Backend, edit func(string) (string, error)) (any, error) {
+	data, err := b.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if data == "" {
+		if data, err = DefaultPolicyText(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	out, err := edit(data)
+	if err != nil {
+		return nil, err
+	}
+	return b.CommitPolicies(ctx, out, 0)
+}
+
+// DefaultPolicyText is the default policy as a policies file: the rules
+// the settings policy.high, policy.unscannable, policy.medium and
+// policy.unrated give.
+func DefaultPolicyText(ctx context.Context, b Backend) (string, error) {
+	vs, err := b.ShowSettings(ctx, "policy.")
+	if err != nil {
+		return "", err
+	}
+	val := map[string]string{}
+	for _, v := range vs {
+		val[v.Key] = v.Value
+	}
+	text := "# Written from the default policy (the settings policy.*) when the first policy was edited.\npolicy \"Default\"\n"
+	for _, r := range []string{"high", "unscannable", "medium", "unrated"} {
+		if v := val["policy."+r]; v != "" {
+			text += "  " + r + " " + v + "\n"
+		}
+	}
+	return text, nil
+}
+
+func init() { commands = append(commands, policyCommands...) }
