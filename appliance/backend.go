@@ -17,6 +17,7 @@ import (
 	"mailinspector/internal/accounts"
 	"mailinspector/internal/bundle"
 	"mailinspector/internal/cli"
+	"mailinspector/internal/configure"
 	"mailinspector/internal/diagnose"
 	"mailinspector/internal/disk"
 	"mailinspector/internal/durable"
@@ -537,4 +538,35 @@ func (a *Appliance) Stats(ctx context.Context, since, until time.Time, bucket ti
 		}
 	}
 	return out, nil
+}
+
+// Lists is show lists.
+func (a *Appliance) Lists(ctx context.Context) ([]cli.ListInfo, error) {
+	var out []cli.ListInfo
+	for _, key := range configure.ListKeys() {
+		entries, err := a.configure.ListEntries(key)
+		if err != nil {
+			return nil, err
+		}
+		k, _ := settings.Lookup(key)
+		if entries == nil {
+			entries = []string{}
+		}
+		out = append(out, cli.ListInfo{Key: key, Doc: k.Doc, Types: configure.ListTypes(key), Entries: entries})
+	}
+	return out, nil
+}
+
+// ListExport is list export KEY.
+func (a *Appliance) ListExport(ctx context.Context, key string) (string, error) {
+	return a.configure.ExportList(key)
+}
+
+// ListImport is list import KEY [replace].
+func (a *Appliance) ListImport(ctx context.Context, key, csv string, replace bool) (cli.Done, error) {
+	c, err := a.configure.ImportList(key, csv, replace)
+	if err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: c.Message, Before: c.Before, After: c.After}, nil
 }

@@ -821,3 +821,81 @@ func TestWebConsoleOutlivesReloads(t *testing.T) {
 	}
 	t.Logf("%d requests across three reloads", asked.Load())
 }
+
+// TestWebLists: the Lists page adds and removes one entry, imports a CSV
+// in DDEI's form through a file upload (a file with a bad line changes
+// nothing and names the line; a good one is one commit, audited) and
+// exports it again; the menu marks the messages views by their filters.
+func TestWebLists(t *testing.T) {
+	dir := t.TempDir()
+	a := startApp(t, dir, map[string]string{"web.listen": "127.0.0.1:0"})
+	ctx := context.Background()
+	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
+	host := a.WebAddr().String()
+	base := "https://" + host
+	b := newBrowser(t, host)
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	entries := func(key string) string {
+		t.Helper()
+		v, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show lists")
+		must(t, err)
+		for _, l := range v.([]cli.ListInfo) {
+			if l.Key == key {
+				return strings.Join(l.Entries, ",")
+			}
+		}
+		t.Fatalf("no list %s", key)
+		return ""
+	}
+	b.do(t, chromedp.Navigate(base+"/lists"), chromedp.SendKeys(chromedp.CSS(`#add-senders\.blocked`), "evil@example.net"),
+		chromedp.Submit(chromedp.CSS(`#list-senders\.blocked form[action="/lists/add"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if got := entries("senders.blocked"); got != "evil@example.net" {
+		t.Fatalf("senders.blocked after the add form: %q", got)
+	}
+	csvFile := filepath.Join(t.TempDir(), "hashes.csv")
+	h1, h2 := strings.Repeat("1", 64), strings.Repeat("2", 40)
+	must(t, os.WriteFile(csvFile, []byte("type,object,source,notes\nsha256,"+h1+",soc,\"case 7, phishing\"\nurl,http://x.test/\n"), 0o600))
+	importCSV := func() {
+		b.do(t, chromedp.Navigate(base+"/lists"), chromedp.SetUploadFiles(chromedp.CSS(`#csv-lists\.blocked_hashes`), []string{csvFile}),
+			chromedp.Submit(chromedp.CSS(`#list-lists\.blocked_hashes form[action="/lists/import"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice, .error`)))
+	}
+	importCSV()
+	if e := b.text(t, `.error`); !strings.Contains(e, `line 3: type "url" does not go in lists.blocked_hashes`) {
+		t.Errorf("a CSV with a bad line: %q", e)
+	}
+	if got := entries("lists.blocked_hashes"); got != "" {
+		t.Fatalf("a CSV with a bad line changed the list: %q", got)
+	}
+	must(t, os.WriteFile(csvFile, []byte("type,object,source,notes\nsha256,"+h1+",soc,\"case 7, phishing\"\nsha1,"+h2+"\n"), 0o600))
+	importCSV()
+	if got := entries("lists.blocked_hashes"); got != h1+","+h2 {
+		t.Fatalf("lists.blocked_hashes after the import: %q", got)
+	}
+	b.screenshot(t, "lists")
+	exported, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch("/lists/export?key=lists.blocked_hashes").then(r => r.text())`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || exported != "type,object,source,notes\nsha256,"+h1+",mailinspector,\nsha1,"+h2+",mailinspector,\n" {
+		t.Errorf("the export: %v\n%s", err, exported)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS(`#list-senders\.blocked button[aria-label="Remove evil@example.net"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#list-senders\.blocked td.hint`))) // the list says it is empty
+	if got := entries("senders.blocked"); got != "" {
+		t.Fatalf("senders.blocked after remove: %q", got)
+	}
+	v, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show audit kind lists")
+	out, _ := cli.Render(v, false)
+	if err != nil || !strings.Contains(out, "list import lists.blocked_hashes") || !strings.Contains(out, "list remove senders.blocked") {
+		t.Errorf("the lists' changes in the audit log: %v\n%s", err, out)
+	}
+	for path, entry := range map[string]string{"/messages?state=quarantined": "Quarantine", "/messages?risk=high": "Detections", "/messages?from=x": "Message tracking"} {
+		b.do(t, chromedp.Navigate(base+path))
+		if got := b.text(t, `nav a[aria-current]`); got != entry {
+			t.Errorf("%s marks %q in the menu, want %q", path, got, entry)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 || len(b.external) > 0 {
+		t.Errorf("console errors %q, requests to other hosts %q", b.errors, b.external)
+	}
+}

@@ -92,6 +92,11 @@ type Backend interface {
 	// AnalysisPage is the virtual analyzer's self-contained HTML report
 	// of a sample (its screenshot inside).
 	AnalysisPage(ctx context.Context, sha256 string) (string, error)
+	// Lists are the list settings with their entries; ListExport and
+	// ListImport are a list as CSV (<type>,<object>,[source],[notes]).
+	Lists(ctx context.Context) ([]ListInfo, error)
+	ListExport(ctx context.Context, key string) (string, error)
+	ListImport(ctx context.Context, key, csv string, replace bool) (Done, error)
 	// Stats counts the messages received in [since, until) (show stats).
 	Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*Stats, error)
 }
@@ -831,6 +836,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return sandboxText(t), nil
 	case *Stats:
 		return statsText(t), nil
+	case []ListInfo:
+		return listsText(t), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

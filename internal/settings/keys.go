@@ -226,6 +226,16 @@ func Keys() []Key { return append([]Key(nil), keys...) }
 // Lookup is the key of that name, as settings describe lists it.
 func Lookup(name string) (Key, bool) { return lookupKey(name) }
 
+// Check validates one value of one key alone (a list's entry, as an import
+// checks each line before it commits them together).
+func Check(name, value string) error {
+	k, ok := lookupKey(name)
+	if !ok {
+		return fmt.Errorf("unknown key %q", name)
+	}
+	return k.set(&Settings{}, value)
+}
+
 func lookupKey(name string) (Key, bool) {
 	for _, k := range keys {
 		if k.Name == name {

@@ -43,6 +43,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /policies/edit", s.page(s.policyEdit))
 	m.HandleFunc("POST /policies/edit", s.action(s.policySave))
 	m.HandleFunc("POST /policies/{verb}", s.action(s.policyAction))
+	m.HandleFunc("GET /lists", s.page(s.listsPage))
+	m.HandleFunc("GET /lists/export", s.page(s.listExport))
+	m.HandleFunc("POST /lists/import", s.upload(s.listImport))
+	m.HandleFunc("POST /lists/{verb}", s.action(s.listEdit))
 	m.HandleFunc("GET /certificates", s.page(s.certificatesPage))
 	m.HandleFunc("POST /certificates", s.action(s.certificatesPut))
 	m.HandleFunc("GET /system", s.page(s.systemPage))
@@ -237,13 +241,15 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	ms := v.([]cli.MessageSummary)
-	data := struct {
-		Filters  map[string]string
-		Messages []cli.MessageSummary
-		Page     int
-		Next     string
-		CSV      string
-	}{Filters: map[string]string{}, Messages: ms, Page: page, CSV: "/messages.csv?" + again.Encode()}
+	data := &messagesView{Filters: map[string]string{}, Messages: ms, Page: page, CSV: "/messages.csv?" + again.Encode()}
+	switch risk := q.Get("risk"); {
+	case q.Get("state") == "quarantined":
+		data.view, data.Title = "quarantine", "Quarantine"
+	case risk == "high" || risk == "medium" || risk == "low" || q.Get("threat") != "":
+		data.view, data.Title = "detections", "Detected messages"
+	default:
+		data.view, data.Title = "tracking", "Message tracking"
+	}
 	for _, k := range messageFilters {
 		data.Filters[k] = q.Get(k)
 	}
@@ -251,8 +257,22 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, u *user) {
 		again.Set("page", strconv.Itoa(page+1))
 		data.Next = "/messages?" + again.Encode()
 	}
-	s.render(w, r, u, http.StatusOK, "messages", "Messages", data)
+	s.render(w, r, u, http.StatusOK, "messages", data.Title, data)
 }
+
+// messagesView is the messages page: Detections, Quarantine or Message
+// tracking, by its filters (the menu marks that one).
+type messagesView struct {
+	Title    string
+	Filters  map[string]string
+	Messages []cli.MessageSummary
+	Page     int
+	Next     string
+	CSV      string
+	view     string
+}
+
+func (m *messagesView) navName() string { return m.view }
 
 func (s *Server) message(w http.ResponseWriter, r *http.Request, u *user) {
 	v, err := s.exec(r, u, "show", "message", r.PathValue("id"))

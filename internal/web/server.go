@@ -301,6 +301,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status 
 // (layout.html) or a part a widget refreshes.
 func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, u *user, status int, name, tmpl, title string, data any) {
 	d := pageData{Title: title, Nav: name, Data: data}
+	if n, ok := data.(interface{ navName() string }); ok {
+		d.Nav = n.navName() // one template, several menu entries
+	}
 	if done := r.URL.Query().Get("done"); noticeForm.MatchString(done) {
 		// Only what this console's own redirects put there: a link from
 		// elsewhere cannot make the page say something else.
