@@ -10,6 +10,7 @@ import (
 
 	"mailinspector/internal/cli"
 	"mailinspector/internal/headerline"
+	"mailinspector/internal/message"
 	"mailinspector/internal/store"
 )
 
@@ -137,4 +138,24 @@ func (a *Appliance) addHeaders(d *cli.MessageDetail) {
 			return
 		}
 	}
+}
+
+// previewBytes bounds show preview's text.
+const previewBytes = 64 << 10
+
+// Preview is show preview.
+func (a *Appliance) Preview(ctx context.Context, id string) (*cli.Preview, error) {
+	if _, err := a.db.GetMessage(ctx, id); err != nil {
+		return nil, fmt.Errorf("message %s: %w", id, err)
+	}
+	f, err := a.spool.Open(id)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: its bytes are no longer kept (delivered, deleted or monitored messages are not)", id)
+	}
+	defer f.Close()
+	text, from, cut, err := message.Preview(f, message.DefaultLimits, previewBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &cli.Preview{ID: id, From: from, Text: text, Cut: cut}, nil
 }

@@ -507,6 +507,14 @@ func TestWebDashboardFigures(t *testing.T) {
 	if _, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show stats 5y"); !errors.Is(err, cli.ErrUsage) {
 		t.Errorf("show stats 5y: %v", err)
 	}
+	// The system page has the licence and the updates as they stand.
+	b.do(t, chromedp.Navigate(base+"/system"), chromedp.WaitVisible(chromedp.CSS(`#operational tr[data-service=updates]`)))
+	if l := b.text(t, `#licence`); !strings.Contains(l, "active") {
+		t.Errorf("the system page's licence: %q", l)
+	}
+	if op := b.text(t, `#operational`); !strings.Contains(op, "licence") || !strings.Contains(op, "updates") || strings.Count(op, "ok") < 2 {
+		t.Errorf("the system page's licence and updates services: %q", op)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.errors) > 0 || len(b.external) > 0 {
@@ -897,5 +905,57 @@ func TestWebLists(t *testing.T) {
 	defer b.mu.Unlock()
 	if len(b.errors) > 0 || len(b.external) > 0 {
 		t.Errorf("console errors %q, requests to other hosts %q", b.errors, b.external)
+	}
+}
+
+// TestWebQuarantinePreviewAndRelease: a quarantined message's page shows
+// its HTML body as text (no script, nothing loaded) to an Administrator,
+// and not to an Operator; release to the recipients ticked goes to those
+// only, and a release with none ticked releases nothing.
+func TestWebQuarantinePreviewAndRelease(t *testing.T) {
+	sink := testutil.NewSink(t)
+	a := startApp(t, t.TempDir(), map[string]string{"web.listen": "127.0.0.1:0", "senders.blocked": "evil@example.net", "delivery.relay": sink.Addr})
+	ctx := context.Background()
+	must(t, a.accounts.SetPassword(ctx, "admin", "Admin-Pass-2026"))
+	must(t, a.accounts.Add(ctx, "olga", cli.RoleOperator))
+	must(t, a.accounts.SetPassword(ctx, "olga", "Operator-Pass-2026"))
+	msg := "From: evil@example.net\r\nTo: alice@example.com, bob@example.com\r\nSubject: your account\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		"<html><head><script>document.title='x'</script></head><body><p>Your account is <b>locked</b></p><img src=\"http://tracker.test/p.gif\"><p>Gr\u00fc\u00dfe</p></body></html>\r\n"
+	must(t, send(t, a.SMTPAddr().String(), "evil@example.net", []string{"alice@example.com", "bob@example.com"}, msg))
+	id := waitQuarantined(t, a, 1, 10*time.Second)[0].ID
+	host := a.WebAddr().String()
+	base := "https://" + host
+	b := newBrowser(t, host)
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	b.do(t, chromedp.Navigate(base+"/messages/"+id), chromedp.WaitVisible(chromedp.CSS(`#preview`)))
+	if p := b.text(t, `#preview`); p != "Your account is locked\nGrüße" {
+		t.Errorf("the preview: %q", p)
+	}
+	b.screenshot(t, "quarantine-preview")
+	b.do(t, chromedp.Submit(chromedp.CSS(`#release-some`)), chromedp.WaitVisible(chromedp.CSS(`.error`)))
+	if e := b.text(t, `.error`); !strings.Contains(e, "nothing was released") {
+		t.Errorf("a release with no recipient ticked: %q", e)
+	}
+	if d, _ := a.Message(ctx, id); d.State != store.StateQuarantined {
+		t.Fatalf("after a release with none ticked the message is %s", d.State)
+	}
+	b.do(t, chromedp.Navigate(base+"/messages/"+id), chromedp.Click(chromedp.CSS(`#release-some input[value="bob@example.com"]`)),
+		chromedp.Submit(chromedp.CSS(`#release-some`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	got := sink.WaitFor(t, 1, 20*time.Second)
+	if len(got) != 1 || strings.Join(got[0].To, ",") != "bob@example.com" {
+		t.Fatalf("released to %+v, want bob only", got)
+	}
+	op := newBrowser(t, host)
+	op.login(t, base, "olga", "Operator-Pass-2026")
+	op.do(t, chromedp.Navigate(base+"/messages/"+id), chromedp.WaitVisible(chromedp.CSS(`#trail`)))
+	if n, err := chromedp.Run(op.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#preview").length`)); err != nil || n != 0 {
+		t.Errorf("an Operator sees the preview (%d, %v)", n, err)
+	}
+	for _, br := range []*browser{b, op} {
+		br.mu.Lock()
+		if len(br.external) > 0 {
+			t.Errorf("the page loaded from elsewhere: %q", br.external)
+		}
+		br.mu.Unlock()
 	}
 }

@@ -77,6 +77,8 @@ type Backend interface {
 	Logs(ctx context.Context, n int, grep string) ([]string, error)
 	// RawMessage is a message as received (a prefix of a large one).
 	RawMessage(ctx context.Context, id string) (string, error)
+	// Preview is a message's first text body as text (show preview).
+	Preview(ctx context.Context, id string) (*Preview, error)
 	// Accounts and the account changes (internal/accounts).
 	Accounts(ctx context.Context) ([]AccountInfo, error)
 	AccountAdd(ctx context.Context, name, role string) error
@@ -251,6 +253,16 @@ type QueueEntry struct {
 	NextAttempt string `json:"next_attempt"`
 	LastError   string `json:"last_error,omitempty"`
 	Route       string `json:"route,omitempty"` // queue reroute's host:port
+}
+
+// Preview is show preview: the text a reader sees first (the first text
+// body, or the HTML body as text; never rendered), while the message's
+// bytes are kept.
+type Preview struct {
+	ID   string `json:"id"`
+	From string `json:"from"` // text, html (the HTML body as text) or none
+	Text string `json:"text"`
+	Cut  bool   `json:"cut,omitempty"` // longer than the preview shows
 }
 
 // Indicator is show indicator: the hub's Threat Connect detail, or the
@@ -428,6 +440,8 @@ var commands = []command{
 			r, err := b.TestDNS(ctx, a[0], qtype)
 			return Lines(r), err
 		}, "", true, false},
+	{[]string{"show", "preview"}, "ID", "a message's first text body as text (the HTML body's text when it has none), for a quarantine's preview (not for Operators)", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Preview(ctx, a[0]) }, "", false, true},
 	{[]string{"show", "raw"}, "ID", "a message as received, headers and body (not for Operators)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			raw, err := b.RawMessage(ctx, a[0])
@@ -838,6 +852,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return statsText(t), nil
 	case []ListInfo:
 		return listsText(t), nil
+	case *Preview:
+		return previewText(t), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

@@ -230,3 +230,20 @@ func analysisText(a *Analysis) string {
 	b.WriteString("  (-o json has the whole report: events, process tree, files, network)")
 	return b.String()
 }
+
+func previewText(p *Preview) string {
+	var b strings.Builder
+	switch p.From {
+	case "none":
+		return "message " + p.ID + " has no text body"
+	case "html":
+		b.WriteString("(its HTML body as text)\n")
+	}
+	for _, l := range strings.Split(p.Text, "\n") {
+		b.WriteString(term(l) + "\n")
+	}
+	if p.Cut {
+		b.WriteString("[… the preview ends here; show raw has the whole message]\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

@@ -287,12 +287,20 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request, u *user) {
 			decided = t.Detail // the last policy step: the decision that stands
 		}
 	}
+	bodies := u.caller.Role != cli.RoleOperator // the command layer decides; this only spares a refusal
+	var preview *cli.Preview
+	if bodies && d.HeadersGone == "" {
+		if v, err := s.exec(r, u, "show", "preview", d.ID); err == nil {
+			preview = v.(*cli.Preview)
+		}
+	}
 	s.render(w, r, u, http.StatusOK, "message", "Message "+d.ID, struct {
 		M        *cli.MessageDetail
 		Decided  string
-		Bodies   bool // the role may see bodies: the command layer decides, this only hides a link
+		Bodies   bool
+		Preview  *cli.Preview
 		Releases bool
-	}{d, decided, u.caller.Role != cli.RoleOperator, d.State == "quarantined" && u.caller.Role == cli.RoleAdministrator})
+	}{d, decided, bodies, preview, d.State == "quarantined" && u.caller.Role == cli.RoleAdministrator})
 }
 
 // raw is the message's bytes: the command layer refuses Operators, even
@@ -335,6 +343,11 @@ func (s *Server) quarantineAction(w http.ResponseWriter, r *http.Request, u *use
 	}
 	words := []string{"quarantine", verb, id}
 	if verb == "release" {
+		if r.PostForm.Get("some") != "" && len(r.PostForm["rcpt"]) == 0 {
+			// No recipient named would release to all of them.
+			s.render(w, r, u, http.StatusOK, "error", "Nothing released", "Tick the recipients to release to: nothing was released.")
+			return
+		}
 		words = append(words, r.PostForm["rcpt"]...)
 	}
 	if _, err := s.exec(r, u, words...); err != nil {

@@ -13,14 +13,46 @@ import (
 // takes requests of up to 1 MiB).
 const maxUpload = 960 << 10
 
-// systemPage is Administration > System: backup and restore of the
-// configuration, restart, reboot and shut down.
+// systemPage is Administration > System: the version, licence and
+// updates, backup and restore of the configuration, restart, reboot and
+// shut down.
 func (s *Server) systemPage(w http.ResponseWriter, r *http.Request, u *user) {
 	s.showSystem(w, r, u, "", "")
 }
 
+// showSystem renders the page: the version, the licence and the pattern
+// updates as the appliance has them now (their services' state from show
+// services), then the backup and the power buttons.
 func (s *Server) showSystem(w http.ResponseWriter, r *http.Request, u *user, notice, errText string) {
-	s.render(w, r, u, http.StatusOK, "system", "System", struct{ Notice, Error string }{notice, errText})
+	data := struct {
+		Notice, Error string
+		Version       cli.Version
+		Licence       string
+		Services      []cli.ServiceStatus // updates and licence
+	}{Notice: notice, Error: errText}
+	v, err := s.exec(r, u, "show", "version")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	data.Version = v.(cli.Version)
+	st, err := s.status(r, u)
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	data.Licence = st.Licence
+	svcs, err := s.exec(r, u, "show", "services")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	for _, sv := range svcs.([]cli.ServiceStatus) {
+		if sv.Name == "updates" || sv.Name == "licence" {
+			data.Services = append(data.Services, sv)
+		}
+	}
+	s.render(w, r, u, http.StatusOK, "system", "System", data)
 }
 
 // systemAction is restart, reboot and shutdown, each only with its
