@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
 	"mailinspector/internal/cli"
@@ -115,7 +114,6 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, u *user, s
 			sections = append(sections, sec)
 		}
 	}
-	sort.Strings(sections)
 	if section == "" || !seen[section] {
 		section = "smtp"
 	}
@@ -130,12 +128,85 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, u *user, s
 		}
 		keys = append(keys, setting{SettingValue: sv, Doc: k.Doc, Secret: settings.Secret(sv.Key)})
 	}
-	s.render(w, r, u, status, "settings", "Settings: "+section, struct {
-		Section  string
-		Sections []string
-		Keys     []setting
-		Error    string
-	}{section, sections, keys, errText})
+	s.render(w, r, u, status, "settings", "Settings: "+sectionTitle(section), struct {
+		Section string
+		Title   string
+		Groups  []settingsGroup
+		Keys    []setting
+		Error   string
+	}{section, sectionTitle(section), groupSections(sections), keys, errText})
+}
+
+// settingsGroup is a heading of the settings' menu, as DDEI's
+// Administration menu has them, with its sections.
+type settingsGroup struct {
+	Title    string
+	Sections []sectionLink
+}
+
+type sectionLink struct{ Key, Title string }
+
+// settingsMenu groups the sections (the keys' prefixes) under DDEI's
+// Administration headings, each with a title.
+var settingsMenu = []struct {
+	title    string
+	sections [][2]string
+}{
+	{"Operation mode", [][2]string{{"general", "Hostname and operation mode"}}},
+	{"Mail settings", [][2]string{{"smtp", "SMTP listener, connections, TLS, accepted domains"}, {"delivery", "Delivery routes and smarthosts"},
+		{"limits", "Limits"}, {"queue", "Queue"}, {"dns", "DNS resolver"}}},
+	{"Sender filtering", [][2]string{{"senders", "Approved and blocked senders"}, {"ers", "Email Reputation"}, {"exceptions", "Exceptions"}}},
+	{"Scanning and analysis", [][2]string{{"engine", "Pattern engine (clamd)"}, {"archive", "Archives and file passwords"},
+		{"analysis", "Analysis"}, {"lists", "Local lists"}, {"hub", "Hub"}, {"services", "Cloud services and Smart Feedback"},
+		{"sandbox", "Virtual analyzer"}, {"click", "Time-of-Click Protection"}}},
+	{"Policies and quarantine", [][2]string{{"policy", "Default policy and notifications"}, {"quarantine", "Quarantine"}, {"retention", "Retention"}}},
+	{"Logs", [][2]string{{"siem", "Syslog servers (SIEM)"}}},
+	{"System", [][2]string{{"web", "Web console"}, {"schedules", "Schedules"}, {"metrics", "Metrics"}, {"runtime", "Runtime"},
+		{"user", "Service user"}, {"debug", "Debugging"}}},
+}
+
+// sectionTitle is a section's title in the menu.
+func sectionTitle(key string) string {
+	for _, g := range settingsMenu {
+		for _, sec := range g.sections {
+			if sec[0] == key {
+				return sec[1]
+			}
+		}
+	}
+	return key
+}
+
+// groupSections puts the sections the settings have under the menu's
+// headings; one the menu does not know goes under "Other".
+func groupSections(have []string) []settingsGroup {
+	left := map[string]bool{}
+	for _, s := range have {
+		left[s] = true
+	}
+	var out []settingsGroup
+	for _, g := range settingsMenu {
+		sg := settingsGroup{Title: g.title}
+		for _, sec := range g.sections {
+			if left[sec[0]] {
+				sg.Sections = append(sg.Sections, sectionLink{sec[0], sec[1]})
+				delete(left, sec[0])
+			}
+		}
+		if len(sg.Sections) > 0 {
+			out = append(out, sg)
+		}
+	}
+	if len(left) > 0 {
+		other := settingsGroup{Title: "Other"}
+		for _, s := range have {
+			if left[s] {
+				other.Sections = append(other.Sections, sectionLink{s, s})
+			}
+		}
+		out = append(out, other)
+	}
+	return out
 }
 
 // sectionOf is a key's section: hostname and mode are "general".
