@@ -38,7 +38,7 @@ func (a *Appliance) startWeb() error {
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
-	f, err := webFrontFor(a.DataDir, s.Web.Listen, a.Log)
+	f, err := webFrontFor(a.DataDir, s.Web.Listen, tlsCfg, a.Log)
 	if err != nil {
 		return fmt.Errorf("web.listen: %w", err)
 	}

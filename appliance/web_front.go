@@ -25,7 +25,8 @@ type webFront struct {
 	h        http.Handler  // nil while paused
 	tls      *tls.Config   // the current certificate's
 	ready    chan struct{} // closed when a console is behind the front
-	inflight sync.WaitGroup
+	inflight int           // requests the console behind is serving
+	drained  chan struct{} // closed when inflight reaches 0 during a pause
 }
 
 // reloadWait bounds how long a request waits for a reload to end.
@@ -43,11 +44,11 @@ func (f *webFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		h, ready := f.h, f.ready
 		if h != nil {
-			f.inflight.Add(1)
+			f.inflight++
 		}
 		f.mu.Unlock()
 		if h != nil {
-			defer f.inflight.Done()
+			defer f.done()
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -62,9 +63,20 @@ func (f *webFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// done ends a request; the last one a pause waits for says so.
+func (f *webFront) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inflight--
+	if f.inflight == 0 && f.drained != nil {
+		close(f.drained)
+		f.drained = nil
+	}
+}
+
 // webFrontFor is the data directory's front on listen, made when there is
 // none (a front on another address is closed first).
-func webFrontFor(dataDir, listen string, log *slog.Logger) (*webFront, error) {
+func webFrontFor(dataDir, listen string, cfg *tls.Config, log *slog.Logger) (*webFront, error) {
 	webFronts.Lock()
 	defer webFronts.Unlock()
 	if f := webFronts.byDir[dataDir]; f != nil {
@@ -78,7 +90,7 @@ func webFrontFor(dataDir, listen string, log *slog.Logger) (*webFront, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &webFront{listen: listen, addr: ln.Addr(), ready: make(chan struct{})}
+	f := &webFront{listen: listen, addr: ln.Addr(), ready: make(chan struct{}), tls: cfg}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		TLSConfig: &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
@@ -96,7 +108,7 @@ func webFrontFor(dataDir, listen string, log *slog.Logger) (*webFront, error) {
 func (f *webFront) resume(h http.Handler, cfg *tls.Config) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.h, f.tls = h, cfg
+	f.h, f.tls, f.drained = h, cfg, nil
 	select {
 	case <-f.ready:
 	default:
@@ -110,11 +122,17 @@ func (f *webFront) pause() {
 	f.mu.Lock()
 	f.h = nil
 	f.ready = make(chan struct{})
+	var drained chan struct{}
+	if f.inflight > 0 {
+		drained = make(chan struct{})
+		f.drained = drained
+	}
 	f.mu.Unlock()
-	done := make(chan struct{})
-	go func() { f.inflight.Wait(); close(done) }()
+	if drained == nil {
+		return
+	}
 	select {
-	case <-done:
+	case <-drained:
 	case <-time.After(10 * time.Second):
 	}
 }

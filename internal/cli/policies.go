@@ -12,8 +12,9 @@ import (
 // (policy.Put, Delete, Move, SetDisabled) and commit the whole file as
 // policies commit does: validated whole, the diff shown, reloaded,
 // audited. Without a file the default policy is written out first, as
-// the policy "Default" from the settings policy.*, so that a policy added
-// before it changes nothing else.
+// the policy "Default" from the settings policy.*, and stays the last:
+// a policy added then decides for what its scope covers, and nothing
+// else changes.
 
 var policyCommands = []command{
 	{[]string{"policy", "put"}, "NAME", "put the policy given on standard input (from its policy \"NAME\" line) in the place of the policy NAME, or after the last", 1, 1,
@@ -51,7 +52,8 @@ func editPolicies(ctx context.Context, b Backend, edit func(string) (string, err
 	if err != nil {
 		return nil, err
 	}
-	if data == "" {
+	seeded := data == ""
+	if seeded {
 		if data, err = DefaultPolicyText(ctx, b); err != nil {
 			return nil, err
 		}
@@ -59,6 +61,13 @@ func editPolicies(ctx context.Context, b Backend, edit func(string) (string, err
 	out, err := edit(data)
 	if err != nil {
 		return nil, err
+	}
+	if ps, _ := policy.Parse(policy.FileName, []byte(out)); seeded && len(ps) > 1 && ps[0].Name == "Default" {
+		// The default policy decided for everything: a policy added
+		// before it is written would never decide. It goes last.
+		if out, err = policy.Move(out, "Default", len(ps)); err != nil {
+			return nil, err
+		}
 	}
 	return b.CommitPolicies(ctx, out, 0)
 }

@@ -111,14 +111,16 @@ func (c *Configurator) ImportList(key, data string, replace bool) (Change, error
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("line %d: %v", line, err))
-			if _, ok := err.(*csv.ParseError); ok {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				errs = append(errs, fmt.Sprintf("line %d: %v", pe.StartLine, pe.Err))
 				continue
 			}
+			errs = append(errs, err.Error())
 			break
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -53,6 +53,9 @@ func TestListCSV(t *testing.T) {
 	if out, _ := c.ExportList("senders.blocked"); !strings.Contains(out, "sender,spam@bad.example,") || !strings.Contains(out, "domain,.evil.example,") {
 		t.Errorf("senders export:\n%s", out)
 	}
+	if _, err := c.ImportList("lists.blocked_urls", "url,http://x.test/\nurl,\"http://x.test/b\nurl,http://y.test/\n", false); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("an unclosed quote: %v", err)
+	}
 	if _, err := c.ImportList("lists.blocked_urls", "url,\"http://x.test/a,b\"\n", false); err == nil {
 		t.Error("an entry with a comma went into a comma-separated list")
 	}

@@ -73,13 +73,35 @@ func Put(data, name, policy string) (string, error) {
 	if ps[0].Name != name && find(bs, ps[0].Name) >= 0 {
 		return "", fmt.Errorf("a policy named %q exists already", ps[0].Name)
 	}
+	if !strings.HasSuffix(policy, "\n") {
+		policy += "\n"
+	}
 	nb := block{ps[0].Name, policy}
 	if i := find(bs, name); i >= 0 {
+		// The comments above the policy and the blank lines after it
+		// stay where they were.
+		lead, _, tail := parts(bs[i].text)
+		nb.text = lead + policy + tail
 		bs[i] = nb
 	} else {
 		bs = append(bs, nb)
 	}
 	return join(head, bs), nil
+}
+
+// parts cuts a block into its comment lines above the policy line, the
+// policy's own lines, and the blank lines at its end.
+func parts(text string) (lead, body, tail string) {
+	lines := strings.SplitAfter(text, "\n")
+	i := 0
+	for i < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i]), "#") {
+		i++
+	}
+	j := len(lines)
+	for j > i && strings.TrimSpace(lines[j-1]) == "" {
+		j--
+	}
+	return strings.Join(lines[:i], ""), strings.Join(lines[i:j], ""), strings.Join(lines[j:], "")
 }
 
 // Delete takes the policy named name out.
@@ -125,8 +147,9 @@ func SetDisabled(data, name string, disabled bool) (string, error) {
 	if i < 0 {
 		return "", fmt.Errorf("no policy named %q", name)
 	}
-	lines := strings.SplitAfter(bs[i].text, "\n")
-	out := []string{lines[0]}
+	lead, body, tail := parts(bs[i].text)
+	lines := strings.SplitAfter(body, "\n")
+	out := []string{lead, lines[0]} // lines[0] is the policy line
 	if disabled {
 		out = append(out, "  disabled\n")
 	}
@@ -136,7 +159,7 @@ func SetDisabled(data, name string, disabled bool) (string, error) {
 			out = append(out, l)
 		}
 	}
-	bs[i].text = strings.Join(out, "")
+	bs[i].text = strings.Join(append(out, tail), "")
 	return join(head, bs), nil
 }
 

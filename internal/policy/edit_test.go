@@ -56,6 +56,17 @@ func TestEdits(t *testing.T) {
 	if again, _ := SetDisabled(got, "Executives", true); again != got {
 		t.Fatalf("disabling twice added a line:\n%s", again)
 	}
+	// The comment right above Everyone goes with it, and stays above it.
+	off, err := SetDisabled(got, "Everyone", true)
+	if err != nil || !strings.Contains(off, "# everyone else\npolicy \"Everyone\"\n  disabled\n  high quarantine") {
+		t.Fatalf("disable a policy with a comment above it: %v\n%s", err, off)
+	}
+	if back, _ := SetDisabled(off, "Everyone", false); back != got {
+		t.Fatalf("enable again is not the file as it was:\n%s\nwant\n%s", back, got)
+	}
+	if put, err := Put(got, "Everyone", "policy \"Everyone\"\n  high delete\n"); err != nil || !strings.Contains(put, "# everyone else\npolicy \"Everyone\"\n  high delete\n") {
+		t.Fatalf("put in place of a policy with a comment above it: %v\n%s", err, put)
+	}
 	got, err = SetDisabled(got, "Executives", false)
 	if err != nil || strings.Join(names(t, got), ",") != "Trial,Executives,Everyone" {
 		t.Fatalf("enable: %v\n%s", err, got)

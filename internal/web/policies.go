@@ -214,8 +214,8 @@ func (s *Server) policySave(w http.ResponseWriter, r *http.Request, u *user) {
 	switch {
 	case f.Name == "":
 		f.Errors["name"] = "a policy needs a name"
-	case strings.ContainsAny(f.Name, "\r\n"):
-		f.Errors["name"] = "one line"
+	case strings.ContainsAny(f.Name, "\r\n#"):
+		f.Errors["name"] = "one line, without # (the file's comments start with it)"
 	case strings.ContainsAny(f.Senders+f.Recipients+f.Direction, "\r\n#"):
 		f.Error = "a field holds a line break or a #"
 	}
