@@ -777,6 +777,20 @@ func TestWebConsoleOutlivesReloads(t *testing.T) {
 	defer d.stop()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// The console answers before the test begins (the daemon opens its
+	// SMTP port, which start waits for, before the console's).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get("https://" + web + "/login")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the console does not answer: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	stop := make(chan struct{})
 	var asked, failed atomic.Int64
 	var firstErr atomic.Value
@@ -806,7 +820,7 @@ func TestWebConsoleOutlivesReloads(t *testing.T) {
 			t.Fatalf("commit: %v %s", err, out)
 		}
 		// Each reload done before the next commit.
-		deadline := time.Now().Add(20 * time.Second)
+		deadline = time.Now().Add(20 * time.Second)
 		for {
 			log, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
 			if strings.Count(string(log), "settings reloaded") > i {
