@@ -807,7 +807,7 @@ func TestWebConsoleOutlivesReloads(t *testing.T) {
 			asked.Add(1)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				failed.Add(1)
-				firstErr.CompareAndSwap(nil, fmt.Sprint(err, resp))
+				firstErr.CompareAndSwap(nil, time.Now().UTC().Format(time.RFC3339Nano)+": "+fmt.Sprint(err, resp))
 			}
 			if err == nil {
 				io.Copy(io.Discard, resp.Body)
@@ -839,7 +839,14 @@ func TestWebConsoleOutlivesReloads(t *testing.T) {
 		t.Fatalf("%d reloads, want 3", n)
 	}
 	if failed.Load() > 0 {
-		t.Errorf("%d of %d requests across three reloads failed; the first: %v", failed.Load(), asked.Load(), firstErr.Load())
+		var reloads []string
+		for _, l := range strings.Split(string(log), "\n") {
+			if strings.Contains(l, "reloading settings") || strings.Contains(l, "settings reloaded") {
+				reloads = append(reloads, l)
+			}
+		}
+		t.Errorf("%d of %d requests across three reloads failed; the first at %v\nthe reloads:\n%s", failed.Load(), asked.Load(), firstErr.Load(),
+			strings.Join(reloads, "\n"))
 	}
 	t.Logf("%d requests across three reloads", asked.Load())
 }
