@@ -272,7 +272,7 @@ func (a *Appliance) EditList(ctx context.Context, key, entry string, add bool) (
 const rawLimit = 256 << 10
 
 // RawMessage is show raw.
-func (a *Appliance) RawMessage(ctx context.Context, id string) (string, error) {
+func (a *Appliance) RawMessage(ctx context.Context, id string, full bool) (string, error) {
 	if _, err := a.db.GetMessage(ctx, id); err != nil {
 		return "", fmt.Errorf("message %s: %w", id, err)
 	}
@@ -281,6 +281,10 @@ func (a *Appliance) RawMessage(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("message %s: its bytes are no longer kept (delivered, deleted or monitored messages are not)", id)
 	}
 	defer f.Close()
+	if full {
+		b, err := io.ReadAll(f)
+		return string(b), err
+	}
 	b, err := io.ReadAll(io.LimitReader(f, rawLimit+1))
 	if err != nil {
 		return "", err

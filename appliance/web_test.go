@@ -200,6 +200,16 @@ func TestWebConsole(t *testing.T) {
 		t.Fatalf("findings: %q", findings)
 	}
 	b.screenshot(t, "message")
+	// The Administrator downloads it whole.
+	eml, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch("/messages/`+id+`/eml").then(r => r.text().then(t => r.headers.get("Content-Disposition") + "\n" + r.headers.get("Content-Type")))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(eml, "attachment") || !strings.Contains(eml, "message/rfc822") {
+		t.Errorf("the download's headers: %v %q", err, eml)
+	}
+	whole, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch("/messages/`+id+`/eml").then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(whole, "Subject: held for review") || !strings.HasSuffix(whole, "..a line that starts with a dot\r\n") {
+		t.Errorf("the download: %v %q", err, whole)
+	}
 	b.do(t, chromedp.Click(chromedp.CSS(`form[action$="/release"] button`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	notice := b.text(t, `.notice`)
 	if notice != "Done: released." {
@@ -383,6 +393,10 @@ func TestWebConsole(t *testing.T) {
 	if !strings.Contains(title, "Forbidden") || !strings.Contains(page, "may not run") || strings.Contains(page, "Subject:") {
 		t.Fatalf("the Operator typed the raw address: %q %q", title, page)
 	}
+	op.do(t, chromedp.Navigate(base+"/messages/"+id+"/eml"))
+	if page := op.text(t, `main`); !strings.Contains(page, "may not run") || strings.Contains(page, "Subject:") {
+		t.Fatalf("the Operator typed the download's address: %q", page)
+	}
 
 	// Five wrong passwords lock the account; the right one then fails too.
 	for i := 0; i < 5; i++ {
@@ -402,7 +416,7 @@ func TestWebConsole(t *testing.T) {
 		br.mu.Lock()
 		var errs []string
 		for _, e := range br.errors {
-			if !strings.Contains(e, "status of 403") || !strings.Contains(e, "/raw") && !strings.Contains(e, "/accounts") {
+			if !strings.Contains(e, "status of 403") || !strings.Contains(e, "/raw") && !strings.Contains(e, "/eml") && !strings.Contains(e, "/accounts") {
 				errs = append(errs, e)
 			}
 		}

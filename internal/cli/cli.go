@@ -75,8 +75,9 @@ type Backend interface {
 	TestDNS(ctx context.Context, name, qtype string) ([]string, error)
 	// Logs are the daemon's last n log lines holding grep ("": all).
 	Logs(ctx context.Context, n int, grep string) ([]string, error)
-	// RawMessage is a message as received (a prefix of a large one).
-	RawMessage(ctx context.Context, id string) (string, error)
+	// RawMessage is a message as received: a prefix of a large one, or
+	// all of it (full).
+	RawMessage(ctx context.Context, id string, full bool) (string, error)
 	// Preview is a message's first text body as text (show preview).
 	Preview(ctx context.Context, id string) (*Preview, error)
 	// Accounts and the account changes (internal/accounts).
@@ -442,9 +443,12 @@ var commands = []command{
 		}, "", true, false},
 	{[]string{"show", "preview"}, "ID", "a message's first text body as text (the HTML body's text when it has none), for a quarantine's preview (not for Operators)", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.Preview(ctx, a[0]) }, "", false, true},
-	{[]string{"show", "raw"}, "ID", "a message as received, headers and body (not for Operators)", 1, 1,
+	{[]string{"show", "raw"}, "ID [full]", "a message as received, headers and body, its first 256 KiB or all of it (not for Operators)", 1, 2,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
-			raw, err := b.RawMessage(ctx, a[0])
+			if len(a) == 2 && !strings.EqualFold(a[1], "full") {
+				return nil, fmt.Errorf("%w: show raw ID [full]", ErrUsage)
+			}
+			raw, err := b.RawMessage(ctx, a[0], len(a) == 2)
 			return RawText(raw), err
 		}, "", false, true},
 	{[]string{"show", "accounts"}, "", "the appliance's accounts, roles, last logins and locks", 0, 0,

@@ -214,7 +214,7 @@ func (f *fakeBackend) QueueDelete(ctx context.Context, id string) (int, error) {
 	return 0, errors.New("message " + id + ": no such message")
 }
 
-func (f *fakeBackend) RawMessage(ctx context.Context, id string) (string, error) {
+func (f *fakeBackend) RawMessage(ctx context.Context, id string, full bool) (string, error) {
 	return "Subject: hi\r\n\r\nbody \x1b[2J\r\n", nil
 }
 

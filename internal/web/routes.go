@@ -26,6 +26,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /messages", s.page(s.messages))
 	m.HandleFunc("GET /messages/{id}", s.page(s.message))
 	m.HandleFunc("GET /messages/{id}/raw", s.page(s.raw))
+	m.HandleFunc("GET /messages/{id}/eml", s.page(s.rawDownload))
 	m.HandleFunc("GET /analyses/{sha}", s.page(s.analysisPage))
 	m.HandleFunc("POST /messages/{id}/{verb}", s.action(s.quarantineAction))
 	m.HandleFunc("POST /quarantine/bulk", s.action(s.quarantineBulk))
@@ -216,7 +217,23 @@ func (s *Server) raw(w http.ResponseWriter, r *http.Request, u *user) {
 		s.fail(w, r, u, err)
 		return
 	}
-	s.render(w, r, u, http.StatusOK, "raw", "Message "+r.PathValue("id")+" as received", string(v.(cli.RawText)))
+	s.render(w, r, u, http.StatusOK, "raw", "Message "+r.PathValue("id")+" as received", struct{ ID, Text string }{r.PathValue("id"), string(v.(cli.RawText))})
+}
+
+// rawDownload is the message as received, all of it, as a file
+// (show raw ID full: Operators are refused).
+func (s *Server) rawDownload(w http.ResponseWriter, r *http.Request, u *user) {
+	id := r.PathValue("id")
+	v, err := s.exec(r, u, "show", "raw", id, "full")
+	if err != nil {
+		s.fail(w, r, u, err)
+		return
+	}
+	w.Header().Set("Content-Type", "message/rfc822")
+	// show raw found the message: its id is letters and digits.
+	w.Header().Set("Content-Disposition", `attachment; filename="`+url.PathEscape(id)+`.eml"`)
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, string(v.(cli.RawText)))
 }
 
 // analysisPage is the virtual analyzer's report of a sample, as the

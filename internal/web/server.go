@@ -330,6 +330,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, u *user, err error
 		status = http.StatusBadRequest
 	case strings.Contains(err.Error(), "no such"):
 		status = http.StatusNotFound
+	case strings.Contains(err.Error(), "no longer kept"):
+		status = http.StatusGone
 	}
 	s.render(w, r, u, status, "error", http.StatusText(status), err.Error())
 }
