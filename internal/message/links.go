@@ -58,8 +58,11 @@ var errNotRebuilt = errors.New("links: cannot be rewritten safely")
 type linkRewriter struct {
 	lim     Limits
 	rewrite func(string) string
-	n       int
-	parts   int
+	// clicks, when set, makes this the click rewriter (RewriteClicks):
+	// only links a person clicks change, through it.
+	clicks func(ClickLink) (string, bool)
+	n      int
+	parts  int
 }
 
 func (lr *linkRewriter) refuse(format string, args ...any) error {
@@ -276,6 +279,9 @@ func textLinks(b []byte) []span {
 // target is what a link leads to after the rewrite; false: leave it.
 // image says the link loads an image (data: images are kept).
 func (lr *linkRewriter) target(raw string, base *url.URL, image bool) (string, bool) {
+	if lr.clicks != nil {
+		return lr.clickTarget(raw, raw, "text", base)
+	}
 	clean := strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1 // browsers drop tabs and newlines inside URLs
@@ -367,13 +373,19 @@ func (lr *linkRewriter) html(r io.Reader, w io.Writer, base *url.URL) error {
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			tok := z.Token()
-			out, base = lr.tag(&tok, raw, base)
+			if lr.clicks != nil {
+				out, base = lr.clickTag(&tok, raw, base)
+			} else {
+				out, base = lr.tag(&tok, raw, base)
+			}
 			inStyle = tok.Data == "style" && tt == html.StartTagToken
 		case html.EndTagToken:
 			inStyle = false
 			out = raw
 		case html.TextToken:
-			if inStyle {
+			if lr.clicks != nil {
+				out = raw // a URL written in HTML text is no link until a client makes one
+			} else if inStyle {
 				out = lr.css(raw, base)
 			} else {
 				out = lr.text(raw, base)
