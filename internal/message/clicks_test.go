@@ -115,6 +115,17 @@ func TestRewriteClicks(t *testing.T) {
 				}
 				t.Fatalf("%d links wrapped:\n%s\nwant %d:\n%s", n, strings.Join(got, "\n"), len(c.want), strings.Join(want, "\n"))
 			}
+			// The header's fields go out in the order they came (the two
+			// the rewrite sets, Content-Type and -Transfer-Encoding, first).
+			head, _, _ := strings.Cut(out.String(), "\r\n\r\n")
+			last := -1
+			for _, f := range []string{"From:", "Subject:", "MIME-Version:"} {
+				i := strings.Index(head, f)
+				if i >= 0 && i < last {
+					t.Fatalf("the header's order changed:\n%s", head)
+				}
+				last = max(last, i)
+			}
 			before, ok := partTexts(t, []byte(c.msg))
 			if !ok {
 				t.Fatal("the original is not clean MIME: fix the fixture")

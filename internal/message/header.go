@@ -49,19 +49,28 @@ type headerResult struct {
 const maxFieldLine = 64 * 1024
 
 // readHeader reads a header block from br (at most max bytes of it).
-func readHeader(br *bufio.Reader, max int64) headerResult {
-	var res headerResult
+func readHeader(br *bufio.Reader, max int64) (res headerResult) {
 	var field []byte // the field being read, with its continuation lines
+	var fields [][]byte
 	var read int64
 	flush := func() {
 		// A name longer than the part of its line that is kept has lost
 		// its colon: not a field any more.
 		if bytes.IndexByte(field, ':') > 0 {
-			res.h.AddRaw(field)
+			fields = append(fields, field)
 			res.fields++
 		}
 		field = nil
 	}
+	// go-message's Header keeps its fields last first (a new field goes
+	// on top, as trace fields do), and writes and reads them in that
+	// order: they go in from the last, so that the header is written back
+	// in the order it came and Get is the first of a name.
+	defer func() {
+		for i := len(fields) - 1; i >= 0; i-- {
+			res.h.AddRaw(fields[i])
+		}
+	}()
 	first := true
 	for {
 		line, n, full, err := readLine(br)
