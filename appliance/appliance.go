@@ -45,6 +45,7 @@ import (
 	"mailinspector/internal/smtpd"
 	"mailinspector/internal/spool"
 	"mailinspector/internal/store"
+	"mailinspector/internal/timeofclick"
 	"mailinspector/internal/updates"
 	"mailinspector/internal/verdict"
 )
@@ -168,15 +169,6 @@ func (a *Appliance) start() error {
 	if err != nil {
 		return err
 	}
-	if s.Click.Listen != "" {
-		ln, err := net.Listen("tcp", s.Click.Listen)
-		if err != nil {
-			return fmt.Errorf("click.listen: %w", err)
-		}
-		a.click = &http.Server{Handler: guard.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		a.clickAddr = ln.Addr()
-		go a.click.Serve(ln)
-	}
 	pols, err := policy.LoadOrDefault(a.DataDir, PolicyDefaults(s))
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)
@@ -185,6 +177,20 @@ func (a *Appliance) start() error {
 		MaxTotalBytes: s.Archive.MaxExpandedBytes, MaxRatio: int64(s.Archive.MaxRatio), MaxInMemory: s.Archive.MaxInMemory}
 	lists := analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
 		BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains}
+	if s.Click.Listen != "" {
+		// The click service: time-of-click's wrapped links, and the pages
+		// of the block-links and warn-links actions (clickguard's tokens).
+		ln, err := net.Listen("tcp", s.Click.Listen)
+		if err != nil {
+			return fmt.Errorf("click.listen: %w", err)
+		}
+		svc := &timeofclick.Service{DB: a.db, Judge: a.clickJudge(lists), Actions: s.Click.Action, Legacy: guard.Handler(), Log: a.Log}
+		a.click = &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
+		a.clickAddr = ln.Addr()
+		go a.click.Serve(ln)
+		go a.checkClickService()
+	}
 	cloud := a.cloud()
 	ers := analysis.EmailReputation{Edge: s.ERS.Position == "edge" && s.Mode == "mta", Trusted: s.ERS.TrustedRelays, Client: a.services.Get(services.ERS),
 		Check: func(ctx context.Context, ip netip.Addr) *store.ERSCheck {
@@ -219,6 +225,7 @@ func (a *Appliance) start() error {
 		LinkFor: func(id, mode, u string) string {
 			return guard.Rewrite(clickguard.Link{URL: u, MessageID: id, Mode: mode})
 		},
+		Clicks: a.clickRewrite(a.clickWrapper()),
 		Policy: policy.Engine{Policies: pols, BCC: s.Mode == "bcc", SubjectTag: s.Policy.SubjectTag, AcceptedDomains: s.SMTP.AcceptedDomains,
 			Hostname: s.Hostname, Template: s.Policy.NotifyTemplate,
 			ExceptSenders: s.Exceptions.Senders, ExceptRecipients: s.Exceptions.Recipients,
@@ -302,7 +309,7 @@ func (a *Appliance) start() error {
 		{"retention.schedule", s.Retention.Schedule, func() { a.retention.Run() }},
 		{"schedules.feedback", s.Schedules.Feedback, a.updates.FlushFeedback},
 		{"schedules.updates", s.Schedules.Updates, a.updates.Updates},
-		{"schedules.updates", s.Schedules.Updates, a.updates.TimeOfClick},
+		{"schedules.updates", s.Schedules.Updates, a.checkClickService},
 		{"schedules.licence", s.Schedules.Licence, a.updates.Licence},
 	} {
 		if _, err := a.cron.AddFunc(job.spec, job.run); err != nil {

@@ -68,10 +68,10 @@ func (a *Appliance) buildServices() error {
 				return a.va.Pool.Ping(ctx)
 			}
 		case services.TimeOfClick:
-			probe = func(ctx context.Context) error {
-				var ok hubapi.TimeOfClickAnswer
-				return a.hub.Get(ctx, hubapi.PathTimeOfClick, nil, &ok)
-			}
+			// The appliance's own click service, which wrapped links go
+			// through: its health is time-of-click's.
+			cfg.Configured, cfg.TTL, cfg.NegativeTTL = s.Click.Listen != "" && s.Click.Rewrite != "off", 0, 0
+			probe = a.pingClickService
 		default:
 			probe = a.hub.Ping
 		}

@@ -100,6 +100,8 @@ type Backend interface {
 	Lists(ctx context.Context) ([]ListInfo, error)
 	ListExport(ctx context.Context, key string) (string, error)
 	ListImport(ctx context.Context, key, csv string, replace bool) (Done, error)
+	// Clicks are the clicks on time-of-click's wrapped links.
+	Clicks(ctx context.Context, q ClickQuery) ([]ClickRecord, error)
 	// Stats counts the messages received in [since, until) (show stats).
 	Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*Stats, error)
 }
@@ -858,6 +860,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return listsText(t), nil
 	case *Preview:
 		return previewText(t), nil
+	case []ClickRecord:
+		return clicksText(t), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

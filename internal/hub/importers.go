@@ -81,7 +81,13 @@ func (s *Store) Import(ctx context.Context, kind, file string) (int, error) {
 		kind, n, time.Now().Unix(), filepath.Base(file)); err != nil {
 		return 0, err
 	}
-	return n, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	// The next lookup rebuilds the index: an import in this process
+	// answers at once (another process's is seen within indexCheck).
+	s.index.cur.Store(nil)
+	return n, nil
 }
 
 // pending is the feed name rows carry until the import commits.

@@ -66,3 +66,30 @@ func RewriteLinks(sp *spool.Spool, id string, open func() (io.ReadCloser, error)
 	}
 	return n, f.Commit(id)
 }
+
+// RewriteClicks replaces message id's spool file with a copy whose links
+// a person clicks lead where wrap says (time-of-click), as RewriteLinks
+// does for the link pages. The wrapped links are kept (keep, a durable
+// write) before the copy replaces the message: a crash in between leaves
+// links nobody got, never a message whose links lead nowhere.
+func RewriteClicks(sp *spool.Spool, id string, open func() (io.ReadCloser, error), lim message.Limits, wrap func(message.ClickLink) (string, bool), keep func() error) (int, error) {
+	src, err := open()
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	f, err := sp.Create()
+	if err != nil {
+		return 0, err
+	}
+	n, err := message.RewriteClicks(src, lim, wrap, f)
+	if err != nil || n == 0 {
+		f.Abort() // nothing wrapped: the message stays as it came
+		return 0, err
+	}
+	if err := keep(); err != nil {
+		f.Abort()
+		return 0, err
+	}
+	return n, f.Commit(id)
+}

@@ -313,16 +313,23 @@ func pickRule(p *Policy, rep analysis.Report) *Rule {
 	return nil
 }
 
+// Inbound says whether a message to these recipients is inbound: one of
+// them is in the accepted domains, or none are configured.
+func Inbound(to, accepted []string) bool {
+	inbound := len(accepted) == 0
+	for _, r := range to {
+		inbound = inbound || matchAddr(r, accepted)
+	}
+	return inbound
+}
+
 // inScope says whether policy p applies to the recipients of part, a
 // message m or some of its recipients (the direction is m's).
 func (e Engine) inScope(p *Policy, m, part *store.Message) bool {
 	if p.Disabled {
 		return false
 	}
-	inbound := len(e.AcceptedDomains) == 0
-	for _, r := range m.To {
-		inbound = inbound || matchAddr(r, e.AcceptedDomains)
-	}
+	inbound := Inbound(m.To, e.AcceptedDomains)
 	if p.Direction == "inbound" && !inbound || p.Direction == "outbound" && inbound {
 		return false
 	}

@@ -65,9 +65,19 @@ type Settings struct {
 		High, Unscannable, Medium, Unrated string
 	}
 
+	// Click is the click service and time-of-click (keys_click.go).
 	Click struct {
 		Listen  string
 		BaseURL string
+		// Rewrite: off, unrated, safe-and-unrated, all.
+		Rewrite       string
+		LinkLifetime  time.Duration
+		ExemptDomains []string
+		// Action is what a click does by the link's risk now (high,
+		// medium, low, unrated, none): allow, warn or block.
+		Action map[string]string
+		// Signed: leave (signed messages are not rewritten) or rewrite.
+		Signed string
 	}
 
 	Exceptions struct {

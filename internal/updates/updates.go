@@ -69,7 +69,6 @@ func (c *Checks) AtStart(ctx context.Context) {
 	}
 	c.Updates()
 	c.Licence()
-	c.TimeOfClick()
 }
 
 // Updates asks the hub what is newest; the current patterns stay in use
@@ -109,24 +108,6 @@ func (c *Checks) Licence() {
 	path := filepath.Join(c.DataDir, LicenceFile)
 	if err := os.WriteFile(path+".tmp", ans, 0o640); err == nil {
 		os.Rename(path+".tmp", path)
-	}
-}
-
-// TimeOfClick asks the hub's time-of-click service whether it answers, on
-// the update schedule: links already rewritten resolve through the
-// appliance's own click service whatever it says.
-func (c *Checks) TimeOfClick() {
-	cl := c.Services.Get(services.TimeOfClick)
-	if unused(cl) {
-		return
-	}
-	_, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (bool, bool, error) {
-		var ans hubapi.TimeOfClickAnswer
-		err := c.Hub.Get(ctx, hubapi.PathTimeOfClick, nil, &ans)
-		return ans.OK, true, err
-	})
-	if err != nil {
-		c.Log.Warn("time-of-click check failed; rewritten links keep resolving through the appliance", "err", err)
 	}
 }
 

@@ -57,6 +57,11 @@ type Runner struct {
 	// LinkFor is where a link of message id goes for the block-links and
 	// warn-links actions (mode "block" or "warn").
 	LinkFor func(id, mode, url string) string
+	// Clicks, when set, wraps the links of a message being delivered to
+	// to for time-of-click (it decides whether and which: inbound mail,
+	// by click.rewrite) and says what it did for the trail ("": nothing
+	// to say); an error leaves the message as it came.
+	Clicks func(m *analysis.Message, to []string, findings []store.Finding) (detail string, err error)
 	// Limits are the MIME walk's, for the copies the actions make (strip,
 	// links).
 	Limits message.Limits
@@ -222,6 +227,17 @@ func (r *Runner) process(ctx context.Context, id string) {
 		} else {
 			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 				Detail: fmt.Sprintf("%d links now lead to the %s page", n, dec.Links)})
+		}
+	}
+	if dec.Links == "" && v.State == store.StateQueued && r.Clicks != nil {
+		detail, err := r.Clicks(m, dec.Deliver(to), v.Findings)
+		switch {
+		case err != nil:
+			log.Warn("analysis: time-of-click: links not wrapped", "err", err)
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeSkipped,
+				Detail: "links not wrapped, the message goes as it came: " + err.Error()})
+		case detail != "":
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeOK, Detail: detail})
 		}
 	}
 	for _, o := range dec.Extra {

@@ -1,0 +1,165 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"mailinspector/internal/analysis"
+	"mailinspector/internal/cli"
+	"mailinspector/internal/message"
+	"mailinspector/internal/policy"
+	"mailinspector/internal/risk"
+	"mailinspector/internal/services"
+	"mailinspector/internal/store"
+	"mailinspector/internal/timeofclick"
+)
+
+// Time-of-click (internal/timeofclick, docs/time-of-click.md): the links
+// of inbound mail wrapped at delivery, each click judged again.
+
+// clickRewrite is the verdict runner's Clicks: the links of an inbound
+// message being delivered are wrapped when click.rewrite says so, the
+// click service is served, and the message is not signed (click.signed).
+func (a *Appliance) clickRewrite(w *timeofclick.Wrapper) func(m *analysis.Message, to []string, findings []store.Finding) (string, error) {
+	s := a.Settings
+	return func(m *analysis.Message, to []string, findings []store.Finding) (string, error) {
+		if s.Click.Rewrite == timeofclick.Off || s.Click.Listen == "" || s.Mode == "bcc" ||
+			!policy.Inbound(to, s.SMTP.AcceptedDomains) || m.Meta.Kind != store.KindInbound && m.Meta.Kind != store.KindSplit {
+			return "", nil // outbound mail is never wrapped
+		}
+		if s.Click.Signed == "leave" && signed(m) {
+			return "links not wrapped: the message is signed (S/MIME or PGP/MIME), and a rewrite would break its signature (click.signed)", nil
+		}
+		plan := w.Plan(m.Meta.ID, to, findings)
+		n, err := policy.RewriteClicks(a.spool, m.Meta.ID, m.Open, WalkLimits(s), plan.Wrap, func() error {
+			return a.db.Write(context.Background(), func(tx *store.Tx) error { return store.InsertClickLinks(tx, plan.Links) })
+		})
+		if err != nil || n == 0 {
+			return "", err
+		}
+		return fmt.Sprintf("%d links wrapped (click.rewrite %s): each click is judged again", n, s.Click.Rewrite), nil
+	}
+}
+
+// signed: a multipart/signed or an S/MIME (pkcs7) message.
+func signed(m *analysis.Message) bool {
+	if m.Header == nil {
+		return false
+	}
+	ct := strings.ToLower(m.Header.Get("Content-Type"))
+	return strings.HasPrefix(ct, "multipart/signed") || strings.Contains(ct, "pkcs7-mime")
+}
+
+// clickWrapper is the wrapping settings.
+func (a *Appliance) clickWrapper() *timeofclick.Wrapper {
+	s := a.Settings
+	return &timeofclick.Wrapper{Mode: s.Click.Rewrite, Base: strings.TrimSuffix(s.Click.BaseURL, "/"), Lifetime: s.Click.LinkLifetime,
+		Exempt: s.Click.ExemptDomains, Approved: s.Lists.ApprovedDomains}
+}
+
+// clickJudge rates a link at a click: the local lists, then web
+// reputation, web inspection and domain census in one joint request to
+// the hub, each under its service's contract. A link nothing rated is
+// unrated; one on lists.approved_domains none; a skipped rating service
+// makes it unrated and the evaluation says why.
+func (a *Appliance) clickJudge(lists analysis.LocalLists) timeofclick.Judge {
+	cloud := a.cloud()
+	p := &analysis.Pipeline{StageTimeout: 30 * time.Second, Stages: []analysis.Stage{
+		lists,
+		analysis.JointLookup{Cloud: cloud, Group: analysis.Concurrent{
+			analysis.WebReputation{Cloud: cloud}, analysis.WebInspection{Cloud: cloud}, analysis.DomainCensus{Cloud: cloud},
+		}},
+	}}
+	return func(ctx context.Context, link string) timeofclick.Judgement {
+		m := &analysis.Message{Meta: &store.Message{ID: "click"},
+			Extract: &message.Result{URLs: []message.URL{{URL: link, Raw: link, Where: "click"}}}}
+		rep := p.Run(ctx, m)
+		j := timeofclick.Judgement{Risk: "", Evaluation: "done"}
+		for _, f := range rep.Findings {
+			if risk.Rank(f.Risk) > risk.Rank(j.Risk) {
+				j.Risk = f.Risk
+			}
+		}
+		var skipped []string
+		for _, t := range rep.Trail {
+			if t.Outcome == analysis.OutcomeSkipped {
+				skipped = append(skipped, t.Detail)
+			}
+		}
+		if len(skipped) > 0 {
+			j.Evaluation = "skipped: " + strings.Join(skipped, "; ")
+		}
+		if j.Risk == "" || j.Risk == risk.None {
+			j.Risk = risk.Unrated
+			if u, err := url.Parse(link); err == nil && approved(u.Hostname(), lists.ApprovedDomains) {
+				j.Risk = risk.None
+			}
+		}
+		return j
+	}
+}
+
+func approved(host string, domains []string) bool {
+	host = strings.ToLower(host)
+	for _, d := range domains {
+		d = strings.ToLower(strings.TrimPrefix(d, "."))
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkClickService is time-of-click's health in show services: whether
+// the appliance's own click service answers (a wrapped link leads nowhere
+// while it does not), not whether the hub does.
+func (a *Appliance) checkClickService() {
+	cl := a.services.Get(services.TimeOfClick)
+	if cl.Usable() == services.ErrNotConfigured || cl.Usable() == services.ErrDisabled {
+		return
+	}
+	_, err := services.Call(a.runCtx, cl, "", func(ctx context.Context) (bool, bool, error) {
+		return true, true, a.pingClickService(ctx)
+	})
+	if err != nil {
+		a.Log.Warn("time-of-click: the click service does not answer; wrapped links lead nowhere until it does", "err", err)
+	}
+}
+
+// pingClickService asks the click service's health page.
+func (a *Appliance) pingClickService(ctx context.Context) error {
+	if a.clickAddr == nil {
+		return services.ErrNotConfigured
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+a.clickAddr.String()+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("click service: %s", resp.Status)
+	}
+	return nil
+}
+
+// Clicks is show clicks.
+func (a *Appliance) Clicks(ctx context.Context, q cli.ClickQuery) ([]cli.ClickRecord, error) {
+	cs, err := a.db.Clicks(ctx, store.ClickQuery{MessageID: q.MessageID, URL: q.URL, Action: q.Action, Since: q.Since, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cli.ClickRecord, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, cli.ClickRecord{At: timeText(c.At), MessageID: c.MessageID, Rcpt: c.Rcpt, URL: c.URL, RiskThen: c.RiskThen,
+			RiskNow: c.RiskNow, Action: c.Action, Evaluation: c.Evaluation, ClientIP: c.ClientIP, UserAgent: c.UserAgent, Scanner: c.Scanner})
+	}
+	return out, nil
+}

@@ -1,0 +1,150 @@
+package appliance
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/quotedprintable"
+	"net/http"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/cli"
+	"mailinspector/internal/store"
+	"mailinspector/internal/testutil"
+)
+
+// TestTimeOfClick: the links of an inbound message that looked safe or
+// unrated at delivery are wrapped (not its image, not its mailto:); a
+// click on the approved one goes on to it, on the unrated one warns and
+// goes on when asked; once the hub learns the second link is malicious
+// the same link gives the block page. A changed, an unknown and an
+// expired token get an error page and never a redirect. With the hub
+// black-holed the unrated action applies and the click log says the
+// evaluation was skipped. Outbound mail is not wrapped. Every click is in
+// show clicks.
+func TestTimeOfClick(t *testing.T) {
+	h, bl, sink := startTestHub(t), startDNSBL(t), testutil.NewSink(t)
+	click := freePort(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
+		"click.base_url": "http://" + click, "lists.approved_domains": "good.test"}))
+	const later = "http://later-bad.test/login"
+	html := "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		`<p><a href="http://good.test/page">good</a> <a href="` + later + `">later bad</a> <a href="mailto:bob@example.org">mail</a>` +
+		`<img src="http://img.test/pixel.gif"></p>` + "\r\n"
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"}, html))
+	got := sink.WaitFor(t, 1, 20*time.Second)
+	body := decodedBody(t, got[0].Data)
+	wrapped := regexp.MustCompile(`http://`+regexp.QuoteMeta(click)+`/c/[A-Za-z0-9_-]{22}`).FindAllString(body, -1)
+	if len(wrapped) != 2 || !strings.Contains(body, `src="http://img.test/pixel.gif"`) ||
+		!strings.Contains(body, "mailto:bob@example.org") || strings.Contains(body, later) {
+		t.Fatalf("the delivered message, %d links wrapped:\n%s", len(wrapped), body)
+	}
+	good, bad := wrapped[0], wrapped[1]
+	d := newest(t, a)
+	if e := entry(d, "time-of-click"); e.Outcome != "ok" || !strings.Contains(e.Detail, "2 links wrapped") {
+		t.Errorf("the trail's time-of-click step %+v", e)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 20 * time.Second}
+	get := func(u string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) test reader")
+		resp, err := client.Do(req)
+		must(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	if code, loc, _ := get(good); code != http.StatusSeeOther || loc != "http://good.test/page" {
+		t.Errorf("the approved link: %d to %q, want 303 to it", code, loc)
+	}
+	code, loc, page := get(bad)
+	if code != http.StatusOK || loc != "" || !strings.Contains(page, "Careful") || !strings.Contains(page, later) {
+		t.Fatalf("the unrated link: %d %q\n%s", code, loc, page)
+	}
+	if code, loc, _ := get(bad + "/go"); code != http.StatusSeeOther || loc != later {
+		t.Errorf("going on after the warning: %d to %q", code, loc)
+	}
+	// The hub learns the link is malicious, after delivery.
+	feed := filepath.Join(t.TempDir(), "urlhaus.csv")
+	must(t, os.WriteFile(feed, []byte(`"4000001","2026-12-04 10:00:00","`+later+`","online","2026-12-04 10:00:00","phishing","","https://urlhaus.abuse.ch/url/4000001/","project"`+"\n"), 0o644))
+	_, err := h.Store.Import(context.Background(), "urlhaus-csv", feed)
+	must(t, err)
+	code, loc, page = get(bad)
+	if code != http.StatusOK || loc != "" || !strings.Contains(page, "Link blocked") || strings.Contains(page, "href=\"http://later") {
+		t.Fatalf("the link the hub now knows as malicious: %d %q\n%s", code, loc, page)
+	}
+	if code, loc, _ := get(bad + "/go"); code == http.StatusSeeOther || loc != "" {
+		t.Errorf("going on past a block: %d to %q", code, loc)
+	}
+	// Tokens the appliance did not make, or no longer honours.
+	tok := bad[strings.LastIndex(bad, "/")+1:]
+	changed := strings.Replace(bad, tok, strings.ToUpper(tok[:1])+tok[1:], 1)
+	if tok[:1] == strings.ToUpper(tok[:1]) {
+		changed = strings.Replace(bad, tok, strings.ToLower(tok[:1])+tok[1:], 1)
+	}
+	for name, u := range map[string]string{"changed": changed, "unknown": "http://" + click + "/c/AAAAAAAAAAAAAAAAAAAAAA",
+		"garbage": "http://" + click + "/c/%2F%2Fevil.test", "too long": bad + "x"} {
+		code, loc, page := get(u)
+		if code < 400 || loc != "" || code == http.StatusNotFound && !strings.Contains(page, "Unknown link") {
+			t.Errorf("%s token: %d to %q", name, code, loc)
+		}
+	}
+	must(t, a.db.Write(context.Background(), func(tx *store.Tx) error {
+		_, err := tx.Exec(`UPDATE click_links SET expires = ? WHERE token = ?`, time.Now().Add(-time.Minute).UnixNano(), good[strings.LastIndex(good, "/")+1:])
+		return err
+	}))
+	if code, loc, page := get(good); code != http.StatusGone || loc != "" || !strings.Contains(page, "expired") {
+		t.Errorf("an expired link: %d to %q", code, loc)
+	}
+	// The hub out of reach: the unrated action, evaluation skipped.
+	h.Proxy.SetFault(testutil.FaultBlackhole)
+	if code, loc, page := get(bad); code != http.StatusOK || loc != "" || !strings.Contains(page, "Careful") {
+		t.Errorf("a click with the hub black-holed: %d %q\n%s", code, loc, page)
+	}
+	h.Proxy.SetFault(testutil.FaultNone)
+	v, err := cli.Exec(cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show clicks message "+d.ID)
+	must(t, err)
+	cs := v.([]cli.ClickRecord)
+	var actions []string
+	for i := len(cs) - 1; i >= 0; i-- {
+		actions = append(actions, cs[i].Action)
+	}
+	if strings.Join(actions, " ") != "allow warn continue block block warn" {
+		t.Errorf("the click log's actions: %v", actions)
+	}
+	if len(cs) > 0 && (!strings.HasPrefix(cs[0].Evaluation, "skipped: ") || cs[0].RiskNow != "unrated" || cs[0].ClientIP != "127.0.0.1") {
+		t.Errorf("the click with the hub out of reach: %+v", cs[0])
+	}
+	if len(cs) == 6 && (cs[2].RiskNow != "high" || cs[2].RiskThen != "unrated" || cs[5].RiskNow != "none" || cs[5].Evaluation != "done") {
+		t.Errorf("risks then and now: %+v / %+v", cs[2], cs[5])
+	}
+	// Outbound: nothing is wrapped.
+	must(t, sendVia(a.SMTPAddr().String(), "127.0.0.1", "alice@example.com", []string{"carol@example.net"},
+		strings.Replace(strings.Replace(html, "To: alice@example.com", "To: carol@example.net", 1), "From: bob@example.org", "From: alice@example.com", 1)))
+	got = sink.WaitFor(t, 2, 20*time.Second)
+	if out := decodedBody(t, got[1].Data); !strings.Contains(out, later) || strings.Contains(out, "/c/") {
+		t.Errorf("an outbound message was wrapped:\n%s", out)
+	}
+	waitServices(t, a, []string{"time-of-click"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
+}
+
+// decodedBody is a one-part message's body, its transfer encoding undone.
+func decodedBody(t *testing.T, msg []byte) string {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	must(t, err)
+	var r io.Reader = m.Body
+	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(r)
+	}
+	b, err := io.ReadAll(r)
+	must(t, err)
+	return string(b)
+}

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ClickRecord is one click on a wrapped link (show clicks).
+type ClickRecord struct {
+	At         string `json:"at"`
+	MessageID  string `json:"message_id"`
+	Rcpt       string `json:"rcpt,omitempty"`
+	URL        string `json:"url"`
+	RiskThen   string `json:"risk_then"`
+	RiskNow    string `json:"risk_now"`
+	Action     string `json:"action"`
+	Evaluation string `json:"evaluation"`
+	ClientIP   string `json:"client_ip"`
+	UserAgent  string `json:"user_agent,omitempty"`
+	Scanner    string `json:"scanner,omitempty"` // why it looks automated
+}
+
+// ClickQuery selects clicks (show clicks).
+type ClickQuery struct {
+	MessageID, URL, Action string
+	Since                  time.Time
+	Limit                  int
+}
+
+var clickCommands = []command{
+	{[]string{"show", "clicks"}, "[message ID] [url PART] [action allow|warn|block|continue] [since 24h] [limit N]",
+		"clicks on time-of-click's wrapped links, newest first: the link, its risk at delivery and now, what the click service did, the client", 0, -1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			if len(a)%2 != 0 {
+				return nil, fmt.Errorf("%w: show clicks takes FILTER VALUE pairs", ErrUsage)
+			}
+			var q ClickQuery
+			for i := 0; i < len(a); i += 2 {
+				v := a[i+1]
+				switch strings.ToLower(a[i]) {
+				case "message":
+					q.MessageID = v
+				case "url":
+					q.URL = v
+				case "action":
+					q.Action = v
+				case "since":
+					t, err := when(v, time.Now())
+					if err != nil {
+						return nil, err
+					}
+					q.Since = t
+				case "limit":
+					n, err := number("limit", v, 10000)
+					if err != nil {
+						return nil, err
+					}
+					q.Limit = n
+				default:
+					return nil, fmt.Errorf("%w: show clicks filters: message, url, action, since, limit", ErrUsage)
+				}
+			}
+			return b.Clicks(ctx, q)
+		}, "", false, false},
+}
+
+func init() { commands = append(commands, clickCommands...) }
+
+func clicksText(cs []ClickRecord) string {
+	var rows [][]string
+	for _, c := range cs {
+		eval := c.Evaluation
+		if c.Scanner != "" {
+			eval += " (looks automated: " + c.Scanner + ")"
+		}
+		rows = append(rows, []string{c.At, c.MessageID, cut(c.URL, 60), c.RiskThen + " > " + c.RiskNow, c.Action, cut(c.ClientIP, 40), cut(eval, 60)})
+	}
+	return table("no click", []string{"AT", "MESSAGE", "URL", "RISK THEN > NOW", "ACTION", "CLIENT", "EVALUATION"}, rows)
+}
