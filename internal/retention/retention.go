@@ -76,6 +76,7 @@ func (p *Purger) Run() int {
 	if p.KeepAudit > 0 {
 		p.purgeAudit(ctx)
 	}
+	p.purgeClicks(ctx, before)
 	if n > 0 {
 		// What went leaves the file too, a thousand pages a transaction.
 		if pages, err := p.DB.Reclaim(ctx, 1000); err != nil {
@@ -110,5 +111,35 @@ func (p *Purger) purgeAudit(ctx context.Context) {
 	}
 	if total > 0 {
 		p.Log.Info("retention: purged audit entries", "entries", total, "older_than", p.KeepAudit.String())
+	}
+}
+
+// purgeClicks deletes the wrapped links past their lifetime (a click on
+// one then finds an unknown link) and the clicks as old as the messages
+// retention purges, in batches.
+func (p *Purger) purgeClicks(ctx context.Context, before time.Time) {
+	var total int64
+	for _, purge := range []func(*store.Tx) (int64, error){
+		func(tx *store.Tx) (int64, error) { return store.PurgeClickLinks(tx, time.Now(), Batch) },
+		func(tx *store.Tx) (int64, error) { return store.PurgeClicks(tx, before, Batch) },
+	} {
+		for ctx.Err() == nil {
+			var n int64
+			err := p.DB.Write(ctx, func(tx *store.Tx) (err error) {
+				n, err = purge(tx)
+				return err
+			})
+			if err != nil {
+				p.Log.Error("retention: purge time-of-click links and clicks", "err", err)
+				return
+			}
+			total += n
+			if n < Batch {
+				break
+			}
+		}
+	}
+	if total > 0 {
+		p.Log.Info("retention: purged expired wrapped links and old clicks", "rows", total)
 	}
 }

@@ -132,3 +132,12 @@ func PurgeClickLinks(tx *Tx, t time.Time, limit int) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// PurgeClicks deletes clicks made before t, at most limit.
+func PurgeClicks(tx *Tx, t time.Time, limit int) (int64, error) {
+	res, err := tx.Exec(`DELETE FROM clicks WHERE seq IN (SELECT seq FROM clicks WHERE at < ? ORDER BY seq LIMIT ?)`, ns(t), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
