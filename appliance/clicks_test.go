@@ -29,10 +29,10 @@ import (
 // evaluation was skipped. Outbound mail is not wrapped. Every click is in
 // show clicks.
 func TestTimeOfClick(t *testing.T) {
-	h, bl, sink := startTestHub(t), startDNSBL(t), testutil.NewSink(t)
+	h, bl, sink, rs := startTestHub(t), startDNSBL(t), testutil.NewSink(t), testutil.StartRsyslog(t)
 	click := freePort(t)
 	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
-		"click.base_url": "http://" + click, "lists.approved_domains": "good.test"}))
+		"click.base_url": "http://" + click, "lists.approved_domains": "good.test", "siem.servers": "tcp://" + rs.TCP + "?format=cef"}))
 	const later = "http://later-bad.test/login"
 	html := "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
 		`<p><a href="http://good.test/page">good</a> <a href="` + later + `">later bad</a> <a href="mailto:bob@example.org">mail</a>` +
@@ -85,10 +85,11 @@ func TestTimeOfClick(t *testing.T) {
 	}
 	// Tokens the appliance did not make, or no longer honours.
 	tok := bad[strings.LastIndex(bad, "/")+1:]
-	changed := strings.Replace(bad, tok, strings.ToUpper(tok[:1])+tok[1:], 1)
-	if tok[:1] == strings.ToUpper(tok[:1]) {
-		changed = strings.Replace(bad, tok, strings.ToLower(tok[:1])+tok[1:], 1)
+	other := "A"
+	if tok[0] == 'A' {
+		other = "B"
 	}
+	changed := strings.Replace(bad, tok, other+tok[1:], 1) // one character changed
 	for name, u := range map[string]string{"changed": changed, "unknown": "http://" + click + "/c/AAAAAAAAAAAAAAAAAAAAAA",
 		"garbage": "http://" + click + "/c/%2F%2Fevil.test", "too long": bad + "x"} {
 		code, loc, page := get(u)
@@ -133,6 +134,22 @@ func TestTimeOfClick(t *testing.T) {
 		t.Errorf("an outbound message was wrapped:\n%s", out)
 	}
 	waitServices(t, a, []string{"time-of-click"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
+	// Each click is a CTP_DETECTION event at the SOC's collector.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var blocked bool
+		for _, rec := range rs.Records() {
+			blocked = blocked || rec.MsgID == "click" && strings.Contains(rec.Msg, "|CTP_DETECTION|Link clicked: blocked|8|") &&
+				strings.Contains(rec.Msg, "request="+later) && strings.Contains(rec.Msg, "flexString2Label=riskAtDelivery flexString2=unrated")
+		}
+		if blocked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CTP_DETECTION event for the blocked click at the collector: %+v", rs.Records())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // decodedBody is a one-part message's body, its transfer encoding undone.

@@ -201,3 +201,26 @@ func entries(v string) map[string]bool {
 	}
 	return m
 }
+
+// clickNames are the click events' names by action.
+var clickNames = map[string]string{"allow": "Link clicked: allowed", "warn": "Link clicked: warned", "block": "Link clicked: blocked",
+	"continue": "Link clicked: went on after a warning"}
+
+// clicked is the click service's hook: a click event for each click.
+func (a *Appliance) clicked(c store.Click) {
+	if !a.siem.Wants(siem.KindClick) {
+		return
+	}
+	e := &siem.Event{Kind: siem.KindClick, Name: clickNames[c.Action], Risk: c.RiskNow}
+	e.Add(siem.FieldMessage, c.MessageID)
+	e.Add(siem.FieldRecipients, c.Rcpt)
+	e.Add(siem.FieldURL, c.URL)
+	e.Add(siem.FieldRisk, c.RiskNow)
+	e.Add(siem.FieldRiskThen, c.RiskThen)
+	e.Add(siem.FieldAction, c.Action)
+	e.Add(siem.FieldEvaluation, c.Evaluation)
+	e.Add(siem.FieldClientIP, c.ClientIP)
+	e.Add(siem.FieldUserAgent, c.UserAgent)
+	e.Add(siem.FieldAutomated, c.Scanner)
+	a.siem.Emit(e)
+}

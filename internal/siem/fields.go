@@ -35,6 +35,11 @@ const (
 	FieldChange     = "change" // added or removed
 	FieldBefore     = "before"
 	FieldAfter      = "after"
+	// A click on a wrapped link (time-of-click).
+	FieldRiskThen   = "riskAtDelivery"
+	FieldEvaluation = "evaluation" // done, or skipped: why
+	FieldUserAgent  = "userAgent"
+	FieldAutomated  = "automated" // why the click looks automated
 )
 
 var fieldKeys = map[string]fieldKey{
@@ -61,6 +66,10 @@ var fieldKeys = map[string]fieldKey{
 	FieldChange:     {"act", "", "action"},
 	FieldBefore:     {"flexString1", "before", "before"},
 	FieldAfter:      {"flexString2", "after", "after"},
+	FieldRiskThen:   {"flexString2", "riskAtDelivery", "riskAtDelivery"},
+	FieldEvaluation: {"flexString1", "evaluation", "evaluation"},
+	FieldUserAgent:  {"requestClientApplication", "", "userAgent"},
+	FieldAutomated:  {"cs4", "automated", "automated"},
 }
 
 // maxValue caps one field's value in bytes (on a UTF-8 boundary, marked

@@ -80,7 +80,7 @@ func clean(s string) string {
 func (p Product) cef(e *Event, sev int) string {
 	var b strings.Builder
 	b.WriteString("CEF:0")
-	for _, h := range []string{p.Vendor, p.Name, p.Version, e.Kind, e.Name} {
+	for _, h := range []string{p.Vendor, p.Name, p.Version, signatureID(e.Kind), e.Name} {
 		b.WriteByte('|')
 		b.WriteString(CEFHeader(clean(h)))
 	}
@@ -100,6 +100,16 @@ func (p Product) cef(e *Event, sev int) string {
 		b.WriteString(" " + k.cef + "=" + CEFValue(clean(f.Value)))
 	}
 	return b.String()
+}
+
+// signatureID is an event's CEF Signature ID and LEEF Event ID: its kind,
+// but a click's is CTP_DETECTION, the name DDEI's SIEM guide gives
+// time-of-click events (rules written for DDEI match it).
+func signatureID(kind string) string {
+	if kind == KindClick {
+		return "CTP_DETECTION"
+	}
+	return kind
 }
 
 // escape writes s with the runes of special replaced by their escapes and
@@ -139,7 +149,7 @@ func CEFValue(s string) string { return escape(s, cefValueEscapes) }
 func (p Product) leef(e *Event, sev int) string {
 	var b strings.Builder
 	b.WriteString("LEEF:1.0")
-	for _, h := range []string{p.Vendor, p.Name, p.Version, e.Kind} {
+	for _, h := range []string{p.Vendor, p.Name, p.Version, signatureID(e.Kind)} {
 		b.WriteByte('|')
 		b.WriteString(LEEFHeader(clean(h)))
 	}
