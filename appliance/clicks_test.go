@@ -126,6 +126,20 @@ func TestTimeOfClick(t *testing.T) {
 	if len(cs) == 6 && (cs[2].RiskNow != "high" || cs[2].RiskThen != "unrated" || cs[5].RiskNow != "none" || cs[5].Evaluation != "done") {
 		t.Errorf("risks then and now: %+v / %+v", cs[2], cs[5])
 	}
+	// The message's page has the clicks on each link.
+	d = newest(t, a)
+	seen := false
+	for _, l := range d.Links {
+		if l.URL == later {
+			seen = true
+			if l.Clicks != 5 || !strings.Contains(l.LastClick, "warn (risk unrated)") {
+				t.Errorf("the clicks on the message's link: %+v", l)
+			}
+		}
+	}
+	if !seen {
+		t.Errorf("the message's links %+v lack %s", d.Links, later)
+	}
 	// Outbound: nothing is wrapped.
 	must(t, sendVia(a.SMTPAddr().String(), "127.0.0.1", "alice@example.com", []string{"carol@example.net"},
 		strings.Replace(strings.Replace(html, "To: alice@example.com", "To: carol@example.net", 1), "From: bob@example.org", "From: alice@example.com", 1)))

@@ -78,6 +78,23 @@ func (a *Appliance) addObjects(ctx context.Context, d *cli.MessageDetail, fs []s
 		}
 		return out
 	}
+	clicks, err := a.db.Clicks(ctx, store.ClickQuery{MessageID: d.ID, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	type clickCount struct {
+		n    int
+		last string
+	}
+	byURL := map[string]*clickCount{}
+	for _, c := range clicks { // newest first
+		cc := byURL[c.URL]
+		if cc == nil {
+			cc = &clickCount{last: timeText(c.At) + " " + c.Action + " (risk " + c.RiskNow + ")"}
+			byURL[c.URL] = cc
+		}
+		cc.n++
+	}
 	for _, o := range objs {
 		switch o.Kind {
 		case store.ObjectFile:
@@ -95,8 +112,11 @@ func (a *Appliance) addObjects(ctx context.Context, d *cli.MessageDetail, fs []s
 			}
 			d.Attachments = append(d.Attachments, f)
 		case store.ObjectURL:
-			d.Links = append(d.Links, cli.Link{URL: o.Value, Written: o.Name, Location: o.Location,
-				Results: results(linkStages, o.Value)})
+			l := cli.Link{URL: o.Value, Written: o.Name, Location: o.Location, Results: results(linkStages, o.Value)}
+			if cc := byURL[o.Value]; cc != nil {
+				l.Clicks, l.LastClick = cc.n, cc.last
+			}
+			d.Links = append(d.Links, l)
 		case store.ObjectIP:
 			d.Relays = append(d.Relays, o.Value)
 		}

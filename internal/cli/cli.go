@@ -238,6 +238,10 @@ type Link struct {
 	Written  string   `json:"written"` // as the message has it
 	Location string   `json:"location"`
 	Results  []string `json:"results"`
+	// Clicks on it once time-of-click wrapped it; LastClick is the
+	// newest's time, action and risk then.
+	Clicks    int    `json:"clicks,omitempty"`
+	LastClick string `json:"last_click,omitempty"`
 }
 
 // HeaderField is one header field, unfolded.

@@ -146,6 +146,9 @@ func messageText(m *MessageDetail) string {
 		b.WriteString("Links:\n")
 		for _, l := range m.Links {
 			fmt.Fprintf(&b, "  %s at %s\n", term(l.URL), term(l.Location))
+			if l.Clicks > 0 {
+				fmt.Fprintf(&b, "    clicked %d times, last %s\n", l.Clicks, term(l.LastClick))
+			}
 			for _, r := range l.Results {
 				fmt.Fprintf(&b, "    %s\n", term(r))
 			}
