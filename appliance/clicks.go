@@ -27,9 +27,14 @@ import (
 func (a *Appliance) clickRewrite(w *timeofclick.Wrapper) func(m *analysis.Message, to []string, findings []store.Finding) (string, error) {
 	s := a.Settings
 	return func(m *analysis.Message, to []string, findings []store.Finding) (string, error) {
-		if s.Click.Rewrite == timeofclick.Off || s.Click.Listen == "" || s.Mode == "bcc" ||
-			!policy.Inbound(to, s.SMTP.AcceptedDomains) || m.Meta.Kind != store.KindInbound && m.Meta.Kind != store.KindSplit {
-			return "", nil // outbound mail is never wrapped
+		if s.Mode == "bcc" || m.Meta.Kind != store.KindInbound && m.Meta.Kind != store.KindSplit {
+			return "", nil
+		}
+		if !policy.Inbound(to, s.SMTP.AcceptedDomains) {
+			return a.unwrapClicks(m, w) // outbound mail is never wrapped
+		}
+		if s.Click.Rewrite == timeofclick.Off || s.Click.Listen == "" {
+			return "", nil
 		}
 		if s.Click.Signed == "leave" && signed(m) {
 			return "links not wrapped: the message is signed (S/MIME or PGP/MIME), and a rewrite would break its signature (click.signed)", nil
@@ -43,6 +48,44 @@ func (a *Appliance) clickRewrite(w *timeofclick.Wrapper) func(m *analysis.Messag
 		}
 		return fmt.Sprintf("%d links wrapped (click.rewrite %s): each click is judged again", n, s.Click.Rewrite), nil
 	}
+}
+
+// unwrapClicks puts back the original of each link this appliance wrapped
+// that an outbound message carries (a reply or a forward quoting one), so
+// that nobody outside gets a link into the click service.
+func (a *Appliance) unwrapClicks(m *analysis.Message, w *timeofclick.Wrapper) (string, error) {
+	if w.Base == "" || !a.mentions(m, w.Base+"/c/") {
+		return "", nil
+	}
+	n, err := policy.UnwrapClicks(a.spool, m.Meta.ID, m.Open, WalkLimits(a.Settings), func(l message.ClickLink) (string, bool) {
+		tok, ok := w.Token(l.URL)
+		if !ok {
+			return "", false
+		}
+		link, err := a.db.ClickLinkByToken(context.Background(), tok)
+		if err != nil {
+			return "", false // unknown or purged: it leads to the error page, as it did
+		}
+		return link.URL, true
+	})
+	if err != nil || n == 0 {
+		return "", err
+	}
+	return fmt.Sprintf("%d wrapped links put back as they were: outbound mail carries no link into the click service", n), nil
+}
+
+// mentions says whether a message's URLs hold prefix (the walk found
+// them): most outbound mail has none of ours, and is not copied.
+func (a *Appliance) mentions(m *analysis.Message, prefix string) bool {
+	if m.Extract == nil {
+		return true // not taken apart: look at it whole
+	}
+	for _, u := range m.Extract.URLs {
+		if strings.HasPrefix(strings.ToLower(u.URL), strings.ToLower(prefix)) {
+			return true
+		}
+	}
+	return false
 }
 
 // signed: a multipart/signed or an S/MIME (pkcs7) message.

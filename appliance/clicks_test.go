@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailinspector/internal/cli"
+	"mailinspector/internal/message"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
 )
@@ -140,12 +141,28 @@ func TestTimeOfClick(t *testing.T) {
 	if !seen {
 		t.Errorf("the message's links %+v lack %s", d.Links, later)
 	}
-	// Outbound: nothing is wrapped.
-	must(t, sendVia(a.SMTPAddr().String(), "127.0.0.1", "alice@example.com", []string{"carol@example.net"},
-		strings.Replace(strings.Replace(html, "To: alice@example.com", "To: carol@example.net", 1), "From: bob@example.org", "From: alice@example.com", 1)))
+	// Outbound: nothing is wrapped, and a reply quoting a wrapped link
+	// carries the original instead (in its text part, its HTML href and
+	// its HTML text).
+	reply := "From: alice@example.com\r\nTo: carol@example.net\r\nSubject: Re: links\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/alternative; boundary=\"r\"\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\n> see " + bad + " here\r\n" +
+		"--r\r\nContent-Type: text/html\r\n\r\n<blockquote><a href=\"" + bad + "\">later bad</a> " + bad + "</blockquote>" +
+		` <a href="http://new.test/x">new</a>` + "\r\n--r--\r\n"
+	must(t, sendVia(a.SMTPAddr().String(), "127.0.0.1", "alice@example.com", []string{"carol@example.net"}, reply))
 	got = sink.WaitFor(t, 2, 20*time.Second)
-	if out := decodedBody(t, got[1].Data); !strings.Contains(out, later) || strings.Contains(out, "/c/") {
-		t.Errorf("an outbound message was wrapped:\n%s", out)
+	var texts []string
+	_, err = message.Walk(bytes.NewReader(got[1].Data), message.DefaultLimits, func(p *message.Part, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		texts = append(texts, string(b))
+		return err
+	})
+	must(t, err)
+	out := strings.Join(texts, "\n")
+	if len(texts) != 2 || strings.Count(out, later) != 3 || strings.Contains(out, "/c/") || !strings.Contains(out, `href="http://new.test/x"`) {
+		t.Errorf("the outbound reply as it left:\n%s", out)
+	}
+	if e := entry(newest(t, a), "time-of-click"); !strings.Contains(e.Detail, "3 wrapped links put back") {
+		t.Errorf("the reply's time-of-click step %+v", e)
 	}
 	waitServices(t, a, []string{"time-of-click"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
 	// Each click is a CTP_DETECTION event at the SOC's collector.

@@ -34,7 +34,17 @@ type ClickLink struct {
 // rebuild the way clients read it is refused whole, as RewriteLinks
 // refuses it. It returns how many links it rewrote.
 func RewriteClicks(r io.Reader, lim Limits, wrap func(ClickLink) (string, bool), out io.Writer) (int, error) {
-	lr := &linkRewriter{lim: lim, clicks: wrap}
+	return rewriteClicks(&linkRewriter{lim: lim, clicks: wrap}, r, out)
+}
+
+// UnwrapClicks is RewriteClicks for links being taken back out of their
+// wrapper (a reply or a forward that quotes a wrapped link): the URLs
+// written in HTML text are read too, as a client shows them there.
+func UnwrapClicks(r io.Reader, lim Limits, unwrap func(ClickLink) (string, bool), out io.Writer) (int, error) {
+	return rewriteClicks(&linkRewriter{lim: lim, clicks: unwrap, htmlText: true}, r, out)
+}
+
+func rewriteClicks(lr *linkRewriter, r io.Reader, out io.Writer) (int, error) {
 	bw := bufio.NewWriterSize(out, 64<<10)
 	if err := lr.entity(r, bw, 0); err != nil {
 		return 0, err
@@ -118,9 +128,10 @@ func (lr *linkRewriter) clickTag(tok *html.Token, raw []byte, base *url.URL) ([]
 		if !ok {
 			continue
 		}
-		if !a.quoted {
-			t = html.EscapeString(t) // nothing of a wrapped link needs it; a safe spelling all the same
-		}
+		// An attribute's value, escaped: a wrapped link has nothing to
+		// escape (its raw form comes back byte for byte), an unwrapped
+		// one may.
+		t = html.EscapeString(t)
 		out = append(append(out, raw[last:a.start]...), t...)
 		last = a.end
 	}

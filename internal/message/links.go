@@ -61,8 +61,10 @@ type linkRewriter struct {
 	// clicks, when set, makes this the click rewriter (RewriteClicks):
 	// only links a person clicks change, through it.
 	clicks func(ClickLink) (string, bool)
-	n      int
-	parts  int
+	// htmlText: the click rewriter reads URLs in HTML text as well.
+	htmlText bool
+	n        int
+	parts    int
 }
 
 func (lr *linkRewriter) refuse(format string, args ...any) error {
@@ -383,7 +385,7 @@ func (lr *linkRewriter) html(r io.Reader, w io.Writer, base *url.URL) error {
 			inStyle = false
 			out = raw
 		case html.TextToken:
-			if lr.clicks != nil {
+			if lr.clicks != nil && (inStyle || !lr.htmlText) {
 				out = raw // a URL written in HTML text is no link until a client makes one
 			} else if inStyle {
 				out = lr.css(raw, base)

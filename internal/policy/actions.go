@@ -93,3 +93,24 @@ func RewriteClicks(sp *spool.Spool, id string, open func() (io.ReadCloser, error
 	}
 	return n, f.Commit(id)
 }
+
+// UnwrapClicks replaces message id's spool file with a copy whose links
+// unwrap says are wrapped links go back to their originals (outbound
+// mail); nothing is written when none is.
+func UnwrapClicks(sp *spool.Spool, id string, open func() (io.ReadCloser, error), lim message.Limits, unwrap func(message.ClickLink) (string, bool)) (int, error) {
+	src, err := open()
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	f, err := sp.Create()
+	if err != nil {
+		return 0, err
+	}
+	n, err := message.UnwrapClicks(src, lim, unwrap, f)
+	if err != nil || n == 0 {
+		f.Abort()
+		return 0, err
+	}
+	return n, f.Commit(id)
+}

@@ -103,6 +103,20 @@ func (p *Plan) own(link string) bool {
 	return p.w.Base != "" && strings.HasPrefix(strings.ToLower(link), strings.ToLower(p.w.Base)+"/c/")
 }
 
+// Token is the token of a link this appliance wrapped; false for any
+// other link.
+func (w *Wrapper) Token(link string) (string, bool) {
+	prefix := strings.ToLower(w.Base) + "/c/"
+	if w.Base == "" || !strings.HasPrefix(strings.ToLower(link), prefix) {
+		return "", false
+	}
+	tok := link[len(prefix):]
+	if i := strings.IndexAny(tok, "/?#"); i >= 0 {
+		tok = tok[:i]
+	}
+	return tok, tok != ""
+}
+
 func inDomains(host string, domains []string) bool {
 	for _, d := range domains {
 		d = strings.ToLower(strings.TrimPrefix(d, "."))
