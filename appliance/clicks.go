@@ -118,8 +118,11 @@ func (a *Appliance) clickJudge(lists analysis.LocalLists) timeofclick.Judge {
 		}},
 	}}
 	return func(ctx context.Context, link string) timeofclick.Judgement {
-		m := &analysis.Message{Meta: &store.Message{ID: "click"},
-			Extract: &message.Result{URLs: []message.URL{{URL: link, Raw: link, Where: "click"}}}}
+		urls := []message.URL{{URL: link, Raw: link, Where: "click"}}
+		for _, in := range message.InnerURLs(link) { // inside another vendor's wrapper
+			urls = append(urls, message.URL{URL: in, Raw: link, Where: "click (inside a wrapped link)"})
+		}
+		m := &analysis.Message{Meta: &store.Message{ID: "click"}, Extract: &message.Result{URLs: urls}}
 		rep := p.Run(ctx, m)
 		j := timeofclick.Judgement{Risk: "", Evaluation: "done"}
 		for _, f := range rep.Findings {

@@ -7,6 +7,7 @@ import (
 	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -163,6 +164,23 @@ func TestTimeOfClick(t *testing.T) {
 	}
 	if e := entry(newest(t, a), "time-of-click"); !strings.Contains(e.Detail, "3 wrapped links put back") {
 		t.Errorf("the reply's time-of-click step %+v", e)
+	}
+	// A link another vendor wrapped is judged by what it leads to: a Safe
+	// Links wrapper around the link the hub now knows as phishing is a
+	// finding on that link, and the message is held.
+	waitServices(t, a, []string{"web-reputation"}, func(st cli.ServiceStatus) bool { return st.State == "ok" }) // back from the black hole
+	safe := "https://eur01.safelinks.protection.outlook.com/?url=" + url.QueryEscape(later) + "&amp;data=05%7C01&amp;reserved=0"
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"},
+		"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: wrapped\r\nContent-Type: text/html\r\n\r\n<a href=\""+safe+"\">sign in</a>\r\n"))
+	q := waitQuarantined(t, a, 1, 20*time.Second)
+	qd, err := a.Message(context.Background(), q[0].ID)
+	must(t, err)
+	found := false
+	for _, f := range qd.Findings {
+		found = found || f.Engine == "web-reputation" && f.Object == later && strings.Contains(f.Location, "inside a wrapped link")
+	}
+	if !found || qd.Risk != "high" {
+		t.Errorf("a Safe Links wrapper around a phishing link: risk %s, findings %+v", qd.Risk, qd.Findings)
 	}
 	waitServices(t, a, []string{"time-of-click"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
 	// Each click is a CTP_DETECTION event at the SOC's collector.

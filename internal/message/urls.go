@@ -109,6 +109,14 @@ func ExtractURLs(body []byte, isHTML bool, where string) []URL {
 		}
 		seen[n+"\x00"+what] = true
 		out = append(out, URL{URL: n, Raw: raw, Where: where + " " + what})
+		// The link inside another vendor's wrapper is where the reader
+		// goes: it is judged as well.
+		for _, in := range InnerURLs(n) {
+			if len(out) < maxURLs && !seen[in+"\x00"+what+" wrapped"] {
+				seen[in+"\x00"+what+" wrapped"] = true
+				out = append(out, URL{URL: in, Raw: raw, Where: where + " " + what + " (inside a wrapped link)"})
+			}
+		}
 	}
 	if !isHTML {
 		for _, m := range findTextURLs(body, maxURLs) {

@@ -76,6 +76,11 @@ func (p *Plan) Wrap(l message.ClickLink) (string, bool) {
 		return "", false
 	}
 	at := p.risks[l.URL]
+	for _, in := range message.InnerURLs(l.URL) { // another vendor's wrapper: what it leads to counts
+		if risk.Rank(p.risks[in]) > risk.Rank(at) {
+			at = p.risks[in]
+		}
+	}
 	switch {
 	case at == "" && inDomains(host, p.w.Approved):
 		at = risk.None // rated safe
