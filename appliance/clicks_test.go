@@ -52,6 +52,13 @@ func TestTimeOfClick(t *testing.T) {
 	if e := entry(d, "time-of-click"); e.Outcome != "ok" || !strings.Contains(e.Detail, "2 links wrapped") {
 		t.Errorf("the trail's time-of-click step %+v", e)
 	}
+	// Its size is the rewritten message's (delivery's SIZE=): what was
+	// delivered but the tag delivery adds (its header field and the
+	// subject's tag).
+	tag := len("X-MailInspector-Risk: unrated\r\n") + len("[Suspicious] ")
+	if !strings.Contains(string(got[0].Data), "X-MailInspector-Risk: unrated\r\n") || int(d.Size) != len(got[0].Data)-tag {
+		t.Errorf("the message's size %d; delivered %d bytes, of which the tag %d", d.Size, len(got[0].Data), tag)
+	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 20 * time.Second}
 	get := func(u string) (int, string, string) {
 		t.Helper()

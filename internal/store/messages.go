@@ -235,6 +235,9 @@ type Verdict struct {
 	Rewrite      *Rewrite
 	Trail        []TrailEntry
 	Findings     []Finding
+	// Size, when not 0, is the message's size after an action rewrote it
+	// (links wrapped or sent to the link pages): delivery's SIZE=.
+	Size int64
 	// Objects replace the message's objects when not nil.
 	Objects  []Object
 	Feedback []FeedbackRecord // Smart Feedback to queue with the verdict
@@ -252,9 +255,10 @@ func SaveVerdict(tx *Tx, id string, v *Verdict) error {
 		rw = string(b)
 	}
 	res, err := tx.Exec(`UPDATE messages SET state = ?, risk = ?, action = ?, reason = ?, analyse_after = ?,
-		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ?, resume_at = ?, source = COALESCE(?, source) WHERE id = ?`,
+		subject = ?, header_from = ?, message_id = ?, rewrite = ?, updated = ?, resume_at = ?, source = COALESCE(?, source),
+		size = CASE WHEN ? > 0 THEN ? ELSE size END WHERE id = ?`,
 		v.State, v.Risk, v.Action, v.Reason, ns(v.AnalyseAfter), v.Subject, v.HeaderFrom, v.MessageID, rw, time.Now().UnixNano(), v.ResumeAt,
-		source(v.Objects), id)
+		source(v.Objects), v.Size, v.Size, id)
 	if err != nil {
 		return err
 	}

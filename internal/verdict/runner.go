@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/mail"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -227,6 +228,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 		} else {
 			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "policy", Outcome: analysis.OutcomeOK,
 				Detail: fmt.Sprintf("%d links now lead to the %s page", n, dec.Links)})
+			v.Size = r.spoolSize(id)
 		}
 	}
 	if dec.Links == "" && v.State == store.StateQueued && r.Clicks != nil {
@@ -238,6 +240,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 				Detail: "links not wrapped, the message goes as it came: " + err.Error()})
 		case detail != "":
 			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeOK, Detail: detail})
+			v.Size = r.spoolSize(id)
 		}
 	}
 	for _, o := range dec.Extra {
@@ -345,6 +348,16 @@ func (r *Runner) split(m *analysis.Message, rcpts []string) (*store.Message, err
 		Helo: meta.Helo, TLS: meta.TLS, Size: meta.Size, State: store.StateReceived, ERS: meta.ERS}, nil
 }
 
+// spoolSize is a message's size on the spool after an action rewrote it
+// (0: unknown, the size received stays).
+func (r *Runner) spoolSize(id string) int64 {
+	fi, err := os.Stat(r.Spool.Path(id))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // queuedRow is the message's row as the verdict v that queues it leaves it
 // (SaveVerdict, then QueueRecipients), as a reader gets it back.
 func queuedRow(meta *store.Message, v *store.Verdict) *store.Message {
@@ -354,6 +367,9 @@ func queuedRow(meta *store.Message, v *store.Verdict) *store.Message {
 	}
 	q.State, q.Risk, q.Action, q.Reason, q.ResumeAt = store.StateQueued, v.Risk, v.Action, v.Reason, v.ResumeAt
 	q.AnalyseAfter, q.Subject, q.HeaderFrom, q.MessageID = v.AnalyseAfter, v.Subject, v.HeaderFrom, v.MessageID
+	if v.Size > 0 {
+		q.Size = v.Size
+	}
 	q.Rewrite = nil
 	if !v.Rewrite.Empty() {
 		rw := *v.Rewrite
