@@ -107,8 +107,9 @@ func (a *Appliance) clickWrapper() *timeofclick.Wrapper {
 // clickJudge rates a link at a click: the local lists, then web
 // reputation, web inspection and domain census in one joint request to
 // the hub, each under its service's contract. A link nothing rated is
-// unrated; one on lists.approved_domains none; a skipped rating service
-// makes it unrated and the evaluation says why.
+// unrated; one into lists.approved_domains none, whatever was found (as
+// in the mail path); a skipped rating service makes it unrated and the
+// evaluation says why.
 func (a *Appliance) clickJudge(lists analysis.LocalLists) timeofclick.Judge {
 	cloud := a.cloud()
 	p := &analysis.Pipeline{StageTimeout: 30 * time.Second, Stages: []analysis.Stage{
@@ -141,9 +142,11 @@ func (a *Appliance) clickJudge(lists analysis.LocalLists) timeofclick.Judge {
 		}
 		if j.Risk == "" || j.Risk == risk.None {
 			j.Risk = risk.Unrated
-			if u, err := url.Parse(link); err == nil && approved(u.Hostname(), lists.ApprovedDomains) {
-				j.Risk = risk.None
-			}
+		}
+		if u, err := url.Parse(link); err == nil && approved(u.Hostname(), lists.ApprovedDomains) {
+			// Approved wins, as in the mail path (lists.approved_domains:
+			// a finding about a link into it does not count).
+			j.Risk = risk.None
 		}
 		return j
 	}

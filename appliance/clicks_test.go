@@ -3,17 +3,23 @@ package appliance
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime/quotedprintable"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"mailinspector/internal/cli"
 	"mailinspector/internal/message"
@@ -220,4 +226,86 @@ func decodedBody(t *testing.T, msg []byte) string {
 	b, err := io.ReadAll(r)
 	must(t, err)
 	return string(b)
+}
+
+// TestTimeOfClickInABrowser: a delivered message opened as a webmail page
+// would show it, its links clicked in chromium: the approved one lands on
+// the site; the unrated one shows the warning, and going on lands; once
+// the hub learns the second link is malicious, the same link gives the
+// block page and the site is not reached; a tampered link shows the
+// error page and goes nowhere.
+func TestTimeOfClickInABrowser(t *testing.T) {
+	h, bl, sink := startTestHub(t), startDNSBL(t), testutil.NewSink(t)
+	click := freePort(t)
+	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
+		"click.base_url": "http://" + click, "lists.approved_domains": "good.test"}))
+	// The sites the links lead to: every *.test name is this server.
+	var visits atomic.Int64
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		visits.Add(1)
+		fmt.Fprintf(w, "<!doctype html><title>site</title><h1 id=site>%s%s</h1>", r.Host, r.URL.Path)
+	}))
+	defer site.Close()
+	_, port, _ := net.SplitHostPort(site.Listener.Addr().String())
+	good, later := "http://good.test:"+port+"/page", "http://later-bad.test:"+port+"/login"
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"},
+		"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nContent-Type: text/html\r\n\r\n"+
+			`<p><a id="good" href="`+good+`">good</a> <a id="later" href="`+later+`">later</a></p>`+"\r\n"))
+	body := decodedBody(t, sink.WaitFor(t, 1, 20*time.Second)[0].Data)
+	if strings.Contains(body, port+"/") {
+		t.Fatalf("the links were not wrapped:\n%s", body)
+	}
+	// The message as a webmail shows it.
+	mail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<!doctype html><title>mail</title>"+body)
+	}))
+	defer mail.Close()
+	b := newBrowser(t, click, chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"))
+	open := func(link string) {
+		t.Helper()
+		b.do(t, chromedp.Navigate(mail.URL), chromedp.Click(chromedp.CSS("a#"+link)), chromedp.WaitVisible(chromedp.CSS("#site, #title")))
+	}
+	open("good")
+	if got := b.text(t, "h1"); got != "good.test:"+port+"/page" {
+		t.Fatalf("the approved link landed on %q", got)
+	}
+	open("later")
+	if got := b.text(t, "#title"); !strings.Contains(got, "Careful") {
+		t.Fatalf("the unrated link: %q", got)
+	}
+	b.screenshot(t, "click-warn")
+	b.do(t, chromedp.Click(chromedp.CSS("#continue")), chromedp.WaitVisible(chromedp.CSS("#site")))
+	if got := b.text(t, "#site"); got != "later-bad.test:"+port+"/login" {
+		t.Fatalf("going on landed on %q", got)
+	}
+	feed := filepath.Join(t.TempDir(), "urlhaus.csv")
+	must(t, os.WriteFile(feed, []byte(`"4000002","2026-12-04 10:00:00","`+later+`","online","2026-12-04 10:00:00","malware_download","","https://urlhaus.abuse.ch/url/4000002/","project"`+"\n"), 0o644))
+	_, err := h.Store.Import(context.Background(), "urlhaus-csv", feed)
+	must(t, err)
+	before := visits.Load()
+	open("later")
+	if got := b.text(t, "#title"); got != "Link blocked" {
+		t.Fatalf("the link the hub now knows as malicious: %q", got)
+	}
+	b.screenshot(t, "click-block")
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("a").length`)); err != nil || n != 0 {
+		t.Errorf("the block page has %d links (%v)", n, err)
+	}
+	// A tampered link: the error page, and nowhere else.
+	i := strings.Index(body, "/c/") + 3
+	other := byte('A')
+	if body[i] == 'A' {
+		other = 'B'
+	}
+	tampered := body[:i] + string(other) + body[i+1:]
+	mail.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<!doctype html><title>mail</title>"+tampered)
+	})
+	open("good")
+	if got := b.text(t, "#title"); got != "Unknown link" {
+		t.Fatalf("a tampered link: %q", got)
+	}
+	if visits.Load() != before {
+		t.Errorf("the site was reached %d times after the block", visits.Load()-before)
+	}
 }

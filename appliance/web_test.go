@@ -49,11 +49,12 @@ type browser struct {
 	external []string
 }
 
-func newBrowser(t *testing.T, host string) *browser {
+func newBrowser(t *testing.T, host string, flags ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	bin := testutil.RequireTool(t, "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
 		chromedp.Flag("ignore-certificate-errors", true), chromedp.Flag("disable-dev-shm-usage", true))
+	opts = append(opts, flags...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)

@@ -48,6 +48,10 @@ type Service struct {
 	// Clicked, when set, is told of every click once it is logged (SIEM).
 	Clicked func(store.Click)
 	Log     *slog.Logger
+	// PerToken and PerClient bound the clicks a minute on one link and
+	// from one address (0: 30 and 6,000: a company's readers often share
+	// one address, a flood from one does not get through).
+	PerToken, PerClient int
 
 	limits limiter
 }
@@ -74,7 +78,14 @@ func (s *Service) click(w http.ResponseWriter, r *http.Request, goOn bool) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	client := clientIP(r)
-	if !s.limits.allow("ip "+client, 120) || !s.limits.allow("token "+token, 30) {
+	perToken, perClient := s.PerToken, s.PerClient
+	if perToken == 0 {
+		perToken = 30
+	}
+	if perClient == 0 {
+		perClient = 6000
+	}
+	if !s.limits.allow("ip "+client, perClient) || !s.limits.allow("token "+token, perToken) {
 		s.page(w, http.StatusTooManyRequests, page{Title: "Too many clicks", Text: "Wait a minute and try again."})
 		return
 	}
