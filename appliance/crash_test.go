@@ -45,7 +45,7 @@ func buildBinary(t *testing.T) string {
 	return buildOnce.path
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)

@@ -62,7 +62,7 @@ func (h *testHub) Requests() []string {
 	return slices.Clone(h.requests)
 }
 
-func startTestHub(t *testing.T) *testHub {
+func startTestHub(t testing.TB) *testHub {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := hub.OpenStore(dir)
@@ -124,7 +124,7 @@ func serviceSettings(h *testHub, bl *testutil.DNSBL, extra map[string]string) ma
 	return s
 }
 
-func startDNSBL(t *testing.T) *testutil.DNSBL {
+func startDNSBL(t testing.TB) *testutil.DNSBL {
 	bl := testutil.StartDNSBL(t, "bl.test")
 	bl.List("99.2.0.192.bl.test.", "127.0.0.2")
 	return bl
