@@ -185,7 +185,7 @@ func (a *Appliance) start() error {
 			return fmt.Errorf("click.listen: %w", err)
 		}
 		svc := &timeofclick.Service{DB: a.db, Judge: a.clickJudge(lists), Actions: s.Click.Action, Legacy: guard.Handler(), Log: a.Log,
-			Clicked: a.clicked}
+			Clicked: a.clicked, Pages: s.Click.Page}
 		a.click = &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}
 		a.clickAddr = ln.Addr()

@@ -42,7 +42,8 @@ func TestTimeOfClick(t *testing.T) {
 	h, bl, sink, rs := startTestHub(t), startDNSBL(t), testutil.NewSink(t), testutil.StartRsyslog(t)
 	click := freePort(t)
 	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
-		"click.base_url": "http://" + click, "lists.approved_domains": "good.test", "siem.servers": "tcp://" + rs.TCP + "?format=cef"}))
+		"click.base_url": "http://" + click, "lists.approved_domains": "good.test", "siem.servers": "tcp://" + rs.TCP + "?format=cef",
+		"click.page.high": `<b>Stop.</b> Ask <a href="https://help.example.com/">the help desk</a>.<script>alert(1)</script>`}))
 	const later = "http://later-bad.test/login"
 	html := "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
 		`<p><a href="http://good.test/page">good</a> <a href="` + later + `">later bad</a> <a href="mailto:bob@example.org">mail</a>` +
@@ -96,6 +97,10 @@ func TestTimeOfClick(t *testing.T) {
 	code, loc, page = get(bad)
 	if code != http.StatusOK || loc != "" || !strings.Contains(page, "Link blocked") || strings.Contains(page, "href=\"http://later") {
 		t.Fatalf("the link the hub now knows as malicious: %d %q\n%s", code, loc, page)
+	}
+	// The administrator's text for high risk, sanitised.
+	if !strings.Contains(page, "<b>Stop.</b> Ask <a href=\"https://help.example.com/\"") || strings.Contains(page, "<script") {
+		t.Errorf("the block page's text (click.page.high):\n%s", page)
 	}
 	if code, loc, _ := get(bad + "/go"); code == http.StatusSeeOther || loc != "" {
 		t.Errorf("going on past a block: %d to %q", code, loc)

@@ -78,6 +78,9 @@ type Settings struct {
 		Action map[string]string
 		// Signed: leave (signed messages are not rewritten) or rewrite.
 		Signed string
+		// Page is the administrator's text of the block and warn pages
+		// by risk ("": the built-in text); <a>, <b> and <i> are kept.
+		Page map[string]string
 	}
 
 	Exceptions struct {

@@ -3,6 +3,7 @@ package settings
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Time-of-click (docs/time-of-click.md): which links of inbound mail are
@@ -19,6 +20,19 @@ func init() {
 		Key{"click.signed", "leave", "Signed messages (S/MIME, PGP/MIME): leave them as they are (a rewrite would break the signature; the trail says so) or rewrite.",
 			enum(func(s *Settings) *string { return &s.Click.Signed }, "leave", "rewrite")},
 	)
+	for _, risk := range []string{"high", "medium", "low", "unrated", "none"} {
+		keys = append(keys, Key{"click.page." + risk, "", fmt.Sprintf("The text of the page a click on a link of risk %s shows when it is warned or blocked, instead of the built-in one: plain text with <a href>, <b> and <i> (anything else is removed when the page is shown). Empty: the built-in text.", risk),
+			func(s *Settings, v string) error {
+				if len(v) > 4096 || !utf8.ValidString(v) {
+					return fmt.Errorf("want valid UTF-8 of at most 4096 bytes")
+				}
+				if s.Click.Page == nil {
+					s.Click.Page = map[string]string{}
+				}
+				s.Click.Page[risk] = v
+				return nil
+			}})
+	}
 	for _, r := range []struct{ risk, def string }{{"high", "block"}, {"medium", "block"}, {"low", "warn"}, {"unrated", "warn"}, {"none", "allow"}} {
 		keys = append(keys, Key{"click.action." + r.risk, r.def, fmt.Sprintf("What a click on a wrapped link does when the link's risk at that moment is %s: allow (on to the link), warn (a page with the link and a button that goes on) or block (the link as text only).", r.risk),
 			func(s *Settings, v string) error {

@@ -48,6 +48,8 @@ type Service struct {
 	// Clicked, when set, is told of every click once it is logged (SIEM).
 	Clicked func(store.Click)
 	Log     *slog.Logger
+	// Pages are the administrator's page texts by risk (click.page.*).
+	Pages map[string]string
 	// PerToken and PerClient bound the clicks a minute on one link and
 	// from one address (0: 30 and 6,000: a company's readers often share
 	// one address, a flood from one does not get through).
@@ -132,10 +134,11 @@ func (s *Service) click(w http.ResponseWriter, r *http.Request, goOn bool) {
 	case action == Warn:
 		s.page(w, http.StatusOK, page{Title: "Careful: this link may be dangerous", Risk: j.Risk,
 			Text: "This link from an email message could not be rated safe just now (" + riskText(j) + "). Open it only if you trust it.",
-			URL:  l.URL, Continue: template.URL("/c/" + l.Token + "/go")})
+			URL:  l.URL, Continue: template.URL("/c/" + l.Token + "/go"), Custom: s.custom(j.Risk)})
 	default:
 		s.page(w, http.StatusOK, page{Title: "Link blocked", Risk: j.Risk,
-			Text: "This link from an email message was judged dangerous (" + riskText(j) + "). It is shown below as text only.", URL: l.URL})
+			Text: "This link from an email message was judged dangerous (" + riskText(j) + "). It is shown below as text only.", URL: l.URL,
+			Custom: s.custom(j.Risk)})
 	}
 }
 
