@@ -212,3 +212,27 @@ func (a *Appliance) Clicks(ctx context.Context, q cli.ClickQuery) ([]cli.ClickRe
 	}
 	return out, nil
 }
+
+// ClickTest is click test URL: the link wrapped as mail's links are, for a
+// day, under the message ID "test".
+func (a *Appliance) ClickTest(ctx context.Context, link string) (cli.Done, error) {
+	s := a.Settings
+	if s.Click.Listen == "" {
+		return cli.Done{}, fmt.Errorf("the click service is not served: set click.listen (and click.base_url)")
+	}
+	n, ok := message.NormalizeLink(link, nil)
+	if !ok || !strings.HasPrefix(n, "http://") && !strings.HasPrefix(n, "https://") {
+		return cli.Done{}, fmt.Errorf("%q is not a web link", link)
+	}
+	w := a.clickWrapper()
+	w.Mode, w.Lifetime = timeofclick.All, 24*time.Hour
+	plan := w.Plan("test", nil, nil)
+	wrapped, ok := plan.Wrap(message.ClickLink{URL: n, Raw: link, Where: "test"})
+	if !ok {
+		return cli.Done{}, fmt.Errorf("%s is not wrapped: its domain is in click.exempt_domains or it leads to the click service", n)
+	}
+	if err := a.db.Write(ctx, func(tx *store.Tx) error { return store.InsertClickLinks(tx, plan.Links) }); err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: wrapped}, nil
+}

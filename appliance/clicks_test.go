@@ -245,7 +245,8 @@ func TestTimeOfClickInABrowser(t *testing.T) {
 	h, bl, sink := startTestHub(t), startDNSBL(t), testutil.NewSink(t)
 	click := freePort(t)
 	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
-		"click.base_url": "http://" + click, "lists.approved_domains": "good.test"}))
+		"click.base_url": "http://" + click, "lists.approved_domains": "good.test", "web.listen": "127.0.0.1:0"}))
+	must(t, a.accounts.SetPassword(context.Background(), "admin", "Admin-Pass-2026"))
 	// The sites the links lead to: every *.test name is this server.
 	var visits atomic.Int64
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -314,6 +315,19 @@ func TestTimeOfClickInABrowser(t *testing.T) {
 	}
 	if visits.Load() != before {
 		t.Errorf("the site was reached %d times after the block", visits.Load()-before)
+	}
+	// The console's Time-of-Click page: a link to try, and the clicks.
+	base := "https://" + a.WebAddr().String()
+	b.login(t, base, "admin", "Admin-Pass-2026")
+	b.do(t, chromedp.Navigate(base+"/settings?section=click"), chromedp.SendKeys(chromedp.CSS(`#click-test input[name=url]`), good),
+		chromedp.Submit(chromedp.CSS(`#click-test`)), chromedp.WaitVisible(chromedp.CSS(`#test-link a`)))
+	if c := b.text(t, `#clicks`); !strings.Contains(c, later) || !strings.Contains(c, "block") || !strings.Contains(c, "continue") {
+		t.Errorf("the latest clicks on the Time-of-Click page: %q", c)
+	}
+	b.screenshot(t, "time-of-click")
+	b.do(t, chromedp.Click(chromedp.CSS(`#test-link a`)), chromedp.WaitVisible(chromedp.CSS("#site")))
+	if got := b.text(t, "#site"); got != "good.test:"+port+"/page" {
+		t.Errorf("the test link landed on %q", got)
 	}
 }
 

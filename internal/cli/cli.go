@@ -100,8 +100,10 @@ type Backend interface {
 	Lists(ctx context.Context) ([]ListInfo, error)
 	ListExport(ctx context.Context, key string) (string, error)
 	ListImport(ctx context.Context, key, csv string, replace bool) (Done, error)
-	// Clicks are the clicks on time-of-click's wrapped links.
+	// Clicks are the clicks on time-of-click's wrapped links; ClickTest
+	// wraps a link for the administrator to try.
 	Clicks(ctx context.Context, q ClickQuery) ([]ClickRecord, error)
+	ClickTest(ctx context.Context, link string) (Done, error)
 	// Stats counts the messages received in [since, until) (show stats).
 	Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*Stats, error)
 }

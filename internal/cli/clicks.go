@@ -30,6 +30,8 @@ type ClickQuery struct {
 }
 
 var clickCommands = []command{
+	{[]string{"click", "test"}, "URL", "wrap URL as time-of-click wraps a link of mail (for a day), to see what a reader sees when clicking it", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) { return b.ClickTest(ctx, a[0]) }, "click", false, false},
 	{[]string{"show", "clicks"}, "[message ID] [url PART] [action allow|warn|block|continue] [since 24h] [limit N]",
 		"clicks on time-of-click's wrapped links, newest first: the link, its risk at delivery and now, what the click service did, the client", 0, -1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {

@@ -99,6 +99,11 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, u *user) {
 }
 
 func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, u *user, status int, section, errText string, typed map[string]string) {
+	s.showSettingsWith(w, r, u, status, section, errText, typed, "")
+}
+
+// showSettingsWith is showSettings with the link click test just made.
+func (s *Server) showSettingsWith(w http.ResponseWriter, r *http.Request, u *user, status int, section, errText string, typed map[string]string, testLink string) {
 	v, err := s.exec(r, u, "show", "settings")
 	if err != nil {
 		s.fail(w, r, u, err)
@@ -128,13 +133,43 @@ func (s *Server) showSettings(w http.ResponseWriter, r *http.Request, u *user, s
 		}
 		keys = append(keys, setting{SettingValue: sv, Doc: k.Doc, Secret: settings.Secret(sv.Key)})
 	}
-	s.render(w, r, u, status, "settings", "Settings: "+sectionTitle(section), struct {
-		Section string
-		Title   string
-		Groups  []settingsGroup
-		Keys    []setting
-		Error   string
-	}{section, sectionTitle(section), groupSections(sections), keys, errText})
+	data := settingsView{Section: section, Title: sectionTitle(section), Groups: groupSections(sections), Keys: keys, Error: errText}
+	if section == "click" {
+		// Time-of-Click Protection: its settings, a link to try, the
+		// latest clicks.
+		v, err := s.exec(r, u, "show", "clicks", "limit", "20")
+		if err != nil {
+			s.fail(w, r, u, err)
+			return
+		}
+		data.Clicks = v.([]cli.ClickRecord)
+		data.TestLink = testLink
+	}
+	s.render(w, r, u, status, "settings", "Settings: "+sectionTitle(section), data)
+}
+
+// settingsView is the settings page: one section's keys; for
+// time-of-click also the latest clicks and a link to try.
+type settingsView struct {
+	Section string
+	Title   string
+	Groups  []settingsGroup
+	Keys    []setting
+	Error   string
+	Clicks  []cli.ClickRecord
+	// TestLink is the link click test just made (shown once).
+	TestLink string
+}
+
+// clickTest is click test URL: the wrapped link is shown on the
+// Time-of-Click page for the administrator to click.
+func (s *Server) clickTest(w http.ResponseWriter, r *http.Request, u *user) {
+	v, err := s.exec(r, u, "click", "test", strings.TrimSpace(r.PostForm.Get("url")))
+	if err != nil {
+		s.showSettings(w, r, u, http.StatusOK, "click", "Nothing wrapped: "+err.Error(), nil)
+		return
+	}
+	s.showSettingsWith(w, r, u, http.StatusOK, "click", "", nil, v.(cli.Done).Message)
 }
 
 // settingsGroup is a heading of the settings' menu, as DDEI's

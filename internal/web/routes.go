@@ -56,6 +56,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /system/import", s.upload(s.configImport))
 	m.HandleFunc("GET /settings", s.page(s.settingsPage))
 	m.HandleFunc("POST /settings", s.action(s.settingsCommit))
+	m.HandleFunc("POST /clicks/test", s.action(s.clickTest))
 	s.mux = m
 }
 
