@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,7 +31,41 @@ type ClickQuery struct {
 	Limit                  int
 }
 
+// ClickRisks are the risks a click page has a text for.
+var ClickRisks = []string{"high", "medium", "low", "unrated", "none"}
+
 var clickCommands = []command{
+	{[]string{"click", "pages", "export"}, "", "the block and warn pages' texts (click.page.*) as one JSON file, to keep or to take to another appliance", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			vs, err := b.ShowSettings(ctx, "click.page.")
+			if err != nil {
+				return nil, err
+			}
+			pages := map[string]string{}
+			for _, v := range vs {
+				pages[strings.TrimPrefix(v.Key, "click.page.")] = v.Value
+			}
+			out, err := json.MarshalIndent(pages, "", "  ")
+			return json.RawMessage(out), err
+		}, "", false, false},
+	{[]string{"click", "pages", "import"}, "", "put the pages' texts of a file click pages export made (standard input): every text checked, one commit", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) {
+			var pages map[string]string
+			if err := json.Unmarshal([]byte(InputOf(ctx)), &pages); err != nil {
+				return nil, fmt.Errorf("%w: the pages come on standard input as click pages export writes them: %v", ErrUsage, err)
+			}
+			changes := map[string]string{}
+			for risk, text := range pages {
+				if !slices.Contains(ClickRisks, risk) {
+					return nil, fmt.Errorf("%w: %q is no risk (%s)", ErrUsage, risk, strings.Join(ClickRisks, ", "))
+				}
+				changes["click.page."+risk] = text
+			}
+			if len(changes) == 0 {
+				return nil, fmt.Errorf("%w: the file has no page", ErrUsage)
+			}
+			return b.CommitSettings(ctx, changes, 0)
+		}, "settings", false, false},
 	{[]string{"click", "test"}, "URL", "wrap URL as time-of-click wraps a link of mail (for a day), to see what a reader sees when clicking it", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) { return b.ClickTest(ctx, a[0]) }, "click", false, false},
 	{[]string{"show", "clicks"}, "[message ID] [url PART] [action allow|warn|block|continue] [since 24h] [limit N]",
