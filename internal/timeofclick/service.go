@@ -87,7 +87,9 @@ func (s *Service) click(w http.ResponseWriter, r *http.Request, goOn bool) {
 	if perClient == 0 {
 		perClient = 6000
 	}
-	if !s.limits.allow("ip "+client, perClient) || !s.limits.allow("token "+token, perToken) {
+	// A token is counted only in the form tokens have: a limiter's key
+	// is never a stranger's long string.
+	if !s.limits.allow("ip "+client, perClient) || validToken(token) && !s.limits.allow("token "+token, perToken) {
 		s.page(w, http.StatusTooManyRequests, page{Title: "Too many clicks", Text: "Wait a minute and try again."})
 		return
 	}
