@@ -7,7 +7,8 @@
 # everything it started.
 #
 # Knobs: RUN_DIR [run-data], RUN_SMTP [127.0.0.1:2525], RUN_HUB [0],
-# RUN_HUB_LISTEN [127.0.0.1:8444], RUN_WEB [127.0.0.1:8443: the web console], RUN_CLAMD [1; 0 runs without a pattern
+# RUN_HUB_LISTEN [127.0.0.1:8444], RUN_WEB [127.0.0.1:8443: the web console], RUN_CLICK [127.0.0.1:8025: the click
+# service of time-of-click; "" for none], RUN_CLAMD [1; 0 runs without a pattern
 # engine: every message is then unrated and attachments are held], and
 # arguments passed on to `mailinspector serve` (make run ARGS="--set K=V").
 set -euo pipefail
@@ -28,8 +29,13 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
-RUN_WEB="${RUN_WEB:-127.0.0.1:8443}"
+RUN_WEB="${RUN_WEB:-127.0.0.1:8443}" RUN_CLICK="${RUN_CLICK-127.0.0.1:8025}"
 args=(--set "smtp.listen=$RUN_SMTP" --set "web.listen=$RUN_WEB")
+click_line="off (RUN_CLICK is empty)"
+if [[ -n $RUN_CLICK ]]; then
+	args+=(--set "click.listen=$RUN_CLICK" --set "click.base_url=http://$RUN_CLICK")
+	click_line="links of delivered mail go through http://$RUN_CLICK/c/…, each click judged again (show clicks)"
+fi
 
 clamd_bin() { command -v clamd 2>/dev/null || { [[ -x /usr/sbin/clamd ]] && echo /usr/sbin/clamd; } || true; }
 if [[ $RUN_CLAMD == 1 && -z $(clamd_bin) ]]; then
@@ -90,6 +96,7 @@ Mail Inspector $(cat VERSION): data directory $RUN_DIR
   SMTP:    $RUN_SMTP   (no downstream configured: mail lands in $RUN_DIR/maildir/<recipient>/new/)
   clamd:   $clamd_line
   hub:     $hub_line
+  clicks:  $click_line
   send:    swaks --server $RUN_SMTP --from you@example.org --to alice@example.com
   EICAR:   printf '%s' 'X5O!P%@AP[4\\PZX54(P^)7CC)7}\$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!\$H+H*' |
              swaks --server $RUN_SMTP --from you@example.org --to alice@example.com --attach - --attach-name eicar.com
