@@ -33,8 +33,8 @@ func (a *Appliance) clickRewrite(w *timeofclick.Wrapper) func(m *analysis.Messag
 		if !policy.Inbound(to, s.SMTP.AcceptedDomains) {
 			return a.unwrapClicks(m, w) // outbound mail is never wrapped
 		}
-		if s.Click.Rewrite == timeofclick.Off || s.Click.Listen == "" {
-			return "", nil
+		if s.Click.Rewrite == timeofclick.Off || s.Click.Listen == "" || m.Extract != nil && len(m.Extract.URLs) == 0 {
+			return "", nil // nothing to wrap: the message is not copied
 		}
 		if s.Click.Signed == "leave" && signed(m) {
 			return "links not wrapped: the message is signed (S/MIME or PGP/MIME), and a rewrite would break its signature (click.signed)", nil
