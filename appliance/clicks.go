@@ -16,6 +16,7 @@ import (
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 	"mailinspector/internal/timeofclick"
+	"mailinspector/internal/verdict"
 )
 
 // Time-of-click (internal/timeofclick, docs/time-of-click.md): the links
@@ -23,30 +24,69 @@ import (
 
 // clickRewrite is the verdict runner's Clicks: the links of an inbound
 // message being delivered are wrapped when click.rewrite says so, the
-// click service is served, and the message is not signed (click.signed).
-func (a *Appliance) clickRewrite(w *timeofclick.Wrapper) func(m *analysis.Message, to []string, findings []store.Finding) (string, error) {
+// click service is served, and the message is not signed (click.signed);
+// for up to click.per_recipient_max recipients, in a copy each.
+func (a *Appliance) clickRewrite(w *timeofclick.Wrapper) func(m *analysis.Message, to []string, findings []store.Finding) (verdict.Clicked, error) {
 	s := a.Settings
-	return func(m *analysis.Message, to []string, findings []store.Finding) (string, error) {
+	return func(m *analysis.Message, to []string, findings []store.Finding) (verdict.Clicked, error) {
 		if s.Mode == "bcc" || m.Meta.Kind != store.KindInbound && m.Meta.Kind != store.KindSplit {
-			return "", nil
+			return verdict.Clicked{}, nil
 		}
 		if !policy.Inbound(to, s.SMTP.AcceptedDomains) {
-			return a.unwrapClicks(m, w) // outbound mail is never wrapped
+			detail, err := a.unwrapClicks(m, w) // outbound mail is never wrapped
+			return verdict.Clicked{Detail: detail}, err
 		}
 		if s.Click.Rewrite == timeofclick.Off || s.Click.Listen == "" || m.Extract != nil && len(m.Extract.URLs) == 0 {
-			return "", nil // nothing to wrap: the message is not copied
+			return verdict.Clicked{}, nil // nothing to wrap: the message is not copied
 		}
 		if s.Click.Signed == "leave" && signed(m) {
-			return "links not wrapped: the message is signed (S/MIME or PGP/MIME), and a rewrite would break its signature (click.signed)", nil
+			return verdict.Clicked{Detail: "links not wrapped: the message is signed (S/MIME or PGP/MIME), and a rewrite would break its signature (click.signed)"}, nil
+		}
+		keep := func(p *timeofclick.Plan) func() error {
+			return func() error {
+				return a.db.Write(context.Background(), func(tx *store.Tx) error { return store.InsertClickLinks(tx, p.Links) })
+			}
+		}
+		var out verdict.Clicked
+		if len(to) > 1 && len(to) <= s.Click.PerRecipientMax {
+			// A copy for each recipient but the first, from the message as
+			// it came, before the message itself is rewritten for the first.
+			for _, rcpt := range to[1:] {
+				plan := w.Plan(m.Meta.ID, []string{rcpt}, findings)
+				id, size, err := policy.CopyWithClicks(a.spool, m.Open, WalkLimits(s), plan.Wrap, keep(plan))
+				if err != nil {
+					for _, c := range out.Copies {
+						a.spool.Remove(c.ID)
+					}
+					return verdict.Clicked{}, err
+				}
+				out.Copies = append(out.Copies, verdict.ClickCopy{ID: id, Rcpt: rcpt, Size: size})
+			}
+			to = to[:1]
 		}
 		plan := w.Plan(m.Meta.ID, to, findings)
-		n, err := policy.RewriteClicks(a.spool, m.Meta.ID, m.Open, WalkLimits(s), plan.Wrap, func() error {
-			return a.db.Write(context.Background(), func(tx *store.Tx) error { return store.InsertClickLinks(tx, plan.Links) })
-		})
-		if err != nil || n == 0 {
-			return "", err
+		n, err := policy.RewriteClicks(a.spool, m.Meta.ID, m.Open, WalkLimits(s), plan.Wrap, keep(plan))
+		if err != nil {
+			for _, c := range out.Copies {
+				a.spool.Remove(c.ID)
+			}
+			return verdict.Clicked{}, err
 		}
-		return fmt.Sprintf("%d links wrapped (click.rewrite %s): each click is judged again", n, s.Click.Rewrite), nil
+		if n == 0 {
+			for _, c := range out.Copies { // nothing wrapped in the message: none in its copies either
+				a.spool.Remove(c.ID)
+			}
+			return verdict.Clicked{}, nil
+		}
+		out.Detail = fmt.Sprintf("%d links wrapped (click.rewrite %s): each click is judged again", n, s.Click.Rewrite)
+		if len(out.Copies) > 0 {
+			var ids []string
+			for _, c := range out.Copies {
+				ids = append(ids, c.ID+" ("+c.Rcpt+")")
+			}
+			out.Detail += fmt.Sprintf("; a copy with its own links for each other recipient: %s", strings.Join(ids, ", "))
+		}
+		return out, nil
 	}
 }
 

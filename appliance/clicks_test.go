@@ -202,6 +202,32 @@ func TestTimeOfClick(t *testing.T) {
 	if !found || qd.Risk != "high" {
 		t.Errorf("a Safe Links wrapper around a phishing link: risk %s, findings %+v", qd.Risk, qd.Findings)
 	}
+	// Two recipients: a copy each, each with its own links, so that a
+	// click is known to be that recipient's.
+	n := len(sink.Messages())
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com", "dave@example.com"},
+		"From: bob@example.org\r\nTo: alice@example.com, dave@example.com\r\nSubject: two\r\nContent-Type: text/html\r\n\r\n"+
+			`<a href="http://one.test/a">one</a> <a href="http://two.test/b">two</a>`+"\r\n"))
+	two := sink.WaitFor(t, n+2, 20*time.Second)[n:]
+	tokens := map[string]string{}
+	for _, r := range two {
+		ws := regexp.MustCompile(`http://`+regexp.QuoteMeta(click)+`/c/[A-Za-z0-9_-]{22}`).FindAllString(decodedBody(t, r.Data), -1)
+		if len(r.To) != 1 || len(ws) != 2 {
+			t.Fatalf("a delivery to %v with %d links wrapped", r.To, len(ws))
+		}
+		tokens[r.To[0]] = ws[1]
+	}
+	if len(tokens) != 2 || tokens["alice@example.com"] == tokens["dave@example.com"] {
+		t.Fatalf("the two recipients' links: %v", tokens)
+	}
+	for rcpt, link := range tokens {
+		get(link)
+		v, err := cli.Exec(cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show clicks limit 1")
+		must(t, err)
+		if cs := v.([]cli.ClickRecord); len(cs) != 1 || cs[0].Rcpt != rcpt {
+			t.Errorf("the click on %s's link: %+v", rcpt, cs)
+		}
+	}
 	waitServices(t, a, []string{"time-of-click"}, func(st cli.ServiceStatus) bool { return st.State == "ok" })
 	// Each click is a CTP_DETECTION event at the SOC's collector.
 	deadline := time.Now().Add(30 * time.Second)

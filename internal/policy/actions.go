@@ -114,3 +114,28 @@ func UnwrapClicks(sp *spool.Spool, id string, open func() (io.ReadCloser, error)
 	}
 	return n, f.Commit(id)
 }
+
+// CopyWithClicks spools a copy of a message whose clicked links lead
+// where wrap says, under a new ID, once keep has kept the wrapped links;
+// it returns the copy's ID and size. Nothing is spooled on an error.
+func CopyWithClicks(sp *spool.Spool, open func() (io.ReadCloser, error), lim message.Limits, wrap func(message.ClickLink) (string, bool), keep func() error) (string, int64, error) {
+	src, err := open()
+	if err != nil {
+		return "", 0, err
+	}
+	defer src.Close()
+	f, err := sp.Create()
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := message.RewriteClicks(src, lim, wrap, f); err != nil {
+		f.Abort()
+		return "", 0, err
+	}
+	if err := keep(); err != nil {
+		f.Abort()
+		return "", 0, err
+	}
+	id := store.NewID(time.Now())
+	return id, f.Size(), f.Commit(id)
+}

@@ -81,6 +81,9 @@ type Settings struct {
 		// Page is the administrator's text of the block and warn pages
 		// by risk ("": the built-in text); <a>, <b> and <i> are kept.
 		Page map[string]string
+		// PerRecipientMax: a message for up to this many recipients is
+		// wrapped in a copy each, so that a click is a recipient's.
+		PerRecipientMax int
 	}
 
 	Exceptions struct {

@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -17,6 +18,15 @@ func init() {
 			dur(func(s *Settings) *time.Duration { return &s.Click.LinkLifetime }, time.Hour)},
 		Key{"click.exempt_domains", "", "Comma-separated domains whose links (subdomains included) are never wrapped.",
 			domains(func(s *Settings) *[]string { return &s.Click.ExemptDomains })},
+		Key{"click.per_recipient_max", "20", "A message for up to this many recipients is wrapped in a copy for each (its own links, a delivery each), so that each click is known to be that recipient's; with more, one copy serves them all and a click is the message's. 0: always one copy.",
+			func(s *Settings, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 1000 {
+					return fmt.Errorf("want a whole number from 0 to 1000")
+				}
+				s.Click.PerRecipientMax = n
+				return nil
+			}},
 		Key{"click.signed", "leave", "Signed messages (S/MIME, PGP/MIME): leave them as they are (a rewrite would break the signature; the trail says so) or rewrite.",
 			enum(func(s *Settings) *string { return &s.Click.Signed }, "leave", "rewrite")},
 	)

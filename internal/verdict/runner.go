@@ -62,7 +62,7 @@ type Runner struct {
 	// to for time-of-click (it decides whether and which: inbound mail,
 	// by click.rewrite) and says what it did for the trail ("": nothing
 	// to say); an error leaves the message as it came.
-	Clicks func(m *analysis.Message, to []string, findings []store.Finding) (detail string, err error)
+	Clicks func(m *analysis.Message, to []string, findings []store.Finding) (Clicked, error)
 	// Limits are the MIME walk's, for the copies the actions make (strip,
 	// links).
 	Limits message.Limits
@@ -83,6 +83,20 @@ type Runner struct {
 	// here instead of reading it back, which was 5% of the relay path's
 	// CPU.
 	expected dispatch.Handover[*store.Message]
+}
+
+// Clicked is what the Clicks hook did: its word for the trail, and the
+// copies it spooled, one per recipient but the first, whose links are
+// wrapped for that recipient alone (the message keeps the first).
+type Clicked struct {
+	Detail string
+	Copies []ClickCopy
+}
+
+// ClickCopy is a copy of a message for one recipient.
+type ClickCopy struct {
+	ID, Rcpt string
+	Size     int64
 }
 
 // Submit hands over a message that was just received.
@@ -231,16 +245,28 @@ func (r *Runner) process(ctx context.Context, id string) {
 			v.Size = r.spoolSize(id)
 		}
 	}
+	deliverTo := dec.Deliver(to)
 	if dec.Links == "" && v.State == store.StateQueued && r.Clicks != nil {
-		detail, err := r.Clicks(m, dec.Deliver(to), v.Findings)
+		c, err := r.Clicks(m, deliverTo, v.Findings)
 		switch {
 		case err != nil:
 			log.Warn("analysis: time-of-click: links not wrapped", "err", err)
 			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeSkipped,
 				Detail: "links not wrapped, the message goes as it came: " + err.Error()})
-		case detail != "":
-			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeOK, Detail: detail})
+		case c.Detail != "":
+			v.Trail = append(v.Trail, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeOK, Detail: c.Detail})
 			v.Size = r.spoolSize(id)
+		}
+		if len(c.Copies) > 0 {
+			// A copy each for the others: the message keeps the first.
+			deliverTo = deliverTo[:1]
+			v.To = deliverTo
+			for _, cp := range c.Copies {
+				extra = append(extra, &store.Message{ID: cp.ID, Received: meta.Received, Kind: store.KindSplit, From: meta.From,
+					To: []string{cp.Rcpt}, ClientIP: meta.ClientIP, Helo: meta.Helo, TLS: meta.TLS, Size: cp.Size, State: store.StateQueued,
+					Risk: v.Risk, Action: v.Action + " (time-of-click copy of " + id + ")", Subject: v.Subject, HeaderFrom: v.HeaderFrom,
+					MessageID: v.MessageID, Rewrite: v.Rewrite})
+			}
 		}
 	}
 	for _, o := range dec.Extra {
@@ -254,7 +280,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 	}
 	var queued []store.Recipient
 	if v.State == store.StateQueued {
-		queued = store.PendingRecipients(id, dec.Deliver(to), time.Now())
+		queued = store.PendingRecipients(id, deliverTo, time.Now())
 		if r.ExpectQueued != nil {
 			r.ExpectQueued(queuedRow(meta, v), append([]store.Recipient(nil), queued...))
 		}
