@@ -184,6 +184,16 @@ func (a *Appliance) start() error {
 		if err != nil {
 			return fmt.Errorf("click.listen: %w", err)
 		}
+		// HTTPS with the appliance's certificate (the console's) and HTTP,
+		// on the one address.
+		clickTLS, err := smtpd.LoadOrCreateCert(s.Web.TLSCert, s.Web.TLSKey, filepath.Join(a.DataDir, "web-tls"), s.Hostname)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("click service certificate: %w", err)
+		}
+		clickTLS = clickTLS.Clone()
+		clickTLS.NextProtos = []string{"http/1.1"} // the server behind speaks HTTP/1.1 on the sniffed connection
+		ln = timeofclick.BothListener(ln, clickTLS)
 		svc := &timeofclick.Service{DB: a.db, Judge: a.clickJudge(lists), Actions: s.Click.Action, Legacy: guard.Handler(), Log: a.Log,
 			Clicked: a.clicked, Pages: s.Click.Page}
 		a.click = &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,

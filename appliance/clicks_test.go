@@ -3,6 +3,7 @@ package appliance
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"mime/quotedprintable"
@@ -82,6 +83,12 @@ func TestTimeOfClick(t *testing.T) {
 	if code, loc, _ := get(good); code != http.StatusSeeOther || loc != "http://good.test/page" {
 		t.Errorf("the approved link: %d to %q, want 303 to it", code, loc)
 	}
+	// The same link over HTTPS, on the same address (the appliance's
+	// certificate, self-signed here).
+	client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	if code, loc, _ := get(strings.Replace(good, "http://", "https://", 1)); code != http.StatusSeeOther || loc != "http://good.test/page" {
+		t.Errorf("the approved link over HTTPS: %d to %q, want 303 to it", code, loc)
+	}
 	code, loc, page := get(bad)
 	if code != http.StatusOK || loc != "" || !strings.Contains(page, "Careful") || !strings.Contains(page, later) {
 		t.Fatalf("the unrated link: %d %q\n%s", code, loc, page)
@@ -139,13 +146,13 @@ func TestTimeOfClick(t *testing.T) {
 	for i := len(cs) - 1; i >= 0; i-- {
 		actions = append(actions, cs[i].Action)
 	}
-	if strings.Join(actions, " ") != "allow warn continue block block warn" {
+	if strings.Join(actions, " ") != "allow allow warn continue block block warn" {
 		t.Errorf("the click log's actions: %v", actions)
 	}
 	if len(cs) > 0 && (!strings.HasPrefix(cs[0].Evaluation, "skipped: ") || cs[0].RiskNow != "unrated" || cs[0].ClientIP != "127.0.0.1") {
 		t.Errorf("the click with the hub out of reach: %+v", cs[0])
 	}
-	if len(cs) == 6 && (cs[2].RiskNow != "high" || cs[2].RiskThen != "unrated" || cs[5].RiskNow != "none" || cs[5].Evaluation != "done") {
+	if len(cs) == 7 && (cs[2].RiskNow != "high" || cs[2].RiskThen != "unrated" || cs[6].RiskNow != "none" || cs[6].Evaluation != "done") {
 		t.Errorf("risks then and now: %+v / %+v", cs[2], cs[5])
 	}
 	// The message's page has the clicks on each link.

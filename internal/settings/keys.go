@@ -345,7 +345,7 @@ var keys = []Key{
 		func(s *Settings, v string) error { s.Policy.Medium = v; return nil }},
 	{"policy.unrated", "tag", "Actions of the default policy for an unrated message that carries nothing unscannable (a text the pattern engine could not scan). tag delivers it with X-MailInspector-Risk: unrated and the subject tag, so that it never passes as clean; deliver lets it through unmarked.",
 		func(s *Settings, v string) error { s.Policy.Unrated = v; return nil }},
-	{"click.listen", "", "Address (host:port) of the link pages that the block-links and warn-links actions point to. Empty: not served.",
+	{"click.listen", "", "Address (host:port) of the click service: time-of-click's wrapped links and the pages of the block-links and warn-links actions, HTTPS (the console's certificate) and HTTP on the one address. Empty: not served (no link is wrapped).",
 		func(s *Settings, v string) error {
 			s.Click.Listen = v
 			if v == "" {
