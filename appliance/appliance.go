@@ -92,6 +92,7 @@ type Appliance struct {
 	metrics     *http.Server
 	metricsAddr net.Addr
 	web         *webFront // the web console's front; nil without web.listen
+	clickKeys   *timeofclick.Keys
 	webAddr     net.Addr
 	updates     *updates.Checks // the scheduled hub checks and the Smart Feedback flush
 	siem        *siem.Exporter  // nil without siem.servers
@@ -169,6 +170,9 @@ func (a *Appliance) start() error {
 	if err != nil {
 		return err
 	}
+	if a.clickKeys, err = timeofclick.OpenKeys(a.DataDir); err != nil {
+		return err
+	}
 	pols, err := policy.LoadOrDefault(a.DataDir, PolicyDefaults(s))
 	if err != nil {
 		return fmt.Errorf("policies: %w", err)
@@ -194,7 +198,7 @@ func (a *Appliance) start() error {
 		clickTLS = clickTLS.Clone()
 		clickTLS.NextProtos = []string{"http/1.1"} // the server behind speaks HTTP/1.1 on the sniffed connection
 		ln = timeofclick.BothListener(ln, clickTLS)
-		svc := &timeofclick.Service{DB: a.db, Judge: a.clickJudge(lists), Actions: s.Click.Action, Legacy: guard.Handler(), Log: a.Log,
+		svc := &timeofclick.Service{DB: a.db, Keys: a.clickKeys, Judge: a.clickJudge(lists), Actions: s.Click.Action, Legacy: guard.Handler(), Log: a.Log,
 			Clicked: a.clicked, Pages: s.Click.Page}
 		a.click = &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10}

@@ -140,7 +140,7 @@ func signed(m *analysis.Message) bool {
 // clickWrapper is the wrapping settings.
 func (a *Appliance) clickWrapper() *timeofclick.Wrapper {
 	s := a.Settings
-	return &timeofclick.Wrapper{Mode: s.Click.Rewrite, Base: strings.TrimSuffix(s.Click.BaseURL, "/"), Lifetime: s.Click.LinkLifetime,
+	return &timeofclick.Wrapper{Keys: a.clickKeys, Mode: s.Click.Rewrite, Base: strings.TrimSuffix(s.Click.BaseURL, "/"), Lifetime: s.Click.LinkLifetime,
 		Exempt: s.Click.ExemptDomains, Approved: s.Lists.ApprovedDomains}
 }
 
@@ -275,4 +275,13 @@ func (a *Appliance) ClickTest(ctx context.Context, link string) (cli.Done, error
 		return cli.Done{}, err
 	}
 	return cli.Done{OK: true, Message: wrapped}, nil
+}
+
+// ClickKeyRotate is click key rotate: a new key signs the tokens; the old
+// ones verify theirs while their links live.
+func (a *Appliance) ClickKeyRotate(ctx context.Context) (cli.Done, error) {
+	if err := a.clickKeys.Rotate(a.Settings.Click.LinkLifetime); err != nil {
+		return cli.Done{}, err
+	}
+	return cli.Done{OK: true, Message: fmt.Sprintf("a new key signs time-of-click's links; %d keys verify them (the older ones while their links live)", a.clickKeys.Count())}, nil
 }

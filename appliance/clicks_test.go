@@ -52,7 +52,7 @@ func TestTimeOfClick(t *testing.T) {
 	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"}, html))
 	got := sink.WaitFor(t, 1, 20*time.Second)
 	body := decodedBody(t, got[0].Data)
-	wrapped := regexp.MustCompile(`http://`+regexp.QuoteMeta(click)+`/c/[A-Za-z0-9_-]{22}`).FindAllString(body, -1)
+	wrapped := regexp.MustCompile(`http://`+regexp.QuoteMeta(click)+`/c/[A-Za-z0-9_-]{32}`).FindAllString(body, -1)
 	if len(wrapped) != 2 || !strings.Contains(body, `src="http://img.test/pixel.gif"`) ||
 		!strings.Contains(body, "mailto:bob@example.org") || strings.Contains(body, later) {
 		t.Fatalf("the delivered message, %d links wrapped:\n%s", len(wrapped), body)
@@ -119,7 +119,7 @@ func TestTimeOfClick(t *testing.T) {
 		other = "B"
 	}
 	changed := strings.Replace(bad, tok, other+tok[1:], 1) // one character changed
-	for name, u := range map[string]string{"changed": changed, "unknown": "http://" + click + "/c/AAAAAAAAAAAAAAAAAAAAAA",
+	for name, u := range map[string]string{"changed": changed, "unknown": "http://" + click + "/c/" + a.clickKeys.NewToken(), "foreign": "http://" + click + "/c/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 		"garbage": "http://" + click + "/c/%2F%2Fevil.test", "too long": bad + "x"} {
 		code, loc, page := get(u)
 		if code < 400 || loc != "" || code == http.StatusNotFound && !strings.Contains(page, "Unknown link") {
@@ -209,6 +209,13 @@ func TestTimeOfClick(t *testing.T) {
 	if !found || qd.Risk != "high" {
 		t.Errorf("a Safe Links wrapper around a phishing link: risk %s, findings %+v", qd.Risk, qd.Findings)
 	}
+	// A key rotation: links signed before still lead where they did.
+	if _, err := cli.Exec(cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "click key rotate"); err != nil {
+		t.Fatal(err)
+	}
+	if code, loc, page := get(bad); code != http.StatusOK || loc != "" || !strings.Contains(page, "Link blocked") {
+		t.Errorf("a link signed before the key rotation: %d %q", code, loc)
+	}
 	// Two recipients: a copy each, each with its own links, so that a
 	// click is known to be that recipient's.
 	n := len(sink.Messages())
@@ -218,7 +225,7 @@ func TestTimeOfClick(t *testing.T) {
 	two := sink.WaitFor(t, n+2, 20*time.Second)[n:]
 	tokens := map[string]string{}
 	for _, r := range two {
-		ws := regexp.MustCompile(`http://`+regexp.QuoteMeta(click)+`/c/[A-Za-z0-9_-]{22}`).FindAllString(decodedBody(t, r.Data), -1)
+		ws := regexp.MustCompile(`http://`+regexp.QuoteMeta(click)+`/c/[A-Za-z0-9_-]{32}`).FindAllString(decodedBody(t, r.Data), -1)
 		if len(r.To) != 1 || len(ws) != 2 {
 			t.Fatalf("a delivery to %v with %d links wrapped", r.To, len(ws))
 		}
@@ -375,7 +382,7 @@ func BenchmarkClicks(b *testing.B) {
 		"services.web-reputation.deadline": "5s", "services.web-inspection.deadline": "5s", "services.domain-census.deadline": "5s"}))
 	links := make([]store.ClickLink, b.N)
 	for i := range links {
-		links[i] = store.ClickLink{Token: fmt.Sprintf("bench%017d", i), MessageID: "bench", URL: fmt.Sprintf("http://site%d.test/page", i),
+		links[i] = store.ClickLink{Token: a.clickKeys.NewToken(), MessageID: "bench", URL: fmt.Sprintf("http://site%d.test/page", i),
 			Raw: "x", Risk: "unrated", Created: time.Now(), Expires: time.Now().Add(time.Hour)}
 	}
 	must(b, a.db.Write(context.Background(), func(tx *store.Tx) error { return store.InsertClickLinks(tx, links) }))

@@ -104,6 +104,7 @@ type Backend interface {
 	// wraps a link for the administrator to try.
 	Clicks(ctx context.Context, q ClickQuery) ([]ClickRecord, error)
 	ClickTest(ctx context.Context, link string) (Done, error)
+	ClickKeyRotate(ctx context.Context) (Done, error)
 	// Stats counts the messages received in [since, until) (show stats).
 	Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*Stats, error)
 }

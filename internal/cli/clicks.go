@@ -35,6 +35,8 @@ type ClickQuery struct {
 var ClickRisks = []string{"high", "medium", "low", "unrated", "none"}
 
 var clickCommands = []command{
+	{[]string{"click", "key", "rotate"}, "", "a new key signs time-of-click's tokens (click.key in the data directory); the old keys verify their links while they live", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.ClickKeyRotate(ctx) }, "settings", false, false},
 	{[]string{"click", "pages", "export"}, "", "the block and warn pages' texts (click.page.*) as one JSON file, to keep or to take to another appliance", 0, 0,
 		func(ctx context.Context, b Backend, _ []string) (any, error) {
 			vs, err := b.ShowSettings(ctx, "click.page.")

@@ -39,6 +39,7 @@ const (
 // /c/TOKEN/go after a warning).
 type Service struct {
 	DB    *store.DB
+	Keys  *Keys // verify the tokens before the database is asked
 	Judge Judge
 	// Actions by the link's risk now (click.action.*).
 	Actions map[string]string
@@ -89,13 +90,13 @@ func (s *Service) click(w http.ResponseWriter, r *http.Request, goOn bool) {
 	}
 	// A token is counted only in the form tokens have: a limiter's key
 	// is never a stranger's long string.
-	if !s.limits.allow("ip "+client, perClient) || validToken(token) && !s.limits.allow("token "+token, perToken) {
+	if !s.limits.allow("ip "+client, perClient) || s.Keys.Valid(token) && !s.limits.allow("token "+token, perToken) {
 		s.page(w, http.StatusTooManyRequests, page{Title: "Too many clicks", Text: "Wait a minute and try again."})
 		return
 	}
 	var l *store.ClickLink
 	err := store.ErrNoLink
-	if validToken(token) {
+	if s.Keys.Valid(token) {
 		l, err = s.DB.ClickLinkByToken(r.Context(), token)
 	}
 	if errors.Is(err, store.ErrNoLink) {
@@ -165,19 +166,6 @@ func (s *Service) record(c store.Click) {
 	if s.Clicked != nil {
 		s.Clicked(c)
 	}
-}
-
-// validToken: the spelling newToken writes (22 URL-safe characters).
-func validToken(t string) bool {
-	if len(t) != 22 {
-		return false
-	}
-	for _, c := range t {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // webLink: only http and https links are ever followed.

@@ -8,8 +8,6 @@
 package timeofclick
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net/url"
 	"strings"
 	"time"
@@ -33,6 +31,7 @@ const maxLink = 990
 
 // Wrapper decides which links of a message are wrapped.
 type Wrapper struct {
+	Keys     *Keys // sign the tokens
 	Mode     string
 	Base     string // click.base_url, without a trailing slash
 	Lifetime time.Duration
@@ -92,7 +91,7 @@ func (p *Plan) Wrap(l message.ClickLink) (string, bool) {
 	case p.w.Mode != All:
 		return "", false // rated: the policy decided on it
 	}
-	tok := newToken()
+	tok := p.w.Keys.NewToken()
 	link := p.w.Base + "/c/" + tok
 	if len(link) > maxLink {
 		return "", false
@@ -130,12 +129,4 @@ func inDomains(host string, domains []string) bool {
 		}
 	}
 	return false
-}
-
-// newToken is 128 random bits, URL-safe: nothing of the link, the message
-// or the recipient is in it, and none can be guessed.
-func newToken() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
