@@ -234,6 +234,9 @@ func TestTimeOfClick(t *testing.T) {
 	if len(tokens) != 2 || tokens["alice@example.com"] == tokens["dave@example.com"] {
 		t.Fatalf("the two recipients' links: %v", tokens)
 	}
+	if cp := newest(t, a); len(cp.To) != 1 || !strings.Contains(entry(cp, "time-of-click").Detail, "a copy of message") {
+		t.Errorf("the newest message, a copy for one recipient: %v %+v", cp.To, cp.Trail)
+	}
 	for rcpt, link := range tokens {
 		get(link)
 		v, err := cli.Exec(cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show clicks limit 1")

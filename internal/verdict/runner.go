@@ -296,6 +296,12 @@ func (r *Runner) process(ctx context.Context, id string) {
 			if err := store.QueueRecipients(tx, o.ID, o.To); err != nil {
 				return err
 			}
+			if o.Kind == store.KindSplit { // a time-of-click copy: its page says whose
+				if err := store.AddTrail(tx, o.ID, store.TrailEntry{At: time.Now(), Stage: "time-of-click", Outcome: analysis.OutcomeOK,
+					Detail: "a copy of message " + id + " for " + strings.Join(o.To, ", ") + " alone, with its own links: its analysis is that message's"}); err != nil {
+					return err
+				}
+			}
 		}
 		for _, c := range splits {
 			if err := store.InsertMessage(tx, c); err != nil {
