@@ -31,7 +31,7 @@ web-assets: ## fetch the console's front-end libraries from npm (package-lock.js
 	scripts/web-assets.sh
 
 console-screenshots: ## the web console's pages as pictures in docs/console/ (chromium)
-	MAILINSPECTOR_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestWebConsole|TestWebDashboardFollowsAnOutage|TestWebThreatConnect|TestWebPoliciesEdit' ./appliance
+	MAILINSPECTOR_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestWebConsole|TestWebDashboardFollowsAnOutage|TestWebDashboardFigures|TestWebThreatConnect|TestWebPoliciesEdit|TestWebLists|TestWebQuarantinePreviewAndRelease|TestTimeOfClickInABrowser' ./appliance
 
 docs: ## regenerate docs/settings.md from the settings keys table
 	MAILINSPECTOR_UPDATE_DOCS=1 $(GO) test -count=1 -run TestSettingsDocIsCurrent ./internal/settings
