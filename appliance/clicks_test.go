@@ -44,7 +44,8 @@ func TestTimeOfClick(t *testing.T) {
 	click := freePort(t)
 	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
 		"click.base_url": "http://" + click, "lists.approved_domains": "good.test", "siem.servers": "tcp://" + rs.TCP + "?format=cef",
-		"click.page.high": `<b>Stop.</b> Ask <a href="https://help.example.com/">the help desk</a>.<script>alert(1)</script>`}))
+		"click.page.high": `<b>Stop.</b> Ask <a href="https://help.example.com/">the help desk</a>.<script>alert(1)</script>`,
+		"policy.unscannable": "deliver"})) // no clamd here: the signed message's signature file goes through
 	const later = "http://later-bad.test/login"
 	html := "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
 		`<p><a href="http://good.test/page">good</a> <a href="` + later + `">later bad</a> <a href="mailto:bob@example.org">mail</a>` +
@@ -208,6 +209,21 @@ func TestTimeOfClick(t *testing.T) {
 	}
 	if !found || qd.Risk != "high" {
 		t.Errorf("a Safe Links wrapper around a phishing link: risk %s, findings %+v", qd.Risk, qd.Findings)
+	}
+	// A signed message is left as it came (click.signed leave), and the
+	// trail says why.
+	n0 := len(sink.Messages())
+	must(t, sendVia(a.SMTPAddr().String(), "198.51.100.30", "bob@example.org", []string{"alice@example.com"},
+		"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: signed\r\nMIME-Version: 1.0\r\n"+
+			"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"s\"\r\n\r\n"+
+			"--s\r\nContent-Type: text/plain\r\n\r\nsee http://signed.test/page\r\n--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"+
+			"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=smime.p7s\r\n\r\nMIIB\r\n--s--\r\n"))
+	signedOut := sink.WaitFor(t, n0+1, 20*time.Second)[n0]
+	if !strings.Contains(string(signedOut.Data), "see http://signed.test/page") || strings.Contains(string(signedOut.Data), "/c/") {
+		t.Errorf("a signed message was changed:\n%s", signedOut.Data)
+	}
+	if e := entry(newest(t, a), "time-of-click"); !strings.Contains(e.Detail, "signed") {
+		t.Errorf("the signed message's trail: %+v", e)
 	}
 	// A key rotation: links signed before still lead where they did.
 	if _, err := cli.Exec(cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "click key rotate"); err != nil {
