@@ -44,7 +44,7 @@ func TestTimeOfClick(t *testing.T) {
 	click := freePort(t)
 	a := startApp(t, t.TempDir(), serviceSettings(h, bl, map[string]string{"delivery.relay": sink.Addr, "click.listen": click,
 		"click.base_url": "http://" + click, "lists.approved_domains": "good.test", "siem.servers": "tcp://" + rs.TCP + "?format=cef",
-		"click.page.high": `<b>Stop.</b> Ask <a href="https://help.example.com/">the help desk</a>.<script>alert(1)</script>`,
+		"click.page.high":    `<b>Stop.</b> Ask <a href="https://help.example.com/">the help desk</a>.<script>alert(1)</script>`,
 		"policy.unscannable": "deliver"})) // no clamd here: the signed message's signature file goes through
 	const later = "http://later-bad.test/login"
 	html := "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: links\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
