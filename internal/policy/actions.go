@@ -50,92 +50,68 @@ func StrippedCopy(sp *spool.Spool, meta *store.Message, open func() (io.ReadClos
 // the verdict is committed; a crash in between re-analyses the rewritten
 // message, which still leads nowhere dangerous.
 func RewriteLinks(sp *spool.Spool, id string, open func() (io.ReadCloser, error), lim message.Limits, linkFor func(url string) string) (int, error) {
-	src, err := open()
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	f, err := sp.Create()
-	if err != nil {
-		return 0, err
-	}
-	n, err := message.RewriteLinks(src, lim, linkFor, f)
-	if err != nil {
-		f.Abort()
-		return 0, err
-	}
-	return n, f.Commit(id)
+	n, _, err := respool(sp, open, id, true, func(r io.Reader, w io.Writer) (int, error) { return message.RewriteLinks(r, lim, linkFor, w) }, nil)
+	return n, err
 }
 
 // RewriteClicks replaces message id's spool file with a copy whose links
 // a person clicks lead where wrap says (time-of-click), as RewriteLinks
 // does for the link pages. The wrapped links are kept (keep, a durable
 // write) before the copy replaces the message: a crash in between leaves
-// links nobody got, never a message whose links lead nowhere.
+// links nobody got, never a message whose links lead nowhere. Nothing
+// wrapped: the message stays as it came.
 func RewriteClicks(sp *spool.Spool, id string, open func() (io.ReadCloser, error), lim message.Limits, wrap func(message.ClickLink) (string, bool), keep func() error) (int, error) {
-	src, err := open()
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	f, err := sp.Create()
-	if err != nil {
-		return 0, err
-	}
-	n, err := message.RewriteClicks(src, lim, wrap, f)
-	if err != nil || n == 0 {
-		f.Abort() // nothing wrapped: the message stays as it came
-		return 0, err
-	}
-	if err := keep(); err != nil {
-		f.Abort()
-		return 0, err
-	}
-	return n, f.Commit(id)
+	n, _, err := respool(sp, open, id, false, func(r io.Reader, w io.Writer) (int, error) { return message.RewriteClicks(r, lim, wrap, w) }, keep)
+	return n, err
 }
 
 // UnwrapClicks replaces message id's spool file with a copy whose links
 // unwrap says are wrapped links go back to their originals (outbound
 // mail); nothing is written when none is.
 func UnwrapClicks(sp *spool.Spool, id string, open func() (io.ReadCloser, error), lim message.Limits, unwrap func(message.ClickLink) (string, bool)) (int, error) {
-	src, err := open()
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	f, err := sp.Create()
-	if err != nil {
-		return 0, err
-	}
-	n, err := message.UnwrapClicks(src, lim, unwrap, f)
-	if err != nil || n == 0 {
-		f.Abort()
-		return 0, err
-	}
-	return n, f.Commit(id)
+	n, _, err := respool(sp, open, id, false, func(r io.Reader, w io.Writer) (int, error) { return message.UnwrapClicks(r, lim, unwrap, w) }, nil)
+	return n, err
 }
 
 // CopyWithClicks spools a copy of a message whose clicked links lead
 // where wrap says, under a new ID, once keep has kept the wrapped links;
 // it returns the copy's ID and size. Nothing is spooled on an error.
 func CopyWithClicks(sp *spool.Spool, open func() (io.ReadCloser, error), lim message.Limits, wrap func(message.ClickLink) (string, bool), keep func() error) (string, int64, error) {
-	src, err := open()
+	id := store.NewID(time.Now())
+	_, size, err := respool(sp, open, id, true, func(r io.Reader, w io.Writer) (int, error) { return message.RewriteClicks(r, lim, wrap, w) }, keep)
 	if err != nil {
 		return "", 0, err
+	}
+	return id, size, nil
+}
+
+// respool writes a message (open) through rewrite into a new spool file
+// and commits it as id, replacing a file of that ID atomically and
+// durably: after keep, when given, has succeeded, and (unless always)
+// only when rewrite changed something. It returns what rewrite changed
+// and the new file's size; on an error, or nothing to change, no file is
+// committed.
+func respool(sp *spool.Spool, open func() (io.ReadCloser, error), id string, always bool, rewrite func(io.Reader, io.Writer) (int, error), keep func() error) (int, int64, error) {
+	src, err := open()
+	if err != nil {
+		return 0, 0, err
 	}
 	defer src.Close()
 	f, err := sp.Create()
 	if err != nil {
-		return "", 0, err
+		return 0, 0, err
 	}
-	if _, err := message.RewriteClicks(src, lim, wrap, f); err != nil {
+	n, err := rewrite(src, f)
+	if err != nil || n == 0 && !always {
 		f.Abort()
-		return "", 0, err
+		return 0, 0, err
 	}
-	if err := keep(); err != nil {
-		f.Abort()
-		return "", 0, err
+	if keep != nil {
+		if err := keep(); err != nil {
+			f.Abort()
+			return 0, 0, err
+		}
 	}
-	id := store.NewID(time.Now())
-	return id, f.Size(), f.Commit(id)
+	size := f.Size()
+	return n, size, f.Commit(id)
 }
