@@ -47,6 +47,17 @@ func join(head string, bs []block) string {
 	return b.String()
 }
 
+// named splits a valid policies file and finds the policy named name.
+func named(data, name string) (head string, bs []block, i int, err error) {
+	if head, bs, err = blocks(data); err != nil {
+		return "", nil, 0, err
+	}
+	if i = find(bs, name); i < 0 {
+		return "", nil, 0, fmt.Errorf("no policy named %q", name)
+	}
+	return head, bs, i, nil
+}
+
 func find(bs []block, name string) int {
 	for i, b := range bs {
 		if b.name == name {
@@ -106,26 +117,18 @@ func parts(text string) (lead, body, tail string) {
 
 // Delete takes the policy named name out.
 func Delete(data, name string) (string, error) {
-	head, bs, err := blocks(data)
+	head, bs, i, err := named(data, name)
 	if err != nil {
 		return "", err
-	}
-	i := find(bs, name)
-	if i < 0 {
-		return "", fmt.Errorf("no policy named %q", name)
 	}
 	return join(head, append(bs[:i], bs[i+1:]...)), nil
 }
 
 // Move puts the policy named name at position pos (1 is the first).
 func Move(data, name string, pos int) (string, error) {
-	head, bs, err := blocks(data)
+	head, bs, i, err := named(data, name)
 	if err != nil {
 		return "", err
-	}
-	i := find(bs, name)
-	if i < 0 {
-		return "", fmt.Errorf("no policy named %q", name)
 	}
 	if pos < 1 || pos > len(bs) {
 		return "", fmt.Errorf("position %d: there are %d policies", pos, len(bs))
@@ -139,13 +142,9 @@ func Move(data, name string, pos int) (string, error) {
 // SetDisabled disables the policy named name (its "disabled" line) or
 // enables it again.
 func SetDisabled(data, name string, disabled bool) (string, error) {
-	head, bs, err := blocks(data)
+	head, bs, i, err := named(data, name)
 	if err != nil {
 		return "", err
-	}
-	i := find(bs, name)
-	if i < 0 {
-		return "", fmt.Errorf("no policy named %q", name)
 	}
 	lead, body, tail := parts(bs[i].text)
 	lines := strings.SplitAfter(body, "\n")
