@@ -99,21 +99,11 @@ func isWebLink(lower string, base *url.URL) bool {
 }
 
 // clickTag rewrites the click attributes of one start tag in its raw
-// bytes; it returns the tag as it goes out and the base in force after it.
-func (lr *linkRewriter) clickTag(tok *html.Token, raw []byte, base *url.URL) ([]byte, *url.URL) {
-	if tok.Data == "base" {
-		for _, a := range tok.Attr {
-			if a.Key == "href" && base == nil {
-				if b, err := url.Parse(strings.TrimSpace(a.Val)); err == nil && b.IsAbs() {
-					base = b
-				}
-			}
-		}
-		return raw, base
-	}
+// bytes; it returns the tag as it goes out.
+func (lr *linkRewriter) clickTag(tok *html.Token, raw []byte, base *url.URL) []byte {
 	want := clickAttrs[tok.Data]
 	if want == nil {
-		return raw, base
+		return raw
 	}
 	var out []byte
 	last := 0
@@ -136,9 +126,9 @@ func (lr *linkRewriter) clickTag(tok *html.Token, raw []byte, base *url.URL) ([]
 		last = a.end
 	}
 	if out == nil {
-		return raw, base
+		return raw
 	}
-	return append(out, raw[last:]...), base
+	return append(out, raw[last:]...)
 }
 
 // asciiLower is an attribute's name as the tokenizer gives it: A to Z

@@ -375,10 +375,13 @@ func (lr *linkRewriter) html(r io.Reader, w io.Writer, base *url.URL) error {
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
 			tok := z.Token()
-			if lr.clicks != nil {
-				out, base = lr.clickTag(&tok, raw, base)
-			} else {
-				out, base = lr.tag(&tok, raw, base)
+			switch {
+			case tok.Data == "base":
+				out, base = raw, firstBase(&tok, base)
+			case lr.clicks != nil:
+				out = lr.clickTag(&tok, raw, base)
+			default:
+				out = lr.tag(&tok, raw, base)
 			}
 			inStyle = tok.Data == "style" && tt == html.StartTagToken
 		case html.EndTagToken:
@@ -403,19 +406,22 @@ func (lr *linkRewriter) html(r io.Reader, w io.Writer, base *url.URL) error {
 	}
 }
 
-// tag rewrites one start tag's link attributes; it returns the tag as it
-// goes out and the base in force after it.
-func (lr *linkRewriter) tag(tok *html.Token, raw []byte, base *url.URL) ([]byte, *url.URL) {
-	if tok.Data == "base" {
-		for _, a := range tok.Attr {
-			if a.Key == "href" && base == nil {
-				if b, err := url.Parse(strings.TrimSpace(a.Val)); err == nil && b.IsAbs() {
-					base = b
-				}
+// firstBase is the base in force after a <base> tag: the first absolute
+// href of the document's, as browsers take it.
+func firstBase(tok *html.Token, base *url.URL) *url.URL {
+	for _, a := range tok.Attr {
+		if a.Key == "href" && base == nil {
+			if b, err := url.Parse(strings.TrimSpace(a.Val)); err == nil && b.IsAbs() {
+				base = b
 			}
 		}
-		return raw, base
 	}
+	return base
+}
+
+// tag rewrites one start tag's link attributes; it returns the tag as it
+// goes out.
+func (lr *linkRewriter) tag(tok *html.Token, raw []byte, base *url.URL) []byte {
 	changed := false
 	for i, a := range tok.Attr {
 		key := a.Key
@@ -441,9 +447,9 @@ func (lr *linkRewriter) tag(tok *html.Token, raw []byte, base *url.URL) ([]byte,
 		}
 	}
 	if !changed {
-		return raw, base
+		return raw
 	}
-	return []byte(tok.String()), base
+	return []byte(tok.String())
 }
 
 func inList(list []string, s string) bool {
