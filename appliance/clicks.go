@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -183,24 +182,13 @@ func (a *Appliance) clickJudge(lists analysis.LocalLists) timeofclick.Judge {
 		if j.Risk == "" || j.Risk == risk.None {
 			j.Risk = risk.Unrated
 		}
-		if u, err := url.Parse(link); err == nil && approved(u.Hostname(), lists.ApprovedDomains) {
+		if _, ok := lists.Exempt(analysis.Finding{Object: link}); ok {
 			// Approved wins, as in the mail path (lists.approved_domains:
 			// a finding about a link into it does not count).
 			j.Risk = risk.None
 		}
 		return j
 	}
-}
-
-func approved(host string, domains []string) bool {
-	host = strings.ToLower(host)
-	for _, d := range domains {
-		d = strings.ToLower(strings.TrimPrefix(d, "."))
-		if host == d || strings.HasSuffix(host, "."+d) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkClickService is time-of-click's health in show services: whether
