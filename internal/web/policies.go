@@ -39,21 +39,15 @@ func (s *Server) policiesPage(w http.ResponseWriter, r *http.Request, u *user) {
 // showPolicies renders the page from the file as it is now; text, when
 // not nil, is what the text form held (a commit that failed shows it).
 func (s *Server) showPolicies(w http.ResponseWriter, r *http.Request, u *user, text *string, notice, errText string) {
-	v, err := s.exec(r, u, "show", "policies")
+	file, isDefault, ps, err := s.currentPolicies(r, u)
 	if err != nil {
 		s.fail(w, r, u, err)
 		return
 	}
-	file := string(v.(cli.RawText))
-	view := policiesView{Text: file, Notice: notice, Error: errText}
-	if strings.HasPrefix(file, "no policies file:") {
-		view.Default, view.Text = true, ""
-		if file, err = cli.DefaultPolicyText(r.Context(), s.cfg.Backend); err != nil {
-			s.fail(w, r, u, err)
-			return
-		}
+	view := policiesView{Text: file, Default: isDefault, Notice: notice, Error: errText}
+	if isDefault {
+		view.Text = ""
 	}
-	ps, _ := policy.Parse(policy.FileName, []byte(file)) // a file with errors lists what parses
 	for i, p := range ps {
 		row := policyRow{Policy: p, Position: i + 1}
 		for _, rule := range p.Rules {
@@ -65,6 +59,26 @@ func (s *Server) showPolicies(w http.ResponseWriter, r *http.Request, u *user, t
 		view.Text = *text
 	}
 	s.render(w, r, u, http.StatusOK, "policies", "Policies", view)
+}
+
+// currentPolicies is the policies file as show policies gives it, or,
+// without one, the default policy as the policy commands write it out
+// (isDefault), and the policies read from it (a file with errors: those
+// that parse).
+func (s *Server) currentPolicies(r *http.Request, u *user) (file string, isDefault bool, ps []policy.Policy, err error) {
+	v, err := s.exec(r, u, "show", "policies")
+	if err != nil {
+		return "", false, nil, err
+	}
+	file = string(v.(cli.RawText))
+	if strings.HasPrefix(file, "no policies file:") {
+		isDefault = true
+		if file, err = cli.DefaultPolicyText(r.Context(), s.cfg.Backend); err != nil {
+			return "", false, nil, err
+		}
+	}
+	ps, _ = policy.Parse(policy.FileName, []byte(file))
+	return file, isDefault, ps, nil
 }
 
 // policiesCommit is configure policies with the text form's file:
@@ -138,19 +152,11 @@ func newPolicyForm() *policyForm {
 func (s *Server) policyEdit(w http.ResponseWriter, r *http.Request, u *user) {
 	f := newPolicyForm()
 	if name := r.URL.Query().Get("name"); name != "" {
-		v, err := s.exec(r, u, "show", "policies")
+		_, _, ps, err := s.currentPolicies(r, u)
 		if err != nil {
 			s.fail(w, r, u, err)
 			return
 		}
-		file := string(v.(cli.RawText))
-		if strings.HasPrefix(file, "no policies file:") {
-			if file, err = cli.DefaultPolicyText(r.Context(), s.cfg.Backend); err != nil {
-				s.fail(w, r, u, err)
-				return
-			}
-		}
-		ps, _ := policy.Parse(policy.FileName, []byte(file))
 		var p *policy.Policy
 		for i := range ps {
 			if ps[i].Name == name {
@@ -226,8 +232,7 @@ func (s *Server) policySave(w http.ResponseWriter, r *http.Request, u *user) {
 	target := f.Original
 	if target == "" {
 		// A new policy: put would replace one of the same name.
-		if v, err := s.exec(r, u, "show", "policies"); err == nil {
-			ps, _ := policy.Parse(policy.FileName, []byte(v.(cli.RawText)))
+		if _, _, ps, err := s.currentPolicies(r, u); err == nil {
 			for _, p := range ps {
 				if p.Name == f.Name {
 					f.Errors["name"] = "a policy named " + strconv.Quote(f.Name) + " exists already"
