@@ -15,7 +15,7 @@ help: ## list the targets
 build: ## build bin/mailinspector
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mailinspector ./cmd/mailinspector
 
-run: build ## run the appliance on a fresh data directory (run-data/) with a private clamd and the web console on 127.0.0.1:8443 (RUN_HUB=1: and a local hub; ARGS="--set K=V …" adds settings)
+run: build ## run the appliance on a fresh data directory (run-data/) with a private clamd, the web console on 127.0.0.1:8443 and the click service on 127.0.0.1:8025 (RUN_HUB=1: and a local hub; ARGS="--set K=V …" adds settings)
 	RUN_DIR=$(RUN_DIR) RUN_SMTP=$(RUN_SMTP) scripts/run.sh $(ARGS)
 
 test-setup: ## install what the tests need (apt-get), when missing
