@@ -157,7 +157,7 @@ func (a *Appliance) start() error {
 		return err
 	}
 	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
-		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox}
+		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller()}
 	if err := a.startSandbox(); err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (a *Appliance) start() error {
 		{"quarantine.expire_schedule", s.Quarantine.ExpireSchedule, a.quarantine.Expire},
 		{"retention.schedule", s.Retention.Schedule, func() { a.retention.Run() }},
 		{"schedules.feedback", s.Schedules.Feedback, a.updates.FlushFeedback},
-		{"schedules.updates", s.Schedules.Updates, a.updates.Updates},
+		{"schedules.updates", s.Schedules.Updates, a.scheduledUpdates},
 		{"schedules.updates", s.Schedules.Updates, a.checkClickService},
 		{"schedules.licence", s.Schedules.Licence, a.updates.Licence},
 	} {

@@ -45,6 +45,7 @@ func sha(b []byte) string {
 // testHub is a real hub on loopback with the project's test feeds plus
 // the hashes of the test files, behind a fault proxy.
 type testHub struct {
+	Dir   string // its data directory (hub.Publish puts bundles there)
 	Store *hub.Store
 	Key   string
 	Proxy *testutil.FaultProxy
@@ -90,7 +91,7 @@ func startTestHub(t testing.TB) *testHub {
 	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	th := &testHub{Store: st, Key: key}
+	th := &testHub{Dir: dir, Store: st, Key: key}
 	next := srv.Handler()
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		th.mu.Lock()

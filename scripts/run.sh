@@ -69,7 +69,7 @@ if [[ $RUN_CLAMD == 1 && -n $CLAMD ]]; then
 	pids+=($!)
 	for _ in $(seq 300); do [[ -S $C/clamd.sock ]] && break; sleep 0.1; done
 	if [[ -S $C/clamd.sock ]]; then
-		args+=(--set "engine.clamd=unix:$C/clamd.sock")
+		args+=(--set "engine.clamd=unix:$C/clamd.sock" --set "engine.clamd_database=$C/db")
 		clamd_line="clamd with the project's test signatures ($C/)"
 	else
 		echo "run: clamd did not start (see $C/clamd.log): running without a pattern engine" >&2

@@ -32,6 +32,9 @@ const hubUsage = `usage: mailinspector hub COMMAND
   hub import --data-dir DIR KIND FILE      load a feed (replaces that feed's rows); KIND:
                                            urlhaus-csv malwarebazaar-csv openphish-txt
                                            phishtank-csv spamhaus-drop-json known-good-sha256
+  hub bundle publish --data-dir DIR FILE   offer a signed update bundle (mailinspector bundle sign) to
+                                           appliances; the newest of each kind is offered
+  hub bundle keyring --data-dir DIR FILE   publish the roots' keyring document (bundle keyring)
   hub ml-train [--data-dir DIR | --out FILE] LABELLED.jsonl
                                            train the ML model the hub scores files with
 `
@@ -45,6 +48,8 @@ func hubCmd(args []string) int {
 			return hubImport(args[1:])
 		case "ml-train":
 			return hubTrain(args[1:])
+		case "bundle":
+			return hubBundle(args[1:])
 		case "help", "-h", "--help":
 			fmt.Print(hubUsage)
 			return 0
@@ -214,5 +219,33 @@ func hubTrain(args []string) int {
 		}
 	}
 	fmt.Printf("model %s: %d samples, %d classified right by the model itself (training accuracy, not a measure of real-world detection)\n", m.Version, len(samples), correct)
+	return 0
+}
+
+func hubBundle(args []string) int {
+	if len(args) == 0 || (args[0] != "publish" && args[0] != "keyring") {
+		fmt.Fprint(os.Stderr, hubUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("hub bundle", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "the hub's data directory")
+	if err := fs.Parse(args[1:]); err != nil || *dataDir == "" || fs.NArg() != 1 {
+		fmt.Fprint(os.Stderr, hubUsage)
+		return 2
+	}
+	if args[0] == "keyring" {
+		if err := hub.PublishKeyring(*dataDir, fs.Arg(0)); err != nil {
+			fmt.Fprintln(os.Stderr, "hub bundle keyring:", err)
+			return 1
+		}
+		fmt.Println("keyring document published")
+		return 0
+	}
+	m, err := hub.Publish(*dataDir, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub bundle publish:", err)
+		return 1
+	}
+	fmt.Printf("published %s version %d (%s)\n", m.Kind, m.Version, m.Channel)
 	return 0
 }

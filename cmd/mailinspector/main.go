@@ -43,6 +43,7 @@ commands:
   hub --data-dir DIR --listen ADDR            the reference intelligence hub (hub help: its commands)
   console                                     the first-boot wizard on tty1/ttyS0 (runs as root)
   agent --listen ADDR:PORT [--key-file F]     the sandbox guest agent (inside virtual-analyzer VMs)
+  bundle keygen|sign|verify|keyring ...      signed update bundles (bundle help)
   settings describe                           every settings key, its default and meaning
   settings check --data-dir DIR               validate the settings file, list every error
   version                                     print the version
@@ -75,6 +76,8 @@ func main() {
 		code = consoleCmd(os.Args[2:])
 	case "agent":
 		code = agentCmd(os.Args[2:])
+	case "bundle":
+		code = bundleCmd(os.Args[2:])
 	case "version", "--version":
 		fmt.Println("mailinspector", appliance.Version)
 	case "help", "-h", "--help":
@@ -277,6 +280,12 @@ func shell(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if words[0] == "configure" {
 				// configure policies confirmed 5 -> policies commit confirmed 5
 				line = "policies commit " + strings.Join(strings.Fields(line)[2:], " ")
+			}
+		}
+		if f := strings.Fields(line); len(f) == 3 && strings.EqualFold(f[0], "update") && strings.EqualFold(f[1], "import") && !filepath.IsAbs(f[2]) {
+			// The daemon opens the file: it needs the path from here.
+			if abs, err := filepath.Abs(f[2]); err == nil {
+				line = strings.Join([]string{f[0], f[1], abs}, " ")
 			}
 		}
 		resp, err := control.Call(sock, control.Request{Command: line, JSON: *out == "json", Origin: origin(), Secret: secret, Input: input})

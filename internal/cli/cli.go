@@ -107,6 +107,13 @@ type Backend interface {
 	ClickKeyRotate(ctx context.Context) (Done, error)
 	// Stats counts the messages received in [since, until) (show stats).
 	Stats(ctx context.Context, since, until time.Time, bucket time.Duration) (*Stats, error)
+	// Updates is show updates; UpdateNow, UpdateImport (an absolute path
+	// on the appliance) and UpdateRollback ("": the kind installed last)
+	// change what is installed (internal/updates).
+	Updates(ctx context.Context) (*Updates, error)
+	UpdateNow(ctx context.Context) (Done, error)
+	UpdateImport(ctx context.Context, path string) (Done, error)
+	UpdateRollback(ctx context.Context, kind string) (Done, error)
 }
 
 // Sandbox is `show sandbox`: the virtual analyzer's libvirt connection,
@@ -869,6 +876,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return previewText(t), nil
 	case []ClickRecord:
 		return clicksText(t), nil
+	case *Updates:
+		return updatesText(t), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

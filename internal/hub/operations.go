@@ -44,16 +44,6 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 	reply(w, hubapi.FeedbackAnswer{Accepted: n})
 }
 
-func (s *Server) updates(w http.ResponseWriter, r *http.Request) {
-	feeds, err := s.Store.Feeds(r.Context())
-	if err != nil {
-		s.internal(w, err)
-		return
-	}
-	cur := r.URL.Query().Get("current")
-	reply(w, hubapi.UpdatesAnswer{Current: cur, Latest: s.Latest, Available: s.Latest != "" && cur != s.Latest, Components: feeds})
-}
-
 func (s *Server) licence(w http.ResponseWriter, r *http.Request) {
 	app := r.Context().Value(ctxKey{}).(appliance)
 	expires := app.created.AddDate(1, 0, 0)

@@ -27,9 +27,8 @@ type Server struct {
 	Store   *Store
 	Log     *slog.Logger
 	Version string
-	// Latest is what /v1/updates offers (signed bundles come later).
-	Latest string
-	model  *mlfeatures.Model
+	model   *mlfeatures.Model
+	dataDir string
 }
 
 // NewServer makes a server; the ML model is model.json in dataDir when
@@ -43,7 +42,7 @@ func NewServer(st *Store, dataDir string, log *slog.Logger) (*Server, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("ml model: %w", err)
 	}
-	return &Server{Store: st, Log: log, model: &m}, nil
+	return &Server{Store: st, Log: log, model: &m, dataDir: dataDir}, nil
 }
 
 // Handler routes the API; every /v1 endpoint needs a key.
@@ -59,6 +58,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+hubapi.PathThreatConnect+"{kind}", s.threatConnect)
 	mux.HandleFunc("POST "+hubapi.PathFeedback, s.feedback)
 	mux.HandleFunc("GET "+hubapi.PathUpdates, s.updates)
+	mux.HandleFunc("GET "+hubapi.PathBundles+"{name}", s.bundle)
 	mux.HandleFunc("GET "+hubapi.PathLicence, s.licence)
 	mux.HandleFunc("GET "+hubapi.PathTimeOfClick, s.timeOfClick)
 	return s.auth(mux)

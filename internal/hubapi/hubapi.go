@@ -7,6 +7,7 @@
 package hubapi
 
 import (
+	"encoding/json"
 	"time"
 
 	"mailinspector/internal/mlfeatures"
@@ -34,6 +35,7 @@ const (
 	PathThreatConnect = "/" + Version + "/threat-connect/"
 	PathFeedback      = "/" + Version + "/feedback"
 	PathUpdates       = "/" + Version + "/updates"
+	PathBundles       = "/" + Version + "/updates/bundles/" // + a BundleRef's name
 	PathLicence       = "/" + Version + "/licence"
 	PathTimeOfClick   = "/" + Version + "/time-of-click"
 )
@@ -172,12 +174,26 @@ type FeedbackAnswer struct {
 	Accepted int `json:"accepted"`
 }
 
-// UpdatesAnswer is GET /v1/updates?current=VERSION.
+// UpdatesAnswer is GET /v1/updates?current=VERSION: the signed bundles
+// the hub offers (the newest of each kind) and its keyring document.
 type UpdatesAnswer struct {
-	Current    string `json:"current"`
-	Latest     string `json:"latest"`
-	Available  bool   `json:"available"`
-	Components any    `json:"components"`
+	Current    string      `json:"current"`
+	Components any         `json:"components"` // the hub's feeds
+	Bundles    []BundleRef `json:"bundles"`
+	// Keyring is the roots' signed keyring document (internal/updates/
+	// signed.SignedKeyring), null when the hub publishes none.
+	Keyring json.RawMessage `json:"keyring,omitempty"`
+}
+
+// BundleRef is one bundle the hub offers, fetched from
+// PathBundles + Name.
+type BundleRef struct {
+	Kind    string `json:"kind"`
+	Channel string `json:"channel"`
+	Version uint64 `json:"version"`
+	Name    string `json:"name"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
 }
 
 // LicenceAnswer is GET /v1/licence.

@@ -171,6 +171,36 @@ func (h *Hub) roundTrip(req *http.Request, out any) error {
 	return nil
 }
 
+// Download streams path's answer to w, at most limit bytes (an update
+// bundle: not JSON, and larger than any answer Get reads).
+func (h *Hub) Download(ctx context.Context, path string, w io.Writer, limit int64) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", h.URL(path, nil), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.Key)
+	resp, err := h.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("hub: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Code: resp.StatusCode, Msg: http.StatusText(resp.StatusCode)}
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return fmt.Errorf("hub: downloading %s: %w", path, err)
+	}
+	if n > limit {
+		return fmt.Errorf("hub: %s is larger than %d bytes", path, limit)
+	}
+	return nil
+}
+
 // StatusError is an answer of the hub other than 200.
 type StatusError struct {
 	Code int

@@ -124,6 +124,7 @@ type Settings struct {
 
 	Engine struct {
 		Clamd         string
+		ClamdDatabase string
 		ClamdTimeout  time.Duration
 		ClamdArchives string
 		ClamdOnError  string // pass, quarantine or defer
@@ -191,6 +192,12 @@ type Settings struct {
 		Feedback string
 		Updates  string
 		Licence  string
+	}
+	// Updates are the signed update bundles (keys_updates.go).
+	Updates struct {
+		TrustedKeys []string
+		RootKeyring string
+		Keep        int
 	}
 	// Sandbox is the virtual analyzer (keys_sandbox.go).
 	Sandbox struct {

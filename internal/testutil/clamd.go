@@ -16,6 +16,7 @@ import (
 // (testdata/clamav), listening on a unix socket in a temporary directory.
 type Clamd struct {
 	Socket string // the path; engine.clamd is "unix:" + Socket
+	DB     string // its DatabaseDirectory (engine.clamd_database)
 	cmd    *exec.Cmd
 	dir    string
 	bin    string
@@ -64,7 +65,7 @@ func StartClamd(t testing.TB) *Clamd {
 			t.Fatal(err)
 		}
 	}
-	c := &Clamd{Socket: filepath.Join(dir, "clamd.sock"), dir: dir, bin: bin}
+	c := &Clamd{Socket: filepath.Join(dir, "clamd.sock"), DB: db, dir: dir, bin: bin}
 	conf := fmt.Sprintf(`LocalSocket %s
 LocalSocketMode 600
 DatabaseDirectory %s

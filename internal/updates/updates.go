@@ -7,13 +7,21 @@ package updates
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
+	"time"
+
+	"mailinspector/internal/durable"
+	"mailinspector/internal/updates/signed"
 
 	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
@@ -41,6 +49,11 @@ type Checks struct {
 	// set less); FeedbackDropped counts what the bound dropped.
 	FeedbackMax     int
 	FeedbackDropped atomic.Int64
+
+	// Installer installs what the update check finds (nil: checks only
+	// ask); updateMu keeps a scheduled check and update now apart.
+	Installer *Installer
+	updateMu  sync.Mutex
 }
 
 // hubServices are the services the hub answers per message.
@@ -71,23 +84,132 @@ func (c *Checks) AtStart(ctx context.Context) {
 	c.Licence()
 }
 
-// Updates asks the hub what is newest; the current patterns stay in use
-// whatever the answer.
+// Updates asks the hub which bundles it offers and installs each one newer
+// than what is installed; the current patterns stay in use whatever
+// happens. What it found is kept for show updates (CheckState).
 func (c *Checks) Updates() {
 	cl := c.Services.Get(services.Updates)
-	if unused(cl) {
+	if unused(cl) || c.Installer == nil {
 		return
 	}
+	c.updateMu.Lock()
+	defer c.updateMu.Unlock()
+	state := c.checkState()
+	state.LastCheck = time.Now().UTC()
 	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (hubapi.UpdatesAnswer, bool, error) {
 		var ans hubapi.UpdatesAnswer
 		err := c.Hub.Get(ctx, hubapi.PathUpdates, map[string][]string{"current": {c.Version}}, &ans)
 		return ans, true, err
 	})
-	if err != nil {
-		c.Log.Warn("update check skipped; current patterns and engines stay in use", "err", err)
-		return
+	if err == nil {
+		err = c.installOffered(cl, ans)
 	}
-	c.Log.Info("update check", "latest", ans.Latest, "available", ans.Available)
+	if err != nil {
+		state.LastError = err.Error()
+		c.Log.Warn("update check: current patterns and engines stay in use", "err", err)
+	} else {
+		state.LastSuccess, state.LastError = state.LastCheck, ""
+	}
+	c.saveCheckState(state)
+}
+
+// installOffered takes the hub's keyring document when it is newer and
+// installs each offered bundle newer than its kind's high-water mark. A
+// bundle that is refused or fails is in the history; the check itself
+// fails only when the hub could not be read.
+func (c *Checks) installOffered(cl *services.Client, ans hubapi.UpdatesAnswer) error {
+	in := c.Installer
+	if len(ans.Keyring) > 0 && string(ans.Keyring) != "null" {
+		if _, err := in.AcceptKeyring(c.Ctx, ans.Keyring, "hub"); err != nil {
+			c.Log.Warn("update check: the hub's keyring document refused", "err", err)
+		}
+	}
+	for _, ref := range ans.Bundles {
+		st, known, err := c.DB.UpdateKindOf(c.Ctx, ref.Kind)
+		if err != nil {
+			return err
+		}
+		if known && ref.Version <= st.HighWater {
+			continue
+		}
+		if _, err := in.handler(ref.Kind); err != nil {
+			continue // a kind this appliance does not install
+		}
+		f, err := c.download(ref)
+		cl.Record(err)
+		if err != nil {
+			return err
+		}
+		in.Install(c.Ctx, f, "hub")
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return nil
+}
+
+// maxDownload bounds one bundle (the official ClamAV main database is
+// about 170 MB).
+const maxDownload = 2 << 30
+
+// download fetches a bundle into the updates folder and checks it is the
+// size and SHA-256 the index gave (the signature is checked by Install).
+func (c *Checks) download(ref hubapi.BundleRef) (*os.File, error) {
+	if !signed.ValidName(ref.Name) {
+		return nil, fmt.Errorf("the hub offers a bundle named %q", ref.Name)
+	}
+	dir := filepath.Join(c.DataDir, "updates")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, ".download-")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) { f.Close(); os.Remove(f.Name()); return nil, err }
+	ctx, cancel := context.WithTimeout(c.Ctx, 15*time.Minute)
+	defer cancel()
+	h := sha256.New()
+	if err := c.Hub.Download(ctx, hubapi.PathBundles+ref.Name, io.MultiWriter(f, h), maxDownload); err != nil {
+		return fail(err)
+	}
+	if n, _ := f.Seek(0, io.SeekCurrent); n != ref.Size || hex.EncodeToString(h.Sum(nil)) != ref.SHA256 {
+		return fail(fmt.Errorf("bundle %s: %d bytes, not the size or SHA-256 the hub's index gave", ref.Name, n))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
+// CheckState is what the last update checks found.
+type CheckState struct {
+	LastCheck   time.Time `json:"last_check"`
+	LastSuccess time.Time `json:"last_success"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+const checkFile = "check.json"
+
+// ReadCheckState reads what the last update checks found in a data
+// directory.
+func ReadCheckState(dataDir string) CheckState {
+	var s CheckState
+	b, err := os.ReadFile(filepath.Join(dataDir, "updates", checkFile))
+	if err == nil {
+		json.Unmarshal(b, &s)
+	}
+	return s
+}
+
+func (c *Checks) checkState() CheckState { return ReadCheckState(c.DataDir) }
+
+func (c *Checks) saveCheckState(s CheckState) {
+	dir := filepath.Join(c.DataDir, "updates")
+	os.MkdirAll(dir, 0o700)
+	b, _ := json.Marshal(s)
+	if err := durable.WriteFile(filepath.Join(dir, checkFile), b, 0o600); err != nil {
+		c.Log.Error("update check state", "err", err)
+	}
 }
 
 // Licence asks the hub for the licence and caches what it confirms.

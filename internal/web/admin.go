@@ -196,7 +196,7 @@ var settingsMenu = []struct {
 		{"sandbox", "Virtual analyzer"}, {"click", "Time-of-Click Protection"}}},
 	{"Policies and quarantine", [][2]string{{"policy", "Default policy and notifications"}, {"quarantine", "Quarantine"}, {"retention", "Retention"}}},
 	{"Logs", [][2]string{{"siem", "Syslog servers (SIEM)"}}},
-	{"System", [][2]string{{"web", "Web console"}, {"schedules", "Schedules"}, {"metrics", "Metrics"}, {"runtime", "Runtime"},
+	{"System", [][2]string{{"web", "Web console"}, {"updates", "Pattern updates"}, {"schedules", "Schedules"}, {"metrics", "Metrics"}, {"runtime", "Runtime"},
 		{"user", "Service user"}, {"debug", "Debugging"}}},
 }
 

@@ -109,6 +109,21 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	return c.command(ctx, "VERSION")
 }
 
+// Reload has clamd read its database directory again. clamd answers
+// RELOADING at once and loads in the background, scanning with the old
+// databases until the new ones are in (a caller that needs to know scans
+// a canary until it is found).
+func (c *Client) Reload(ctx context.Context) error {
+	r, err := c.command(ctx, "RELOAD")
+	if err != nil {
+		return err
+	}
+	if r != "RELOADING" {
+		return fmt.Errorf("clamd RELOAD: unexpected reply %q", r)
+	}
+	return nil
+}
+
 // chunkSize is the most data one INSTREAM chunk carries.
 const chunkSize = 64 * 1024
 

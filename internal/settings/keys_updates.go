@@ -1,0 +1,41 @@
+package settings
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// absPath is a setting that names a file or folder on the appliance by
+// its absolute path ("" for none). Whether it exists is checked where it
+// is used, never here: a file gone missing must not keep the daemon, and
+// the mail, from starting.
+func absPath(field func(*Settings) *string) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		*field(s) = v
+		if v != "" && !filepath.IsAbs(v) {
+			return fmt.Errorf("want an absolute path")
+		}
+		return nil
+	}
+}
+
+func init() {
+	keys = append(keys,
+		Key{"engine.clamd_database", "", "The database directory (DatabaseDirectory) of the clamd in engine.clamd: the appliance installs ClamAV and YARA update bundles into it and sends clamd RELOAD. The image's clamd loads from /var/lib/clamav. Empty: ClamAV bundles are refused.",
+			absPath(func(s *Settings) *string { return &s.Engine.ClamdDatabase })},
+		Key{"updates.trusted_keys", "", "Comma-separated public key files (PEM, mailinspector bundle keygen's FILE.pub) trusted to sign update bundles besides the keys of the keyring (a private hub's, a site's own). A key the keyring retired is never trusted.",
+			func(s *Settings, v string) error {
+				s.Updates.TrustedKeys = splitList(v)
+				for _, f := range s.Updates.TrustedKeys {
+					if !filepath.IsAbs(f) {
+						return fmt.Errorf("%q: want absolute paths", f)
+					}
+				}
+				return nil
+			}},
+		Key{"updates.root_keyring", "", "A root keyring file ({\"threshold\": N, \"keys\": [PEM, …]}) used instead of the build's to check keyring documents (a private hub that publishes its own). Empty: the build's.",
+			absPath(func(s *Settings) *string { return &s.Updates.RootKeyring })},
+		Key{"updates.keep", "3", "Versions of each kind of bundle kept on disk, the live one included (update rollback goes back to the one before).",
+			intIn(func(s *Settings) *int { return &s.Updates.Keep }, 2, 20)},
+	)
+}

@@ -1,0 +1,276 @@
+package updates
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailinspector/internal/engine/clamd"
+	"mailinspector/internal/store"
+	"mailinspector/internal/testutil"
+	"mailinspector/internal/updates/signed"
+)
+
+// sample is a byte string only the signature named after it finds.
+func sample(name string) []byte { return []byte("xx MAILINSPECTOR-UPDATE-" + name + "-7c1e xx") }
+
+// ndbLine is a ClamAV body signature that finds sample(name).
+func ndbLine(name string) string {
+	return "MailInspector.Update." + name + ":0:*:" + hex.EncodeToString([]byte("MAILINSPECTOR-UPDATE-"+name+"-7c1e")) + "\n"
+}
+
+type fixture struct {
+	t      *testing.T
+	in     *Installer
+	live   *clamd.Client
+	key    ed25519.PrivateKey
+	keyPub string // its public key file
+	now    time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	cd := testutil.StartClamd(t)
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "mailinspector.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	keyFile := filepath.Join(dir, "signing.key")
+	if _, err := signed.GenerateKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := signed.ReadPrivate(keyFile)
+	live, _ := clamd.New(cd.Spec())
+	f := &fixture{t: t, live: live, key: key, keyPub: keyFile + ".pub", now: time.Now()}
+	f.in = &Installer{DB: db, DataDir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "0.1.0", Keep: 3,
+		TrustedKeys: []string{f.keyPub}, ClamAV: &ClamAVKind{Database: cd.DB, Live: live, Wait: time.Minute},
+		Now: func() time.Time { return f.now }}
+	return f
+}
+
+// bundle signs the files (name → content) as kind clamav version v; a
+// canary file "canary" finds canaryFor's signature.
+func (f *fixture) bundle(key ed25519.PrivateKey, v uint64, files map[string]string, canaryFor string, lifetime time.Duration) []byte {
+	f.t.Helper()
+	dir := f.t.TempDir()
+	for name, body := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	var cs []signed.Canary
+	if canaryFor != "" {
+		os.WriteFile(filepath.Join(dir, "canary"), sample(canaryFor), 0o644)
+		cs = append(cs, signed.Canary{File: "canary", Expect: "MailInspector.Update." + canaryFor + ".UNOFFICIAL"})
+	}
+	var buf bytes.Buffer
+	if _, err := signed.Sign(key, signed.SignOptions{Kind: "clamav", Version: v, Created: f.now, Lifetime: lifetime, Canaries: cs}, dir, &buf); err != nil {
+		f.t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// finds says what the live clamd calls sample(name) ("" clean).
+func (f *fixture) finds(name string) string {
+	f.t.Helper()
+	res, err := f.live.Scan(context.Background(), bytes.NewReader(sample(name)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !res.Infected {
+		return ""
+	}
+	return res.Signature
+}
+
+// waitFinds waits until the live clamd (reloading) calls sample(name) want.
+func (f *fixture) waitFinds(name, want string) {
+	f.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for got := f.finds(name); got != want; got = f.finds(name) {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("sample %s: found %q, want %q", name, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (f *fixture) live1() uint64 {
+	k, _, err := f.in.DB.UpdateKindOf(context.Background(), "clamav")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return k.Live
+}
+
+func (f *fixture) lastEvent() store.UpdateEvent {
+	h, err := f.in.DB.UpdateHistory(context.Background(), 1)
+	if err != nil || len(h) == 0 {
+		f.t.Fatalf("history: %v %v", h, err)
+	}
+	return h[0]
+}
+
+func TestInstallClamAVBundles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const one, two = "One", "Two"
+	if got := f.finds(one); got != "" {
+		t.Fatalf("before any bundle the sample is %q", got)
+	}
+	v1 := map[string]string{"update.ndb": ndbLine(one)}
+	v2 := map[string]string{"update.ndb": ndbLine(one), "more.ndb": ndbLine(two)}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 1, v1, one, time.Hour)), "import"); err != nil {
+		t.Fatal(err)
+	}
+	// Installed means live: health waited for clamd's reload.
+	if got := f.finds(one); got != "MailInspector.Update.One.UNOFFICIAL" {
+		t.Fatalf("after version 1 the sample is %q", got)
+	}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 2, v2, two, time.Hour)), "import"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.finds(two); got == "" {
+		t.Fatal("version 2's signature is not live")
+	}
+	names, _ := filepath.Glob(filepath.Join(f.in.ClamAV.Database, "mi-clamav--*"))
+	if len(names) != 2 {
+		t.Fatalf("links in the database directory: %v", names)
+	}
+
+	_, other, _ := ed25519.GenerateKey(nil)
+	corrupt := f.bundle(f.key, 3, v2, "", time.Hour)
+	corrupt = bytes.Replace(corrupt, []byte(hex.EncodeToString([]byte("MAILINSPECTOR-UPDATE-Two"))), []byte(hex.EncodeToString([]byte("MAILINSPECTOR-UPDATE-Tw0"))), 1)
+	broken := map[string]string{"update.ndb": ndbLine(one), "more.ndb": ndbLine(two), "bad.ndb": "Broken.Sig:0:*:zz-not-hex\n"}
+	for _, c := range []struct {
+		name, outcome, detail string
+		bundle                []byte
+		setup                 func()
+	}{
+		{"corrupt", "refused", "SHA-256", corrupt, nil},
+		{"untrusted key", "refused", "not a trusted key", f.bundle(other, 3, v2, "", time.Hour), nil},
+		{"lower version", "refused", "not newer than 2", f.bundle(f.key, 1, v1, "", time.Hour), nil},
+		{"expired", "refused", "expired", f.bundle(f.key, 3, v2, "", time.Hour), func() { f.now = f.now.Add(2 * time.Hour) }},
+		{"dated in the future", "refused", "in the future", f.bundle(f.key, 3, v2, "", 100*time.Hour), func() { f.now = f.now.Add(-50 * time.Hour) }},
+		{"not a database", "failed", "not a ClamAV database", f.bundle(f.key, 3, map[string]string{"notes.txt": "x"}, "", time.Hour), nil},
+		{"clamd cannot load it", "failed", "could not load", f.bundle(f.key, 4, broken, "", time.Hour), nil},
+		{"canary not found", "failed", "canary", f.bundle(f.key, 5, v1, two, time.Hour), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			saved := f.now
+			defer func() { f.now = saved }()
+			if c.setup != nil {
+				c.setup()
+			}
+			_, err := f.in.Install(ctx, bytes.NewReader(c.bundle), "import")
+			if err == nil || !strings.Contains(err.Error(), c.detail) {
+				t.Fatalf("err = %v, want %q", err, c.detail)
+			}
+			ev := f.lastEvent()
+			if ev.Outcome != c.outcome || !strings.Contains(ev.Detail, c.detail) {
+				t.Fatalf("history: %+v", ev)
+			}
+			if f.live1() != 2 || f.finds(two) == "" {
+				t.Fatalf("version 2 is no longer live (%d)", f.live1())
+			}
+		})
+	}
+	// Version 5 failed its canary: it was verified, so 5 is the mark.
+	if k, _, _ := f.in.DB.UpdateKindOf(ctx, "clamav"); k.HighWater != 5 {
+		t.Fatalf("high-water mark %d, want 5", k.HighWater)
+	}
+
+	// Rollback: version 1 again, and its signature set with it.
+	v, err := f.in.Rollback(ctx, "clamav")
+	if err != nil || v != 1 {
+		t.Fatalf("rollback: %d %v", v, err)
+	}
+	f.waitFinds(two, "")
+	if f.finds(one) == "" || f.live1() != 1 {
+		t.Fatal("version 1 is not live after the rollback")
+	}
+	if _, err := f.in.Rollback(ctx, "clamav"); err == nil {
+		t.Fatal("rolled back past the oldest kept version")
+	}
+	// The feed cannot go back: version 2 is still refused.
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 2, v2, two, time.Hour)), "import"); err == nil {
+		t.Fatal("version 2 installed again after the rollback")
+	}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 6, v2, two, time.Hour)), "import"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.in.Kept("clamav"); len(got) != 3 || got[2] != 6 {
+		t.Fatalf("kept %v, want the newest three", got)
+	}
+}
+
+// A keyring document the roots signed retires a leaked key: its bundles
+// are refused though updates.trusted_keys still names it; a new signing
+// key the document adds is trusted without any setting.
+func TestKeyringRetiresAKey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	dir := f.in.DataDir
+	var roots []ed25519.PrivateKey
+	var rootPubs []ed25519.PublicKey
+	for i := range 3 {
+		p := filepath.Join(dir, "root"+string(rune('a'+i)))
+		signed.GenerateKey(p)
+		k, _ := signed.ReadPrivate(p)
+		roots, rootPubs = append(roots, k), append(rootPubs, k.Public().(ed25519.PublicKey))
+	}
+	os.WriteFile(filepath.Join(dir, "roots.json"), signed.EncodeRoots(2, rootPubs), 0o644)
+	f.in.RootKeyring = filepath.Join(dir, "roots.json")
+	fresh := filepath.Join(dir, "fresh.key")
+	signed.GenerateKey(fresh)
+	freshKey, _ := signed.ReadPrivate(fresh)
+	freshPub := freshKey.Public().(ed25519.PublicKey)
+	leaked := signed.KeyID(f.key.Public().(ed25519.PublicKey))
+	doc := signed.Keyring{Version: 1, Created: f.now, Expires: f.now.Add(time.Hour),
+		SigningKeys: []string{signed.SigningKeyString(freshPub)}, Retired: []string{leaked}}
+	one, _ := signed.SignKeyring(doc, roots[0])
+	if _, err := f.in.AcceptKeyring(ctx, one, "import"); err == nil {
+		t.Fatal("a keyring with one root signature of two was accepted")
+	}
+	two, _ := signed.SignKeyring(doc, roots[0], roots[2])
+	if ok, err := f.in.AcceptKeyring(ctx, two, "import"); !ok || err != nil {
+		t.Fatalf("keyring: %v %v", ok, err)
+	}
+	v1 := map[string]string{"update.ndb": ndbLine("One")}
+	_, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 1, v1, "One", time.Hour)), "import")
+	if err == nil || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("a retired key's bundle: %v", err)
+	}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(freshKey, 1, v1, "One", time.Hour)), "import"); err != nil {
+		t.Fatalf("the keyring's new key: %v", err)
+	}
+	// An older keyring document changes nothing.
+	doc.Version, doc.Retired = 1, nil
+	again, _ := signed.SignKeyring(doc, roots[0], roots[1])
+	if ok, _ := f.in.AcceptKeyring(ctx, again, "hub"); ok {
+		t.Fatal("a keyring document of the same version replaced the stored one")
+	}
+	if _, err := f.in.Trust(); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := f.in.Trust(); contains(tr.Keys(), leaked) {
+		t.Fatal("the retired key is still trusted")
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
