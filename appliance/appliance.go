@@ -157,7 +157,10 @@ func (a *Appliance) start() error {
 		return err
 	}
 	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
-		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller()}
+		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller(), Book: a.licenceBook()}
+	if err := a.updates.Book.Open(); err != nil {
+		return fmt.Errorf("licence: %w", err)
+	}
 	if err := a.startSandbox(); err != nil {
 		return err
 	}
@@ -325,7 +328,7 @@ func (a *Appliance) start() error {
 		{"schedules.feedback", s.Schedules.Feedback, a.updates.FlushFeedback},
 		{"schedules.updates", s.Schedules.Updates, a.scheduledUpdates},
 		{"schedules.updates", s.Schedules.Updates, a.checkClickService},
-		{"schedules.licence", s.Schedules.Licence, a.updates.Licence},
+		{"schedules.licence", s.Schedules.Licence, a.updates.LicenceCheck},
 	} {
 		if _, err := a.cron.AddFunc(job.spec, job.run); err != nil {
 			return fmt.Errorf("%s: %w", job.key, err)

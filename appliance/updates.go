@@ -65,6 +65,9 @@ func (a *Appliance) Updates(ctx context.Context) (*cli.Updates, error) {
 		out.LastError = err.Error()
 	}
 	out.Keyring = in.KeyringVersion()
+	if st := a.updates.Book.State(); !st.Updates {
+		out.Stopped = st.UpdatesStopped + "; mail flow and scanning go on with the last patterns"
+	}
 	hist, err := a.db.UpdateHistory(ctx, 50)
 	if err != nil {
 		return nil, err
@@ -122,6 +125,9 @@ func (a *Appliance) updateDone(ctx context.Context, since time.Time, what string
 // UpdateImport is update import FILE: a bundle (or a keyring document)
 // from a file on the appliance, with the hub's checks.
 func (a *Appliance) UpdateImport(ctx context.Context, path string) (cli.Done, error) {
+	if st := a.updates.Book.State(); !st.Updates {
+		return cli.Done{}, fmt.Errorf("updates are stopped: %s (show licence); the last patterns stay in use", st.UpdatesStopped)
+	}
 	f, err := os.Open(filepath.Clean(path))
 	if err != nil {
 		return cli.Done{}, err

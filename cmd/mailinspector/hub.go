@@ -20,6 +20,7 @@ import (
 
 	"mailinspector/appliance"
 	"mailinspector/internal/hub"
+	"mailinspector/internal/licence"
 	"mailinspector/internal/mlfeatures"
 )
 
@@ -35,6 +36,9 @@ const hubUsage = `usage: mailinspector hub COMMAND
   hub bundle publish --data-dir DIR FILE   offer a signed update bundle (mailinspector bundle sign) to
                                            appliances; the newest of each kind is offered
   hub bundle keyring --data-dir DIR FILE   publish the roots' keyring document (bundle keyring)
+  hub licence issue --data-dir DIR --appliance ID [--edition E] [--seats N] [--days N]
+                                           sign an activation code for an appliance id (show licence
+                                           on the appliance gives it) and print it
   hub ml-train [--data-dir DIR | --out FILE] LABELLED.jsonl
                                            train the ML model the hub scores files with
 `
@@ -50,6 +54,8 @@ func hubCmd(args []string) int {
 			return hubTrain(args[1:])
 		case "bundle":
 			return hubBundle(args[1:])
+		case "licence", "license":
+			return hubLicence(args[1:])
 		case "help", "-h", "--help":
 			fmt.Print(hubUsage)
 			return 0
@@ -247,5 +253,37 @@ func hubBundle(args []string) int {
 		return 1
 	}
 	fmt.Printf("published %s version %d (%s)\n", m.Kind, m.Version, m.Channel)
+	return 0
+}
+
+func hubLicence(args []string) int {
+	if len(args) == 0 || args[0] != "issue" {
+		fmt.Fprint(os.Stderr, hubUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("hub licence issue", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "the hub's data directory")
+	id := fs.String("appliance", "", "the appliance id, MI-XXXX-XXXX-XXXX")
+	edition := fs.String("edition", "standard", "edition")
+	seats := fs.Int("seats", 100, "protected mailboxes")
+	days := fs.Int("days", 365, "days from now until it expires")
+	if err := fs.Parse(args[1:]); err != nil || *dataDir == "" || *id == "" || fs.NArg() != 0 {
+		fmt.Fprint(os.Stderr, hubUsage)
+		return 2
+	}
+	st, err := hub.OpenStore(*dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub licence issue:", err)
+		return 1
+	}
+	defer st.Close()
+	now := time.Now()
+	code, err := st.IssueLicence(context.Background(), *dataDir, licence.Licence{Appliance: *id, Edition: *edition, Seats: *seats,
+		Issued: now, Expires: now.AddDate(0, 0, *days)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub licence issue:", err)
+		return 1
+	}
+	fmt.Println(code)
 	return 0
 }

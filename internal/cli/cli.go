@@ -114,6 +114,11 @@ type Backend interface {
 	UpdateNow(ctx context.Context) (Done, error)
 	UpdateImport(ctx context.Context, path string) (Done, error)
 	UpdateRollback(ctx context.Context, kind string) (Done, error)
+	// Licence is show licence; LicenceActivate takes an activation code;
+	// LicenceCheck asks the hub now (internal/licence).
+	Licence(ctx context.Context) (*Licence, error)
+	LicenceActivate(ctx context.Context, code string) (Done, error)
+	LicenceCheck(ctx context.Context) (Done, error)
 }
 
 // Sandbox is `show sandbox`: the virtual analyzer's libvirt connection,
@@ -878,6 +883,8 @@ func Render(v any, asJSON bool) (string, error) {
 		return clicksText(t), nil
 	case *Updates:
 		return updatesText(t), nil
+	case *Licence:
+		return licenceText(t), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

@@ -3,7 +3,6 @@ package hub
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"mailinspector/internal/hubapi"
 )
@@ -42,16 +41,6 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, hubapi.FeedbackAnswer{Accepted: n})
-}
-
-func (s *Server) licence(w http.ResponseWriter, r *http.Request) {
-	app := r.Context().Value(ctxKey{}).(appliance)
-	expires := app.created.AddDate(1, 0, 0)
-	state := "active"
-	if time.Now().After(expires) {
-		state = "expired"
-	}
-	reply(w, hubapi.LicenceAnswer{Appliance: app.name, State: state, Activated: app.created.UTC(), Expires: expires.UTC()})
 }
 
 func (s *Server) timeOfClick(w http.ResponseWriter, r *http.Request) {

@@ -64,3 +64,16 @@ CREATE TABLE IF NOT EXISTS sightings (
 	at        INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sightings_object ON sightings(kind, object);
+
+-- Activation codes issued (hub licence issue); /v1/licence answers an
+-- appliance id with the newest.
+CREATE TABLE IF NOT EXISTS licences (
+	serial    TEXT PRIMARY KEY,
+	appliance TEXT NOT NULL, -- the appliance id, MI-XXXX-XXXX-XXXX
+	edition   TEXT NOT NULL,
+	seats     INTEGER NOT NULL,
+	issued    INTEGER NOT NULL,
+	expires   INTEGER NOT NULL,
+	code      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS licences_appliance ON licences(appliance, issued);

@@ -196,12 +196,16 @@ type BundleRef struct {
 	SHA256  string `json:"sha256"`
 }
 
-// LicenceAnswer is GET /v1/licence.
+// LicenceAnswer is GET /v1/licence?appliance=ID: the newest activation
+// code the hub issued for the appliance id ("" when none) and the key it
+// signs codes with (PEM), which the appliance pins at its first check.
 type LicenceAnswer struct {
-	Appliance string    `json:"appliance"`
-	State     string    `json:"state"` // active, expired
-	Activated time.Time `json:"activated"`
-	Expires   time.Time `json:"expires"`
+	Appliance string    `json:"appliance"` // the name of the caller's API key
+	ID        string    `json:"id"`
+	Code      string    `json:"code"`
+	IssuerKey string    `json:"issuer_key"`
+	State     string    `json:"state"` // active, expired, none: the code's, as the hub sees it
+	Expires   time.Time `json:"expires,omitzero"`
 }
 
 // TimeOfClickAnswer is GET /v1/time-of-click.

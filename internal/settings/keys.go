@@ -193,6 +193,12 @@ type Settings struct {
 		Updates  string
 		Licence  string
 	}
+	// Licence is the licence's periods and issuer (keys_updates.go).
+	Licence struct {
+		IssuerKey string
+		TrialDays int
+		GraceDays int
+	}
 	// Updates are the signed update bundles (keys_updates.go).
 	Updates struct {
 		TrustedKeys []string

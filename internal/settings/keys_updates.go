@@ -35,6 +35,12 @@ func init() {
 			}},
 		Key{"updates.root_keyring", "", "A root keyring file ({\"threshold\": N, \"keys\": [PEM, …]}) used instead of the build's to check keyring documents (a private hub that publishes its own). Empty: the build's.",
 			absPath(func(s *Settings) *string { return &s.Updates.RootKeyring })},
+		Key{"licence.issuer_key", "", "Public key file (PEM) of the licence issuer, for activation codes entered before the appliance has reached the hub (an air-gapped site). Empty: the key the hub shows at the first licence check, pinned then.",
+			absPath(func(s *Settings) *string { return &s.Licence.IssuerKey })},
+		Key{"licence.trial_days", "30", "Days from the appliance's first start during which it runs as a trial without an activation code.",
+			intIn(func(s *Settings) *int { return &s.Licence.TrialDays }, 0, 365)},
+		Key{"licence.grace_days", "30", "Days after the licence expires during which updates go on (grace); then they stop. Mail flow and scanning never stop.",
+			intIn(func(s *Settings) *int { return &s.Licence.GraceDays }, 0, 365)},
 		Key{"updates.keep", "3", "Versions of each kind of bundle kept on disk, the live one included (update rollback goes back to the one before).",
 			intIn(func(s *Settings) *int { return &s.Updates.Keep }, 2, 20)},
 	)

@@ -16,22 +16,19 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"mailinspector/internal/durable"
+	"mailinspector/internal/licence"
 	"mailinspector/internal/updates/signed"
 
 	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 )
-
-// LicenceFile caches, in the data directory, the last licence the hub
-// confirmed, so that scanning goes on with it while the hub is out of
-// reach.
-const LicenceFile = "licence.json"
 
 // Checks are the scheduled checks of one running appliance.
 type Checks struct {
@@ -54,6 +51,8 @@ type Checks struct {
 	// ask); updateMu keeps a scheduled check and update now apart.
 	Installer *Installer
 	updateMu  sync.Mutex
+	// Book is the licence; an expired one stops updates.
+	Book *licence.Book
 }
 
 // hubServices are the services the hub answers per message.
@@ -80,8 +79,8 @@ func (c *Checks) AtStart(ctx context.Context) {
 			c.Log.Warn("hub out of reach at start; its steps are skipped until it answers", "err", err)
 		}
 	}
-	c.Updates()
 	c.Licence()
+	c.Updates()
 }
 
 // Updates asks the hub which bundles it offers and installs each one newer
@@ -96,6 +95,14 @@ func (c *Checks) Updates() {
 	defer c.updateMu.Unlock()
 	state := c.checkState()
 	state.LastCheck = time.Now().UTC()
+	if c.Book != nil {
+		if st := c.Book.State(); !st.Updates {
+			state.LastError = "updates stopped: " + st.UpdatesStopped
+			c.Log.Warn("update check not run: "+st.UpdatesStopped+"; mail flow and scanning go on with the last patterns")
+			c.saveCheckState(state)
+			return
+		}
+	}
 	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (hubapi.UpdatesAnswer, bool, error) {
 		var ans hubapi.UpdatesAnswer
 		err := c.Hub.Get(ctx, hubapi.PathUpdates, map[string][]string{"current": {c.Version}}, &ans)
@@ -212,26 +219,59 @@ func (c *Checks) saveCheckState(s CheckState) {
 	}
 }
 
-// Licence asks the hub for the licence and caches what it confirms.
-func (c *Checks) Licence() {
+// Licence asks the hub for the newest activation code issued for this
+// appliance and activates it when it is newer (a renewal); the first
+// answer pins the key the hub signs codes with. When the hub is out of
+// reach the licence in place stands and nothing else changes.
+func (c *Checks) Licence() error {
 	cl := c.Services.Get(services.Licence)
-	if unused(cl) {
-		return
+	if unused(cl) || c.Book == nil {
+		return errors.New("the licence service is disabled or hub.url is not set")
 	}
-	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (json.RawMessage, bool, error) {
-		var ans json.RawMessage
-		err := c.Hub.Get(ctx, hubapi.PathLicence, nil, &ans)
+	chk := c.Book.LastCheck()
+	chk.LastCheck, chk.Hub = time.Now().UTC(), ""
+	ans, err := services.Call(c.Ctx, cl, "", func(ctx context.Context) (hubapi.LicenceAnswer, bool, error) {
+		var ans hubapi.LicenceAnswer
+		err := c.Hub.Get(ctx, hubapi.PathLicence, map[string][]string{"appliance": {c.Book.ID()}}, &ans)
 		return ans, true, err
 	})
+	if err == nil {
+		err = c.Book.PinIssuer(ans.IssuerKey)
+	}
+	if err == nil && ans.Code != "" {
+		if cur, _ := c.Book.Licence(); cur == nil || cur.Serial != serialOf(ans.Code, c.Book) {
+			if _, aerr := c.Book.Activate(ans.Code, "hub"); aerr != nil {
+				c.Log.Warn("licence check: the hub's code was not taken", "err", aerr)
+				chk.Hub = "the hub's code was not taken: " + aerr.Error()
+			}
+		}
+	}
 	if err != nil {
-		c.Log.Warn("licence check skipped; the cached licence stays in force", "err", err)
-		return
+		chk.LastError = err.Error()
+		c.Log.Warn("licence check skipped; the licence in place stands", "err", err)
+	} else {
+		chk.LastSuccess, chk.LastError = chk.LastCheck, ""
+		if !strings.HasPrefix(chk.Hub, "the hub's code was not taken") {
+			chk.Hub = "the hub's licence for " + c.Book.ID() + ": " + ans.State
+		}
 	}
-	path := filepath.Join(c.DataDir, LicenceFile)
-	if err := os.WriteFile(path+".tmp", ans, 0o640); err == nil {
-		os.Rename(path+".tmp", path)
+	if serr := c.Book.SaveCheck(chk); serr != nil {
+		c.Log.Error("licence check state", "err", serr)
 	}
+	return err
 }
+
+// serialOf is the serial of a code ("" when it does not verify).
+func serialOf(code string, b *licence.Book) string {
+	l, err := licence.Parse(code, b.Issuers())
+	if err != nil {
+		return ""
+	}
+	return l.Serial
+}
+
+// LicenceCheck runs the scheduled licence check (cron wants no result).
+func (c *Checks) LicenceCheck() { c.Licence() }
 
 // unused says whether a scheduled check has nothing to do: its service is
 // disabled or not configured (the status says so already).
@@ -240,16 +280,19 @@ func unused(c *services.Client) bool {
 	return errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured)
 }
 
-// LicenceState is what the cached licence says (show status): the hub's
-// state and expiry, or that none was confirmed yet.
+// LicenceState is one line on the licence (show status).
 func (c *Checks) LicenceState() string {
-	b, err := os.ReadFile(filepath.Join(c.DataDir, LicenceFile))
-	if err != nil {
-		return "not confirmed by the hub yet"
+	if c.Book == nil {
+		return "unknown"
 	}
-	var l hubapi.LicenceAnswer
-	if err := json.Unmarshal(b, &l); err != nil || l.State == "" {
-		return "cached licence unreadable"
+	st := c.Book.State()
+	switch {
+	case st.Licence != nil && st.Until.IsZero():
+		return fmt.Sprintf("%s (%s, %d seats) since %s", st.Name, st.Licence.Edition, st.Licence.Seats, st.Licence.Expires.Format("2006-01-02"))
+	case st.Licence != nil:
+		return fmt.Sprintf("%s (%s, %d seats) until %s", st.Name, st.Licence.Edition, st.Licence.Seats, st.Until.Format("2006-01-02"))
+	case !st.Until.IsZero():
+		return fmt.Sprintf("%s until %s", st.Name, st.Until.Format("2006-01-02"))
 	}
-	return fmt.Sprintf("%s until %s (as the hub last confirmed)", l.State, l.Expires.Format("2006-01-02"))
+	return st.Name
 }

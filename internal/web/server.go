@@ -65,6 +65,11 @@ type Server struct {
 	statusMu sync.Mutex
 	statusAt time.Time
 	statusV  *cli.Status
+
+	// licenceMu guards the licence banner's last text (licenceWarning).
+	licenceMu sync.Mutex
+	licenceAt time.Time
+	licenceV  string
 }
 
 // statusTTL is how long the dashboard reuses show status: every open
@@ -290,7 +295,9 @@ type pageData struct {
 	CSRF    string
 	Error   string
 	Notice  string
-	Data    any
+	// Banner is the licence's warning, on every page while there is one.
+	Banner string
+	Data   any
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status int, name, title string, data any) {
@@ -311,6 +318,9 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, u *user,
 	}
 	if u != nil {
 		d.Account, d.Role, d.CSRF = u.caller.Who, u.caller.Role, u.sess.csrf
+		if tmpl == "layout.html" {
+			d.Banner = s.licenceWarning(r, u)
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
