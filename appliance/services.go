@@ -191,15 +191,22 @@ func (a *Appliance) edgeCheck() func(ctx context.Context, ip netip.Addr) *store.
 func (a *Appliance) MetricsAddr() net.Addr { return a.metricsAddr }
 
 // Indicator is show indicator: Threat Connect's detail through the hub,
-// under the service's contract; out of reach, the reason.
+// under the service's contract, with a signed link to the hub's page for
+// a browser; out of reach, the reason. What this appliance's own
+// detections say of the indicator comes either way.
 func (a *Appliance) Indicator(ctx context.Context, kind, value string) (*cli.Indicator, error) {
 	out := &cli.Indicator{Kind: kind, Value: value}
+	local, err := a.db.ObjectSightings(ctx, value)
+	if err != nil {
+		return nil, err
+	}
+	out.Local = cli.LocalSightings{Messages: local.Messages, First: timeText(local.First), Last: timeText(local.Last),
+		Findings: local.Names, Newest: local.Newest}
 	cl := a.services.Get(services.ThreatConnect)
 	if err := cl.Usable(); err != nil {
 		out.Reason = err.Error()
 		return out, nil
 	}
-	q := url.Values{"indicator": {value}}
 	ans, err := services.Call(ctx, cl, kind+" "+value, func(ctx context.Context) (hubapi.ConnectAnswer, bool, error) {
 		var ans hubapi.ConnectAnswer
 		err := a.hub.Get(ctx, hubapi.PathThreatConnect+kind, url.Values{"indicator": {value}, "format": {"json"}}, &ans)
@@ -209,6 +216,8 @@ func (a *Appliance) Indicator(ctx context.Context, kind, value string) (*cli.Ind
 		out.Reason = err.Error()
 		return out, nil
 	}
-	out.Reachable, out.Known, out.Facts, out.Source = true, ans.Known, ans.Facts, a.hub.URL(hubapi.PathThreatConnect+kind, q)
+	out.Reachable, out.Known, out.Facts = true, ans.Known, ans.Facts
+	out.Source = a.hub.Base
+	out.HubPage = hubapi.PageLink(a.hub.Base, a.hub.Key, kind, value, time.Now().Add(time.Hour))
 	return out, nil
 }

@@ -196,8 +196,9 @@ func TestHubServicesGiveFindings(t *testing.T) {
 	if e := entry(d, "file-census"); !strings.Contains(e.Detail, "1 files asked") {
 		t.Errorf("file-census asked about the known-good file: %+v", e)
 	}
-	if e := entry(d, "threat-connect"); !strings.Contains(e.Detail, "/v1/threat-connect/hash?indicator="+sha(malwareFile)) ||
-		!strings.Contains(e.Detail, "TestLoader") {
+	// The trail's links open the hub's page in a browser: signed, no key.
+	if e := entry(d, "threat-connect"); !strings.Contains(e.Detail, "/tc/hash?") || !strings.Contains(e.Detail, "indicator="+sha(malwareFile)) ||
+		!strings.Contains(e.Detail, "&sig=") || strings.Contains(e.Detail, h.Key) || !strings.Contains(e.Detail, "TestLoader") {
 		t.Errorf("threat-connect: %+v", e)
 	}
 	if e := entry(d, "email-reputation"); e.Outcome != "ok" || !strings.Contains(e.Detail, "198.51.100.20 not listed") {

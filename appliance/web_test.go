@@ -583,13 +583,37 @@ func TestWebThreatConnect(t *testing.T) {
 	if facts := b.text(t, `#facts`); !strings.Contains(facts, "TestLoader") && !strings.Contains(facts, "MalwareBazaar") {
 		t.Fatalf("Threat Connect with the hub up: %q", facts)
 	}
+	if l := b.text(t, `#local`); !strings.Contains(l, "1") || !strings.Contains(l, "TestLoader") || !strings.Contains(l, id) {
+		t.Errorf("what this appliance has seen, with the hub up: %q", l)
+	}
 	b.screenshot(t, "threat-connect")
+	// The hub's own page, through the link the appliance signed: no API
+	// key in it, and the browser opens it.
+	b.follow(t, `#hub-page`)
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#facts`)))
+	if facts := b.text(t, `#facts`); !strings.Contains(facts, "TestLoader") {
+		t.Fatalf("the hub's page: %q", facts)
+	}
+	hubURL, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`location.href`))
+	must(t, err)
+	if !strings.Contains(hubURL, h.Proxy.Addr+"/tc/hash?") || strings.Contains(hubURL, h.Key) {
+		t.Fatalf("the hub's page at %s", hubURL)
+	}
+	// A link changed by hand is refused.
+	b.do(t, chromedp.Navigate(strings.Replace(hubURL, "exp=", "exp=1", 1)), chromedp.WaitVisible(chromedp.CSS(`#refused`)))
+	if e := b.text(t, `#refused`); !strings.Contains(e, "not signed") {
+		t.Fatalf("a forged link: %q", e)
+	}
+	b.errors = nil // the refusal's 403 is logged as a page error
 	h.Proxy.SetFault(testutil.FaultBlackhole)
 	b.do(t, chromedp.Navigate(base+"/messages/"+id))
 	b.follow(t, link)
 	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#unreachable`)))
 	if e := b.text(t, `#unreachable`); !strings.Contains(e, "cannot be reached now") {
 		t.Fatalf("Threat Connect with the hub down: %q", e)
+	}
+	if l := b.text(t, `#local`); !strings.Contains(l, "TestLoader") || !strings.Contains(l, id) {
+		t.Errorf("the local page with the hub down: %q", l)
 	}
 	if out, err := cli.Exec(cli.WithCaller(ctx, cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator}), a, "show indicator hash nothex"); err == nil {
 		t.Errorf("show indicator took a bad hash: %v", out)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"mailinspector/internal/hubapi"
 	"mailinspector/internal/services"
@@ -12,8 +13,16 @@ import (
 
 // ThreatConnect links each detection that names an indicator (a file hash,
 // a URL, an IP) to its detail page on the hub, and says what the hub knows.
-// Out of reach, the step is skipped: the detections stand, without links.
+// The links are for a person's browser: signed by the appliance for
+// LinkLifetime, with no API key in them (hubapi.PageLink); the console's
+// own page of the indicator gives a fresh one. Out of reach, the step is
+// skipped: the detections stand, and the console's page says what this
+// appliance has seen of each.
 type ThreatConnect struct{ Cloud }
+
+// LinkLifetime is how long a Threat Connect link in a trail opens the
+// hub's page.
+const LinkLifetime = 7 * 24 * time.Hour
 
 func (ThreatConnect) Name() string    { return "threat-connect" }
 func (ThreatConnect) Service() string { return services.ThreatConnect }
@@ -50,7 +59,6 @@ func (s ThreatConnect) Run(ctx context.Context, m *Message) (Result, error) {
 	links := make([]string, len(inds))
 	errs := fanOut(ctx, len(inds), func(ctx context.Context, i int) error {
 		in := inds[i]
-		q := url.Values{"indicator": {in.value}}
 		a, err := services.Call(ctx, cl, in.kind+" "+in.value, func(ctx context.Context) (hubapi.ConnectAnswer, bool, error) {
 			var a hubapi.ConnectAnswer
 			qj := url.Values{"indicator": {in.value}, "format": {"json"}}
@@ -60,7 +68,7 @@ func (s ThreatConnect) Run(ctx context.Context, m *Message) (Result, error) {
 		if err != nil {
 			return err
 		}
-		links[i] = s.Hub.URL(hubapi.PathThreatConnect+in.kind, q)
+		links[i] = hubapi.PageLink(s.Hub.Base, s.Hub.Key, in.kind, in.value, time.Now().Add(LinkLifetime))
 		if a.Known {
 			links[i] += " (" + strings.Join(a.Facts, "; ") + ")"
 		}

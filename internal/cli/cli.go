@@ -298,6 +298,21 @@ type Indicator struct {
 	Facts     []string `json:"facts,omitempty"`
 	Source    string   `json:"source,omitempty"` // the hub's page it came from
 	Reason    string   `json:"reason,omitempty"` // why Threat Connect could not be asked
+	// HubPage is the hub's page of the indicator for a browser, through a
+	// link the appliance signed for a limited time (no API key in it).
+	HubPage string `json:"hub_page,omitempty"`
+	// Local is what this appliance has seen of it, whether the hub answers
+	// or not.
+	Local LocalSightings `json:"local"`
+}
+
+// LocalSightings is what this appliance's detections say of an indicator.
+type LocalSightings struct {
+	Messages int      `json:"messages"`
+	First    string   `json:"first,omitempty"`
+	Last     string   `json:"last,omitempty"`
+	Findings []string `json:"findings,omitempty"` // "engine: name (risk) × n"
+	Newest   []string `json:"newest,omitempty"`   // message ids, newest first
 }
 
 // FileInfo is one file of show files.
@@ -851,14 +866,25 @@ func Render(v any, asJSON bool) (string, error) {
 		fmt.Fprintf(&b, "%s %s\n", t.Kind, term(t.Value))
 		switch {
 		case !t.Reachable:
-			fmt.Fprintf(&b, "  Threat Connect cannot be reached: %s", term(t.Reason))
+			fmt.Fprintf(&b, "  Threat Connect cannot be reached: %s\n", term(t.Reason))
 		case !t.Known:
-			fmt.Fprintf(&b, "  unknown to Threat Connect (%s)", term(t.Source))
+			fmt.Fprintf(&b, "  unknown to Threat Connect\n")
 		default:
 			for _, f := range t.Facts {
 				fmt.Fprintf(&b, "  %s\n", term(f))
 			}
-			fmt.Fprintf(&b, "  (%s)", term(t.Source))
+		}
+		if t.HubPage != "" {
+			fmt.Fprintf(&b, "  the hub's page (a link valid for an hour): %s\n", term(t.HubPage))
+		}
+		if t.Local.Messages == 0 {
+			b.WriteString("  this appliance: no detection names it")
+		} else {
+			fmt.Fprintf(&b, "  this appliance: %d messages, first %s, last %s\n", t.Local.Messages, t.Local.First, t.Local.Last)
+			for _, f := range t.Local.Findings {
+				fmt.Fprintf(&b, "    %s\n", term(f))
+			}
+			fmt.Fprintf(&b, "    newest: %s", strings.Join(t.Local.Newest, " "))
 		}
 		return b.String(), nil
 	case []FileInfo:

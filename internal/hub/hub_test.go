@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mailinspector/internal/hubapi"
 )
@@ -408,5 +409,49 @@ func TestHubDataIsPrivate(t *testing.T) {
 		if got := fi.Mode().Perm(); got&^want != 0 {
 			t.Errorf("%s: %o, want at most %o", path, got, want)
 		}
+	}
+}
+
+// TestPublicPage: the page a browser opens through an appliance's signed
+// link, with no key; expired, forged and over-long links are refused.
+func TestPublicPage(t *testing.T) {
+	base, key, _ := startHub(t)
+	bad := "http://cdn.badfiles.test/payload.exe"
+	get := func(link string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	now := time.Now()
+	link := hubapi.PageLink(base, key, "url", bad, now.Add(time.Hour))
+	if strings.Contains(link, key) {
+		t.Fatal("the link carries the key")
+	}
+	if code, body := get(link); code != 200 || !strings.Contains(body, "malware_download") || !strings.Contains(body, "opens until") {
+		t.Fatalf("signed link: %d %s", code, body)
+	}
+	if code, body := get(hubapi.PageLink(base, key, "url", bad, now.Add(-time.Minute))); code != http.StatusGone || !strings.Contains(body, "expired") {
+		t.Fatalf("expired link: %d %s", code, body)
+	}
+	if code, _ := get(hubapi.PageLink(base, "mih_not-a-key", "url", bad, now.Add(time.Hour))); code != http.StatusForbidden {
+		t.Fatalf("a link signed with an unknown key: %d", code)
+	}
+	if code, _ := get(strings.Replace(link, "payload.exe", "other.exe", 1)); code != http.StatusForbidden {
+		t.Fatalf("a link with another indicator: %d", code)
+	}
+	if code, _ := get(hubapi.PageLink(base, key, "url", bad, now.Add(60*24*time.Hour))); code != http.StatusForbidden {
+		t.Fatalf("a link valid for 60 days: %d", code)
+	}
+	if code, _ := get(base + hubapi.PathPage + "url?indicator=x"); code != http.StatusBadRequest {
+		t.Fatalf("a link without its signature: %d", code)
+	}
+	// The API itself still wants the key.
+	if code, _ := get(base + hubapi.PathThreatConnect + "url?indicator=" + bad); code != http.StatusUnauthorized {
+		t.Fatalf("the API without a key: %d", code)
 	}
 }

@@ -98,3 +98,55 @@ func (s *Store) hashFacts(ctx context.Context, sha string) ([]string, error) {
 	}
 	return facts, rows.Err()
 }
+
+// censusCount is what the census knows of an object.
+type censusCount struct {
+	appliances, sightings int
+	first, last           int64
+	verdicts              string // "high 3, none 1"
+}
+
+// censusDetail is the census of an object with its last sighting and the
+// verdicts appliances gave it.
+func (s *Store) censusDetail(ctx context.Context, kind, object string) (censusCount, error) {
+	var c censusCount
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT appliance), COUNT(*), COALESCE(MIN(at), 0), COALESCE(MAX(at), 0)
+		FROM sightings WHERE kind = ? AND object = ?`, kind, object).Scan(&c.appliances, &c.sightings, &c.first, &c.last)
+	if err != nil || c.sightings == 0 {
+		return c, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT verdict, COUNT(*) FROM sightings WHERE kind = ? AND object = ? AND verdict != ''
+		GROUP BY verdict ORDER BY COUNT(*) DESC`, kind, object)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var v string
+		var n int
+		if err := rows.Scan(&v, &n); err != nil {
+			return c, err
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", v, n))
+	}
+	c.verdicts = strings.Join(parts, ", ")
+	return c, rows.Err()
+}
+
+// verifyPage checks a page link against the keys whose secret starts
+// with keyID.
+func (s *Store) verifyPage(ctx context.Context, keyID, kind, indicator string, exp int64, sig string) bool {
+	rows, err := s.db.QueryContext(ctx, `SELECT key_hash FROM keys WHERE substr(key_hash, 1, ?) = ?`, len(keyID), keyID)
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h string
+		if rows.Scan(&h) == nil && hubapi.VerifyPage(h, kind, indicator, exp, sig) {
+			return true
+		}
+	}
+	return false
+}

@@ -61,7 +61,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+hubapi.PathBundles+"{name}", s.bundle)
 	mux.HandleFunc("GET "+hubapi.PathLicence, s.licence)
 	mux.HandleFunc("GET "+hubapi.PathTimeOfClick, s.timeOfClick)
-	return s.auth(mux)
+	// The public detail pages have no API key: their links are signed.
+	top := http.NewServeMux()
+	top.HandleFunc("GET "+hubapi.PathPage+"{kind}", s.page)
+	top.Handle("/", s.auth(mux))
+	return top
 }
 
 type ctxKey struct{}

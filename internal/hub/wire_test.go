@@ -90,12 +90,12 @@ func TestEveryAnswerIsItsWireType(t *testing.T) {
 	}
 	var up hubapi.UpdatesAnswer
 	ask("GET", hubapi.PathUpdates+"?current=1.0", "", &up)
-	if up.Current != "1.0" {
+	if up.Current != "1.0" || up.Bundles == nil {
 		t.Errorf("updates %+v", up)
 	}
 	var lic hubapi.LicenceAnswer
-	ask("GET", hubapi.PathLicence, "", &lic)
-	if lic.Appliance != "appliance-1" || lic.State != "active" || lic.Expires.IsZero() {
+	ask("GET", hubapi.PathLicence+"?appliance=MI-0A1B-2C3D-4E5F", "", &lic)
+	if lic.Appliance != "appliance-1" || lic.State != "none" || lic.Code != "" || !strings.Contains(lic.IssuerKey, "PUBLIC KEY") {
 		t.Errorf("licence %+v", lic)
 	}
 	var toc hubapi.TimeOfClickAnswer

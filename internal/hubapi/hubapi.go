@@ -7,7 +7,13 @@
 package hubapi
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 
 	"mailinspector/internal/mlfeatures"
@@ -242,4 +248,46 @@ type JointAnswer struct {
 	WebReputation Part[ReputationAnswer] `json:"web-reputation"`
 	WebInspection Part[InspectionAnswer] `json:"web-inspection"`
 	DomainCensus  Part[CensusAnswer]     `json:"domain-census"`
+}
+
+// PathPage is the hub's public detail page of an indicator (kind: hash,
+// url, domain, ip), for a person's browser: no API key travels, the link
+// is signed by the appliance for a limited time (PageLink).
+const PathPage = "/tc/"
+
+// pageSecret is what an appliance and the hub share for page links: the
+// SHA-256 of the appliance's API key (the hub keeps only that).
+func pageSecret(apiKey string) []byte {
+	h := sha256.Sum256([]byte(apiKey))
+	return h[:]
+}
+
+// pageMAC is the signature of a page link.
+func pageMAC(secret []byte, kind, indicator string, exp int64) string {
+	m := hmac.New(sha256.New, secret)
+	fmt.Fprintf(m, "%s\n%s\n%d", kind, indicator, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// PageKeyIDLen is how many hex digits of the secret name the key in a
+// link.
+const PageKeyIDLen = 16
+
+// PageLink is the address of the hub's page of an indicator, valid until
+// exp, signed with the appliance's API key (which is not in it).
+func PageLink(base, apiKey, kind, indicator string, exp time.Time) string {
+	secret := pageSecret(apiKey)
+	q := url.Values{"indicator": {indicator}, "exp": {strconv.FormatInt(exp.Unix(), 10)},
+		"k": {hex.EncodeToString(secret)[:PageKeyIDLen]}, "sig": {pageMAC(secret, kind, indicator, exp.Unix())}}
+	return base + PathPage + kind + "?" + q.Encode()
+}
+
+// VerifyPage checks a page link's signature against a key's secret (its
+// SHA-256, hex, as the hub stores it).
+func VerifyPage(secretHex, kind, indicator string, exp int64, sig string) bool {
+	secret, err := hex.DecodeString(secretHex)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal([]byte(pageMAC(secret, kind, indicator, exp)), []byte(sig))
 }

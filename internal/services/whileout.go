@@ -12,7 +12,7 @@ var whileOut = map[string]string{
 	"file-census":    "attachment prevalence is not evaluated",
 	"domain-census":  "domain prevalence and age are not evaluated",
 	"ml":             "attachments are not scored by machine learning",
-	"threat-connect": "detections have no Threat Connect links",
+	"threat-connect": "detections link to the console's own page of the indicator, which says the hub cannot be reached",
 	"web-inspection": "URL threat details are not evaluated",
 	"web-reputation": "URLs are not rated (unrated unless a local list rates them)",
 	"smart-feedback": "feedback waits on disk and is sent later",

@@ -98,7 +98,7 @@ func (c *Checks) Updates() {
 	if c.Book != nil {
 		if st := c.Book.State(); !st.Updates {
 			state.LastError = "updates stopped: " + st.UpdatesStopped
-			c.Log.Warn("update check not run: "+st.UpdatesStopped+"; mail flow and scanning go on with the last patterns")
+			c.Log.Warn("update check not run: " + st.UpdatesStopped + "; mail flow and scanning go on with the last patterns")
 			c.saveCheckState(state)
 			return
 		}
