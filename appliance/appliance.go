@@ -158,6 +158,7 @@ func (a *Appliance) start() error {
 	}
 	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
 		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller(), Book: a.licenceBook()}
+	a.updates.FeedbackMax = s.Feedback.OutboxMax
 	if err := a.updates.Book.Open(); err != nil {
 		return fmt.Errorf("licence: %w", err)
 	}
@@ -216,7 +217,9 @@ func (a *Appliance) start() error {
 		}}
 	walk := WalkLimits(s)
 	a.runner = &verdict.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log, Limits: walk,
-		Feedback: a.services.Get(services.SmartFeedback).Usable() == nil,
+		// Queued whether the hub answers now or not (its breaker): the
+		// outbox waits for it.
+		Feedback: feedbackOn(a.services.Get(services.SmartFeedback)), FeedbackURLs: s.Feedback.ShareURLs,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: pipelineStages([]analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},

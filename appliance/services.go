@@ -104,9 +104,18 @@ func (a *Appliance) cloud() analysis.Cloud {
 func (a *Appliance) Services(ctx context.Context) ([]cli.ServiceStatus, error) {
 	var out []cli.ServiceStatus
 	for _, st := range a.services.Statuses() {
-		out = append(out, cli.ServiceStatus{Name: st.Name, State: st.State, LastOK: timeText(st.LastOK), LastError: st.LastError,
+		s := cli.ServiceStatus{Name: st.Name, State: st.State, LastOK: timeText(st.LastOK), LastError: st.LastError,
 			Calls: st.Calls, Failures: st.Failures, Skips: st.Skips, CacheHits: st.CacheHits, Deadline: st.Deadline,
-			WhileOut: services.WhileOut(st.Name)})
+			WhileOut: services.WhileOut(st.Name)}
+		if st.Name == services.SmartFeedback && st.State != "disabled" {
+			queued, err := a.db.FeedbackQueued(ctx)
+			if err != nil {
+				return nil, err
+			}
+			s.Note = fmt.Sprintf("outbox %d records waiting (bound %d); %d dropped, oldest first, since the daemon started",
+				queued, a.updates.FeedbackMax, a.updates.FeedbackDropped.Load())
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -113,7 +113,7 @@ func startTestHub(t testing.TB) *testHub {
 func serviceSettings(h *testHub, bl *testutil.DNSBL, extra map[string]string) map[string]string {
 	s := map[string]string{"hub.url": "http://" + h.Proxy.Addr, "hub.key": h.Key, "ers.zones": "bl.test", "dns.resolver": bl.Addr,
 		"smtp.proxy_networks": "127.0.0.1/32", "smtp.accepted_domains": "example.com", "ers.action": "tag", "services.failures": "1", "services.backoff": "1s",
-		"services.cache_ttl": "0s", "services.negative_ttl": "0s", "schedules.feedback": "@every 1s",
+		"services.cache_ttl": "0s", "services.negative_ttl": "0s", "schedules.feedback": "@every 1s", "services.smart-feedback.enabled": "true",
 		"schedules.updates": "@every 1s", "schedules.licence": "@every 1s"}
 	for _, name := range services.All[:12] {
 		s["services."+name+".deadline"] = "400ms"

@@ -8,9 +8,10 @@ import (
 
 // FeedbackRecords are the Smart Feedback records of one analysed message:
 // each file's SHA-256 and each domain and public IP it carried, with the
-// message's risk. Only these identifiers leave the appliance, never content
-// or addresses of people.
-func FeedbackRecords(m *Message, risk string) []store.FeedbackRecord {
+// message's risk; with urls, also its links' URLs (feedback.share_urls: a
+// URL may carry a recipient's address or a personal token). Only these
+// identifiers leave the appliance, never a body or a person's address.
+func FeedbackRecords(m *Message, risk string, urls bool) []store.FeedbackRecord {
 	now := time.Now()
 	var out []store.FeedbackRecord
 	saved := m.KnownGood
@@ -27,6 +28,14 @@ func FeedbackRecords(m *Message, risk string) []store.FeedbackRecord {
 			kind = "ip"
 		}
 		out = append(out, store.FeedbackRecord{Kind: kind, Object: n.name, Verdict: risk, At: now})
+	}
+	if urls {
+		us, _ := messageURLs(m)
+		for _, u := range us {
+			if len(u.URL) <= 2048 {
+				out = append(out, store.FeedbackRecord{Kind: "url", Object: u.URL, Verdict: risk, At: now})
+			}
+		}
 	}
 	return out
 }

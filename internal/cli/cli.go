@@ -156,7 +156,8 @@ type ServiceStatus struct {
 	Skips     int64  `json:"skips"`
 	CacheHits int64  `json:"cache_hits"`
 	Deadline  string `json:"deadline"`
-	WhileOut  string `json:"while_out"` // what is skipped while it is out of reach
+	WhileOut  string `json:"while_out"`      // what is skipped while it is out of reach
+	Note      string `json:"note,omitempty"` // what else there is to know (smart-feedback: its outbox)
 }
 
 type Version struct {

@@ -83,7 +83,13 @@ func servicesTable(ss []ServiceStatus) string {
 		rows = append(rows, []string{s.Name, s.State, s.LastOK, fmt.Sprint(s.Calls), fmt.Sprint(s.Failures), fmt.Sprint(s.Skips),
 			fmt.Sprint(s.CacheHits), cut(s.LastError, 60)})
 	}
-	return table("no services", []string{"SERVICE", "STATE", "LAST OK", "CALLS", "FAILURES", "SKIPS", "CACHE HITS", "LAST ERROR"}, rows)
+	out := table("no services", []string{"SERVICE", "STATE", "LAST OK", "CALLS", "FAILURES", "SKIPS", "CACHE HITS", "LAST ERROR"}, rows)
+	for _, s := range ss {
+		if s.Note != "" {
+			out += "\n" + s.Name + ": " + term(s.Note)
+		}
+	}
+	return out
 }
 
 func queueTable(qs []QueueEntry) string {

@@ -193,6 +193,12 @@ type Settings struct {
 		Updates  string
 		Licence  string
 	}
+	// Feedback is Smart Feedback's outbox and what it shares
+	// (keys_updates.go).
+	Feedback struct {
+		ShareURLs bool
+		OutboxMax int
+	}
 	// Licence is the licence's periods and issuer (keys_updates.go).
 	Licence struct {
 		IssuerKey string

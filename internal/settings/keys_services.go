@@ -60,8 +60,13 @@ func init() {
 		if name == services.SmartFeedback || name == services.Updates || name == services.Licence {
 			deadline = "30s" // scheduled, not in the mail path
 		}
+		enabled, opt := "true", ". false: the service is disabled and its step skipped."
+		if name == services.SmartFeedback {
+			// Opt-in: nothing leaves the appliance unless asked.
+			enabled, opt = "false", ". Opt-in: true sends the SHA-256 of files, domains and public IPs of messages with their risk (feedback.share_urls adds URLs); never bodies or people's addresses."
+		}
 		keys = append(keys,
-			Key{"services." + name + ".enabled", "true", "Use " + serviceDoc[name] + ". false: the service is disabled and its step skipped.",
+			Key{"services." + name + ".enabled", enabled, "Use " + serviceDoc[name] + opt,
 				func(s *Settings, v string) error {
 					switch v {
 					case "true", "false":

@@ -35,6 +35,17 @@ func init() {
 			}},
 		Key{"updates.root_keyring", "", "A root keyring file ({\"threshold\": N, \"keys\": [PEM, …]}) used instead of the build's to check keyring documents (a private hub that publishes its own). Empty: the build's.",
 			absPath(func(s *Settings) *string { return &s.Updates.RootKeyring })},
+		Key{"feedback.share_urls", "false", "Smart Feedback also sends the URLs of the links in messages (a URL can carry a recipient's address or a personal token). false: only files' SHA-256, domains and public IPs. Message bodies and people's addresses are never sent.",
+			func(s *Settings, v string) error {
+				switch v {
+				case "true", "false":
+					s.Feedback.ShareURLs = v == "true"
+					return nil
+				}
+				return fmt.Errorf("want true or false")
+			}},
+		Key{"feedback.outbox_max", "1000000", "Smart Feedback records kept on disk for the hub at most; past it, during an outage too, the oldest are dropped (counted in show services).",
+			intIn(func(s *Settings) *int { return &s.Feedback.OutboxMax }, 100, 100_000_000)},
 		Key{"licence.issuer_key", "", "Public key file (PEM) of the licence issuer, for activation codes entered before the appliance has reached the hub (an air-gapped site). Empty: the key the hub shows at the first licence check, pinned then.",
 			absPath(func(s *Settings) *string { return &s.Licence.IssuerKey })},
 		Key{"licence.trial_days", "30", "Days from the appliance's first start during which it runs as a trial without an activation code.",

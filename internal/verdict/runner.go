@@ -69,8 +69,9 @@ type Runner struct {
 	// ScratchDir holds decoded parts past ScratchMem bytes per message.
 	ScratchDir string
 	ScratchMem int64
-	// Feedback queues Smart Feedback records with each verdict.
-	Feedback bool
+	// Feedback queues Smart Feedback records with each verdict;
+	// FeedbackURLs adds the links' URLs to them (feedback.share_urls).
+	Feedback, FeedbackURLs bool
 	// Decided, when set, is told of every verdict once it is stored (not
 	// of holds): the message as it came, the verdict and the attachments'
 	// names. SIEM export builds its events from it.
@@ -206,7 +207,7 @@ func (r *Runner) process(ctx context.Context, id string) {
 			v.Rewrite = &rw
 		}
 		if r.Feedback && meta.Kind != store.KindSplit {
-			v.Feedback = analysis.FeedbackRecords(m, rep.Risk) // once per message, not per copy
+			v.Feedback = analysis.FeedbackRecords(m, rep.Risk, r.FeedbackURLs) // once per message, not per copy
 		}
 	}
 	// A verdict may be lost in a power failure: the message is analysed
