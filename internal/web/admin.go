@@ -192,11 +192,11 @@ var settingsMenu = []struct {
 		{"limits", "Limits"}, {"queue", "Queue"}, {"dns", "DNS resolver"}}},
 	{"Sender filtering", [][2]string{{"senders", "Approved and blocked senders"}, {"ers", "Email Reputation"}, {"exceptions", "Exceptions"}}},
 	{"Scanning and analysis", [][2]string{{"engine", "Pattern engine (clamd)"}, {"archive", "Archives and file passwords"},
-		{"analysis", "Analysis"}, {"lists", "Local lists"}, {"hub", "Hub"}, {"services", "Cloud services and Smart Feedback"},
+		{"analysis", "Analysis"}, {"lists", "Local lists"}, {"hub", "Hub"}, {"services", "Cloud services and Smart Feedback"}, {"feedback", "Smart Feedback: what is shared, the outbox"},
 		{"sandbox", "Virtual analyzer"}, {"click", "Time-of-Click Protection"}}},
 	{"Policies and quarantine", [][2]string{{"policy", "Default policy and notifications"}, {"quarantine", "Quarantine"}, {"retention", "Retention"}}},
 	{"Logs", [][2]string{{"siem", "Syslog servers (SIEM)"}}},
-	{"System", [][2]string{{"web", "Web console"}, {"updates", "Pattern updates"}, {"schedules", "Schedules"}, {"metrics", "Metrics"}, {"runtime", "Runtime"},
+	{"System", [][2]string{{"web", "Web console"}, {"updates", "Pattern updates"}, {"licence", "License"}, {"schedules", "Schedules"}, {"metrics", "Metrics"}, {"runtime", "Runtime"},
 		{"user", "Service user"}, {"debug", "Debugging"}}},
 }
 
