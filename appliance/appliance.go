@@ -83,6 +83,7 @@ type Appliance struct {
 	started   time.Time
 
 	clamd       *clamd.Client
+	listFeed    *analysis.ListFeed // the lists update bundle in use
 	va          *verdicts.Store // the sandbox's verdicts; nil without sandbox.libvirt
 	vaAccel     string          // how its instances run (sandbox.Accelerator)
 	fakenet     atomic.Pointer[fakenet.Net]
@@ -156,6 +157,12 @@ func (a *Appliance) start() error {
 	if err := a.openSIEM(); err != nil {
 		return err
 	}
+	a.listFeed = &analysis.ListFeed{}
+	if err := updates.LoadLists(a.DataDir, a.listFeed); err != nil {
+		// The installed lists were checked when they went live: one that
+		// no longer reads is said, and the appliance runs without it.
+		a.Log.Error("lists update: the version in place cannot be read; running without it", "err", err)
+	}
 	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
 		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller(), Book: a.licenceBook()}
 	a.updates.FeedbackMax = s.Feedback.OutboxMax
@@ -184,7 +191,7 @@ func (a *Appliance) start() error {
 	archives := archive.Limits{MaxDepth: s.Archive.MaxDepth, MaxMembers: s.Archive.MaxMembers,
 		MaxTotalBytes: s.Archive.MaxExpandedBytes, MaxRatio: int64(s.Archive.MaxRatio), MaxInMemory: s.Archive.MaxInMemory}
 	lists := analysis.LocalLists{BlockedHashes: s.Lists.BlockedHashes, ApprovedHashes: s.Lists.ApprovedHashes,
-		BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains}
+		BlockedURLs: s.Lists.BlockedURLs, BlockedDomains: s.Lists.BlockedDomains, ApprovedDomains: s.Lists.ApprovedDomains, Feed: a.listFeed}
 	if s.Click.Listen != "" {
 		// The click service: time-of-click's wrapped links, and the pages
 		// of the block-links and warn-links actions (clickguard's tokens).

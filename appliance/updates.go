@@ -23,6 +23,7 @@ func (a *Appliance) newInstaller() *updates.Installer {
 	s := a.Settings
 	in := &updates.Installer{DB: a.db, DataDir: a.DataDir, Log: a.Log, Version: Version, Keep: s.Updates.Keep,
 		TrustedKeys: s.Updates.TrustedKeys, RootKeyring: s.Updates.RootKeyring}
+	in.Lists = &updates.ListsKind{Dir: filepath.Join(a.DataDir, "updates"), Feed: a.listFeed}
 	if s.Engine.ClamdDatabase != "" {
 		in.ClamAV = &updates.ClamAVKind{Database: s.Engine.ClamdDatabase, Live: a.clamd}
 	}

@@ -218,3 +218,48 @@ func TestBundleCommands(t *testing.T) {
 		t.Fatalf("hub bundle publish of a key file: %d %s", code, out)
 	}
 }
+
+// TestListsUpdate: a lists bundle's blocked domain decides the next
+// message without a restart, and after one.
+func TestListsUpdate(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	_, err := signedbundle.GenerateKey(keyFile)
+	must(t, err)
+	dir := t.TempDir()
+	conf := map[string]string{"updates.trusted_keys": keyFile + ".pub", "policy.unrated": "deliver"}
+	a := startApp(t, dir, conf)
+	src := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(src, "blocked-domains.txt"), []byte("# the feed\nfeed-blocked.test\n"), 0o644))
+	key, err := signedbundle.ReadPrivate(keyFile)
+	must(t, err)
+	bundle := filepath.Join(t.TempDir(), "lists.bundle")
+	f, err := os.Create(bundle)
+	must(t, err)
+	_, err = signedbundle.Sign(key, signedbundle.SignOptions{Kind: "lists", Version: 1, Lifetime: time.Hour}, src, f)
+	must(t, err)
+	must(t, f.Close())
+	admin := cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator})
+	if out, err := cli.Exec(admin, a, "update import "+bundle); err != nil {
+		t.Fatalf("update import: %v %v", out, err)
+	}
+	check := func(subject string) {
+		t.Helper()
+		must(t, send(t, a.SMTPAddr().String(), "bob@example.org", []string{"alice@example.com"},
+			"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: "+subject+"\r\n\r\nsee http://www.feed-blocked.test/landing today\r\n"))
+		var d *cli.MessageDetail
+		for deadline := time.Now().Add(20 * time.Second); d == nil || d.Subject != subject; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the message was not recorded")
+			}
+			d = newest(t, a)
+		}
+		d = waitState(t, a, d.ID, store.StateQuarantined, 20*time.Second)
+		if !hasFinding(d, "local-lists", "feed-domain") {
+			t.Fatalf("%s: findings %+v", subject, d.Findings)
+		}
+	}
+	check("listed by the feed")
+	a.Stop()
+	a = startApp(t, dir, conf)
+	check("listed after a restart")
+}

@@ -18,6 +18,9 @@ type LocalLists struct {
 	BlockedURLs     []string
 	BlockedDomains  []string
 	ApprovedDomains []string
+	// Feed is the lists update bundle in use (nil: none); the
+	// administrator's approved entries win over it.
+	Feed *ListFeed
 }
 
 func (LocalLists) Name() string    { return "local-lists" }
@@ -38,6 +41,13 @@ func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
 			}
 			if listed(h, l.ApprovedHashes) {
 				approved = append(approved, where+" (approved hash)")
+				return
+			}
+		}
+		for _, h := range hashes {
+			if l.Feed.hash(h) {
+				out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malware", Risk: RiskHigh,
+					Name: "feed-hash", Location: where, Detail: fmt.Sprintf("file hash %s is on the pattern lists (lists version %d)", h, l.Feed.Version()), Object: h})
 				return
 			}
 		}
@@ -67,6 +77,12 @@ func (l LocalLists) Run(ctx context.Context, m *Message) (Result, error) {
 		case matchDomain(host, l.BlockedDomains) != "":
 			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
 				Name: "blocked-domain", Location: "part " + u.Where, Detail: u.URL + " is in blocked domain " + matchDomain(host, l.BlockedDomains), Object: u.URL})
+		case l.Feed.url(u.URL) != "":
+			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
+				Name: "feed-url", Location: "part " + u.Where, Detail: fmt.Sprintf("%s matches %s on the pattern lists (lists version %d)", u.URL, l.Feed.url(u.URL), l.Feed.Version()), Object: u.URL})
+		case l.Feed.domain(host) != "":
+			out.Findings = append(out.Findings, Finding{Engine: "local-lists", Threat: "malicious URL", Risk: RiskHigh,
+				Name: "feed-domain", Location: "part " + u.Where, Detail: fmt.Sprintf("%s is in domain %s on the pattern lists (lists version %d)", u.URL, l.Feed.domain(host), l.Feed.Version()), Object: u.URL})
 		}
 	}
 	if len(approved) > 0 {

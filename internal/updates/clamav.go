@@ -140,6 +140,15 @@ func (c *ClamAVKind) validate(ctx context.Context, dir string, m *signed.Manifes
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	// clamd loads what it can of a YARA file and skips the rest: only a
+	// sample found proves the patterns work.
+	found := false
+	for _, c := range m.Canaries {
+		found = found || c.Expect != ""
+	}
+	if !found {
+		return errors.New("the bundle has no canary its patterns must find (bundle sign --canary FILE=SIGNATURE): nothing would prove they load")
+	}
 	return scanCanaries(ctx, cl, dir, m, false)
 }
 

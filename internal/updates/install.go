@@ -43,6 +43,8 @@ type Installer struct {
 	RootKeyring string
 	// ClamAV installs the kinds clamd loads; nil: none is accepted.
 	ClamAV *ClamAVKind
+	// Lists installs the lists bundle; nil: refused.
+	Lists *ListsKind
 	// Now is the clock (tests move it).
 	Now func() time.Time
 
@@ -83,7 +85,10 @@ func (in *Installer) handler(kind string) (kindHandler, error) {
 		}
 		return in.ClamAV, nil
 	}
-	return nil, fmt.Errorf("kind %s is not one this appliance installs (ClamAV kinds: clamav, clamav-NAME, yara)", kind)
+	if kind == "lists" && in.Lists != nil {
+		return in.Lists, nil
+	}
+	return nil, fmt.Errorf("kind %s is not one this appliance installs (clamav, clamav-NAME, yara, lists)", kind)
 }
 
 // Trust is the keys that may sign bundles now.

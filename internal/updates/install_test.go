@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mailinspector/internal/analysis"
 	"mailinspector/internal/engine/clamd"
 	"mailinspector/internal/store"
 	"mailinspector/internal/testutil"
@@ -161,8 +162,9 @@ func TestInstallClamAVBundles(t *testing.T) {
 		{"expired", "refused", "expired", f.bundle(f.key, 3, v2, "", time.Hour), func() { f.now = f.now.Add(2 * time.Hour) }},
 		{"dated in the future", "refused", "in the future", f.bundle(f.key, 3, v2, "", 100*time.Hour), func() { f.now = f.now.Add(-50 * time.Hour) }},
 		{"not a database", "failed", "not a ClamAV database", f.bundle(f.key, 3, map[string]string{"notes.txt": "x"}, "", time.Hour), nil},
-		{"clamd cannot load it", "failed", "could not load", f.bundle(f.key, 4, broken, "", time.Hour), nil},
+		{"clamd cannot load it", "failed", "could not load", f.bundle(f.key, 4, broken, two, time.Hour), nil},
 		{"canary not found", "failed", "canary", f.bundle(f.key, 5, v1, two, time.Hour), nil},
+		{"no canary", "failed", "no canary", f.bundle(f.key, 6, v2, "", time.Hour), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			saved := f.now
@@ -183,9 +185,9 @@ func TestInstallClamAVBundles(t *testing.T) {
 			}
 		})
 	}
-	// Version 5 failed its canary: it was verified, so 5 is the mark.
-	if k, _, _ := f.in.DB.UpdateKindOf(ctx, "clamav"); k.HighWater != 5 {
-		t.Fatalf("high-water mark %d, want 5", k.HighWater)
+	// Version 6 failed validation: it was verified, so 6 is the mark.
+	if k, _, _ := f.in.DB.UpdateKindOf(ctx, "clamav"); k.HighWater != 6 {
+		t.Fatalf("high-water mark %d, want 6", k.HighWater)
 	}
 
 	// Rollback: version 1 again, and its signature set with it.
@@ -204,10 +206,10 @@ func TestInstallClamAVBundles(t *testing.T) {
 	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 2, v2, two, time.Hour)), "import"); err == nil {
 		t.Fatal("version 2 installed again after the rollback")
 	}
-	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 6, v2, two, time.Hour)), "import"); err != nil {
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 7, v2, two, time.Hour)), "import"); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.in.Kept("clamav"); len(got) != 3 || got[2] != 6 {
+	if got := f.in.Kept("clamav"); len(got) != 3 || got[2] != 7 {
 		t.Fatalf("kept %v, want the newest three", got)
 	}
 }
@@ -273,4 +275,76 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// signDir signs the files of a folder as kind version v.
+func (f *fixture) signDir(kind string, v uint64, files map[string]string, canaries []signed.Canary) []byte {
+	f.t.Helper()
+	dir := f.t.TempDir()
+	for name, body := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	var buf bytes.Buffer
+	if _, err := signed.Sign(f.key, signed.SignOptions{Kind: kind, Version: v, Created: f.now, Lifetime: time.Hour, Canaries: canaries}, dir, &buf); err != nil {
+		f.t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestInstallListsAndYARA(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	feed := &analysis.ListFeed{}
+	f.in.Lists = &ListsKind{Dir: filepath.Join(f.in.DataDir, "updates"), Feed: feed}
+	good := map[string]string{"blocked-domains.txt": "evil.example\n", "blocked-hashes.txt": strings.Repeat("ab", 32) + "\n"}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.signDir("lists", 1, good, nil)), "import"); err != nil {
+		t.Fatal(err)
+	}
+	if feed.Version() != 1 {
+		t.Fatalf("lists in use: version %d", feed.Version())
+	}
+	if h, u, d := feed.Counts(); h != 1 || u != 0 || d != 1 {
+		t.Fatalf("counts %d %d %d", h, u, d)
+	}
+	bad := map[string]string{"blocked-domains.txt": "evil.example\nnot a domain\n"}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.signDir("lists", 2, bad, nil)), "import"); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("a lists bundle with a bad line: %v", err)
+	}
+	other := map[string]string{"notes.txt": "x"}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.signDir("lists", 3, other, nil)), "import"); err == nil || !strings.Contains(err.Error(), "not a lists file") {
+		t.Fatalf("a lists bundle with another file: %v", err)
+	}
+	if feed.Version() != 1 {
+		t.Fatalf("a refused bundle changed the lists in use: version %d", feed.Version())
+	}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.signDir("lists", 4, map[string]string{"blocked-urls.txt": "http://bad.example/x\n"}, nil)), "import"); err != nil {
+		t.Fatal(err)
+	}
+	// What went live is what the next start loads.
+	fresh := &analysis.ListFeed{}
+	if err := LoadLists(f.in.DataDir, fresh); err != nil || fresh.Version() != 4 {
+		t.Fatalf("LoadLists: version %d, %v", fresh.Version(), err)
+	}
+	if v, err := f.in.Rollback(ctx, "lists"); err != nil || v != 1 || feed.Version() != 1 {
+		t.Fatalf("rollback: %d %v, in use %d", v, err, feed.Version())
+	}
+
+	// YARA rules, loaded by clamd.
+	rule := "rule MailInspector_Update_YARA { strings: $a = \"MAILINSPECTOR-UPDATE-YARA-3e1f\" condition: $a }\n"
+	canary := map[string]string{"update.yar": rule, "canary": "xx MAILINSPECTOR-UPDATE-YARA-3e1f xx"}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.signDir("yara", 1, canary,
+		[]signed.Canary{{File: "canary", Expect: "YARA.MailInspector_Update_YARA.UNOFFICIAL"}})), "import"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.live.Scan(ctx, strings.NewReader("a MAILINSPECTOR-UPDATE-YARA-3e1f b"))
+	if err != nil || !res.Infected || !strings.Contains(res.Signature, "MailInspector_Update_YARA") {
+		t.Fatalf("the YARA rule is not live: %+v %v", res, err)
+	}
+	// clamd skips a rule it cannot compile: the canary catches it.
+	broken := map[string]string{"update.yar": "rule Broken { strings: $a = \"MAILINSPECTOR-UPDATE-YARA-3e1f\" condition: $a and \n",
+		"canary": "xx MAILINSPECTOR-UPDATE-YARA-3e1f xx"}
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.signDir("yara", 2, broken,
+		[]signed.Canary{{File: "canary", Expect: "YARA.Broken.UNOFFICIAL"}})), "import"); err == nil || !strings.Contains(err.Error(), "canary") {
+		t.Fatalf("a YARA file clamd cannot compile: %v", err)
+	}
 }
