@@ -84,8 +84,8 @@ type Appliance struct {
 
 	clamd       *clamd.Client
 	listFeed    *analysis.ListFeed // the lists update bundle in use
-	va          *verdicts.Store // the sandbox's verdicts; nil without sandbox.libvirt
-	vaAccel     string          // how its instances run (sandbox.Accelerator)
+	va          *verdicts.Store    // the sandbox's verdicts; nil without sandbox.libvirt
+	vaAccel     string             // how its instances run (sandbox.Accelerator)
 	fakenet     atomic.Pointer[fakenet.Net]
 	hub         *services.Hub
 	dnsbl       *services.DNSBL
