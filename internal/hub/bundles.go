@@ -45,12 +45,35 @@ func Publish(dataDir, file string) (*signed.Manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(file)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	// Copied, not read whole: a bundle of the official databases is
+	// hundreds of megabytes.
+	tmp, err := os.CreateTemp(dir, ".publish-")
 	if err != nil {
 		return nil, err
 	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, f); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return nil, err
+	}
 	name := fmt.Sprintf("%s-%s-%d.bundle", m.Kind, m.Channel, m.Version)
-	return m, durable.WriteFile(filepath.Join(dir, name), b, 0o644)
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return nil, err
+	}
+	return m, durable.SyncDir(dir)
 }
 
 // PublishKeyring puts a keyring document where the update index offers
@@ -107,12 +130,23 @@ func (s *Server) offered() ([]hubapi.BundleRef, error) {
 	return out, nil
 }
 
+// describe reads a published bundle's manifest and hashes it, once per
+// file version (its size and time): every appliance asks every hour, and
+// a bundle can be hundreds of megabytes.
 func (s *Server) describe(name string) (hubapi.BundleRef, error) {
 	f, err := os.Open(filepath.Join(s.dataDir, BundleDir, name))
 	if err != nil {
 		return hubapi.BundleRef{}, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return hubapi.BundleRef{}, err
+	}
+	key := fmt.Sprintf("%s %d %d", name, st.Size(), st.ModTime().UnixNano())
+	if ref, ok := s.described.Load(key); ok {
+		return ref.(hubapi.BundleRef), nil
+	}
 	m, err := signed.ReadManifest(f)
 	if err != nil {
 		return hubapi.BundleRef{}, err
@@ -125,8 +159,10 @@ func (s *Server) describe(name string) (hubapi.BundleRef, error) {
 	if err != nil {
 		return hubapi.BundleRef{}, err
 	}
-	return hubapi.BundleRef{Kind: m.Kind, Channel: m.Channel, Version: m.Version, Name: name, Size: n,
-		SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	ref := hubapi.BundleRef{Kind: m.Kind, Channel: m.Channel, Version: m.Version, Name: name, Size: n,
+		SHA256: hex.EncodeToString(h.Sum(nil))}
+	s.described.Store(key, ref)
+	return ref, nil
 }
 
 func (s *Server) updates(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"mailinspector/internal/hubapi"
@@ -29,6 +30,8 @@ type Server struct {
 	Version string
 	model   *mlfeatures.Model
 	dataDir string
+	// described caches the published bundles' index entries (bundles.go).
+	described sync.Map
 }
 
 // NewServer makes a server; the ML model is model.json in dataDir when
