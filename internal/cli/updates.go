@@ -100,7 +100,11 @@ func updatesText(u *Updates) string {
 	if u.Keyring != 0 {
 		keyring = fmt.Sprintf("version %d", u.Keyring)
 	}
-	fmt.Fprintf(&b, "keyring document %s; keys trusted to sign: %s\n\n", keyring, strings.Join(u.TrustedKeys, " "))
+	keys := strings.Join(u.TrustedKeys, " ")
+	if keys == "" {
+		keys = "none (updates.trusted_keys, or a keyring document the roots signed)"
+	}
+	fmt.Fprintf(&b, "keyring document %s; keys trusted to sign: %s\n\n", keyring, keys)
 	hist := make([][]string, 0, len(u.History))
 	for _, h := range u.History {
 		v := ""
