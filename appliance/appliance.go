@@ -164,7 +164,7 @@ func (a *Appliance) start() error {
 		a.Log.Error("lists update: the version in place cannot be read; running without it", "err", err)
 	}
 	a.updates = &updates.Checks{Hub: a.hub, Services: a.services, DB: a.db, DataDir: a.DataDir, Version: Version, Log: a.Log,
-		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller(), Book: a.licenceBook()}
+		Ctx: a.runCtx, FeedbackMax: store.MaxOutbox, Installer: a.newInstaller(), Book: a.licenceBook(), SeedDir: s.Updates.SeedDir}
 	a.updates.FeedbackMax = s.Feedback.OutboxMax
 	if err := a.updates.Book.Open(); err != nil {
 		return fmt.Errorf("licence: %w", err)

@@ -15,7 +15,22 @@ mkdir -p "$(dirname "$OUT")"
 [[ -x bin/mailinspector ]] || { echo "bin/mailinspector is missing: make build" >&2; exit 1; }
 # rootfs/ as a tar, so that its symlinks and modes arrive as they are.
 overlay="$(mktemp /tmp/mailinspector-overlay.XXXXXX.tar)"
-trap 'rm -f "$overlay"' EXIT
+seed="$(mktemp -d /tmp/mailinspector-seed.XXXXXX)"
+trap 'rm -rf "$overlay" "$seed"' EXIT
+# The seed: the project's signatures (testdata/clamav) as a signed bundle
+# the daemon installs at its first start (updates.seed_dir), so that the
+# appliance scans with clamd from its first message. The key is made here
+# and its private half thrown away once the bundle is signed: it can sign
+# nothing else. The files also go into clamd's folder as they will be
+# installed, for clamd's first start (clamd does not start on no database).
+mkdir "$seed/src" "$seed/out"
+cp testdata/clamav/mailinspector-test.* "$seed/src/"
+printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' > "$seed/src/eicar.canary"
+bin/mailinspector bundle keygen --out "$seed/image-seed" >/dev/null
+bin/mailinspector bundle sign --key "$seed/image-seed" --kind clamav --version 1 --expires 87600h \
+	--canary eicar.canary=MailInspector.Test.EICAR.Body.UNOFFICIAL --out "$seed/out/clamav-1.bundle" "$seed/src"
+rm -f "$seed/image-seed"
+cp "$seed/image-seed.pub" "$seed/out/image-seed.pub"
 tar --owner=root --group=root -C rootfs -cf "$overlay" .
 # polkitd: its rule (rootfs/usr/share/polkit-1/rules.d) lets the daemon's
 # user restart its unit, reboot and power off through systemd's D-Bus API
@@ -45,6 +60,11 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook='chroot "$1" systemd-sysusers' \
 	--customize-hook='sed -i "s/^ArchiveBlockEncrypted .*/AlertEncrypted true/" "$1/etc/clamav/clamd.conf"; grep -qx "AlertEncrypted true" "$1/etc/clamav/clamd.conf" || echo "AlertEncrypted true" >> "$1/etc/clamav/clamd.conf"' \
 	--customize-hook='mkdir -p "$1/usr/share/mailinspector/sandbox" "$1/etc/libvirt/qemu/networks/autostart" "$1/etc/libvirt/storage/autostart"' \
+	--customize-hook='mkdir -p "$1/usr/share/mailinspector/bundles" "$1/usr/share/mailinspector/keys"' \
+	--customize-hook="copy-in $seed/out/clamav-1.bundle /usr/share/mailinspector/bundles" \
+	--customize-hook="copy-in $seed/out/image-seed.pub /usr/share/mailinspector/keys" \
+	--customize-hook="for f in $seed/src/mailinspector-test.*; do cp \"\$f\" \"\$1/var/lib/clamav/mi-clamav--\$(basename \"\$f\")\"; done" \
+	--customize-hook='chroot "$1" sh -c "chown clamav:clamav /var/lib/clamav/mi-clamav--*; chmod 0644 /var/lib/clamav/mi-clamav--*; chmod 2775 /var/lib/clamav"' \
 	--customize-hook='copy-in packer/sandbox-guest/linux-domain.xml /usr/share/mailinspector/sandbox' \
 	--customize-hook='cp packer/sandbox-guest/network.xml "$1/etc/libvirt/qemu/networks/mi-sandbox.xml"; ln -sf ../mi-sandbox.xml "$1/etc/libvirt/qemu/networks/autostart/mi-sandbox.xml"' \
 	--customize-hook='cp packer/sandbox-guest/storage-pool.xml "$1/etc/libvirt/storage/mi-sandbox.xml"; ln -sf ../mi-sandbox.xml "$1/etc/libvirt/storage/autostart/mi-sandbox.xml"' \

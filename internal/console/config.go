@@ -102,6 +102,15 @@ const NetworkUnit = "/etc/systemd/network/10-mailinspector-mgmt.network"
 // Apply writes the configuration into the system: the network unit, the
 // host name, chrony's source, and the daemon's settings (listening on
 // port 25 on every address, clamd and the local resolver of the image).
+// Where the image keeps clamd's databases, its seed bundles and the key
+// that signed them (scripts/image-rootfs.sh puts them there; the key's
+// private half is thrown away when the image is built).
+const (
+	ImageClamdDatabase = "/var/lib/clamav"
+	ImageSeedDir       = "/usr/share/mailinspector/bundles"
+	ImageSeedKey       = "/usr/share/mailinspector/keys/image-seed.pub"
+)
+
 func (s *System) Apply(c *Config) error {
 	if err := s.write(NetworkUnit, c.networkFile(), 0o644); err != nil {
 		return err
@@ -121,8 +130,11 @@ func (s *System) Apply(c *Config) error {
 	if err := os.MkdirAll(data, 0o750); err != nil {
 		return err
 	}
-	// The image's companions: Debian's clamd socket and the local unbound.
+	// The image's companions: Debian's clamd (its socket, and its database
+	// folder, where the daemon installs ClamAV bundles: the image's seed of
+	// the project's signatures first) and the local unbound.
 	return settings.Update(data, map[string]string{"smtp.listen": "0.0.0.0:25", "web.listen": "0.0.0.0:443", "hostname": c.Hostname,
-		"engine.clamd": "unix:/run/clamav/clamd.ctl", "dns.resolver": "127.0.0.1:53",
+		"engine.clamd": "unix:/run/clamav/clamd.ctl", "engine.clamd_database": ImageClamdDatabase,
+		"updates.seed_dir": ImageSeedDir, "updates.trusted_keys": ImageSeedKey, "dns.resolver": "127.0.0.1:53",
 		"smtp.accepted_domains": strings.Join(c.Domains, ","), "delivery.relay": c.Relay})
 }

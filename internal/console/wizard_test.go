@@ -115,7 +115,8 @@ func TestWizardStatic(t *testing.T) {
 	s, err := settings.Load(filepath.Join(root, "var/lib/mailinspector"), nil)
 	if err != nil || s.SMTP.Listen != "0.0.0.0:25" || s.Hostname != "mi.example.com" || s.Engine.Clamd != "unix:/run/clamav/clamd.ctl" ||
 		s.DNS.Resolver != "127.0.0.1:53" || strings.Join(s.SMTP.AcceptedDomains, ",") != "example.com,.example.org" ||
-		strings.Join(s.Delivery.Relay, ",") != "mx.example.com:25" || s.Web.Listen != "0.0.0.0:443" {
+		strings.Join(s.Delivery.Relay, ",") != "mx.example.com:25" || s.Web.Listen != "0.0.0.0:443" ||
+		s.Engine.ClamdDatabase != "/var/lib/clamav" || s.Updates.SeedDir != ImageSeedDir || strings.Join(s.Updates.TrustedKeys, ",") != ImageSeedKey {
 		t.Fatalf("daemon settings: %+v %v", s, err)
 	}
 	// The web console's admin gets the same password: a hash the daemon

@@ -282,6 +282,21 @@ func TestImage(t *testing.T) {
 	}
 	t.Logf("ssh CLI answered after %s", time.Since(start).Round(time.Second))
 
+	// The image's seed of the project's signatures was installed at the
+	// first start, with every check a bundle passes, and clamd scans with
+	// it: EICAR is quarantined.
+	out = v.eventually(key, "show updates", "seed", 3*time.Minute)
+	if !strings.Contains(out, "installed") || strings.Contains(out, "failed") {
+		t.Fatalf("show updates after the first start:\n%s", out)
+	}
+	if err := sendMessage(v.smtp, eicarMessage); err != nil {
+		t.Fatalf("SMTP of the EICAR message: %v", err)
+	}
+	// High risk: clamd found it (without a pattern engine the file would be
+	// unscannable, unrated).
+	out = v.eventually(key, "show messages subject eicar risk high state quarantined", "eicar test", 2*time.Minute)
+	t.Logf("the seed installed and EICAR quarantined after %s", time.Since(start).Round(time.Second))
+
 	// configure and commit over SSH, applied by a reload.
 	out, err = v.sshStdin(key, "configure\nset smtp.max_recipients 200\ncompare\ncommit\nexit\n")
 	if err != nil || !strings.Contains(out, "+ smtp.max_recipients = 200") || !strings.Contains(out, "committed 1 keys") {
@@ -354,6 +369,18 @@ func mustAbs(t *testing.T, p string) string {
 }
 
 func sendMail(addr string) error {
+	return sendMessage(addr, "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: image test\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n")
+}
+
+// eicarMessage carries the EICAR test file, which the image's seed of the
+// project's signatures finds.
+const eicarMessage = "From: bob@example.org\r\nTo: alice@example.com\r\nSubject: eicar test\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n" +
+	"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+	"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=eicar.com\r\n\r\n" +
+	`X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*` + "\r\n--b--\r\n"
+
+// sendMessage sends one message (its text ending in CRLF) through addr.
+func sendMessage(addr, data string) error {
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return err
@@ -378,7 +405,7 @@ func sendMail(addr string) error {
 	steps := []struct{ send, want string }{
 		{"", "220"}, {"EHLO host.test", "250"}, {"MAIL FROM:<bob@example.org>", "250"},
 		{"RCPT TO:<alice@example.com>", "250"}, {"DATA", "354"},
-		{"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: image test\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n.", "250"},
+		{data + ".", "250"},
 		{"QUIT", "221"},
 	}
 	for _, s := range steps {

@@ -209,6 +209,7 @@ type Settings struct {
 	Updates struct {
 		TrustedKeys []string
 		RootKeyring string
+		SeedDir     string
 		Keep        int
 	}
 	// Sandbox is the virtual analyzer (keys_sandbox.go).

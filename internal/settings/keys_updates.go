@@ -52,6 +52,8 @@ func init() {
 			intIn(func(s *Settings) *int { return &s.Licence.TrialDays }, 0, 365)},
 		Key{"licence.grace_days", "30", "Days after the licence expires during which updates go on (grace); then they stop. Mail flow and scanning never stop.",
 			intIn(func(s *Settings) *int { return &s.Licence.GraceDays }, 0, 365)},
+		Key{"updates.seed_dir", "", "Folder of signed bundles installed at start for each kind that has none yet, with every check (the image's: /usr/share/mailinspector/bundles, the project's signatures). Empty: none.",
+			absPath(func(s *Settings) *string { return &s.Updates.SeedDir })},
 		Key{"updates.keep", "3", "Versions of each kind of bundle kept on disk, the live one included (update rollback goes back to the one before).",
 			intIn(func(s *Settings) *int { return &s.Updates.Keep }, 2, 20)},
 	)

@@ -103,7 +103,14 @@ func (c *ClamAVKind) validate(ctx context.Context, dir string, m *signed.Manifes
 			return err
 		}
 	}
-	sock := filepath.Join(work, "clamd.sock")
+	// The socket apart (a unix socket's path is at most 107 bytes; the
+	// database folder's can be long).
+	sockDir, err := os.MkdirTemp("", "mi-clamd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "clamd.sock")
 	conf := fmt.Sprintf("LocalSocket %s\nDatabaseDirectory %s\nTemporaryDirectory %s\nLogFile %s\nForeground yes\nMaxThreads 2\nSelfCheck 0\n",
 		sock, db, work, filepath.Join(work, "clamd.log"))
 	if os.Geteuid() == 0 {

@@ -348,3 +348,40 @@ func TestInstallListsAndYARA(t *testing.T) {
 		t.Fatalf("a YARA file clamd cannot compile: %v", err)
 	}
 }
+
+// TestSeed: the project's signatures as the image ships them (EICAR as the
+// canary) install at start once; a second start leaves them.
+func TestSeed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	sigs, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "clamav", "mailinspector-test.*"))
+	for _, s := range sigs {
+		b, _ := os.ReadFile(s)
+		os.WriteFile(filepath.Join(src, filepath.Base(s)), b, 0o644)
+	}
+	eicar := `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
+	os.WriteFile(filepath.Join(src, "eicar.canary"), []byte(eicar), 0o644)
+	seed := t.TempDir()
+	out, _ := os.Create(filepath.Join(seed, "clamav-1.bundle"))
+	if _, err := signed.Sign(f.key, signed.SignOptions{Kind: "clamav", Version: 1, Lifetime: 10 * 365 * 24 * time.Hour,
+		Canaries: []signed.Canary{{File: "eicar.canary", Expect: "MailInspector.Test.EICAR.Body.UNOFFICIAL"}}}, src, out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	f.in.Seed(ctx, seed)
+	if f.live1() != 1 {
+		t.Fatalf("seed not installed: %+v", f.lastEvent())
+	}
+	if ev := f.lastEvent(); ev.Source != "seed" || ev.Outcome != "installed" {
+		t.Fatalf("history: %+v", ev)
+	}
+	links, _ := filepath.Glob(filepath.Join(f.in.ClamAV.Database, "mi-clamav--mailinspector-test.*"))
+	if len(links) != len(sigs) {
+		t.Fatalf("links %v", links)
+	}
+	f.in.Seed(ctx, seed)
+	if h, _ := f.in.DB.UpdateHistory(ctx, 10); len(h) != 1 {
+		t.Fatalf("a second start installed the seed again: %+v", h)
+	}
+}

@@ -53,6 +53,9 @@ type Checks struct {
 	updateMu  sync.Mutex
 	// Book is the licence; an expired one stops updates.
 	Book *licence.Book
+	// SeedDir holds bundles installed at start for kinds with none
+	// (updates.seed_dir).
+	SeedDir string
 }
 
 // hubServices are the services the hub answers per message.
@@ -78,6 +81,9 @@ func (c *Checks) AtStart(ctx context.Context) {
 		if err != nil {
 			c.Log.Warn("hub out of reach at start; its steps are skipped until it answers", "err", err)
 		}
+	}
+	if c.Installer != nil {
+		c.Installer.Seed(ctx, c.SeedDir)
 	}
 	c.Licence()
 	c.Updates()
