@@ -266,9 +266,12 @@ func (c *ClamAVKind) activate(ctx context.Context, kind, dir string, m *signed.M
 	if c.Live == nil {
 		return nil
 	}
+	// A clamd that does not answer (starting: the appliance's first boot)
+	// reads the files when it starts; health waits for it either way.
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return c.Live.Reload(rctx)
+	c.Live.Reload(rctx)
+	return nil
 }
 
 // health waits until the live clamd finds the canaries as the version
@@ -279,8 +282,16 @@ func (c *ClamAVKind) health(ctx context.Context, m *signed.Manifest, dir string)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.wait())
 	defer cancel()
-	if err := scanCanaries(ctx, c.Live, dir, m, true); err != nil {
-		return err
+	for {
+		err := c.Live.Ping(ctx)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clamd did not answer within %s: %w", c.wait(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	return c.Live.Ping(ctx)
+	return scanCanaries(ctx, c.Live, dir, m, true)
 }

@@ -385,3 +385,25 @@ func TestSeed(t *testing.T) {
 		t.Fatalf("a second start installed the seed again: %+v", h)
 	}
 }
+
+// TestInstallWhileClamdStarts: clamd down when a bundle goes live (the
+// image's first boot: the seed is installed before clamd answers); the
+// files are in place and the health check waits for clamd to load them.
+func TestInstallWhileClamdStarts(t *testing.T) {
+	cd := testutil.StartClamd(t)
+	f := newFixture(t)
+	live, _ := clamd.New(cd.Spec())
+	f.in.ClamAV = &ClamAVKind{Database: cd.DB, Live: live, Wait: time.Minute}
+	f.live = live
+	cd.Stop()
+	go func() {
+		time.Sleep(2 * time.Second)
+		cd.Start(t)
+	}()
+	if _, err := f.in.Install(context.Background(), bytes.NewReader(f.bundle(f.key, 1, map[string]string{"update.ndb": ndbLine("One")}, "One", time.Hour)), "seed"); err != nil {
+		t.Fatal(err)
+	}
+	if f.finds("One") == "" {
+		t.Fatal("clamd started without the bundle's signature")
+	}
+}
