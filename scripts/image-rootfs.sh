@@ -71,7 +71,7 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook='chroot "$1" sh -c "grep -qx /usr/bin/mailinspector-shell /etc/shells || echo /usr/bin/mailinspector-shell >> /etc/shells"' \
 	--customize-hook='chroot "$1" passwd -l root' \
 	--customize-hook='chroot "$1" passwd -l admin' \
-	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service mailinspector.service mailinspector-console@tty1.service mailinspector-console@ttyS0.service' \
+	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service mailinspector.service mailinspector-console@tty1.service mailinspector-console@ttyS0.service clamav-daemon.socket clamav-daemon.service' \
 	--customize-hook='chroot "$1" systemctl disable ssh.service getty@tty1.service' \
 	--customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service' \
 	--customize-hook='echo "LABEL=MIROOT / ext4 errors=remount-ro 0 1" > "$1/etc/fstab"; echo "LABEL=MIDATA /var/lib/mailinspector ext4 defaults,nofail 0 2" >> "$1/etc/fstab"' \
