@@ -63,7 +63,7 @@ echo "in-guest unbound: running on 127.0.0.1:53"
 # clamd runs on the image's seed of the project's signatures (Debian's unit
 # would wait for freshclam's main and daily databases: our drop-in resets
 # that condition), so the appliance scans from its first message.
-for _ in $(seq 60); do systemctl is-active --quiet clamav-daemon.service && [[ -S /run/clamav/clamd.ctl ]] && break; sleep 2; done
+for _ in $(seq 60); do systemctl is-active --quiet clamav-daemon.service && [ -S /run/clamav/clamd.ctl ] && break; sleep 2; done
 systemctl is-active --quiet clamav-daemon.service || {
 	echo "clamav-daemon.service is not running" >&2
 	systemctl status clamav-daemon.service --no-pager >&2 || true
