@@ -396,11 +396,15 @@ func TestInstallWhileClamdStarts(t *testing.T) {
 	f.in.ClamAV = &ClamAVKind{Database: cd.DB, Live: live, Wait: time.Minute}
 	f.live = live
 	cd.Stop()
+	started := make(chan struct{})
 	go func() {
+		defer close(started)
 		time.Sleep(2 * time.Second)
 		cd.Start(t)
 	}()
-	if _, err := f.in.Install(context.Background(), bytes.NewReader(f.bundle(f.key, 1, map[string]string{"update.ndb": ndbLine("One")}, "One", time.Hour)), "seed"); err != nil {
+	_, err := f.in.Install(context.Background(), bytes.NewReader(f.bundle(f.key, 1, map[string]string{"update.ndb": ndbLine("One")}, "One", time.Hour)), "seed")
+	<-started // clamd's process is the test's to stop again
+	if err != nil {
 		t.Fatal(err)
 	}
 	if f.finds("One") == "" {
