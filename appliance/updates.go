@@ -24,6 +24,7 @@ func (a *Appliance) newInstaller() *updates.Installer {
 	in := &updates.Installer{DB: a.db, DataDir: a.DataDir, Log: a.Log, Version: Version, Keep: s.Updates.Keep,
 		TrustedKeys: s.Updates.TrustedKeys, RootKeyring: s.Updates.RootKeyring}
 	in.Lists = &updates.ListsKind{Dir: filepath.Join(a.DataDir, "updates"), Feed: a.listFeed}
+	in.PolicyTemplates = &updates.TemplatesKind{Dir: filepath.Join(a.DataDir, "updates")}
 	if s.Engine.ClamdDatabase != "" {
 		in.ClamAV = &updates.ClamAVKind{Database: s.Engine.ClamdDatabase, Live: a.clamd}
 	}
@@ -190,4 +191,17 @@ func (a *Appliance) UpdateRollback(ctx context.Context, kind string) (cli.Done, 
 func feedbackOn(c *services.Client) bool {
 	err := c.Usable()
 	return !errors.Is(err, services.ErrDisabled) && !errors.Is(err, services.ErrNotConfigured)
+}
+
+// PolicyTemplates is show policy-templates.
+func (a *Appliance) PolicyTemplates(ctx context.Context) ([]cli.PolicyTemplate, error) {
+	ts, err := a.updates.Installer.Templates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []cli.PolicyTemplate{}
+	for _, t := range ts {
+		out = append(out, cli.PolicyTemplate{Name: t.Name, Version: t.Version, Text: t.Text})
+	}
+	return out, nil
 }

@@ -263,3 +263,53 @@ func TestListsUpdate(t *testing.T) {
 	a = startApp(t, dir, conf)
 	check("listed after a restart")
 }
+
+// TestPolicyTemplates: a policy-templates bundle's templates are listed and
+// one is applied by name as a policies commit; a template whose policy is
+// not named after its file is refused.
+func TestPolicyTemplates(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	_, err := signedbundle.GenerateKey(keyFile)
+	must(t, err)
+	a := startApp(t, t.TempDir(), map[string]string{"updates.trusted_keys": keyFile + ".pub"})
+	key, err := signedbundle.ReadPrivate(keyFile)
+	must(t, err)
+	sign := func(v uint64, files map[string]string) string {
+		src := t.TempDir()
+		for n, b := range files {
+			must(t, os.WriteFile(filepath.Join(src, n), []byte(b), 0o644))
+		}
+		out := filepath.Join(t.TempDir(), "templates.bundle")
+		f, err := os.Create(out)
+		must(t, err)
+		_, err = signedbundle.Sign(key, signedbundle.SignOptions{Kind: "policy-templates", Version: v, Lifetime: time.Hour}, src, f)
+		must(t, err)
+		must(t, f.Close())
+		return out
+	}
+	admin := cli.WithCaller(context.Background(), cli.Caller{Who: "admin", Via: "test", Role: cli.RoleAdministrator})
+	if _, err := cli.Exec(admin, a, "update import "+sign(1, map[string]string{"Strict.conf": "policy \"Other\"\n  high delete\n"})); err == nil ||
+		!strings.Contains(err.Error(), `must hold one policy, named "Strict"`) {
+		t.Fatalf("a template named apart from its file: %v", err)
+	}
+	tmpl := "policy \"Strict\"\n  direction inbound\n  high delete\n  medium quarantine\n"
+	if _, err := cli.Exec(admin, a, "update import "+sign(2, map[string]string{"Strict.conf": tmpl})); err != nil {
+		t.Fatal(err)
+	}
+	v, err := cli.Exec(admin, a, "show policy-templates")
+	must(t, err)
+	if ts := v.([]cli.PolicyTemplate); len(ts) != 1 || ts[0].Name != "Strict" || ts[0].Version != 2 {
+		t.Fatalf("show policy-templates: %+v", ts)
+	}
+	if _, err := cli.Exec(admin, a, "policy template apply Nope"); err == nil {
+		t.Fatal("applied a template that does not exist")
+	}
+	if _, err := cli.Exec(admin, a, "policy template apply Strict"); err != nil {
+		t.Fatal(err)
+	}
+	pols, err := a.Policies(context.Background())
+	must(t, err)
+	if !strings.Contains(pols, `policy "Strict"`) || !strings.Contains(pols, "medium quarantine") {
+		t.Fatalf("policies after apply:\n%s", pols)
+	}
+}

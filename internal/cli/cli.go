@@ -119,6 +119,8 @@ type Backend interface {
 	Licence(ctx context.Context) (*Licence, error)
 	LicenceActivate(ctx context.Context, code string) (Done, error)
 	LicenceCheck(ctx context.Context) (Done, error)
+	// PolicyTemplates are those of the installed policy-templates bundle.
+	PolicyTemplates(ctx context.Context) ([]PolicyTemplate, error)
 }
 
 // Sandbox is `show sandbox`: the virtual analyzer's libvirt connection,
@@ -912,6 +914,18 @@ func Render(v any, asJSON bool) (string, error) {
 		return updatesText(t), nil
 	case *Licence:
 		return licenceText(t), nil
+	case []PolicyTemplate:
+		if len(t) == 0 {
+			return "no policy templates (a policy-templates bundle brings them: update import FILE)", nil
+		}
+		var b strings.Builder
+		for _, p := range t {
+			fmt.Fprintf(&b, "# template %s (policy-templates version %d)\n", term(p.Name), p.Version)
+			for _, l := range strings.Split(strings.TrimRight(p.Text, "\n"), "\n") {
+				b.WriteString(term(l) + "\n")
+			}
+		}
+		return strings.TrimRight(b.String(), "\n"), nil
 	case *Analysis:
 		return analysisText(t), nil
 	}

@@ -25,6 +25,21 @@ var policyCommands = []command{
 			}
 			return editPolicies(ctx, b, func(data string) (string, error) { return policy.Put(data, a[0], in) })
 		}, "policies", false, false},
+	{[]string{"show", "policy-templates"}, "", "the policy templates the installed policy-templates bundle offers (policy template apply NAME puts one in the policies)", 0, 0,
+		func(ctx context.Context, b Backend, _ []string) (any, error) { return b.PolicyTemplates(ctx) }, "", false, false},
+	{[]string{"policy", "template", "apply"}, "NAME", "put the policy template NAME (show policy-templates) in the place of the policy NAME, or after the last", 1, 1,
+		func(ctx context.Context, b Backend, a []string) (any, error) {
+			ts, err := b.PolicyTemplates(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range ts {
+				if t.Name == a[0] {
+					return editPolicies(ctx, b, func(data string) (string, error) { return policy.Put(data, t.Name, t.Text) })
+				}
+			}
+			return nil, fmt.Errorf("%w: no policy template %q (show policy-templates)", ErrUsage, a[0])
+		}, "policies", false, false},
 	{[]string{"policy", "delete"}, "NAME", "take the policy NAME out", 1, 1,
 		func(ctx context.Context, b Backend, a []string) (any, error) {
 			return editPolicies(ctx, b, func(data string) (string, error) { return policy.Delete(data, a[0]) })
@@ -94,3 +109,10 @@ func DefaultPolicyText(ctx context.Context, b Backend) (string, error) {
 }
 
 func init() { commands = append(commands, policyCommands...) }
+
+// PolicyTemplate is one policy template (show policy-templates).
+type PolicyTemplate struct {
+	Name    string `json:"name"`
+	Version uint64 `json:"version"` // of the policy-templates bundle
+	Text    string `json:"text"`
+}

@@ -45,6 +45,8 @@ type Installer struct {
 	ClamAV *ClamAVKind
 	// Lists installs the lists bundle; nil: refused.
 	Lists *ListsKind
+	// PolicyTemplates installs policy templates; nil: refused.
+	PolicyTemplates *TemplatesKind
 	// Now is the clock (tests move it).
 	Now func() time.Time
 
@@ -88,7 +90,10 @@ func (in *Installer) handler(kind string) (kindHandler, error) {
 	if kind == "lists" && in.Lists != nil {
 		return in.Lists, nil
 	}
-	return nil, fmt.Errorf("kind %s is not one this appliance installs (clamav, clamav-NAME, yara, lists)", kind)
+	if kind == "policy-templates" && in.PolicyTemplates != nil {
+		return in.PolicyTemplates, nil
+	}
+	return nil, fmt.Errorf("kind %s is not one this appliance installs (clamav, clamav-NAME, yara, lists, policy-templates)", kind)
 }
 
 // Trust is the keys that may sign bundles now.
