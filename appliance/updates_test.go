@@ -217,6 +217,19 @@ func TestBundleCommands(t *testing.T) {
 	if out, code := run("hub", "bundle", "publish", "--data-dir", hubDir, key); code != 1 {
 		t.Fatalf("hub bundle publish of a key file: %d %s", code, out)
 	}
+	// The hub's ML model as a signed bundle.
+	modelSrc := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(modelSrc, "model.json"), []byte(`{"version": "cmd-test", "trained_on": "test", "samples": 1, "bias": 0, "weights": {"office_macros": 1}, "mean": {}, "std": {}, "threshold": 0.5}`), 0o644))
+	modelBundle := filepath.Join(dir, "model.bundle")
+	if out, code := run("bundle", "sign", "--key", key, "--kind", "ml-model", "--version", "1", "--out", modelBundle, modelSrc); code != 0 {
+		t.Fatalf("sign the model: %d %s", code, out)
+	}
+	if out, code := run("hub", "model", "install", "--data-dir", hubDir, "--pub", other+".pub", modelBundle); code != 1 || !strings.Contains(out, "not a trusted key") {
+		t.Fatalf("hub model install with another key: %d %s", code, out)
+	}
+	if out, code := run("hub", "model", "install", "--data-dir", hubDir, "--pub", key+".pub", modelBundle); code != 0 || !strings.Contains(out, "model cmd-test (bundle version 1") {
+		t.Fatalf("hub model install: %d %s", code, out)
+	}
 }
 
 // TestListsUpdate: a lists bundle's blocked domain decides the next

@@ -22,6 +22,7 @@ import (
 	"mailinspector/internal/hub"
 	"mailinspector/internal/licence"
 	"mailinspector/internal/mlfeatures"
+	"mailinspector/internal/updates/signed"
 )
 
 const hubUsage = `usage: mailinspector hub COMMAND
@@ -39,6 +40,9 @@ const hubUsage = `usage: mailinspector hub COMMAND
   hub licence issue --data-dir DIR --appliance ID [--edition E] [--seats N] [--days N]
                                            sign an activation code for an appliance id (show licence
                                            on the appliance gives it) and print it
+  hub model install --data-dir DIR --pub FILE BUNDLE
+                                           install the ML model of a signed ml-model bundle (model.json)
+                                           that FILE's key signed; the hub scores with it from its next start
   hub ml-train [--data-dir DIR | --out FILE] LABELLED.jsonl
                                            train the ML model the hub scores files with
 `
@@ -56,6 +60,8 @@ func hubCmd(args []string) int {
 			return hubBundle(args[1:])
 		case "licence", "license":
 			return hubLicence(args[1:])
+		case "model":
+			return hubModel(args[1:])
 		case "help", "-h", "--help":
 			fmt.Print(hubUsage)
 			return 0
@@ -285,5 +291,37 @@ func hubLicence(args []string) int {
 		return 1
 	}
 	fmt.Println(code)
+	return 0
+}
+
+func hubModel(args []string) int {
+	if len(args) == 0 || args[0] != "install" {
+		fmt.Fprint(os.Stderr, hubUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("hub model install", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "the hub's data directory")
+	pub := fs.String("pub", "", "the public key file the bundle must be signed by")
+	if err := fs.Parse(args[1:]); err != nil || *dataDir == "" || *pub == "" || fs.NArg() != 1 {
+		fmt.Fprint(os.Stderr, hubUsage)
+		return 2
+	}
+	keys, err := signed.ReadPublic(*pub)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub model install:", err)
+		return 1
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub model install:", err)
+		return 1
+	}
+	defer f.Close()
+	m, v, err := hub.InstallModel(*dataDir, keys, f, time.Now())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub model install: not installed:", err)
+		return 1
+	}
+	fmt.Printf("model %s (bundle version %d, %d samples) installed; the hub scores with it from its next start\n", m.Version, v, m.Samples)
 	return 0
 }

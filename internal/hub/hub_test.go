@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"mailinspector/internal/hubapi"
+	"mailinspector/internal/updates/signed"
 )
 
 // startHub runs a hub on loopback with every test feed imported and
@@ -453,5 +455,56 @@ func TestPublicPage(t *testing.T) {
 	// The API itself still wants the key.
 	if code, _ := get(base + hubapi.PathThreatConnect + "url?indicator=" + bad); code != http.StatusUnauthorized {
 		t.Fatalf("the API without a key: %d", code)
+	}
+}
+
+// TestInstallModel: the hub's ML model from a signed ml-model bundle; an
+// older version, another kind, an untrusted key and a model that is not
+// one are refused, and the hub scores with the new model from its start.
+func TestInstallModel(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(t.TempDir(), "k")
+	if _, err := signed.GenerateKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := signed.ReadPrivate(keyFile)
+	pubs, _ := signed.ReadPublic(keyFile + ".pub")
+	bundle := func(kind string, v uint64, model string) []byte {
+		src := t.TempDir()
+		os.WriteFile(filepath.Join(src, "model.json"), []byte(model), 0o644)
+		var b bytes.Buffer
+		if _, err := signed.Sign(priv, signed.SignOptions{Kind: kind, Version: v, Lifetime: time.Hour}, src, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	good := `{"version": "bundle-7", "trained_on": "test", "samples": 2, "bias": -1, "weights": {"office_macros": 2}, "mean": {}, "std": {}, "threshold": 0.5}`
+	m, v, err := InstallModel(dir, pubs, bytes.NewReader(bundle(ModelKind, 7, good)), time.Now())
+	if err != nil || m.Version != "bundle-7" || v != 7 {
+		t.Fatalf("install: %+v %d %v", m, v, err)
+	}
+	for name, c := range map[string]struct {
+		b    []byte
+		want string
+	}{
+		"older":     {bundle(ModelKind, 7, good), "not newer than 7"},
+		"kind":      {bundle("clamav", 8, good), "not ml-model"},
+		"not model": {bundle(ModelKind, 9, `{"version": "x"}`), "no weights"},
+	} {
+		if _, _, err := InstallModel(dir, pubs, bytes.NewReader(c.b), time.Now()); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	if _, _, err := InstallModel(dir, nil, bytes.NewReader(bundle(ModelKind, 10, good)), time.Now()); err == nil {
+		t.Error("installed with no trusted key")
+	}
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv, err := NewServer(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil || srv.model.Version != "bundle-7" {
+		t.Fatalf("the hub's model after install: %v %v", srv.model, err)
 	}
 }
