@@ -3,6 +3,7 @@ package updates
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +29,7 @@ import (
 // rename, so clamd never reads half a file. clamd reads them again on
 // RELOAD.
 type ClamAVKind struct {
+
 	Database string        // clamd's DatabaseDirectory
 	Live     *clamd.Client // the clamd to RELOAD; nil: none configured
 	Clamd    string        // the clamd binary for test loads ("": found on PATH or /usr/sbin)
@@ -147,21 +149,50 @@ func (c *ClamAVKind) validate(ctx context.Context, dir string, m *signed.Manifes
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	// clamd loads what it can of a YARA file and skips the rest: only a
-	// sample found proves the patterns work.
-	found := false
-	for _, c := range m.Canaries {
-		found = found || c.Expect != ""
+	if err := scanCanaries(ctx, cl, dir, m, false); err != nil {
+		return err
 	}
-	if !found {
-		return errors.New("the bundle has no canary its patterns must find (bundle sign --canary FILE=SIGNATURE): nothing would prove they load")
+	found := map[string]bool{}
+	for name, sample := range projectCanaries {
+		if res, err := cl.Scan(ctx, strings.NewReader(sample)); err == nil && res.Infected {
+			found[name] = true
+		}
 	}
-	return scanCanaries(ctx, cl, dir, m, false)
+	for name := range c.liveFound(m.Kind) {
+		if !found[name] {
+			return fmt.Errorf("this version no longer finds the project's canary %s, which the live one finds", name)
+		}
+	}
+	b, _ := json.Marshal(found)
+	return os.WriteFile(filepath.Join(dir, canariesFile), b, 0o644)
+}
+
+// canariesFile keeps, in a version's folder, which project canaries it
+// found at its validation.
+const canariesFile = ".canaries.json"
+
+// liveFound is what the live version of kind found of the project's
+// canaries (nil: none live, or not recorded).
+func (c *ClamAVKind) liveFound(kind string) map[string]bool {
+	b, err := os.ReadFile(filepath.Join(c.root(kind), "current", canariesFile))
+	if err != nil {
+		return nil
+	}
+	var found map[string]bool
+	json.Unmarshal(b, &found)
+	return found
 }
 
 // cleanSample must never be found: a database that finds it would find
 // everything.
 const cleanSample = "Mail Inspector update check: a clean sample.\r\n"
+
+// projectCanaries are the project's own samples: what the live version
+// of a kind found of them at its validation, the next version must find
+// too (canariesFile in each version's folder keeps it).
+var projectCanaries = map[string]string{
+	"EICAR": `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`,
+}
 
 // scanCanaries scans the bundle's canaries and the clean sample with cl.
 // wait: a canary not found yet may be found once a RELOAD completes, so

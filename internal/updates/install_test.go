@@ -164,7 +164,6 @@ func TestInstallClamAVBundles(t *testing.T) {
 		{"not a database", "failed", "not a ClamAV database", f.bundle(f.key, 3, map[string]string{"notes.txt": "x"}, "", time.Hour), nil},
 		{"clamd cannot load it", "failed", "could not load", f.bundle(f.key, 4, broken, two, time.Hour), nil},
 		{"canary not found", "failed", "canary", f.bundle(f.key, 5, v1, two, time.Hour), nil},
-		{"no canary", "failed", "no canary", f.bundle(f.key, 6, v2, "", time.Hour), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			saved := f.now
@@ -185,9 +184,9 @@ func TestInstallClamAVBundles(t *testing.T) {
 			}
 		})
 	}
-	// Version 6 failed validation: it was verified, so 6 is the mark.
-	if k, _, _ := f.in.DB.UpdateKindOf(ctx, "clamav"); k.HighWater != 6 {
-		t.Fatalf("high-water mark %d, want 6", k.HighWater)
+	// Version 5 failed validation: it was verified, so 5 is the mark.
+	if k, _, _ := f.in.DB.UpdateKindOf(ctx, "clamav"); k.HighWater != 5 {
+		t.Fatalf("high-water mark %d, want 5", k.HighWater)
 	}
 
 	// Rollback: version 1 again, and its signature set with it.
@@ -211,6 +210,11 @@ func TestInstallClamAVBundles(t *testing.T) {
 	}
 	if got := f.in.Kept("clamav"); len(got) != 3 || got[2] != 7 {
 		t.Fatalf("kept %v, want the newest three", got)
+	}
+	// A bundle without canaries of its own (bundle sign without --canary)
+	// is held to the project's canaries and the clean sample.
+	if _, err := f.in.Install(ctx, bytes.NewReader(f.bundle(f.key, 8, v2, "", time.Hour)), "import"); err != nil {
+		t.Fatalf("a bundle without canaries: %v", err)
 	}
 }
 
@@ -409,5 +413,25 @@ func TestInstallWhileClamdStarts(t *testing.T) {
 	}
 	if f.finds("One") == "" {
 		t.Fatal("clamd started without the bundle's signature")
+	}
+}
+
+// TestProjectCanaries: a version that no longer finds the project's
+// canary (EICAR) the live version finds is refused.
+func TestProjectCanaries(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	eicarSig := "Own.EICAR:0:*:" + hex.EncodeToString([]byte("EICAR-STANDARD-ANTIVIRUS-TEST-FILE")) + "\n"
+	one := f.signDir("clamav-own", 1, map[string]string{"own.ndb": eicarSig + ndbLine("One")}, nil)
+	if _, err := f.in.Install(ctx, bytes.NewReader(one), "import"); err != nil {
+		t.Fatal(err)
+	}
+	lost := f.signDir("clamav-own", 2, map[string]string{"own.ndb": ndbLine("One")}, nil)
+	if _, err := f.in.Install(ctx, bytes.NewReader(lost), "import"); err == nil || !strings.Contains(err.Error(), "no longer finds the project's canary EICAR") {
+		t.Fatalf("a version that lost EICAR: %v", err)
+	}
+	kept := f.signDir("clamav-own", 3, map[string]string{"own.ndb": eicarSig + ndbLine("Two")}, nil)
+	if _, err := f.in.Install(ctx, bytes.NewReader(kept), "import"); err != nil {
+		t.Fatalf("a version that still finds EICAR: %v", err)
 	}
 }
