@@ -29,7 +29,6 @@ import (
 // rename, so clamd never reads half a file. clamd reads them again on
 // RELOAD.
 type ClamAVKind struct {
-
 	Database string        // clamd's DatabaseDirectory
 	Live     *clamd.Client // the clamd to RELOAD; nil: none configured
 	Clamd    string        // the clamd binary for test loads ("": found on PATH or /usr/sbin)
