@@ -43,7 +43,7 @@ commands:
   hub --data-dir DIR --listen ADDR            the reference intelligence hub (hub help: its commands)
   console                                     the first-boot wizard on tty1/ttyS0 (runs as root)
   agent --listen ADDR:PORT [--key-file F]     the sandbox guest agent (inside virtual-analyzer VMs)
-  bundle keygen|sign|verify|keyring ...      signed update bundles (bundle help)
+  bundle keygen|sign|verify|keyring ...       signed update bundles (bundle help)
   settings describe                           every settings key, its default and meaning
   settings check --data-dir DIR               validate the settings file, list every error
   version                                     print the version
