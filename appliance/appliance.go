@@ -226,7 +226,7 @@ func (a *Appliance) start() error {
 	a.runner = &verdict.Runner{DB: a.db, Spool: a.spool, Workers: a.analysisWorkers(), Log: a.Log, Limits: walk,
 		// Queued whether the hub answers now or not (its breaker): the
 		// outbox waits for it.
-		Feedback: feedbackOn(a.services.Get(services.SmartFeedback)), FeedbackURLs: s.Feedback.ShareURLs,
+		Feedback: a.services.Get(services.SmartFeedback).InUse(), FeedbackURLs: s.Feedback.ShareURLs,
 		Pipeline: &analysis.Pipeline{StageTimeout: s.Engine.ClamdTimeout + time.Minute, Stages: pipelineStages([]analysis.Stage{
 			analysis.HeaderSanity{},
 			analysis.SenderLists{Blocked: s.Senders.Blocked, Approved: s.Senders.Approved},

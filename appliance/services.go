@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -190,7 +189,7 @@ func (a *Appliance) edgeCheck() func(ctx context.Context, ip netip.Addr) *store.
 	if s.ERS.Position != "edge" || s.Mode != "mta" {
 		return nil
 	}
-	if err := a.services.Get(services.ERS).Usable(); errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured) {
+	if !a.services.Get(services.ERS).InUse() {
 		return nil
 	}
 	return a.checkClient

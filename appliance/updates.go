@@ -13,7 +13,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"mailinspector/internal/cli"
-	"mailinspector/internal/services"
 	"mailinspector/internal/store"
 	"mailinspector/internal/updates"
 )
@@ -184,13 +183,6 @@ func (a *Appliance) UpdateRollback(ctx context.Context, kind string) (cli.Done, 
 		return cli.Done{}, err
 	}
 	return cli.Done{OK: true, Message: fmt.Sprintf("%s version %d is live again (versions up to the highest seen are still refused from the feed)", kind, v)}, nil
-}
-
-// feedbackOn says whether Smart Feedback records are queued: the service
-// is enabled and configured (out of reach or not: the outbox waits).
-func feedbackOn(c *services.Client) bool {
-	err := c.Usable()
-	return !errors.Is(err, services.ErrDisabled) && !errors.Is(err, services.ErrNotConfigured)
 }
 
 // PolicyTemplates is show policy-templates.

@@ -19,9 +19,8 @@ type ListFeed struct{ p atomic.Pointer[ParsedLists] }
 
 // ParsedLists is a lists bundle read and checked, ready for Use.
 type ParsedLists struct {
-	version                uint64
-	hashes, urls, domains  map[string]bool
-	nHashes, nURLs, nNames int
+	version               uint64
+	hashes, urls, domains map[string]bool
 }
 
 // ListFeedFiles are the files a lists bundle may hold: one entry a line,
@@ -69,21 +68,18 @@ func (f *ParsedLists) add(file, e string) error {
 			return fmt.Errorf("%q is not a SHA-256, SHA-1 or MD5 in hex", e)
 		}
 		f.hashes[strings.ToLower(e)] = true
-		f.nHashes++
 	case "blocked-urls.txt":
 		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ftp") || u.Host == "" {
 			return fmt.Errorf("%q is not an http, https or ftp URL", e)
 		}
 		f.urls[strings.TrimSuffix(e, "/")] = true
-		f.nURLs++
 	case "blocked-domains.txt":
 		d := strings.ToLower(strings.TrimPrefix(e, "."))
 		if !strings.Contains(d, ".") || strings.ContainsAny(d, " /:@*") {
 			return fmt.Errorf("%q is not a domain", e)
 		}
 		f.domains[d] = true
-		f.nNames++
 	}
 	return nil
 }
@@ -99,10 +95,10 @@ func (l *ListFeed) Version() uint64 {
 	return 0
 }
 
-// Counts are the entries in use: hashes, URLs, domains.
+// Counts are the distinct entries in use: hashes, URLs, domains.
 func (l *ListFeed) Counts() (int, int, int) {
 	if f := l.feed(); f != nil {
-		return f.nHashes, f.nURLs, f.nNames
+		return len(f.hashes), len(f.urls), len(f.domains)
 	}
 	return 0, 0, 0
 }

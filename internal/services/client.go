@@ -106,6 +106,10 @@ func (c *Client) Deadline() time.Duration { return c.cfg.Deadline }
 
 // Usable says whether a call would be attempted now (enabled, configured,
 // breaker not open). It costs a lock and nothing else.
+// InUse says whether the service is enabled and configured, whether it
+// answers now or not (its breaker): what is kept for it waits.
+func (c *Client) InUse() bool { return c.cfg.Enabled && c.cfg.Configured }
+
 func (c *Client) Usable() error {
 	if !c.cfg.Enabled {
 		return ErrDisabled

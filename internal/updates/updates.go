@@ -94,12 +94,12 @@ func (c *Checks) AtStart(ctx context.Context) {
 // happens. What it found is kept for show updates (CheckState).
 func (c *Checks) Updates() {
 	cl := c.Services.Get(services.Updates)
-	if unused(cl) || c.Installer == nil {
+	if !cl.InUse() || c.Installer == nil {
 		return
 	}
 	c.updateMu.Lock()
 	defer c.updateMu.Unlock()
-	state := c.checkState()
+	state := ReadCheckState(c.DataDir)
 	state.LastCheck = time.Now().UTC()
 	if c.Book != nil {
 		if st := c.Book.State(); !st.Updates {
@@ -214,8 +214,6 @@ func ReadCheckState(dataDir string) CheckState {
 	return s
 }
 
-func (c *Checks) checkState() CheckState { return ReadCheckState(c.DataDir) }
-
 func (c *Checks) saveCheckState(s CheckState) {
 	dir := filepath.Join(c.DataDir, "updates")
 	os.MkdirAll(dir, 0o700)
@@ -231,7 +229,7 @@ func (c *Checks) saveCheckState(s CheckState) {
 // reach the licence in place stands and nothing else changes.
 func (c *Checks) Licence() error {
 	cl := c.Services.Get(services.Licence)
-	if unused(cl) || c.Book == nil {
+	if !cl.InUse() || c.Book == nil {
 		return errors.New("the licence service is disabled or hub.url is not set")
 	}
 	chk := c.Book.LastCheck()
@@ -278,13 +276,6 @@ func serialOf(code string, b *licence.Book) string {
 
 // LicenceCheck runs the scheduled licence check (cron wants no result).
 func (c *Checks) LicenceCheck() { c.Licence() }
-
-// unused says whether a scheduled check has nothing to do: its service is
-// disabled or not configured (the status says so already).
-func unused(c *services.Client) bool {
-	err := c.Usable()
-	return errors.Is(err, services.ErrDisabled) || errors.Is(err, services.ErrNotConfigured)
-}
 
 // LicenceState is one line on the licence (show status).
 func (c *Checks) LicenceState() string {
