@@ -22,7 +22,7 @@ func (a *Appliance) Licence(ctx context.Context) (*cli.Licence, error) {
 	st := b.State()
 	chk := b.LastCheck()
 	out := &cli.Licence{State: st.Name, ApplianceID: b.ID(), Until: dayText(st.Until), Updates: st.Updates,
-		UpdatesStopped: st.UpdatesStopped, Warning: st.Warning, TrialStarted: dayText(b.FirstStart()),
+		UpdatesStopped: st.UpdatesStopped, Warning: st.Warning, Loud: st.Loud, TrialStarted: dayText(b.FirstStart()),
 		LastCheck: timeText(chk.LastCheck), LastSuccess: timeText(chk.LastSuccess), LastError: chk.LastError, Hub: chk.Hub,
 		GraceDays: a.Settings.Licence.GraceDays}
 	if l, activated := b.Licence(); l != nil {

@@ -182,6 +182,9 @@ func TestWebLicenceAndUpdates(t *testing.T) {
 		if got := b.text(t, `#licence-banner`); !strings.Contains(got, "NO LICENCE") || !strings.Contains(got, "mail flow and scanning go on") {
 			t.Fatalf("banner on %s: %q", page, got)
 		}
+		if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('#licence-banner[role=alert]:not(.quiet)').length`)); err != nil || n != 1 {
+			t.Fatalf("the unlicensed banner on %s is not loud: %d %v", page, n, err)
+		}
 	}
 	b.do(t, chromedp.Navigate(base+"/licence"), chromedp.WaitVisible(chromedp.CSS(`#licence-state`)))
 	if got := b.text(t, `#licence-state`); got != "unlicensed" {

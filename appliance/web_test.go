@@ -586,6 +586,10 @@ func TestWebThreatConnect(t *testing.T) {
 	if l := b.text(t, `#local`); !strings.Contains(l, "1") || !strings.Contains(l, "TestLoader") || !strings.Contains(l, id) {
 		t.Errorf("what this appliance has seen, with the hub up: %q", l)
 	}
+	// A trial is said quietly (nothing has stopped).
+	if got := b.text(t, `#licence-banner.quiet[role=status]`); !strings.Contains(got, "Trial licence") {
+		t.Errorf("the trial's banner: %q", got)
+	}
 	b.screenshot(t, "threat-connect")
 	// The hub's own page, through the link the appliance signed: no API
 	// key in it, and the browser opens it.

@@ -22,6 +22,7 @@ type Licence struct {
 	Updates        bool   `json:"updates"` // updates are installed
 	UpdatesStopped string `json:"updates_stopped,omitempty"`
 	Warning        string `json:"warning,omitempty"`
+	Loud           bool   `json:"loud,omitempty"` // the warning says something stopped or is about to
 	LastCheck      string `json:"last_check,omitempty"`
 	LastSuccess    string `json:"last_success,omitempty"`
 	LastError      string `json:"last_error,omitempty"`
@@ -41,8 +42,11 @@ func init() { commands = append(commands, licenceCommands...) }
 
 func licenceText(l *Licence) string {
 	var b strings.Builder
-	if l.Warning != "" {
+	switch {
+	case l.Warning != "" && l.Loud:
 		fmt.Fprintf(&b, "!! %s\n\n", term(l.Warning))
+	case l.Warning != "":
+		fmt.Fprintf(&b, "%s\n\n", term(l.Warning))
 	}
 	row := func(k, v string) {
 		if v != "" {

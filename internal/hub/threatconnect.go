@@ -38,7 +38,7 @@ func (s *Server) facts(ctx context.Context, kind, ind string) (string, []string,
 			return &apiErr{http.StatusInternalServerError, "internal", "the hub could not answer"}
 		}
 		if c.sightings > 0 {
-			facts = append(facts, fmt.Sprintf("seen %d times by %d appliances, first on %s, last on %s", c.sightings, c.appliances,
+			facts = append(facts, fmt.Sprintf("seen %s by %s, first on %s, last on %s", plural(c.sightings, "time"), plural(c.appliances, "appliance"),
 				time.Unix(c.first, 0).UTC().Format("2006-01-02 15:04"), time.Unix(c.last, 0).UTC().Format("2006-01-02 15:04")))
 			if c.verdicts != "" {
 				facts = append(facts, "verdicts of the appliances that saw it: "+c.verdicts)
@@ -154,4 +154,12 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	}
 	detailPage.Execute(w, map[string]any{"Kind": kind, "Indicator": ind, "Known": len(facts) > 0, "Facts": facts,
 		"Until": time.Unix(exp, 0).UTC().Format("2006-01-02 15:04 UTC")})
+}
+
+// plural is "1 time", "3 times".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

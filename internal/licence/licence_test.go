@@ -73,6 +73,9 @@ func TestStates(t *testing.T) {
 		if st.Name != c.state || st.Updates != c.updates || !strings.Contains(st.Warning, c.warn) || (c.warn == "" && st.Warning != "") {
 			t.Errorf("day %d: %+v, want %s updates=%v warning %q", c.at/day, st, c.state, c.updates, c.warn)
 		}
+		if st.Loud != (c.state == Unlicensed || c.state == Grace || c.state == Expired) {
+			t.Errorf("day %d: loud %v in state %s", c.at/day, st.Loud, st.Name)
+		}
 		if !st.Updates && st.UpdatesStopped == "" {
 			t.Errorf("day %d: updates stopped without a reason", c.at/day)
 		}

@@ -25,8 +25,10 @@ type State struct {
 	Updates        bool
 	UpdatesStopped string
 	// Warning is what the consoles show on every page (empty: nothing to
-	// say).
+	// say); Loud when something has stopped or is about to (unlicensed,
+	// grace, expired), not for a trial or a reminder to renew.
 	Warning string
+	Loud    bool
 }
 
 // Evaluate is the state of l (nil: none) at now, given the appliance's
@@ -39,7 +41,7 @@ func Evaluate(l *Licence, firstStart, now time.Time, trial, grace time.Duration)
 			return State{Name: Trial, Until: end, Updates: true,
 				Warning: fmt.Sprintf("Trial licence: ends on %s. Activate a licence (licence activate CODE) to keep receiving updates.", day(end))}
 		}
-		return State{Name: Unlicensed, Updates: false, UpdatesStopped: "no licence: the trial ended on " + day(end),
+		return State{Name: Unlicensed, Updates: false, UpdatesStopped: "no licence: the trial ended on " + day(end), Loud: true,
 			Warning: "NO LICENCE: the trial ended on " + day(end) + ". Updates are stopped; mail flow and scanning go on with the last patterns."}
 	}
 	switch {
@@ -51,10 +53,10 @@ func Evaluate(l *Licence, firstStart, now time.Time, trial, grace time.Duration)
 		return s
 	case now.Before(l.Expires.Add(grace)):
 		end := l.Expires.Add(grace)
-		return State{Name: Grace, Licence: l, Until: end, Updates: true,
+		return State{Name: Grace, Licence: l, Until: end, Updates: true, Loud: true,
 			Warning: fmt.Sprintf("LICENCE EXPIRED on %s: grace period until %s, then updates stop.", day(l.Expires), day(end))}
 	}
-	return State{Name: Expired, Licence: l, Updates: false,
+	return State{Name: Expired, Licence: l, Updates: false, Loud: true,
 		UpdatesStopped: "licence expired on " + day(l.Expires),
 		Warning:        "LICENCE EXPIRED on " + day(l.Expires) + ". Updates are stopped; mail flow and scanning go on with the last patterns. Renew the licence."}
 }

@@ -143,19 +143,20 @@ func (s *Server) bigUpload(fn func(w http.ResponseWriter, r *http.Request, u *us
 // licenceTTL is how long the banner reuses show licence.
 const licenceTTL = 10 * time.Second
 
-// licenceWarning is what every page says of the licence ("" nothing).
-func (s *Server) licenceWarning(r *http.Request, u *user) string {
+// licenceWarning is what every page says of the licence ("" nothing), and
+// whether loudly.
+func (s *Server) licenceWarning(r *http.Request, u *user) (string, bool) {
 	s.licenceMu.Lock()
 	defer s.licenceMu.Unlock()
 	if time.Since(s.licenceAt) < licenceTTL {
-		return s.licenceV
+		return s.licenceV.Warning, s.licenceV.Loud
 	}
 	v, err := s.exec(r, u, "show", "licence")
 	if err != nil {
-		return ""
+		return "", false
 	}
-	s.licenceV, s.licenceAt = v.(*cli.Licence).Warning, time.Now()
-	return s.licenceV
+	s.licenceV, s.licenceAt = v.(*cli.Licence), time.Now()
+	return s.licenceV.Warning, s.licenceV.Loud
 }
 
 func (s *Server) forgetLicence() {

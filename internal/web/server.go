@@ -69,7 +69,7 @@ type Server struct {
 	// licenceMu guards the licence banner's last text (licenceWarning).
 	licenceMu sync.Mutex
 	licenceAt time.Time
-	licenceV  string
+	licenceV  *cli.Licence
 }
 
 // statusTTL is how long the dashboard reuses show status: every open
@@ -295,9 +295,11 @@ type pageData struct {
 	CSRF    string
 	Error   string
 	Notice  string
-	// Banner is the licence's warning, on every page while there is one.
-	Banner string
-	Data   any
+	// Banner is the licence's warning, on every page while there is one;
+	// BannerLoud when something stopped or is about to.
+	Banner     string
+	BannerLoud bool
+	Data       any
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, u *user, status int, name, title string, data any) {
@@ -319,7 +321,7 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, u *user,
 	if u != nil {
 		d.Account, d.Role, d.CSRF = u.caller.Who, u.caller.Role, u.sess.csrf
 		if tmpl == "layout.html" {
-			d.Banner = s.licenceWarning(r, u)
+			d.Banner, d.BannerLoud = s.licenceWarning(r, u)
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
