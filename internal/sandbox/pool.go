@@ -361,10 +361,12 @@ func (p *Pool) worker(in *instance) {
 			j = nil
 		}
 		p.mu.Unlock()
+		// Out before the caller hears of the failure, so that what it
+		// reads of the pool next already says so.
+		p.setState(in, StateOut, err.Error())
 		if j != nil {
 			p.finish(j, nil, fmt.Errorf("va-error: %w", err))
 		}
-		p.setState(in, StateOut, err.Error())
 		if !p.sleep(p.opts.Retry) {
 			return
 		}
