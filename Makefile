@@ -95,7 +95,7 @@ agent: ## the static guest agent for sandbox images: bin/mailinspector-agent and
 
 sandbox-guest: image-setup agent ## the Linux sandbox guest image, checked by a Packer boot: build/sandbox/guest.qcow2 (~5 min)
 	scripts/sandbox-guest-rootfs.sh build/sandbox/guest-rootfs.tar
-	DATA_MB=0 scripts/image-disk.sh build/sandbox/guest-rootfs.tar build/sandbox/guest-base.qcow2
+	BOOT=syslinux DATA_MB=0 scripts/image-disk.sh build/sandbox/guest-rootfs.tar build/sandbox/guest-base.qcow2
 	scripts/sandbox-guest-packer.sh build/sandbox/guest-base.qcow2 build/sandbox/guest.qcow2
 
 sandbox-test: sandbox-guest ## build the guest, detonate samples in it under qemu TCG through the mail flow (root)

@@ -1,8 +1,10 @@
 # The appliance image's last step, for Debian 12's packer 1.6.6 (no
 # `packer init`; CHECKPOINT_DISABLE=1): boot the disk that
 # scripts/image-disk.sh assembled (it carries a temporary build key for
-# root), run the in-guest checks, reset everything a first boot must make
-# fresh, and let the guest power itself off. scripts/image-packer.sh runs it.
+# root) by starting its kernel directly (the disk has no boot loader yet),
+# let the guest install GRUB for BIOS and UEFI, run the in-guest checks,
+# reset everything a first boot must make fresh, and let the guest power
+# itself off. scripts/image-packer.sh runs it.
 
 variable "base_image" {
   type = string
@@ -21,6 +23,16 @@ variable "version" {
 }
 
 variable "serial_log" {
+  type = string
+}
+
+# The rootfs's kernel and initramfs, written beside the disk by
+# image-disk.sh.
+variable "kernel" {
+  type = string
+}
+
+variable "initrd" {
   type = string
 }
 
@@ -65,11 +77,19 @@ source "qemu" "appliance" {
     ["-machine", "type=pc"],
     ["-accel", "tcg,thread=single"],
     ["-serial", "file:${var.serial_log}"],
+    ["-kernel", var.kernel],
+    ["-initrd", var.initrd],
+    ["-append", "root=LABEL=MIROOT ro console=tty1 console=ttyS0,115200n8"],
   ]
 }
 
 build {
   sources = ["source.qemu.appliance"]
+
+  provisioner "shell" {
+    script  = "scripts/image-guest-bootloader.sh"
+    timeout = "10m"
+  }
 
   provisioner "shell" {
     script = "scripts/image-guest-checks.sh"

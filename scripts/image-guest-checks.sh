@@ -71,3 +71,12 @@ systemctl is-active --quiet clamav-daemon.service || {
 	exit 1
 }
 echo "in-guest clamd: running on the seed ($(ls /var/lib/clamav | grep -c '^mi-clamav--') files)"
+
+# The QEMU guest agent reads its configuration, with the commands a
+# hypervisor must not have (run, files, passwords, keys) blocked.
+conf=$(qemu-ga --dump-conf)
+case "$conf" in
+*guest-exec\;*guest-file-open\;*guest-set-user-password\;*) ;;
+*) echo "qemu-ga does not block what rootfs/etc/qemu/qemu-ga.conf blocks:" >&2; echo "$conf" >&2; exit 1 ;;
+esac
+echo "in-guest qemu-ga: guest-exec, file and password commands blocked"

@@ -13,5 +13,12 @@ echo uninitialized > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 journalctl --rotate >/dev/null 2>&1 || true
 rm -rf /var/log/journal/* /var/log/*.log
-echo "reset done; powering off"
+# Packer stops the machine as soon as this script returns (it has no key
+# left to send a shutdown command with): the file systems are made clean
+# first, so that the customer's first boot finds no dirty EFI partition or
+# root journal to replay.
+umount /boot/efi
+sync
+echo u > /proc/sysrq-trigger # every file system read-only, now
+echo "reset done; file systems read-only; powering off"
 (sleep 2; systemctl poweroff) >/dev/null 2>&1 &

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Step 3 of the image: Packer boots the assembled disk, runs the in-guest
-# checks and the first-boot reset (packer/appliance.pkr.hcl).
+# Step 3 of the image: Packer boots the assembled disk (its kernel started
+# directly), the guest installs its boot loader, runs the in-guest checks
+# and the first-boot reset (packer/appliance.pkr.hcl).
 #   scripts/image-packer.sh BASE.qcow2 BUILD_KEY OUT.qcow2 VERSION
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ serial="$(mktemp /var/tmp/mailinspector-packer-serial.XXXXXX.log)"
 trap 'rm -rf "$outdir" "$serial"' EXIT
 if ! CHECKPOINT_DISABLE=1 PACKER_LOG="${PACKER_LOG:-0}" packer build -color=false \
 	-var "base_image=$BASE" -var "output_dir=$outdir" -var "build_key=$KEY" -var "version=$VERSION" \
-	-var "serial_log=$serial" packer/appliance.pkr.hcl; then
+	-var "serial_log=$serial" -var "kernel=${BASE%.qcow2}.vmlinuz" -var "initrd=${BASE%.qcow2}.initrd" \
+	packer/appliance.pkr.hcl; then
 	# What the guest said last (kernel, systemd, the console), so that a
 	# guest that stopped answering says why, or at least when.
 	echo "packer failed; the guest's serial console, last 60 lines:" >&2

@@ -38,9 +38,18 @@ tar --owner=root --group=root -C rootfs -cf "$overlay" .
 # dns-root-data: the root trust anchor and hints unbound needs to validate
 # (a Recommends of unbound's, which minbase leaves out; without it unbound
 # exits at every start and the DNS reputation checks have no resolver).
+# grub-pc and the signed shim and GRUB for UEFI (with grub-efi-amd64-bin):
+# the guest installs them to its disk during the Packer build
+# (scripts/image-guest-bootloader.sh); dosfstools checks the EFI system
+# partition at boot. zstd: initramfs-tools' default compression, without
+# which it falls back to gzip (slower to make, here and when virt-v2v
+# rebuilds the initramfs at an import). open-vm-tools and qemu-guest-agent:
+# the hypervisors' agents (rootfs/etc/qemu/qemu-ga.conf keeps the latter to
+# what a hypervisor needs).
 PACKAGES=(
-	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus polkitd
-	openssh-server clamav-daemon clamav-freshclam unbound dns-root-data chrony open-vm-tools
+	linux-image-amd64 initramfs-tools grub-pc grub-efi-amd64-bin grub-efi-amd64-signed shim-signed dosfstools zstd
+	systemd systemd-sysv udev dbus polkitd
+	openssh-server clamav-daemon clamav-freshclam unbound dns-root-data chrony open-vm-tools qemu-guest-agent
 	iproute2 iputils-ping ca-certificates passwd less
 	libvirt-daemon-system qemu-system-x86 qemu-utils
 )
@@ -74,7 +83,7 @@ mmdebstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" \
 	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service mailinspector.service mailinspector-console@tty1.service mailinspector-console@ttyS0.service clamav-daemon.socket clamav-daemon.service' \
 	--customize-hook='chroot "$1" systemctl disable ssh.service getty@tty1.service' \
 	--customize-hook='chroot "$1" systemctl mask serial-getty@ttyS0.service' \
-	--customize-hook='echo "LABEL=MIROOT / ext4 errors=remount-ro 0 1" > "$1/etc/fstab"; echo "LABEL=MIDATA /var/lib/mailinspector ext4 defaults,nofail 0 2" >> "$1/etc/fstab"' \
+	--customize-hook='printf "%s\n" "LABEL=MIROOT / ext4 errors=remount-ro 0 1" "LABEL=MIEFI /boot/efi vfat umask=0077,nofail 0 2" "LABEL=MIDATA /var/lib/mailinspector ext4 defaults,nofail 0 2" > "$1/etc/fstab"; mkdir -p "$1/boot/efi"' \
 	--customize-hook='echo mailinspector > "$1/etc/hostname"; echo uninitialized > "$1/etc/machine-id"; rm -f "$1"/etc/ssh/ssh_host_*' \
 	--customize-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; echo MODULES=most > "$1/etc/initramfs-tools/conf.d/mailinspector"' \
 	--customize-hook='chroot "$1" update-initramfs -u -k all' \
