@@ -4,7 +4,17 @@
 # A streamOptimized VMDK (LSI Logic SCSI), an OVF 1.0 descriptor with the
 # product section and version, a SHA-256 manifest, in a tar with the .ovf
 # first (as the OVF specification asks).
+# The descriptor declares what importers read:
+# - the guest OS: CIM type 96 (Debian 64-bit) and VMware's debian12_64Guest
+#   (added in vSphere 8 and Workstation 17; older releases were not tried
+#   here: README, "Import it");
+# - hardware version vmx-14 (ESXi 6.7 to 8.x, Workstation 15 and later);
+# - UEFI firmware (vmw:Config firmware=efi, read by vSphere, Workstation and
+#   virt-v2v; ovf:required="false" so that other importers may ignore it).
+#   The disk boots with BIOS as well (VirtualBox ignores the key and
+#   starts it with BIOS).
 set -euo pipefail
+FIRMWARE="${FIRMWARE:-efi}"
 IMG="$1" OUT="$2" VERSION="${3:-$(cat "$(dirname "$0")/../VERSION")}"
 name="mailinspector-$VERSION"
 work="$(mktemp -d /var/tmp/mailinspector-ova.XXXXXX)"
@@ -18,6 +28,7 @@ cat > "$work/$name.ovf" <<OVF
   xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
   xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
   xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
+  xmlns:vmw="http://www.vmware.com/schema/ovf"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <References>
     <File ovf:id="file1" ovf:href="$name-disk1.vmdk" ovf:size="$vmdk_size"/>
@@ -41,7 +52,7 @@ cat > "$work/$name.ovf" <<OVF
       <Version>$VERSION</Version>
       <FullVersion>$VERSION</FullVersion>
     </ProductSection>
-    <OperatingSystemSection ovf:id="96">
+    <OperatingSystemSection ovf:id="96" vmw:osType="debian12_64Guest">
       <Info>Guest operating system</Info>
       <Description>Debian GNU/Linux 12 (64-bit)</Description>
     </OperatingSystemSection>
@@ -51,7 +62,7 @@ cat > "$work/$name.ovf" <<OVF
         <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
         <vssd:InstanceID>0</vssd:InstanceID>
         <vssd:VirtualSystemIdentifier>$name</vssd:VirtualSystemIdentifier>
-        <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType>
+        <vssd:VirtualSystemType>vmx-14</vssd:VirtualSystemType>
       </System>
       <Item>
         <rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits>
@@ -92,6 +103,7 @@ cat > "$work/$name.ovf" <<OVF
         <rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType>
         <rasd:ResourceType>10</rasd:ResourceType>
       </Item>
+      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="$FIRMWARE"/>
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>

@@ -18,13 +18,15 @@ import (
 )
 
 // TestOVA opens the OVA as an importer would (the .ovf first, the
-// manifest's hashes right, the descriptor's references and product
-// version), then boots the VMDK taken out of it to the first-boot wizard.
+// manifest's hashes right, the descriptor's references, product version,
+// guest OS, hardware version and firmware), then boots the VMDK taken out
+// of it to the first-boot wizard with BIOS, as VirtualBox starts it.
 func TestOVA(t *testing.T) {
 	ova := os.Getenv("MAILINSPECTOR_OVA")
 	if ova == "" {
 		t.Skip("MAILINSPECTOR_OVA is not set (make image-test sets it)")
 	}
+	t.Parallel() // doc.go: one host thread per guest
 	dir := t.TempDir()
 	f, err := os.Open(ova)
 	if err != nil {
@@ -75,6 +77,17 @@ func TestOVA(t *testing.T) {
 			Product string `xml:"Product"`
 			Version string `xml:"Version"`
 		} `xml:"VirtualSystem>ProductSection"`
+		OS struct {
+			ID     string `xml:"http://schemas.dmtf.org/ovf/envelope/1 id,attr"`
+			VMware string `xml:"http://www.vmware.com/schema/ovf osType,attr"`
+		} `xml:"VirtualSystem>OperatingSystemSection"`
+		Hardware struct {
+			Type   string `xml:"System>VirtualSystemType"`
+			Config []struct {
+				Key   string `xml:"http://www.vmware.com/schema/ovf key,attr"`
+				Value string `xml:"http://www.vmware.com/schema/ovf value,attr"`
+			} `xml:"http://www.vmware.com/schema/ovf Config"`
+		} `xml:"VirtualSystem>VirtualHardwareSection"`
 	}
 	ovf, _ := os.ReadFile(filepath.Join(dir, names[0]))
 	if err := xml.Unmarshal(ovf, &env); err != nil {
@@ -85,6 +98,17 @@ func TestOVA(t *testing.T) {
 	if len(env.Files) != 1 || env.Files[0].Href != names[2] || env.Files[0].Size != st.Size() ||
 		env.Product.Product != "Mail Inspector" || env.Product.Version != strings.TrimSpace(string(version)) {
 		t.Fatalf("OVF: %+v (disk %d bytes, version %q)", env, st.Size(), version)
+	}
+	// What vSphere, Workstation and virt-v2v read: Debian 12 64-bit (CIM
+	// 96 and VMware's name), a hardware version they accept, UEFI.
+	firmware := ""
+	for _, c := range env.Hardware.Config {
+		if c.Key == "firmware" {
+			firmware = c.Value
+		}
+	}
+	if env.OS.ID != "96" || env.OS.VMware != "debian12_64Guest" || env.Hardware.Type != "vmx-14" || firmware != "efi" {
+		t.Fatalf("OVF: OS %+v, hardware %q, firmware %q", env.OS, env.Hardware.Type, firmware)
 	}
 
 	// A streamOptimized VMDK boots in qemu only as a snapshot (NOTES.md).
