@@ -66,7 +66,7 @@ bench-sut: build ## the shared harness (../shared/bench/run-sut.sh) against bin/
 bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + ClamAV)
 	../shared/bench/run-peer.sh
 
-image-setup: ## install what the image needs (mmdebstrap, qemu, syslinux, mtools, packer …), when missing
+image-setup: ## install what the image and its tests need (mmdebstrap, qemu, packer, OVMF, virt-v2v …), when missing
 	WITH_PACKER=1 scripts/image-setup.sh
 
 image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova, built through Packer (~6 min)
@@ -80,7 +80,7 @@ image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qc
 ova: ## the OVA from an already built qcow2
 	scripts/image-ova.sh $(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 $(IMAGE_DIR)/mailinspector-$(VERSION).ova $(VERSION)
 
-image-test: image ## build the image, boot it under qemu TCG and drive it as an administrator (~9 min)
+image-test: image ## build the image; boot it under qemu TCG with SeaBIOS and OVMF, drive it as an administrator, import the OVA with virt-v2v and boot that
 	MAILINSPECTOR_IMAGE=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).qcow2 \
 	MAILINSPECTOR_OVA=$(CURDIR)/$(IMAGE_DIR)/mailinspector-$(VERSION).ova \
 	MAILINSPECTOR_BUILD_KEY=$(CURDIR)/$(IMAGE_DIR)/build_key \

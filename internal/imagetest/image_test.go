@@ -41,7 +41,8 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func boot(t *testing.T, image, overlay string) *vm {
+// boot starts qemu on disk (changes written to it) with the firmware fw.
+func boot(t *testing.T, disk string, fw firmware) *vm {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "serial.sock")
@@ -51,11 +52,12 @@ func boot(t *testing.T, image, overlay string) *vm {
 	// has wedged this guest with both vCPU threads spinning (once here
 	// after the reboot, twice in the Packer build); the guest still has
 	// two CPUs.
-	v.cmd = exec.Command("qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=single", "-m", "1536", "-smp", "2", "-display", "none",
-		"-drive", "file="+overlay+",if=virtio",
+	args := append(fw.qemuArgs(t), "-accel", "tcg,thread=single", "-m", "1536", "-smp", "2", "-display", "none",
+		"-drive", "file="+disk+",if=virtio",
 		"-nic", fmt.Sprintf("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:%d-:25,hostfwd=tcp:127.0.0.1:%d-:22,hostfwd=tcp:127.0.0.1:%d-:443",
 			smtpPort, sshPort, webPort),
 		"-chardev", "socket,id=s0,path="+sock+",server=on,wait=off", "-serial", "chardev:s0")
+	v.cmd = exec.Command("qemu-system-x86_64", args...)
 	v.cmd.Stderr = os.Stderr
 	if err := v.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -87,6 +89,13 @@ func boot(t *testing.T, image, overlay string) *vm {
 		}
 	}()
 	return v
+}
+
+// output is what the serial console said so far.
+func (v *vm) output() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.log.String()
 }
 
 // expect waits until the serial output after mark contains s; it returns
@@ -196,11 +205,8 @@ func TestImage(t *testing.T) {
 	if image == "" {
 		t.Skip("MAILINSPECTOR_IMAGE is not set (make image-test sets it)")
 	}
+	t.Parallel() // doc.go: one host thread per guest
 	dir := t.TempDir()
-	overlay := filepath.Join(dir, "disk.qcow2")
-	if out, err := exec.Command("qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", mustAbs(t, image), overlay).CombinedOutput(); err != nil {
-		t.Fatalf("qemu-img: %v %s", err, out)
-	}
 	key := filepath.Join(dir, "admin_key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v %s", err, out)
@@ -210,7 +216,7 @@ func TestImage(t *testing.T) {
 	// The downstream: a sink on the host, which the guest reaches as
 	// 10.0.2.2 (qemu's user network).
 	sink, got := startSink(t)
-	v := boot(t, image, overlay)
+	v := boot(t, overlay(t, image, "qcow2"), seaBIOS)
 	start := time.Now()
 	m := v.expect("Password for the administrator", 0, 10*time.Minute)
 	t.Logf("first-boot wizard after %s", time.Since(start).Round(time.Second))
