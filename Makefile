@@ -69,7 +69,7 @@ bench-peer: ## the shared harness against the peer (Postfix, Postfix + Rspamd + 
 image-setup: ## install what the image and its tests need (mmdebstrap, qemu, packer, OVMF, virt-v2v …), when missing
 	WITH_PACKER=1 scripts/image-setup.sh
 
-image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova, built through Packer (~6 min)
+image: image-setup build ## the appliance: $(IMAGE_DIR)/mailinspector-VERSION.qcow2 and .ova, built through Packer (~9 min)
 	mkdir -p $(IMAGE_DIR) && rm -f $(IMAGE_DIR)/build_key $(IMAGE_DIR)/build_key.pub
 	ssh-keygen -q -t ed25519 -N "" -C mailinspector-build -f $(IMAGE_DIR)/build_key
 	BUILD_KEY=$(IMAGE_DIR)/build_key.pub scripts/image-rootfs.sh $(IMAGE_DIR)/rootfs.tar

@@ -13,12 +13,12 @@ echo uninitialized > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 journalctl --rotate >/dev/null 2>&1 || true
 rm -rf /var/log/journal/* /var/log/*.log
-# Packer stops the machine as soon as this script returns (it has no key
-# left to send a shutdown command with): the file systems are made clean
-# first, so that the customer's first boot finds no dirty EFI partition or
-# root journal to replay.
+# Packer stops the machine as soon as it has removed this script (it has
+# no key left to send a shutdown command with): the EFI partition is
+# unmounted first, so that nothing finds it dirty (virt-v2v did), and the
+# root synced (it stays writable for Packer's clean-up; ext4's journal
+# covers that last write).
 umount /boot/efi
 sync
-echo u > /proc/sysrq-trigger # every file system read-only, now
-echo "reset done; file systems read-only; powering off"
+echo "reset done; EFI partition unmounted; powering off"
 (sleep 2; systemctl poweroff) >/dev/null 2>&1 &
