@@ -18,6 +18,7 @@ command -v virt-v2v >/dev/null || need+=(virt-v2v)
 command -v nbdkit >/dev/null || need+=(nbdkit)
 command -v nbdcopy >/dev/null || need+=(libnbd-bin)
 command -v virt-xml-validate >/dev/null || need+=(libvirt-clients)
+command -v xmllint >/dev/null || need+=(libxml2-utils) # virt-xml-validate's
 compgen -G "/boot/vmlinuz-*" >/dev/null || need+=(linux-image-amd64)
 if ((${#need[@]} == 0)); then
 	echo "image-setup: everything is installed"

@@ -26,6 +26,8 @@ var (
 	// Secure Boot on, with Microsoft's keys enrolled as on a PC or a
 	// hypervisor with Secure Boot enabled: only signed loaders start
 	// (shim, signed by Microsoft; GRUB and the kernel, signed by Debian).
+	// The variable store "has Secure Boot already activated" (ovmf's
+	// README.Debian); the code is the build that needs SMM.
 	ovmfSecureBoot = firmware{name: "OVMF Secure Boot", code: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
 		vars: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", secure: true}
 )

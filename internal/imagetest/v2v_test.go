@@ -34,14 +34,19 @@ func TestVirtV2V(t *testing.T) {
 	cmd.Env = append(os.Environ(), "LIBGUESTFS_BACKEND=direct", "LIBGUESTFS_CACHEDIR="+t.TempDir())
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	t.Logf("virt-v2v took %s:\n%s", time.Since(start).Round(time.Second), out)
+	// Its steps with their times, without the copy's progress bar.
+	var said []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if !strings.Contains(l, "% [") {
+			said = append(said, l)
+		}
+	}
+	t.Logf("virt-v2v took %s:\n%s", time.Since(start).Round(time.Second), strings.Join(said, "\n"))
 	if err != nil {
 		t.Fatalf("virt-v2v: %v", err)
 	}
-	for _, w := range []string{"Converting Debian GNU/Linux 12", "Finishing off"} {
-		if !strings.Contains(string(out), w) {
-			t.Errorf("virt-v2v did not say %q", w)
-		}
+	if !strings.Contains(string(out), "Finishing off") {
+		t.Errorf("virt-v2v did not finish")
 	}
 	// One warning is expected: virt-v2v says it for every Debian guest (it
 	// sets a default kernel only through grubby or perl-Bootloader; the
@@ -57,14 +62,19 @@ func TestVirtV2V(t *testing.T) {
 		t.Errorf("virt-v2v scheduled something for the first boot")
 	}
 
-	// The domain: valid for libvirt, UEFI as the OVF declares (Debian's
-	// OVMF), virtio for the disk and the network.
+	// The domain: valid for libvirt, the guest recognised as Debian 12, UEFI
+	// as the OVF declares (Debian's OVMF), virtio for the disk and the
+	// network.
 	domXML := filepath.Join(dir, name+".xml")
 	if out, err := exec.Command("virt-xml-validate", domXML, "domain").CombinedOutput(); err != nil {
 		t.Fatalf("virt-xml-validate: %v %s", err, out)
 	}
 	var dom struct {
 		Name string `xml:"name"`
+		// What virt-v2v recognised the guest as.
+		OSInfo struct {
+			ID string `xml:"id,attr"`
+		} `xml:"metadata>libosinfo>os"`
 		OS   struct {
 			Loader string `xml:"loader"`
 			NVRAM  struct {
@@ -97,7 +107,7 @@ func TestVirtV2V(t *testing.T) {
 	}
 	// virt-v2v names Debian's OVMF code and the variable store to copy.
 	uefi := firmware{name: "the domain's OVMF", code: dom.OS.Loader, vars: dom.OS.NVRAM.Template}
-	if dom.Name != name || !strings.Contains(uefi.code, "OVMF") || !strings.Contains(uefi.vars, "OVMF") || len(dom.Disks) != 1 || dom.Disks[0].Target.Bus != "virtio" ||
+	if dom.Name != name || dom.OSInfo.ID != "http://debian.org/debian/12" || !strings.Contains(uefi.code, "OVMF") || !strings.Contains(uefi.vars, "OVMF") || len(dom.Disks) != 1 || dom.Disks[0].Target.Bus != "virtio" ||
 		dom.Disks[0].Driver.Type != "qcow2" || len(dom.NICs) != 1 || dom.NICs[0].Model.Type != "virtio" {
 		t.Fatalf("the converted domain:\n%s", b)
 	}
