@@ -42,8 +42,8 @@ tar --owner=root --group=root -C rootfs -cf "$overlay" .
 # the guest installs them to its disk during the Packer build
 # (scripts/image-guest-bootloader.sh); dosfstools checks the EFI system
 # partition at boot. zstd: initramfs-tools' default compression, without
-# which it falls back to gzip (slower to make, here and when virt-v2v
-# rebuilds the initramfs at an import). open-vm-tools and qemu-guest-agent:
+# which it falls back to gzip with a warning (it did not make virt-v2v's
+# initramfs rebuild under TCG faster: README). open-vm-tools and qemu-guest-agent:
 # the hypervisors' agents (rootfs/etc/qemu/qemu-ga.conf keeps the latter to
 # what a hypervisor needs).
 PACKAGES=(
