@@ -55,6 +55,18 @@ func (fw firmware) qemuArgs(t *testing.T) []string {
 		"-drive", "if=pflash,format=raw,unit=1,file="+vars)
 }
 
+// built is the build output the environment variable env names (make
+// image-test sets MAILINSPECTOR_IMAGE and MAILINSPECTOR_OVA); the test is
+// skipped without it.
+func built(t *testing.T, env string) string {
+	t.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		t.Skip(env + " is not set (make image-test sets it)")
+	}
+	return p
+}
+
 // overlay is a qcow2 over image (format: its format) in a test folder, so
 // that a boot changes nothing of the image.
 func overlay(t *testing.T, image, format string) string {
@@ -72,10 +84,7 @@ func overlay(t *testing.T, image, format string) string {
 // the console is GRUB's EFI path working, as SeaBIOS reaching it is the
 // BIOS path.
 func TestImageFirmware(t *testing.T) {
-	image := os.Getenv("MAILINSPECTOR_IMAGE")
-	if image == "" {
-		t.Skip("MAILINSPECTOR_IMAGE is not set (make image-test sets it)")
-	}
+	image := built(t, "MAILINSPECTOR_IMAGE")
 	t.Parallel() // doc.go: one host thread per guest
 	for _, fw := range []firmware{ovmf, ovmfSecureBoot} {
 		t.Run(fw.name, func(t *testing.T) {

@@ -201,10 +201,7 @@ func (v *vm) eventually(key, command, want string, timeout time.Duration) string
 }
 
 func TestImage(t *testing.T) {
-	image := os.Getenv("MAILINSPECTOR_IMAGE")
-	if image == "" {
-		t.Skip("MAILINSPECTOR_IMAGE is not set (make image-test sets it)")
-	}
+	image := built(t, "MAILINSPECTOR_IMAGE")
 	t.Parallel() // doc.go: one host thread per guest
 	dir := t.TempDir()
 	key := filepath.Join(dir, "admin_key")
