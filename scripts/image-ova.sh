@@ -14,7 +14,6 @@
 #   The disk boots with BIOS as well (VirtualBox ignores the key and
 #   starts it with BIOS).
 set -euo pipefail
-FIRMWARE="${FIRMWARE:-efi}"
 IMG="$1" OUT="$2" VERSION="${3:-$(cat "$(dirname "$0")/../VERSION")}"
 name="mailinspector-$VERSION"
 work="$(mktemp -d /var/tmp/mailinspector-ova.XXXXXX)"
@@ -103,7 +102,7 @@ cat > "$work/$name.ovf" <<OVF
         <rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType>
         <rasd:ResourceType>10</rasd:ResourceType>
       </Item>
-      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="$FIRMWARE"/>
+      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>
